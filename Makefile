@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make run` (dashboard on the embedded demo) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: run test lint bench demo-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+
+test: $(DEV_STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check topex_core tests bench app.py pages
+
+bench: $(STAMP)
+	mkdir -p bench/results
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_all.py --out bench/results
+
+demo-data: $(STAMP)
+	$(BIN)/python -m topex_core.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache

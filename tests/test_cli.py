@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import one_line
+
+from topex_core.cli import main
+
+
+def test_train_writes_a_run_and_prints_a_summary(tiny_csv: Path, tiny_backbone: str,
+                                                 tmp_path: Path, capsys) -> None:
+    status = main(["train", "--data", str(tiny_csv), "--test", str(tiny_csv),
+                   "--backbone", tiny_backbone, "--train-size", "30", "--epochs", "1",
+                   "--out", str(tmp_path / "run")])
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 60 and summary["test_accuracy"] is not None
+    assert (tmp_path / "run" / "points.parquet").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--text-col", "body"], "text column 'body' not found"),
+    (["--epochs", "0"], "epochs must be between 1 and 20"),
+    (["--backbone", "/no/such/model"], "cannot load backbone"),
+])
+def test_bad_input_exits_2_with_one_line(tiny_csv: Path, tmp_path: Path, args: list[str],
+                                         message: str, capsys) -> None:
+    status = main(["train", "--data", str(tiny_csv), "--out", str(tmp_path / "r"), *args])
+    captured = capsys.readouterr()
+    assert status == 2 and message in captured.err
+    assert one_line(captured.err) and captured.err.startswith("topex: error:")
+
+
+def test_console_script_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"text,label\n\xff\xfe,x\n")
+    result = subprocess.run([sys.executable, "-m", "topex_core.cli", "train", "--data", str(bad),
+                             "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert one_line(result.stderr) and "not valid UTF-8" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="file not found"):
+        main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "r"), "--debug"])

@@ -1,0 +1,114 @@
+"""The ``topex`` command line: the same core functions the dashboard calls.
+
+Every user error ends with exit status 2 and one line on stderr (``topex: error: …``);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from topex_core.classifier import ModelError
+from topex_core.data import DataError
+from topex_core.run import RunError
+
+USER_ERRORS = (DataError, ModelError, RunError, ValueError, OSError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"topex: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("topex: interrupted", file=sys.stderr)
+        return 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="topex", description="TopEx: find, name and repair "
+                                     "the regions where a text classifier fails.")
+    commands = parser.add_subparsers(title="commands")
+    train = commands.add_parser("train", help="fine-tune a classifier and write a run directory")
+    _add_data_arguments(train)
+    train.add_argument("--test", help="held-out split with the same columns (test accuracy)")
+    train.add_argument("--backbone", default="",
+                       help="Hugging Face model id or local directory (default: packaged MiniLM)")
+    train.add_argument("--train-size", type=int, default=1000)
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--max-length", type=int, default=None,
+                       help="tokens per sample (default: 99th percentile of the data, ≤ 256)")
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--out", required=True, type=Path, help="run directory to write")
+    train.add_argument("--debug", action="store_true", help="show tracebacks")
+    train.set_defaults(handler=_train)
+    return parser
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True,
+                        help="CSV, TSV, JSONL or Parquet file, 'demo', or hf:NAME[:SPLIT]")
+    parser.add_argument("--text-col", default="text")
+    parser.add_argument("--text-pair-col", default=None,
+                        help="second text column for sentence-pair tasks (e.g. hypothesis)")
+    parser.add_argument("--label-col", default="label")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from topex_core import demo
+    from topex_core.classifier import TrainConfig, set_cpu_threads
+    from topex_core.data import load_dataset
+    from topex_core.run import train_run
+
+    columns = {"text_col": args.text_col, "label_col": args.label_col,
+               "text_pair_col": args.text_pair_col}
+    if args.data == "demo":
+        pool, test = demo.load_demo()
+    else:
+        pool = load_dataset(args.data, **columns)
+        test = (load_dataset(args.test, **columns, label_names=pool.label_names)
+                if args.test else None)
+    config = TrainConfig(backbone=args.backbone, train_size=args.train_size, epochs=args.epochs,
+                         seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate)
+    config.validate()
+    set_cpu_threads()
+    record = train_run(pool, config, args.out, test=test, progress=_stderr_progress("train"))
+    summary = {"run": str(args.out), "rows": record["dataset"]["rows"],
+               "pool_accuracy": record["pool_accuracy"], "test_accuracy": record["test_accuracy"],
+               "timings_s": record["timings_s"]}
+    print(json.dumps(summary))
+    return 0
+
+
+def _stderr_progress(stage: str) -> Callable[[float, str], None]:
+    """Print a progress line at most every two seconds, and always the last one."""
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2.0 or fraction >= 1.0:
+            last[0] = now
+            print(f"[{stage}] {100 * fraction:5.1f}% {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())
