@@ -7,6 +7,7 @@ from pathlib import Path
 
 TOPEX_VERSION = "0.1.0"
 HOME_ENV = "TOPEX_HOME"
+DATA_ROOT_ENV = "TOPEX_DATA_ROOT"
 
 
 def topex_home() -> Path:
@@ -17,3 +18,34 @@ def topex_home() -> Path:
 def cache_dir() -> Path:
     """Fitted models and logits keyed by content (see ``topex_core.run``)."""
     return topex_home() / "cache"
+
+
+def runs_dir() -> Path:
+    """Run directories created from the dashboard."""
+    return topex_home() / "runs"
+
+
+def uploads_dir() -> Path:
+    """Files uploaded through the dashboard, named by their content hash."""
+    return topex_home() / "uploads"
+
+
+def data_root() -> Path:
+    """The only folder whose files the dashboard may open by server-side path.
+
+    ``$TOPEX_DATA_ROOT`` when set, else the directory the server was started in.
+    """
+    return Path(os.environ.get(DATA_ROOT_ENV) or Path.cwd()).expanduser().resolve()
+
+
+def resolve_server_path(user_path: str) -> Path:
+    """``user_path`` (relative to the data root, or absolute) if it lies inside the data root.
+
+    Raises ``ValueError`` for anything outside it, symbolic links that lead out included.
+    """
+    root = data_root()
+    candidate = (root / Path(user_path).expanduser()).resolve()
+    if not candidate.is_relative_to(root):
+        raise ValueError(f"{user_path}: outside the data root {root} "
+                         f"(set {DATA_ROOT_ENV} to allow another folder)")
+    return candidate

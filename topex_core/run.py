@@ -130,6 +130,21 @@ def read_run(run_dir: Path) -> dict:
         raise RunError(f"{path}: corrupt run record ({error})") from None
 
 
+def list_runs(root: Path) -> list[dict]:
+    """Finished runs under ``root``, newest first, each record with its ``run_dir`` added."""
+    if not root.is_dir():
+        return []
+    runs = []
+    for run_file in root.glob(f"*/{RUN_FILE}"):
+        try:
+            record = read_run(run_file.parent)
+        except RunError:
+            continue
+        runs.append({**record, "run_dir": str(run_file.parent),
+                     "modified": run_file.stat().st_mtime})
+    return sorted(runs, key=lambda record: record["modified"], reverse=True)
+
+
 def package_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shape a run's numbers."""
     import sklearn

@@ -1,0 +1,11 @@
+"""TopEx dashboard: declares the pages; each page is a thin layer over topex_core."""
+
+import streamlit as st
+
+st.set_page_config(page_title="TopEx", page_icon=":material/scatter_plot:", layout="wide")
+
+navigation = st.navigation([
+    st.Page("pages/data_and_model.py", title="Data & model", icon=":material/dataset:",
+            default=True),
+])
+navigation.run()

@@ -1,0 +1,50 @@
+"""Run every benchmark script in bench/ and collect their JSON lines into one file.
+
+    python bench/run_all.py --out bench/results
+
+Each script runs in its own process (clean memory and thread state) and prints one JSON
+object per measurement on stdout; this writes them to OUT/results.json and prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCRIPTS = ["bench_fine_tune.py", "bench_logits.py"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--only", nargs="*", default=None, help="script names to run")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    here = Path(__file__).resolve().parent
+    results = []
+    for script in args.only or SCRIPTS:
+        start = time.perf_counter()
+        completed = subprocess.run([sys.executable, str(here / script)], capture_output=True,
+                                   text=True, env={**os.environ, "PYTHONPATH": str(here.parent)})
+        if completed.returncode != 0:
+            print(f"{script} failed:\n{completed.stderr[-2000:]}", file=sys.stderr)
+            continue
+        for line in completed.stdout.splitlines():
+            if line.startswith("{"):
+                results.append(json.loads(line))
+                print(line, flush=True)
+        print(f"# {script}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    machine = {"machine": platform.machine(), "cpus": os.cpu_count(),
+               "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    (args.out / "results.json").write_text(json.dumps({"machine": machine, "results": results},
+                                                      indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Data & model: pick a dataset and its columns, fine-tune, reopen past runs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from topex_core import config as topex_config
+from topex_core import demo
+from topex_core.classifier import ModelError, TrainConfig, set_cpu_threads
+from topex_core.data import SUPPORTED_SUFFIXES, DataError, dataset_from_frame, read_table
+from topex_core.run import RunError, list_runs, train_run
+
+SOURCES = ["Embedded demo", "Upload a file", "Server-side path"]
+PREVIEW_ROWS = 8
+
+
+def _uploaded_path(upload) -> Path:
+    """Keep the upload on disk under its content hash so a refresh can reopen it."""
+    content = upload.getvalue()
+    suffix = Path(upload.name).suffix.lower()
+    path = topex_config.uploads_dir() / f"{hashlib.sha256(content).hexdigest()[:20]}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_bytes(content)
+    return path
+
+
+def _choose_source() -> tuple[str, Path | None]:
+    source = st.radio("Dataset", SOURCES, horizontal=True, key="data_source")
+    if source == SOURCES[0]:
+        st.caption("Support tickets of an imaginary electronics shop (3,000 train and 600 test "
+                   "rows, 5 classes) with rare sub-topics written in another class's words.")
+        return "demo", None
+    if source == SOURCES[1]:
+        upload = st.file_uploader("Labelled text file", key="data_upload",
+                                  type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES])
+        return ("file", _uploaded_path(upload)) if upload else ("file", None)
+    typed = st.text_input("Path under the data root", key="data_path",
+                          help=f"Data root: {topex_config.data_root()}")
+    if not typed:
+        return "file", None
+    try:
+        return "file", topex_config.resolve_server_path(typed)
+    except ValueError as error:
+        st.error(str(error))
+        return "file", None
+
+
+def _choose_columns(frame: pd.DataFrame) -> dict[str, str | None]:
+    columns = [str(c) for c in frame.columns]
+    text_default = columns.index("text") if "text" in columns else 0
+    label_default = columns.index("label") if "label" in columns else len(columns) - 1
+    left, middle, right = st.columns(3)
+    text_col = left.selectbox("Text column", columns, index=text_default, key="data_text_col")
+    pair_options = ["(none)"] + [c for c in columns if c != text_col]
+    pair = middle.selectbox("Second text column (sentence pairs)", pair_options,
+                            key="data_pair_col")
+    label_col = right.selectbox("Label column", columns, index=label_default,
+                                key="data_label_col")
+    return {"text_col": text_col, "label_col": label_col,
+            "text_pair_col": None if pair == "(none)" else pair}
+
+
+def _training_settings() -> TrainConfig:
+    with st.expander("Model and training", expanded=False):
+        left, middle, right = st.columns(3)
+        backbone = left.text_input("Backbone", value="", key="data_backbone",
+                                   placeholder="packaged all-MiniLM-L6-v2",
+                                   help="A Hugging Face model id or a local directory.")
+        train_size = middle.number_input("Training subset", 2, 1_000_000, 1000, step=100,
+                                         key="data_train_size")
+        epochs = right.number_input("Epochs", 1, 20, 3, key="data_epochs")
+        seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="data_seed")
+        max_length = middle.number_input("Max tokens (0 = from the data)", 0, 4096, 0,
+                                         key="data_max_length")
+    return TrainConfig(backbone=backbone.strip(), train_size=int(train_size),
+                       epochs=int(epochs), seed=int(seed),
+                       max_length=int(max_length) or None)
+
+
+def _run_name(label: str, config: TrainConfig) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
+    return f"{stem}-n{config.train_size}-e{config.epochs}-s{config.seed}"
+
+
+def _train(pool, test, config: TrainConfig, name: str) -> None:
+    out_dir = topex_config.runs_dir() / name
+    with st.status("Fine-tuning the classifier…", expanded=True) as status:
+        bar = st.progress(0.0, text="loading the backbone")
+        set_cpu_threads()
+        try:
+            record = train_run(pool, config, out_dir, test=test,
+                               progress=lambda fraction, message: bar.progress(
+                                   min(1.0, fraction), text=message))
+        except (DataError, ModelError, RunError, ValueError, OSError) as error:
+            status.update(label="Training failed", state="error")
+            st.error(str(error))
+            return
+        status.update(label=f"Done: pool accuracy {record['pool_accuracy']:.1%}", state="complete")
+    st.session_state["run_dir"] = str(out_dir)
+
+
+def _show_current_run() -> None:
+    run_dir = st.session_state.get("run_dir")
+    if not run_dir:
+        return
+    record = next((r for r in list_runs(topex_config.runs_dir()) if r["run_dir"] == run_dir), None)
+    if record is None:
+        return
+    st.subheader("Current run")
+    cols = st.columns(4)
+    cols[0].metric("Rows", f"{record['dataset']['rows']:,}")
+    cols[1].metric("Classes", len(record["label_names"]))
+    cols[2].metric("Pool accuracy", f"{record['pool_accuracy']:.1%}")
+    test_accuracy = record.get("test_accuracy")
+    cols[3].metric("Test accuracy", "—" if test_accuracy is None else f"{test_accuracy:.1%}")
+    st.caption(f"{run_dir} · timings (s): {record['timings_s']}")
+
+
+def _past_runs() -> None:
+    runs = list_runs(topex_config.runs_dir())
+    st.subheader("Past runs")
+    if not runs:
+        st.info("No runs yet: train one above.")
+        return
+    table = pd.DataFrame([{
+        "run": Path(r["run_dir"]).name, "dataset": r["dataset"]["source"],
+        "rows": r["dataset"]["rows"], "pool accuracy": r["pool_accuracy"],
+        "test accuracy": r.get("test_accuracy"),
+    } for r in runs])
+    st.dataframe(table, hide_index=True, use_container_width=True)
+    chosen = st.selectbox("Reopen", table["run"], key="data_reopen")
+    if st.button("Open this run", key="data_open"):
+        st.session_state["run_dir"] = next(r["run_dir"] for r in runs
+                                           if Path(r["run_dir"]).name == chosen)
+        st.rerun()
+
+
+st.title("Data & model")
+kind, path = _choose_source()
+pool = test = None
+try:
+    if kind == "demo":
+        pool, test = demo.load_demo()
+        st.dataframe(pool.to_frame().head(PREVIEW_ROWS), hide_index=True)
+        label = "demo"
+    elif path is not None:
+        frame = read_table(path)
+        st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True)
+        columns = _choose_columns(frame)
+        pool = dataset_from_frame(frame, source=str(path), **columns)
+        label = Path(path).stem
+        st.caption(f"{len(pool):,} rows · {pool.num_classes} classes: "
+                   f"{', '.join(pool.label_names[:12])}{' …' if pool.num_classes > 12 else ''}")
+except DataError as error:
+    st.error(str(error))
+    pool = None
+
+if pool is not None:
+    config = _training_settings()
+    if st.button("Train", type="primary", key="data_train"):
+        _train(pool, test, config, _run_name(label, config))
+_show_current_run()
+_past_runs()
