@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,8 +45,10 @@ def tiny_frame(rows_per_class: int = 20, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Directory of a randomly initialised 2-layer BERT with a word-level vocabulary."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
 
+    torch.manual_seed(0)  # the same tiny model in every session, so tests do not flake
     directory = tmp_path_factory.mktemp("tiny_bert")
     words = sorted({w for text in TOPIC_WORDS.values() for w in text.split()}
                    | set(["my", "the", "a", "and", "of", "is", "was", "to", "i", "it"]))
@@ -80,3 +83,14 @@ def one_line(text: str) -> bool:
 
 def cpu_threads() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def hashing_embed(texts) -> np.ndarray:
+    """A deterministic stand-in for a sentence embedder: bag of hashed words, (n, 64)."""
+    import zlib
+
+    vectors = np.zeros((len(texts), 64))
+    for row, text in enumerate(texts):
+        for word in text.lower().split():
+            vectors[row, zlib.crc32(word.encode()) % 64] += 1.0
+    return vectors

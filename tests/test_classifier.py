@@ -16,7 +16,7 @@ def tiny_dataset():
 
 
 def test_fine_tune_then_logits_have_shape_and_learn(tiny_dataset, tiny_backbone) -> None:
-    config = clf.TrainConfig(backbone=tiny_backbone, epochs=8, batch_size=8,
+    config = clf.TrainConfig(backbone=tiny_backbone, epochs=15, batch_size=8,
                              learning_rate=3e-3, seed=1)
     progress = []
     classifier = clf.fine_tune(tiny_dataset, config, progress=lambda f, m: progress.append(f))
