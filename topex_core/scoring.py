@@ -1,0 +1,187 @@
+"""The six cluster scores of TopEx, ranked, with a reason for the pick (../DESIGN.md).
+
+For a cluster C inside all normalised logits Ŷ (N points, d dims):
+
+1. density = |C| / max over dims of (max − min of C along that dim). Deviation: the
+   extent is floored at ``MIN_EXTENT`` so that a cluster of identical points (or of one
+   point) gets a large finite density instead of a division by zero.
+2. average pairwise distance (apd) = Σ_{j∈C, k∉C} ‖C_j − Ŷ_k‖₂ / (N − |C|), the paper's
+   Eq. 4 taken literally (a sum over the cluster, a mean over the outside). Computed in
+   chunks: memory is O(chunk × N), never N × N. NaN when no point lies outside C.
+3. geometric-median distance (gmd) = mean ‖C_j − gm(C)‖₂, gm by Weiszfeld's algorithm.
+4. CTC preservation (ctc) = mean cosine similarity between the embedding of the cluster's
+   name and the embeddings of its texts.
+5. cosine similarity (cos) = mean pairwise cosine similarity of the cluster's text
+   embeddings (pairs of distinct texts); NaN for a cluster of one text.
+6. weighted = 0.68·cos + 0.65·apd + 0.41·density, each min-max scaled over the clusters
+   being ranked (a NaN component counts as 0, the lowest; a metric equal for all clusters
+   scales to 1 for all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+MIN_EXTENT = 1e-3
+WEIGHTS = {"cos": 0.68, "apd": 0.65, "density": 0.41}
+SCORE_COLUMNS = ["density", "apd", "gmd", "ctc", "cos", "weighted"]
+EXPLANATIONS = {
+    "density": "points per unit of the cluster's widest extent in logit space: how tightly "
+               "the model's outputs for these texts agree",
+    "apd": "summed distance from the cluster's points to every point outside it, per outside "
+           "point: how far the cluster sits from the rest of the data",
+    "gmd": "mean distance of the cluster's points to their geometric median: its spread",
+    "ctc": "how well the cluster's name matches what its texts say (cosine similarity of "
+           "their sentence embeddings)",
+    "cos": "how alike the cluster's texts are to each other (mean pairwise cosine "
+           "similarity of their sentence embeddings)",
+    "weighted": "0.68·cos + 0.65·apd + 0.41·density after scaling each to [0, 1] over the "
+                "clusters: the paper's three best metrics",
+}
+NAMES = {"density": "density", "apd": "average pairwise distance",
+         "gmd": "geometric-median distance", "ctc": "CTC preservation",
+         "cos": "cosine similarity", "weighted": "weighted score"}
+
+
+def density(cluster_points: np.ndarray) -> float:
+    """|C| over the largest per-dimension extent of ``cluster_points`` (n, d)."""
+    extent = float((cluster_points.max(axis=0) - cluster_points.min(axis=0)).max())
+    return len(cluster_points) / max(extent, MIN_EXTENT)
+
+
+def average_pairwise_distance(all_points: np.ndarray, member_mask: np.ndarray, *,
+                              chunk_rows: int = 1024) -> float:
+    """Σ over members j and outsiders k of ‖Ŷ_j − Ŷ_k‖₂, divided by the number of outsiders.
+
+    ``all_points`` (N, d); ``member_mask`` (N,) bool. Peak extra memory is
+    ``chunk_rows × N`` floats.
+    """
+    members = all_points[member_mask]
+    outsiders = all_points[~member_mask]
+    if len(outsiders) == 0:
+        return float("nan")
+    outsider_norms = np.einsum("ij,ij->i", outsiders, outsiders)
+    total = 0.0
+    for start in range(0, len(members), chunk_rows):
+        block = members[start:start + chunk_rows]
+        squared = (np.einsum("ij,ij->i", block, block)[:, None] + outsider_norms[None, :]
+                   - 2.0 * block @ outsiders.T)
+        total += float(np.sqrt(np.maximum(squared, 0.0)).sum())
+    return total / len(outsiders)
+
+
+def geometric_median(points: np.ndarray, *, tolerance: float = 1e-7,
+                     max_iterations: int = 500) -> np.ndarray:
+    """Weiszfeld's algorithm on ``points`` (n, d); returns (d,).
+
+    A point that coincides with the current estimate is skipped in the update (the
+    standard fix of the algorithm's division by zero).
+    """
+    estimate = points.mean(axis=0)
+    for _ in range(max_iterations):
+        distances = np.linalg.norm(points - estimate, axis=1)
+        away = distances > 1e-12
+        if not away.any():
+            return estimate
+        weights = 1.0 / distances[away]
+        updated = (points[away] * weights[:, None]).sum(axis=0) / weights.sum()
+        if np.linalg.norm(updated - estimate) < tolerance:
+            return updated
+        estimate = updated
+    return estimate
+
+
+def geometric_median_distance(cluster_points: np.ndarray) -> float:
+    median = geometric_median(cluster_points)
+    return float(np.linalg.norm(cluster_points - median, axis=1).mean())
+
+
+def mean_pairwise_cosine(embeddings: np.ndarray) -> float:
+    """Mean cosine similarity over pairs of distinct rows of ``embeddings`` (n, e)."""
+    n = len(embeddings)
+    if n < 2:
+        return float("nan")
+    unit = _unit_rows(embeddings)
+    summed = unit.sum(axis=0)
+    return float((summed @ summed - n) / (n * (n - 1)))
+
+
+def name_text_similarity(name_embedding: np.ndarray, text_embeddings: np.ndarray) -> float:
+    """Mean cosine similarity of one name embedding (e,) with text embeddings (n, e)."""
+    return float((_unit_rows(text_embeddings) @ _unit_rows(name_embedding[None, :])[0]).mean())
+
+
+def score_clusters(normalised: np.ndarray, cluster_labels: np.ndarray, clusters: Sequence[int],
+                   texts: Sequence[str], names: dict[int, str], *, embed: Embed) -> pd.DataFrame:
+    """Scores of ``clusters``, ranked by the weighted score (rank 1 = augment first).
+
+    ``normalised`` (N, d) and ``cluster_labels`` (N,) cover all points; ``texts`` are the
+    N texts; ``names`` maps cluster → name; ``embed`` maps texts to (n, e) embeddings.
+    Returns columns cluster, the six scores, rank.
+    """
+    points = np.asarray(normalised, dtype=np.float64)
+    clusters = list(clusters)
+    if not clusters:
+        return pd.DataFrame(columns=["cluster", *SCORE_COLUMNS, "rank"])
+    member_positions = {c: np.flatnonzero(cluster_labels == c) for c in clusters}
+    all_members = np.concatenate(list(member_positions.values()))
+    embeddings = dict(zip(all_members.tolist(),
+                          embed([texts[i] for i in all_members]), strict=True))
+    name_embeddings = embed([names[c] for c in clusters])
+    rows = []
+    for cluster, name_embedding in zip(clusters, name_embeddings, strict=True):
+        positions = member_positions[cluster]
+        text_embeddings = np.stack([embeddings[i] for i in positions.tolist()])
+        rows.append({
+            "cluster": cluster,
+            "density": density(points[positions]),
+            "apd": average_pairwise_distance(points, cluster_labels == cluster),
+            "gmd": geometric_median_distance(points[positions]),
+            "ctc": name_text_similarity(name_embedding, text_embeddings),
+            "cos": mean_pairwise_cosine(text_embeddings),
+        })
+    frame = pd.DataFrame(rows)
+    frame["weighted"] = sum(weight * _min_max(frame[metric].to_numpy())
+                            for metric, weight in WEIGHTS.items())
+    frame["rank"] = frame["weighted"].rank(ascending=False, method="first").astype(int)
+    return frame.sort_values("rank", ignore_index=True)
+
+
+def pick_reason(scores: pd.DataFrame) -> str:
+    """Why rank 1 was chosen: its weighted component furthest above the clusters' mean."""
+    if scores.empty:
+        return "No error cluster to choose."
+    best = scores.iloc[0]
+    cluster = int(best["cluster"])
+    if len(scores) == 1:
+        return f"Cluster {cluster} is the only error cluster."
+    ratios = {}
+    for metric in WEIGHTS:
+        mean = float(np.nanmean(scores[metric]))
+        if np.isfinite(best[metric]) and mean > 0:
+            ratios[metric] = float(best[metric]) / mean
+    if not ratios:
+        return f"Cluster {cluster} has the highest weighted score."
+    metric = max(ratios, key=ratios.get)
+    return (f"Cluster {cluster} was chosen because its {NAMES[metric]} is "
+            f"{ratios[metric]:.2f}× the mean of all error clusters.")
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    values = values.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros_like(values)
+    low, high = values[finite].min(), values[finite].max()
+    scaled = np.ones_like(values) if high == low else (values - low) / (high - low)
+    return np.where(finite, scaled, 0.0)
