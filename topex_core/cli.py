@@ -58,6 +58,22 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="run directory to write")
     train.add_argument("--debug", action="store_true", help="show tracebacks")
     train.set_defaults(handler=_train)
+
+    explore = commands.add_parser("explore", help="find, name, map and score error clusters")
+    explore.add_argument("--run", required=True, type=Path, help="run directory (from train)")
+    explore.add_argument("--data", help="train first on this dataset when --run is not a run")
+    explore.add_argument("--text-col", default="text")
+    explore.add_argument("--text-pair-col", default=None)
+    explore.add_argument("--label-col", default="label")
+    explore.add_argument("--method", default="auto", choices=["auto", "optics", "hdbscan"])
+    explore.add_argument("--min-samples", type=int, default=10)
+    explore.add_argument("--xi", type=float, default=0.05)
+    explore.add_argument("--max-eps", type=float, default=float("inf"))
+    explore.add_argument("--error-threshold", type=float, default=0.5,
+                         help="a cluster is an error cluster above this share of mistakes")
+    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument("--debug", action="store_true", help="show tracebacks")
+    explore.set_defaults(handler=_explore)
     return parser
 
 
@@ -94,6 +110,31 @@ def _train(args: argparse.Namespace) -> int:
                "pool_accuracy": record["pool_accuracy"], "test_accuracy": record["test_accuracy"],
                "timings_s": record["timings_s"]}
     print(json.dumps(summary))
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from topex_core.classifier import TrainConfig, set_cpu_threads
+    from topex_core.clustering import ClusterConfig
+    from topex_core.data import load_dataset
+    from topex_core.embeddings import SentenceEmbedder
+    from topex_core.explore import ExploreConfig, explore_run
+    from topex_core.run import RUN_FILE, train_run
+
+    set_cpu_threads()
+    if not (args.run / RUN_FILE).is_file() and args.data:
+        pool = load_dataset(args.data, text_col=args.text_col, label_col=args.label_col,
+                            text_pair_col=args.text_pair_col)
+        train_run(pool, TrainConfig(seed=args.seed), args.run, progress=_stderr_progress("train"))
+    config = ExploreConfig(
+        clustering=ClusterConfig(method=args.method, min_samples=args.min_samples, xi=args.xi,
+                                 max_eps=args.max_eps, error_threshold=args.error_threshold),
+        seed=args.seed)
+    result = explore_run(args.run, config, embed=SentenceEmbedder(),
+                         progress=_stderr_progress("explore"))
+    print(json.dumps({key: result[key] for key in
+                      ("method", "clusters", "error_clusters", "noise_points", "picked_cluster",
+                       "picked_name", "reason", "timings_s")}, ensure_ascii=False))
     return 0
 
 

@@ -61,8 +61,10 @@ def cluster_points(normalised: np.ndarray, config: ClusterConfig = ClusterConfig
     if chosen_method(len(points), config) == "optics":
         from sklearn.cluster import OPTICS
 
+        # n_jobs stays 1: OPTICS queries neighbours one point at a time, and a joblib pool
+        # per query made 5,452 TREC points take 72 s instead of 4 s on 2 cores
         model = OPTICS(min_samples=config.min_samples, xi=config.xi, max_eps=config.max_eps,
-                       n_jobs=-1)
+                       metric="euclidean")
     else:
         from sklearn.cluster import HDBSCAN
 
