@@ -7,5 +7,6 @@ st.set_page_config(page_title="TopEx", page_icon=":material/scatter_plot:", layo
 navigation = st.navigation([
     st.Page("pages/data_and_model.py", title="Data & model", icon=":material/dataset:",
             default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
 ])
 navigation.run()

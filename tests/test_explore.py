@@ -9,8 +9,9 @@ import pytest
 from conftest import hashing_embed
 
 from topex_core.clustering import ClusterConfig
+from topex_core.data import dataset_from_frame
 from topex_core.explore import ExploreConfig, explore_run, read_explore
-from topex_core.run import RunError, write_json_atomic
+from topex_core.run import RunError, points_frame, write_json_atomic
 
 
 def make_run(directory: Path, seed: int = 0) -> Path:
@@ -27,13 +28,14 @@ def make_run(directory: Path, seed: int = 0) -> Path:
     truth += [0] * 25
     texts += ["express delivery fee refund"] * 25
     logits = np.vstack(logits).astype(np.float32)
+    label_names = ["billing", "shipping", "tech"]
+    frame = pd.DataFrame({"text": texts, "label": [label_names[i] for i in truth]})
+    dataset = dataset_from_frame(frame, source="planted", label_names=label_names)
     directory.mkdir(parents=True)
     np.save(directory / "logits.npy", logits)
-    predictions = logits.argmax(1)
-    pd.DataFrame({"id": range(len(texts)), "text": texts, "label_id": truth,
-                  "pred_id": predictions, "correct": predictions == np.array(truth)}
-                 ).to_parquet(directory / "points.parquet")
-    write_json_atomic(directory / "run.json", {"label_names": ["billing", "shipping", "tech"]})
+    points_frame(dataset, logits, np.zeros(len(texts), bool)).to_parquet(
+        directory / "points.parquet")
+    write_json_atomic(directory / "run.json", {"label_names": label_names})
     return directory
 
 

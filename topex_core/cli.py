@@ -66,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--text-pair-col", default=None)
     explore.add_argument("--label-col", default="label")
     explore.add_argument("--method", default="auto", choices=["auto", "optics", "hdbscan"])
-    explore.add_argument("--min-samples", type=int, default=10)
+    explore.add_argument("--min-samples", type=int, default=5)
     explore.add_argument("--xi", type=float, default=0.05)
     explore.add_argument("--max-eps", type=float, default=float("inf"))
     explore.add_argument("--error-threshold", type=float, default=0.5,

@@ -23,7 +23,7 @@ class ClusterConfig:
     for both its ``min_samples`` and ``min_cluster_size``."""
 
     method: str = "auto"
-    min_samples: int = 10
+    min_samples: int = 5
     xi: float = 0.05
     max_eps: float = np.inf
     auto_threshold: int = 10_000

@@ -2,12 +2,12 @@
 
 Five classes (account, billing, returns, shipping, technical). Each class has a few
 common sub-topics and one rarer *confusable* sub-topic that is written in another
-class's vocabulary — a late express delivery whose fee should be refunded (shipping,
+class's vocabulary — an express delivery fee to refund (shipping,
 reads like billing), an app that crashes at payment (technical, reads like billing), a
 parcel crushed in transit (returns, reads like shipping), an auto-renewed membership
 (billing, reads like account), a lost authenticator phone (account, reads like
 technical). The pockets are rare (about 1.5% of a class) and worded many ways, so the few
-rows of a pocket inside a 1,000-row training subset do not cover the rest of it: the
+rows of a pocket inside a 1,000-row training subset of the 10,000 do not cover the rest: the
 classifier makes its mistakes there, which is what the explorer should find and name.
 
 Rows come from templates with slots filled by a seeded random generator, so the files in
@@ -25,7 +25,7 @@ import pandas as pd
 from topex_core.data import TextDataset, dataset_from_frame
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_data"
-TRAIN_ROWS, TEST_ROWS = 3000, 600
+TRAIN_ROWS, TEST_ROWS = 10000, 1000
 SEED = 7
 
 PRODUCTS = ["laptop", "phone", "headphones", "smartwatch", "router", "tablet", "camera",
@@ -36,7 +36,7 @@ CLOSERS = ["", "", " Thanks.", " Please help.", " Any update?", " Thank you in a
            " This is really frustrating.", " Regards, {name}.", " Cheers, {name}."]
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Femi", "Greta", "Hugo", "Ines", "Jonas", "Kiri",
          "Lena", "Mo", "Noor", "Olu", "Priya", "Quinn", "Rosa", "Sami", "Tomas"]
-CONFUSABLE_WEIGHT = 0.15  # about 1.5% of a class: a handful of rows in a 1,000-row subset
+CONFUSABLE_WEIGHT = 0.12  # about 1.5% of a class: about 3 rows of each in a 1,000-row subset
 
 # class -> list of (sub-topic, weight, templates); the last sub-topic of each class is the
 # confusable one, written in the vocabulary of the class named in its comment.
@@ -60,14 +60,14 @@ TOPICS: dict[str, list[tuple[str, float, list[str]]]] = {
             "I want my account removed under data protection rules.",
         ]),
         ("lost second factor", CONFUSABLE_WEIGHT, [  # reads like technical
-            "The authenticator app on my {product} shows an error code since the last update.",
-            "My {product} was reset to factory settings and now the codes fail.",
-            "The security code app on my {product} freezes on a black screen.",
-            "After the firmware update my {product} no longer generates valid codes.",
-            "The verification app crashes as soon as I open it on my {product}.",
-            "My {product} broke, so the app with my login codes is gone.",
-            "The code generator on my {product} is out of sync and every code is rejected.",
-            "Bluetooth pairing with my security key keeps failing on my {product}.",
+            "Since the last software update my {product} will not accept my login code.",
+            "The {product} shows a black screen when I open the sign-in code app.",
+            "After the firmware update the {product} stopped showing my verification code.",
+            "Bluetooth pairing of my security key with the {product} fails, I cannot log in.",
+            "My {product} drops the connection every time it should get my login code.",
+            "The {product} will not connect, so the two-factor code never arrives.",
+            "My {product} battery died and with it the code app I sign in with.",
+            "The {product} is stuck after the update and I need my login code.",
         ]),
     ],
     "billing": [
@@ -144,14 +144,14 @@ TOPICS: dict[str, list[tuple[str, float, list[str]]]] = {
             "Is next-day delivery available for the {product}?",
         ]),
         ("late express fee", CONFUSABLE_WEIGHT, [  # reads like billing
-            "I was charged {amount} for express on order {order}, please refund the payment.",
-            "My card was debited {amount} for next-day service that took a week.",
-            "There is a {amount} express charge on my bank statement for a late order.",
-            "You took {amount} extra from my card for priority handling and it still came late.",
-            "Please pay back the premium dispatch fee, order {order} missed the promised date.",
-            "I want my money back for the fast option, it took {days} days anyway.",
-            "The receipt shows {amount} for same-day service but nothing came that day.",
-            "Refund the surcharge for order {order}, the express promise was broken.",
+            "Please refund the {amount} payment for the express option on order {order}.",
+            "My card was debited {amount} for next-day delivery, please refund the payment.",
+            "There is a {amount} charge on my bank statement for express delivery.",
+            "I need a refund for the {amount} express delivery charge on my card.",
+            "The invoice for order {order} shows {amount} for express delivery, refund it.",
+            "Why was my card charged {amount} for express delivery? Please refund it.",
+            "Refund the {amount} express payment, my credit card was charged for nothing.",
+            "My PayPal payment of {amount} for express delivery should be refunded.",
         ]),
     ],
     "technical": [
@@ -204,7 +204,7 @@ def build_demo_frame(rows: int = TRAIN_ROWS + TEST_ROWS, *, seed: int = SEED) ->
 
 
 def write_demo_files(directory: Path = DEMO_DIR) -> None:
-    """Write ``train.csv`` (3,000 rows) and ``test.csv`` (600 rows)."""
+    """Write ``train.csv`` (10,000 rows) and ``test.csv`` (1,000 rows)."""
     frame = build_demo_frame()
     directory.mkdir(parents=True, exist_ok=True)
     frame.iloc[:TRAIN_ROWS].to_csv(directory / "train.csv", index=False)

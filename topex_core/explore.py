@@ -35,7 +35,7 @@ MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 class ExploreConfig:
     clustering: clustering.ClusterConfig = field(default_factory=clustering.ClusterConfig)
     seed: int = 0
-    tsne_max_fit: int = 10_000
+    tsne_max_fit: int = 5_000
     top_words: int = naming.TOP_WORDS
 
 

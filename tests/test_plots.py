@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from topex_core import plots
+
+
+def frame(n: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame({
+        "text": ["<script>alert(1)</script>"] + [f"text {i}" for i in range(1, n)],
+        "label": rng.choice(["a", "b"], n), "pred": rng.choice(["a", "b"], n),
+        "cluster": np.repeat([-1, 0, 1], n // 3), "tsne_x": rng.normal(size=n),
+        "tsne_y": rng.normal(size=n), "sparse_pca_x": rng.normal(size=n),
+        "sparse_pca_y": rng.normal(size=n)})
+    points["correct"] = points["label"] == points["pred"]
+    clusters = pd.DataFrame({"cluster": [0, 1], "name": ["refund <b>fee</b>", "fine"],
+                             "is_error_cluster": [True, False]})
+    return points, clusters
+
+
+def test_cluster_mode_colours_error_clusters_and_labels_them() -> None:
+    points, clusters = frame()
+    figure = plots.cluster_map(points, clusters, selected_cluster=0)
+    names = [trace.name for trace in figure.data]
+    assert names == ["other points", "0: refund <b>fee</b>"]
+    assert sum(len(trace.x) for trace in figure.data) == len(points)
+    assert figure.data[1].marker.size == 10 and figure.data[0].marker.color == plots.BACKGROUND_GREY
+    assert figure.layout.annotations[0].text == "refund &lt;b&gt;fee&lt;/b&gt;"
+    assert figure.layout.legend.y < 0
+
+
+def test_hover_text_is_escaped_and_rows_are_customdata() -> None:
+    points, clusters = frame()
+    figure = plots.cluster_map(points, clusters, color_by="correct", map_name="sparse_pca")
+    every_text = [t for trace in figure.data for t in trace.text]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in every_text
+    rows = sorted(int(r) for trace in figure.data for r in trace.customdata)
+    assert rows == list(range(len(points)))
+    assert all(trace.type == "scattergl" for trace in figure.data)
+
+
+def test_label_modes_have_one_trace_per_class() -> None:
+    points, clusters = frame()
+    assert [t.name for t in plots.cluster_map(points, clusters, color_by="pred").data] == [
+        "predicted: a", "predicted: b"]
+
+
+def test_large_maps_skip_hover_text(monkeypatch) -> None:
+    monkeypatch.setattr(plots, "HOVER_TEXT_LIMIT", 10)
+    points, clusters = frame()
+    assert plots.cluster_map(points, clusters).data[0].text is None
+
+
+def test_hover_text_is_shortened() -> None:
+    assert plots.hover_text(pd.Series(["x" * 500]))[0].endswith("…")
+    assert len(plots.hover_text(pd.Series(["x" * 500]))[0]) == plots.HOVER_CHARS
+
+
+@pytest.mark.parametrize("bad", [{"color_by": "rainbow"}, {"map_name": "umap"}])
+def test_unknown_modes(bad: dict) -> None:
+    points, clusters = frame()
+    with pytest.raises(ValueError, match="choose one of"):
+        plots.cluster_map(points, clusters, **bad)
+
+
+def test_word_weights_bars() -> None:
+    figure = plots.word_weights([("refund", 0.3), ("fee", 0.2)], title="cluster 4")
+    assert list(figure.data[0].y) == ["fee", "refund"]

@@ -1,0 +1,127 @@
+"""Plotly figures as pure functions of data frames (no Streamlit here).
+
+Colours are the Okabe–Ito palette (colour-blind safe); legends sit below the plot so they
+never cover points. Points carry their row position as ``customdata`` so a selection can
+be mapped back to rows; hover text is HTML-escaped and shortened, and left out above
+``HOVER_TEXT_LIMIT`` points because a rerun re-sends the whole figure (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442",
+             "#000000"]
+BACKGROUND_GREY = "#B0B0B0"
+HOVER_TEXT_LIMIT = 20_000
+HOVER_CHARS = 120
+COLOR_MODES = ("cluster", "label", "pred", "correct")
+MAP_TITLES = {"tsne": "t-SNE", "sparse_pca": "SparsePCA"}
+
+
+def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
+    """HTML-escaped texts cut to ``limit`` characters (with an ellipsis)."""
+    return [html.escape(t if len(t) <= limit else t[: limit - 1] + "…") for t in texts]
+
+
+def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
+                color_by: str = "cluster", selected_cluster: int | None = None) -> go.Figure:
+    """Scattergl map of ``points`` (needs ``{map_name}_x/_y``, cluster, label, pred, correct).
+
+    ``clusters`` is the explorer's table (cluster, name, is_error_cluster). With
+    ``color_by="cluster"`` error clusters are coloured and labelled by name on the map and
+    every other point is a faint grey background; ``selected_cluster`` is drawn larger.
+    """
+    if color_by not in COLOR_MODES:
+        raise ValueError(f"unknown colour mode '{color_by}'; choose one of "
+                         f"{', '.join(COLOR_MODES)}")
+    if map_name not in MAP_TITLES:
+        raise ValueError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
+    x, y = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
+    texts = hover_text(points["text"]) if len(points) <= HOVER_TEXT_LIMIT else None
+    figure = go.Figure()
+    for group in _groups(points, clusters, color_by, selected_cluster):
+        mask = group["mask"]
+        positions = np.flatnonzero(mask)
+        figure.add_trace(go.Scattergl(
+            x=x[mask], y=y[mask], mode="markers", name=group["name"],
+            customdata=positions,
+            text=[texts[i] for i in positions] if texts is not None else None,
+            hovertemplate=("%{text}<br>" if texts is not None else "")
+            + "row %{customdata}<extra>" + html.escape(group["name"]) + "</extra>",
+            marker={"size": group["size"], "color": group["color"],
+                    "opacity": group["opacity"], "line": {"width": 0}},
+        ))
+    if color_by == "cluster":
+        _label_error_clusters(figure, points, clusters, x, y)
+    figure.update_layout(
+        template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
+               "x": 0.01, "font": {"size": 15}},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
+        xaxis={"showticklabels": False, "title": None, "zeroline": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False},
+        uirevision=map_name, dragmode="lasso", hoverlabel={"font_size": 13},
+    )
+    return figure
+
+
+def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
+            selected_cluster: int | None) -> list[dict]:
+    if color_by == "correct":
+        correct = points["correct"].to_numpy(bool)
+        return [
+            {"name": "correct", "mask": correct, "color": BACKGROUND_GREY, "size": 4,
+             "opacity": 0.45},
+            {"name": "misclassified", "mask": ~correct, "color": OKABE_ITO[4], "size": 6,
+             "opacity": 0.9},
+        ]
+    if color_by in ("label", "pred"):
+        values = points[color_by].astype(str)
+        return [{"name": f"{'true' if color_by == 'label' else 'predicted'}: {value}",
+                 "mask": (values == value).to_numpy(), "size": 5, "opacity": 0.75,
+                 "color": OKABE_ITO[i % len(OKABE_ITO)]}
+                for i, value in enumerate(sorted(values.unique()))]
+    error_table = clusters[clusters["is_error_cluster"]].sort_values("cluster")
+    in_error = points["cluster"].isin(error_table["cluster"]).to_numpy()
+    groups = [{"name": "other points", "mask": ~in_error, "color": BACKGROUND_GREY,
+               "size": 4, "opacity": 0.35}]
+    for i, row in enumerate(error_table.itertuples()):
+        chosen = row.cluster == selected_cluster
+        groups.append({"name": f"{row.cluster}: {_short(row.name, 32)}",
+                       "mask": (points["cluster"] == row.cluster).to_numpy(),
+                       "color": OKABE_ITO[i % (len(OKABE_ITO) - 1)],
+                       "size": 10 if chosen else 7, "opacity": 1.0 if chosen else 0.85})
+    return groups
+
+
+def _label_error_clusters(figure: go.Figure, points: pd.DataFrame, clusters: pd.DataFrame,
+                          x: np.ndarray, y: np.ndarray) -> None:
+    for row in clusters[clusters["is_error_cluster"]].itertuples():
+        members = (points["cluster"] == row.cluster).to_numpy()
+        if members.any():
+            figure.add_annotation(x=float(np.median(x[members])), y=float(np.median(y[members])),
+                                  text=html.escape(_short(row.name, 28)), showarrow=True,
+                                  arrowhead=0, ax=0, ay=-28, font={"size": 12},
+                                  bgcolor="rgba(255,255,255,0.8)")
+
+
+def _short(text: str, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def word_weights(words: list[tuple[str, float]], *, title: str) -> go.Figure:
+    """Horizontal bars of a cluster's top words and their c-TF-IDF weights."""
+    ordered = list(reversed(words))
+    figure = go.Figure(go.Bar(x=[w for _, w in ordered], y=[html.escape(t) for t, _ in ordered],
+                              orientation="h", marker_color=OKABE_ITO[3]))
+    figure.update_layout(template="plotly_white", height=60 + 32 * max(1, len(words)),
+                         margin={"l": 10, "r": 10, "t": 36, "b": 10},
+                         title={"text": html.escape(title), "x": 0.01, "font": {"size": 14}},
+                         xaxis_title="c-TF-IDF weight")
+    return figure
