@@ -27,7 +27,7 @@ def test_cluster_mode_colours_error_clusters_and_labels_them() -> None:
     names = [trace.name for trace in figure.data]
     assert names == ["other points", "0: refund <b>fee</b>"]
     assert sum(len(trace.x) for trace in figure.data) == len(points)
-    assert figure.data[1].marker.size == 10 and figure.data[0].marker.color == plots.BACKGROUND_GREY
+    assert figure.data[1].marker.size == 15 and figure.data[0].marker.color == plots.BACKGROUND_GREY
     assert figure.layout.annotations[0].text == "refund &lt;b&gt;fee&lt;/b&gt;"
     assert figure.layout.legend.y < 0
 

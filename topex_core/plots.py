@@ -54,7 +54,8 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
             hovertemplate=("%{text}<br>" if texts is not None else "")
             + "row %{customdata}<extra>" + html.escape(group["name"]) + "</extra>",
             marker={"size": group["size"], "color": group["color"],
-                    "opacity": group["opacity"], "line": {"width": 0}},
+                    "opacity": group["opacity"],
+                    "line": {"width": 1 if group["size"] >= 10 else 0, "color": "#333333"}},
         ))
     if color_by == "cluster":
         _label_error_clusters(figure, points, clusters, x, y)
@@ -63,8 +64,8 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
                "x": 0.01, "font": {"size": 15}},
         legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
-        xaxis={"showticklabels": False, "title": None, "zeroline": False},
-        yaxis={"showticklabels": False, "title": None, "zeroline": False},
+        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
         uirevision=map_name, dragmode="lasso", hoverlabel={"font_size": 13},
     )
     return figure
@@ -95,7 +96,7 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
         groups.append({"name": f"{row.cluster}: {_short(row.name, 32)}",
                        "mask": (points["cluster"] == row.cluster).to_numpy(),
                        "color": OKABE_ITO[i % (len(OKABE_ITO) - 1)],
-                       "size": 10 if chosen else 7, "opacity": 1.0 if chosen else 0.85})
+                       "size": 15 if chosen else 11, "opacity": 1.0 if chosen else 0.9})
     return groups
 
 
