@@ -17,20 +17,24 @@ import sys
 import time
 from pathlib import Path
 
-SCRIPTS = ["bench_fine_tune.py", "bench_logits.py"]
+SCRIPTS = [["bench_fine_tune.py"], ["bench_logits.py"], ["bench_explore.py", "--points", "trec"],
+           ["bench_explore.py", "--points", "100000"]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    parser.add_argument("--only", nargs="*", default=None, help="script names to run")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="script names to run (all their configurations)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     here = Path(__file__).resolve().parent
     results = []
-    for script in args.only or SCRIPTS:
+    chosen = [s for s in SCRIPTS if args.only is None or s[0] in args.only]
+    for script, *script_args in chosen:
         start = time.perf_counter()
-        completed = subprocess.run([sys.executable, str(here / script)], capture_output=True,
+        completed = subprocess.run([sys.executable, str(here / script), *script_args],
+                                   capture_output=True,
                                    text=True, env={**os.environ, "PYTHONPATH": str(here.parent)})
         if completed.returncode != 0:
             print(f"{script} failed:\n{completed.stderr[-2000:]}", file=sys.stderr)
@@ -39,7 +43,8 @@ def main() -> None:
             if line.startswith("{"):
                 results.append(json.loads(line))
                 print(line, flush=True)
-        print(f"# {script}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        print(f"# {script} {' '.join(script_args)}: {time.perf_counter() - start:.0f} s",
+              file=sys.stderr)
     machine = {"machine": platform.machine(), "cpus": os.cpu_count(),
                "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
     (args.out / "results.json").write_text(json.dumps({"machine": machine, "results": results},

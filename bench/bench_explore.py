@@ -1,0 +1,113 @@
+"""The explorer (normalise → cluster → name → project → score) on real or synthetic logits.
+
+    python bench/bench_explore.py --points trec     # TREC train logits (trains once, cached)
+    python bench/bench_explore.py --points 100000   # synthetic clumped logits, C = 6
+
+Prints one JSON object: stage timings, total, peak memory (max RSS of this process), and
+for TREC the obvious alternatives measured on the same points in the same run (HDBSCAN
+vs OPTICS, sklearn TSNE vs openTSNE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topex_core.classifier import TrainConfig, set_cpu_threads
+from topex_core.data import dataset_from_frame, load_dataset
+from topex_core.embeddings import SentenceEmbedder
+from topex_core.explore import explore_run
+from topex_core.run import points_frame, train_run, write_json_atomic
+
+
+def synthetic_run(directory: Path, points: int, seed: int = 0) -> None:
+    """Clumped 6-class logits: 60 blobs, a tenth of them dominated by mistakes."""
+    rng = np.random.default_rng(seed)
+    classes = 6
+    centres = rng.normal(0, 3, (60, classes))
+    blob = rng.integers(0, len(centres), points)
+    logits = (centres[blob] + rng.normal(0, 0.25, (points, classes))).astype(np.float32)
+    predicted = logits.argmax(1)
+    truth = predicted.copy()
+    wrong_blobs = np.isin(blob, np.arange(6))
+    truth[wrong_blobs] = (predicted[wrong_blobs] + 1) % classes
+    noise = rng.random(points) < 0.03
+    truth[noise] = rng.integers(0, classes, noise.sum())
+    words = np.array([f"topic{b} word{w}" for b in range(60) for w in range(5)])
+    texts = [f"{words[b * 5 + rng.integers(5)]} sample {i}" for i, b in enumerate(blob)]
+    names = [f"class{c}" for c in range(classes)]
+    dataset = dataset_from_frame(pd.DataFrame({"text": texts, "label": [names[t] for t in truth]}),
+                                 source="synthetic", label_names=names)
+    directory.mkdir(parents=True, exist_ok=True)
+    np.save(directory / "logits.npy", logits)
+    points_frame(dataset, logits, np.zeros(points, bool)).to_parquet(directory / "points.parquet")
+    write_json_atomic(directory / "run.json", {"label_names": names})
+
+
+def alternatives(run_dir: Path) -> dict:
+    from openTSNE import TSNE as OpenTSNE
+    from sklearn.cluster import HDBSCAN, OPTICS
+    from sklearn.manifold import TSNE as SklearnTSNE
+
+    from topex_core.normalise import normalise_logits
+
+    points, _ = normalise_logits(np.load(run_dir / "logits.npy"))
+    points = points.astype(np.float64)
+    timings = {}
+    for name, run in [
+        ("optics_s", lambda: OPTICS(min_samples=5, metric="euclidean").fit(points)),
+        ("hdbscan_s", lambda: HDBSCAN(min_cluster_size=5, min_samples=5).fit(points)),
+        ("opentsne_s", lambda: OpenTSNE(n_jobs=2, random_state=0).fit(points)),
+        ("sklearn_tsne_s", lambda: SklearnTSNE(random_state=0, n_jobs=2).fit_transform(points)),
+    ]:
+        start = time.perf_counter()
+        run()
+        timings[name] = round(time.perf_counter() - start, 2)
+    timings["sklearn_over_opentsne"] = round(timings["sklearn_tsne_s"] / timings["opentsne_s"], 2)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", default="trec", help="'trec' or a number of synthetic points")
+    parser.add_argument("--data", default="../shared/datasets/trec/train.csv")
+    args = parser.parse_args()
+    threads = set_cpu_threads()
+    start = time.perf_counter()
+    import bertopic  # noqa: F401  (imported here so its one-off cost is reported apart)
+    import openTSNE  # noqa: F401
+
+    import_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as scratch:
+        run_dir = Path(scratch) / "run"
+        if args.points == "trec":
+            train_run(load_dataset(args.data), TrainConfig(max_length=64), run_dir)
+        else:
+            synthetic_run(run_dir, int(args.points))
+        embedder = SentenceEmbedder()
+        embedder(["warm-up"])
+        start = time.perf_counter()
+        result = explore_run(run_dir, embed=embedder)
+        total = time.perf_counter() - start
+        extra = alternatives(run_dir) if args.points == "trec" else {}
+        rows = len(pd.read_parquet(run_dir / "points.parquet", columns=["id"]))
+    print(json.dumps({
+        "benchmark": "explore", "points": rows, "source": args.points, "threads": threads,
+        "machine": platform.machine(), "method": result["method"],
+        "error_clusters": result["error_clusters"], "stages_s": result["timings_s"],
+        "explore_s": round(total, 2), "imports_s": round(import_s, 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "alternatives_on_same_points": extra,
+    }))
+
+
+if __name__ == "__main__":
+    main()
