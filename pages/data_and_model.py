@@ -11,9 +11,9 @@ import streamlit as st
 
 from topex_core import config as topex_config
 from topex_core import demo
-from topex_core.classifier import ModelError, TrainConfig, set_cpu_threads
+from topex_core.classifier import TrainConfig, set_cpu_threads
 from topex_core.data import SUPPORTED_SUFFIXES, DataError, dataset_from_frame, read_table
-from topex_core.run import RunError, list_runs, train_run
+from topex_core.run import list_runs, train_run
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path"]
 PREVIEW_ROWS = 8
@@ -97,7 +97,7 @@ def _train(pool, test, config: TrainConfig, name: str) -> None:
             record = train_run(pool, config, out_dir, test=test,
                                progress=lambda fraction, message: bar.progress(
                                    min(1.0, fraction), text=message))
-        except (DataError, ModelError, RunError, ValueError, OSError) as error:
+        except (ValueError, OSError) as error:  # DataError, ModelError, RunError included
             status.update(label="Training failed", state="error")
             st.error(str(error))
             return

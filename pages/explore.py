@@ -12,7 +12,6 @@ from topex_core import plots, scoring
 from topex_core.classifier import set_cpu_threads
 from topex_core.clustering import ClusterConfig
 from topex_core.explore import WORDS_FILE, ExploreConfig, explore_run, read_explore
-from topex_core.run import RunError
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
 TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
@@ -56,7 +55,7 @@ def _explore_form(run_dir: Path) -> None:
         try:
             result = explore_run(run_dir, config, embed=_embedder(),
                                  progress=lambda f, m: bar.progress(min(1.0, f), text=m))
-        except (RunError, ValueError, OSError) as error:
+        except (ValueError, OSError) as error:  # RunError included
             status.update(label="Exploring failed", state="error")
             st.error(str(error))
             return

@@ -47,3 +47,29 @@ def test_console_script_without_traceback(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="file not found"):
         main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "r"), "--debug"])
+
+
+def test_explore_prints_the_pick(tmp_path: Path, capsys) -> None:
+    from test_explore import make_run
+
+    run = make_run(tmp_path / "run")
+    assert main(["explore", "--run", str(run), "--min-samples", "10"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["error_clusters"] == 1 and "Cluster" in summary["reason"]
+    assert (run / "clusters.csv").is_file()
+
+
+def test_explore_on_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:
+    assert main(["explore", "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "not a TopEx run directory" in err
+
+
+def test_explore_with_data_trains_first(tiny_csv: Path, tmp_path: Path, capsys,
+                                        monkeypatch, tiny_backbone: str) -> None:
+    from topex_core import classifier
+
+    monkeypatch.setattr(classifier, "default_backbone", lambda: tiny_backbone)
+    status = main(["explore", "--run", str(tmp_path / "new"), "--data", str(tiny_csv)])
+    assert status == 0 and (tmp_path / "new" / "run.json").is_file()
+    assert json.loads(capsys.readouterr().out)["method"] == "optics"

@@ -13,11 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from topex_core.classifier import ModelError
-from topex_core.data import DataError
-from topex_core.run import RunError
-
-USER_ERRORS = (DataError, ModelError, RunError, ValueError, OSError)
+# DataError, ModelError and RunError are ValueErrors: bad input, said in one line
+USER_ERRORS = (ValueError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +58,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     explore = commands.add_parser("explore", help="find, name, map and score error clusters")
     explore.add_argument("--run", required=True, type=Path, help="run directory (from train)")
-    explore.add_argument("--data", help="train first on this dataset when --run is not a run")
+    explore.add_argument("--data", help="train first on this dataset (or 'demo') when --run is "
+                         "not a run yet")
     explore.add_argument("--text-col", default="text")
     explore.add_argument("--text-pair-col", default=None)
     explore.add_argument("--label-col", default="label")
@@ -86,20 +84,26 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-col", default="label")
 
 
-def _train(args: argparse.Namespace) -> int:
+def _datasets(args: argparse.Namespace):
+    """(pool, test or None) from --data, the column options and --test where it exists."""
     from topex_core import demo
-    from topex_core.classifier import TrainConfig, set_cpu_threads
     from topex_core.data import load_dataset
-    from topex_core.run import train_run
 
+    if args.data == "demo":
+        return demo.load_demo()
     columns = {"text_col": args.text_col, "label_col": args.label_col,
                "text_pair_col": args.text_pair_col}
-    if args.data == "demo":
-        pool, test = demo.load_demo()
-    else:
-        pool = load_dataset(args.data, **columns)
-        test = (load_dataset(args.test, **columns, label_names=pool.label_names)
-                if args.test else None)
+    pool = load_dataset(args.data, **columns)
+    test_path = getattr(args, "test", None)
+    test = load_dataset(test_path, **columns, label_names=pool.label_names) if test_path else None
+    return pool, test
+
+
+def _train(args: argparse.Namespace) -> int:
+    from topex_core.classifier import TrainConfig, set_cpu_threads
+    from topex_core.run import train_run
+
+    pool, test = _datasets(args)
     config = TrainConfig(backbone=args.backbone, train_size=args.train_size, epochs=args.epochs,
                          seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
                          learning_rate=args.learning_rate)
@@ -116,16 +120,15 @@ def _train(args: argparse.Namespace) -> int:
 def _explore(args: argparse.Namespace) -> int:
     from topex_core.classifier import TrainConfig, set_cpu_threads
     from topex_core.clustering import ClusterConfig
-    from topex_core.data import load_dataset
     from topex_core.embeddings import SentenceEmbedder
     from topex_core.explore import ExploreConfig, explore_run
     from topex_core.run import RUN_FILE, train_run
 
     set_cpu_threads()
     if not (args.run / RUN_FILE).is_file() and args.data:
-        pool = load_dataset(args.data, text_col=args.text_col, label_col=args.label_col,
-                            text_pair_col=args.text_pair_col)
-        train_run(pool, TrainConfig(seed=args.seed), args.run, progress=_stderr_progress("train"))
+        pool, test = _datasets(args)
+        train_run(pool, TrainConfig(seed=args.seed), args.run, test=test,
+                  progress=_stderr_progress("train"))
     config = ExploreConfig(
         clustering=ClusterConfig(method=args.method, min_samples=args.min_samples, xi=args.xi,
                                  max_eps=args.max_eps, error_threshold=args.error_threshold),

@@ -25,7 +25,7 @@ MAP_TITLES = {"tsne": "t-SNE", "sparse_pca": "SparsePCA"}
 
 def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
     """HTML-escaped texts cut to ``limit`` characters (with an ellipsis)."""
-    return [html.escape(t if len(t) <= limit else t[: limit - 1] + "…") for t in texts]
+    return [html.escape(_short(text, limit)) for text in texts]
 
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
