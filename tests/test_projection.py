@@ -47,3 +47,15 @@ def test_tiny_and_identical_inputs() -> None:
 def test_missing_maps_are_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="fitted maps missing or corrupt"):
         load_maps(tmp_path)
+
+
+def test_sklearn_fallback_without_opentsne(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openTSNE", None)  # makes `import openTSNE` fail
+    points = blobs(n=240)
+    coords, maps = fit_maps(points, seed=0, tsne_max_fit=120)
+    assert maps._embedding is None and np.isfinite(coords["tsne"]).all()
+    np.testing.assert_array_equal(maps.transform(points)["tsne"], coords["tsne"])
+    first, second = coords["tsne"][:80].mean(axis=0), coords["tsne"][80:160].mean(axis=0)
+    assert np.linalg.norm(first - second) > np.ptp(coords["tsne"], axis=0).max() / 4

@@ -12,6 +12,10 @@ map's width; a before/after view must show unchanged logits as unmoved. Other po
 through ``transform``. With fewer than ``MIN_TSNE_POINTS`` distinct rows, t-SNE is
 meaningless and its map repeats the SparsePCA coordinates.
 
+Without openTSNE installed, sklearn's ``TSNE`` fits the map, and new points are placed at
+the inverse-distance-weighted mean of their ``FALLBACK_NEIGHBOURS`` nearest reference
+points (sklearn's t-SNE has no ``transform``).
+
 Large inputs: t-SNE is fitted on a seeded sample of at most ``tsne_max_fit`` points
 (default 5,000) and the rest are placed with openTSNE's ``transform``. Measured on the
 10,000-point demo: a full fit took 52 s, fit on 5,000 plus transform 12.7 s.
@@ -31,6 +35,7 @@ from topex_core.classifier import Progress
 MAP_NAMES = ("sparse_pca", "tsne")
 MIN_TSNE_POINTS = 8
 SNAP_DISTANCE = 1e-6
+FALLBACK_NEIGHBOURS = 10
 MAPS_FILE, MAPS_META = "maps.npz", "maps.json"
 
 
@@ -70,11 +75,16 @@ class FittedMaps:
         placed = self.reference_coords[index[:, 0]].astype(np.float32)
         moved = distance[:, 0] > SNAP_DISTANCE
         if moved.any():
-            if self._embedding is None:
-                self._embedding = _reference_embedding(self.reference, self.reference_coords,
-                                                       self.perplexity, self.seed)
-            placed[moved] = np.asarray(self._embedding.transform(points[moved]), np.float32)
+            placed[moved] = self._place(points[moved])
         return placed
+
+    def _place(self, points: np.ndarray) -> np.ndarray:
+        if self._embedding is None:
+            self._embedding = _reference_embedding(self.reference, self.reference_coords,
+                                                   self.perplexity, self.seed)
+        if self._embedding is None:
+            return _nearest_average(self.reference, self.reference_coords, points)
+        return np.asarray(self._embedding.transform(points), dtype=np.float32)
 
 
 def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000,
@@ -107,15 +117,13 @@ def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000
         report(1.0, "maps done")
         return coords, maps
     report(0.05, f"t-SNE on {len(reference):,} points")
-    embedding = _fit_tsne(reference, perplexity, seed)
-    maps.reference_coords = np.asarray(embedding, dtype=np.float32)
-    maps._embedding = embedding
+    maps.reference_coords, maps._embedding = _fit_tsne(reference, perplexity, seed)
     tsne = np.empty((len(points), 2), dtype=np.float32)
     tsne[fit_positions] = maps.reference_coords
     rest = np.setdiff1d(np.arange(len(points)), fit_positions)
     if len(rest):
         report(0.6, f"placing {len(rest):,} more points into the t-SNE map")
-        tsne[rest] = np.asarray(embedding.transform(points[rest]), dtype=np.float32)
+        tsne[rest] = maps._tsne(points[rest])
     coords["tsne"] = tsne
     report(1.0, "maps done")
     return coords, maps
@@ -146,18 +154,42 @@ def _enough_for_tsne(reference: np.ndarray) -> bool:
     return len(np.unique(reference, axis=0)) >= MIN_TSNE_POINTS
 
 
-def _fit_tsne(reference: np.ndarray, perplexity: float, seed: int):
-    from openTSNE import TSNE
+def _fit_tsne(reference: np.ndarray, perplexity: float, seed: int,
+              ) -> tuple[np.ndarray, object | None]:
+    """(coordinates (R, 2) float32, the openTSNE embedding or None under the fallback)."""
+    try:
+        from openTSNE import TSNE
+    except ImportError:
+        from sklearn.manifold import TSNE as SklearnTSNE
 
-    return TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=seed,
-                verbose=False).fit(reference)
+        coords = SklearnTSNE(perplexity=perplexity, init="pca", random_state=seed
+                             ).fit_transform(reference)
+        return coords.astype(np.float32), None
+    embedding = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=seed,
+                     verbose=False).fit(reference)
+    return np.asarray(embedding, dtype=np.float32), embedding
+
+
+def _nearest_average(reference: np.ndarray, reference_coords: np.ndarray,
+                     points: np.ndarray) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    neighbours = min(FALLBACK_NEIGHBOURS, len(reference))
+    distance, index = NearestNeighbors(n_neighbors=neighbours).fit(reference).kneighbors(points)
+    weights = 1.0 / np.maximum(distance, SNAP_DISTANCE)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return (reference_coords[index] * weights[:, :, None]).sum(axis=1).astype(np.float32)
 
 
 def _reference_embedding(reference: np.ndarray, reference_coords: np.ndarray,
                          perplexity: float, seed: int):
-    """Rebuild an openTSNE embedding from saved arrays so that ``transform`` works."""
-    from openTSNE import TSNEEmbedding
-    from openTSNE.affinity import PerplexityBasedNN
+    """Rebuild an openTSNE embedding from saved arrays so ``transform`` works (None
+    without openTSNE)."""
+    try:
+        from openTSNE import TSNEEmbedding
+        from openTSNE.affinity import PerplexityBasedNN
+    except ImportError:
+        return None
 
     affinities = PerplexityBasedNN(reference.astype(np.float64), perplexity=perplexity,
                                    n_jobs=os.cpu_count() or 1, random_state=seed)
