@@ -72,6 +72,31 @@ def _build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--seed", type=int, default=0)
     explore.add_argument("--debug", action="store_true", help="show tracebacks")
     explore.set_defaults(handler=_explore)
+
+    decide = commands.add_parser("decide", help="accept, reject, edit or relabel a candidate")
+    decide.add_argument("--run", required=True, type=Path)
+    decide.add_argument("--candidate", required=True, type=int)
+    action = decide.add_mutually_exclusive_group(required=True)
+    action.add_argument("--accept", action="store_true")
+    action.add_argument("--reject", action="store_true")
+    action.add_argument("--edit", metavar="TEXT")
+    action.add_argument("--relabel", metavar="LABEL")
+    action.add_argument("--undo", action="store_true", help="undo the latest decision")
+    decide.add_argument("--actor", default="cli")
+    decide.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    decide.add_argument("--debug", action="store_true", help="show tracebacks")
+    decide.set_defaults(handler=_decide)
+
+    export = commands.add_parser("export", help="export candidates, or a whole run")
+    export.add_argument("--run", required=True, type=Path)
+    export.add_argument("--accepted", action="store_true", help="accepted samples only")
+    export.add_argument("--whole", action="store_true",
+                        help="copy the whole run with its candidates to the folder --out")
+    export.add_argument("--format", default="csv", choices=["csv", "jsonl", "parquet"])
+    export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    export.add_argument("--debug", action="store_true", help="show tracebacks")
+    export.set_defaults(handler=_export)
     return parser
 
 
@@ -138,6 +163,39 @@ def _explore(args: argparse.Namespace) -> int:
     print(json.dumps({key: result[key] for key in
                       ("method", "clusters", "error_clusters", "noise_points", "picked_cluster",
                        "picked_name", "reason", "timings_s")}, ensure_ascii=False))
+    return 0
+
+
+def _decide(args: argparse.Namespace) -> int:
+    from topex_core.store import Store
+
+    with Store(args.db) as store:
+        store.run_id(args.run)
+        if args.undo:
+            decision = store.undo(args.candidate)
+            print(json.dumps({"candidate": args.candidate, "undone_decision": decision}))
+            return 0
+        action = next(name for name in ("accept", "reject", "edit", "relabel")
+                      if getattr(args, name))
+        decision = store.decide(args.candidate, action, text=args.edit, label=args.relabel,
+                                actor=args.actor)
+    print(json.dumps({"candidate": args.candidate, "decision": decision, "action": action}))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from topex_core.store import Store, export_samples
+
+    with Store(args.db) as store:
+        run_id = store.run_id(args.run)
+        if args.whole:
+            path = store.export_run(run_id, args.out)
+        else:
+            frame = store.accepted(run_id) if args.accepted else store.candidates(run_id)
+            path = export_samples(frame, args.out, args.format)
+            print(json.dumps({"out": str(path), "rows": len(frame)}))
+            return 0
+    print(json.dumps({"out": str(path)}))
     return 0
 
 
