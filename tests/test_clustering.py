@@ -62,3 +62,15 @@ def test_config_validation(bad: dict) -> None:
 def test_unknown_method_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="choose one of auto, optics, hdbscan"):
         cluster_points(np.zeros((20, 2)), ClusterConfig(method="kmeans"))
+
+
+def test_large_inputs_cluster_a_sample_and_assign_the_rest() -> None:
+    points, truth, predicted = planted_blobs()
+    config = ClusterConfig(method="hdbscan", min_samples=5, max_cluster_points=120)
+    labels = cluster_points(points, config)
+    assert len(labels) == len(points)
+    summary = summarise_clusters(labels, truth, predicted, ["a", "b", "c"])
+    planted = summary[summary["is_error_cluster"]]
+    assert len(planted) == 1
+    assert planted.iloc[0]["size"] >= 20 and planted.iloc[0]["error_rate"] == 1.0
+    np.testing.assert_array_equal(labels, cluster_points(points, config))
