@@ -236,3 +236,16 @@ def test_cli_decide_and_export(store: Store, run_id: int, tmp_path: Path, capsys
     assert main(["decide", "--run", str(tmp_path), "--candidate", "1", "--reject",
                  "--db", db]) == 2
     assert "has no candidates in the store yet" in capsys.readouterr().err
+
+
+def test_clusters_from_the_explorer_are_recorded_and_replaced(store: Store, run_id: int) -> None:
+    table = pd.DataFrame({"cluster": [3, 7], "name": ["refund express fee", "app crash"],
+                          "size": [12, 8], "error_rate": [0.9, 0.6], "is_error_cluster": [True, True],
+                          "weighted": [1.5, float("nan")], "rank": [1, 2]})
+    words = {"3": [["refund", 0.3], ["express", 0.2]]}
+    assert store.record_clusters(run_id, table, words) == 2
+    stored = store.clusters(run_id)
+    assert stored[0]["words"] == [["refund", 0.3], ["express", 0.2]] and stored[1]["words"] == []
+    assert stored[0]["scores"]["rank"] == 1 and stored[1]["scores"]["weighted"] is None
+    assert store.record_clusters(run_id, table.iloc[:1], words) == 1
+    assert len(store.clusters(run_id)) == 1

@@ -216,6 +216,32 @@ class Store:
             return [f"{path}: model file changed or corrupt (SHA-256 differs from registration)"]
         return []
 
+    def record_clusters(self, run_id: int, clusters: pd.DataFrame,
+                        words: dict[str, list]) -> int:
+        """Replace the run's clusters with the explorer's table (``explore.read_explore``)
+        and top words; returns how many were stored."""
+        self.label_names(run_id)
+        score_columns = [c for c in ("size", "errors", "error_rate", "true_majority",
+                                     "pred_majority", "confusion", "is_error_cluster",
+                                     "density", "apd", "gmd", "ctc", "cos", "weighted", "rank")
+                         if c in clusters.columns]
+        rows = [(run_id, int(row["cluster"]), str(row["name"]),
+                 json.dumps(words.get(str(int(row["cluster"])), [])),
+                 pd.Series(row[score_columns]).to_json())
+                for _, row in clusters.iterrows()]
+        with self._write() as db:
+            db.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
+            db.executemany("INSERT INTO clusters (run_id, cluster, name, words, scores)"
+                           " VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def clusters(self, run_id: int) -> list[dict]:
+        rows = self._db.execute("SELECT cluster, name, words, scores FROM clusters"
+                                " WHERE run_id = ? ORDER BY cluster", (run_id,)).fetchall()
+        return [{"cluster": row["cluster"], "name": row["name"],
+                 "words": json.loads(row["words"]), "scores": json.loads(row["scores"])}
+                for row in rows]
+
     # candidates and decisions ---------------------------------------------------------
 
     def add_candidates(self, run_id: int, candidates: Sequence[Candidate]) -> list[int]:
