@@ -29,7 +29,7 @@ def test_average_pairwise_distance_chunking_matches_brute_force() -> None:
     points = rng.normal(size=(300, 4))
     mask = rng.random(300) < 0.3
     brute = np.linalg.norm(points[mask][:, None] - points[~mask][None], axis=2).sum() / (~mask).sum()
-    assert scoring.average_pairwise_distance(points, mask, chunk_rows=7) == pytest.approx(brute)
+    assert scoring.average_pairwise_distance(points, mask, chunk_elements=1500) == pytest.approx(brute)
 
 
 def test_geometric_median_by_hand() -> None:
