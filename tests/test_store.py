@@ -249,3 +249,11 @@ def test_clusters_from_the_explorer_are_recorded_and_replaced(store: Store, run_
     assert stored[0]["scores"]["rank"] == 1 and stored[1]["scores"]["weighted"] is None
     assert store.record_clusters(run_id, table.iloc[:1], words) == 1
     assert len(store.clusters(run_id)) == 1
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "topex.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a TopEx store, or corrupt"):
+        Store(junk)
+    assert junk.read_bytes() == b"this is not sqlite" * 100
