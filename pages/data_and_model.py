@@ -119,7 +119,9 @@ def _show_current_run() -> None:
     cols[2].metric("Pool accuracy", f"{record['pool_accuracy']:.1%}")
     test_accuracy = record.get("test_accuracy")
     cols[3].metric("Test accuracy", "—" if test_accuracy is None else f"{test_accuracy:.1%}")
-    st.caption(f"{run_dir} · timings (s): {record['timings_s']}")
+    stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
+                        for stage, seconds in record["timings_s"].items())
+    st.caption(f"{run_dir} · {stages}")
 
 
 def _past_runs() -> None:
