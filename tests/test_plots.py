@@ -69,3 +69,20 @@ def test_unknown_modes(bad: dict) -> None:
 def test_word_weights_bars() -> None:
     figure = plots.word_weights([("refund", 0.3), ("fee", 0.2)], title="cluster 4")
     assert list(figure.data[0].y) == ["fee", "refund"]
+
+
+def test_many_error_clusters_name_only_the_best_ranked_and_the_selected() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    points = pd.DataFrame({"text": [f"t{i}" for i in range(n)], "label": "a", "pred": "b",
+                           "correct": False, "cluster": np.arange(n) // 4,
+                           "tsne_x": rng.normal(size=n), "tsne_y": rng.normal(size=n)})
+    clusters = pd.DataFrame({"cluster": range(100), "name": [f"c{i}" for i in range(100)],
+                             "is_error_cluster": True, "rank": range(100, 0, -1)})
+    figure = plots.cluster_map(points, clusters, selected_cluster=50)
+    names = [trace.name for trace in figure.data]
+    assert names[:2] == ["other points", "89 more error clusters"]
+    assert len(names) == 2 + plots.MAX_NAMED_CLUSTERS + 1 and "50: c50" in names
+    assert "99: c99" in names and "0: c0" not in names  # rank 1 is cluster 99
+    assert len(figure.layout.annotations) == plots.MAX_NAMED_CLUSTERS + 1
+    assert sum(len(trace.x) for trace in figure.data) == n

@@ -19,6 +19,8 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 BACKGROUND_GREY = "#B0B0B0"
 HOVER_TEXT_LIMIT = 20_000
 HOVER_CHARS = 120
+MAX_NAMED_CLUSTERS = 10  # more names than this cover the map; the rest share one trace
+OTHER_ERRORS_COLOR = "#7A4F9A"
 COLOR_MODES = ("cluster", "label", "pred", "correct")
 MAP_TITLES = {"tsne": "t-SNE", "sparse_pca": "SparsePCA"}
 
@@ -32,9 +34,10 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
                 color_by: str = "cluster", selected_cluster: int | None = None) -> go.Figure:
     """Scattergl map of ``points`` (needs ``{map_name}_x/_y``, cluster, label, pred, correct).
 
-    ``clusters`` is the explorer's table (cluster, name, is_error_cluster). With
-    ``color_by="cluster"`` error clusters are coloured and labelled by name on the map and
-    every other point is a faint grey background; ``selected_cluster`` is drawn larger.
+    ``clusters`` is the explorer's table (cluster, name, is_error_cluster, optional rank).
+    With ``color_by="cluster"`` the ``MAX_NAMED_CLUSTERS`` best-ranked error clusters (and
+    ``selected_cluster``, drawn larger) are coloured and labelled by name, the other error
+    clusters share one trace, and every other point is a faint grey background.
     """
     if color_by not in COLOR_MODES:
         raise ValueError(f"unknown colour mode '{color_by}'; choose one of "
@@ -58,7 +61,7 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
                     "line": {"width": 1 if group["size"] >= 10 else 0, "color": "#333333"}},
         ))
     if color_by == "cluster":
-        _label_error_clusters(figure, points, clusters, x, y)
+        _label_error_clusters(figure, points, clusters, x, y, selected_cluster)
     figure.update_layout(
         template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
@@ -87,11 +90,17 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
                  "mask": (values == value).to_numpy(), "size": 5, "opacity": 0.75,
                  "color": OKABE_ITO[i % len(OKABE_ITO)]}
                 for i, value in enumerate(sorted(values.unique()))]
-    error_table = clusters[clusters["is_error_cluster"]].sort_values("cluster")
+    error_table = clusters[clusters["is_error_cluster"]]
+    named = named_clusters(clusters, selected_cluster)
     in_error = points["cluster"].isin(error_table["cluster"]).to_numpy()
+    in_named = points["cluster"].isin(named["cluster"]).to_numpy()
     groups = [{"name": "other points", "mask": ~in_error, "color": BACKGROUND_GREY,
                "size": 4, "opacity": 0.35}]
-    for i, row in enumerate(error_table.itertuples()):
+    unnamed = len(error_table) - len(named)
+    if unnamed:
+        groups.append({"name": f"{unnamed} more error clusters", "mask": in_error & ~in_named,
+                       "color": OTHER_ERRORS_COLOR, "size": 6, "opacity": 0.6})
+    for i, row in enumerate(named.sort_values("cluster").itertuples()):
         chosen = row.cluster == selected_cluster
         groups.append({"name": f"{row.cluster}: {_short(row.name, 32)}",
                        "mask": (points["cluster"] == row.cluster).to_numpy(),
@@ -100,9 +109,20 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
     return groups
 
 
+def named_clusters(clusters: pd.DataFrame, selected_cluster: int | None) -> pd.DataFrame:
+    """The error clusters named on the map: the best ``MAX_NAMED_CLUSTERS`` by rank (in
+    table order where there is no rank) and the selected one."""
+    errors = clusters[clusters["is_error_cluster"]]
+    order = errors.sort_values("rank", na_position="last") if "rank" in errors.columns else errors
+    chosen = order.head(MAX_NAMED_CLUSTERS)
+    if selected_cluster is not None and selected_cluster not in set(chosen["cluster"]):
+        chosen = pd.concat([chosen, errors[errors["cluster"] == selected_cluster]])
+    return chosen
+
+
 def _label_error_clusters(figure: go.Figure, points: pd.DataFrame, clusters: pd.DataFrame,
-                          x: np.ndarray, y: np.ndarray) -> None:
-    for row in clusters[clusters["is_error_cluster"]].itertuples():
+                          x: np.ndarray, y: np.ndarray, selected_cluster: int | None) -> None:
+    for row in named_clusters(clusters, selected_cluster).itertuples():
         members = (points["cluster"] == row.cluster).to_numpy()
         if members.any():
             figure.add_annotation(x=float(np.median(x[members])), y=float(np.median(y[members])),

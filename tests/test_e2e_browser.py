@@ -1,0 +1,95 @@
+"""End to end in real headless Chromium: the dashboard as a user drives it.
+
+Starts ``streamlit run app.py`` on 127.0.0.1, trains the embedded demo through the page
+(on the tiny local backbone, one epoch, so the test stays short), runs the explorer and
+checks that the WebGL map and the ranked table appear. Screenshots go to
+``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
+can) and the ``playwright`` Python package (no browser download: it drives that binary).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def dashboard(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "TOPEX_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the dashboard did not answer /_stcore/health within 60 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_train_explore_and_see_the_map(dashboard: str, tiny_backbone: str) -> None:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
+                    "(make test does this where apt-get is allowed)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="pip install playwright (requirements-dev.txt)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        try:
+            page.goto(dashboard)
+            page.get_by_text("Model and training").click()
+            backbone = page.get_by_role("textbox", name="Backbone")
+            backbone.fill(tiny_backbone)
+            backbone.press("Enter")
+            epochs = page.get_by_role("spinbutton", name="Epochs")
+            epochs.fill("1")
+            epochs.press("Enter")
+            page.get_by_role("button", name="Train").click()
+            page.get_by_text("Current run").wait_for(timeout=240_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_trained.png"), full_page=True)
+            page.get_by_role("link", name="Explore").click()
+            page.get_by_role("button", name="Explore").click()
+            page.get_by_text("Error clusters, ranked").wait_for(timeout=240_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_explore.png"), full_page=True)
+            assert page.get_by_text("was chosen because").count() + page.get_by_text(
+                "only error cluster").count() + page.get_by_text("No error cluster").count() >= 1
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
