@@ -10,11 +10,12 @@ import streamlit as st
 
 from topex_core import plots, scoring
 from topex_core.classifier import set_cpu_threads
-from topex_core.clustering import ClusterConfig
+from topex_core.clustering import METHODS, ClusterConfig
 from topex_core.explore import WORDS_FILE, ExploreConfig, explore_run, read_explore
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
 TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
+DEFAULTS = ClusterConfig()
 
 
 @st.cache_resource(show_spinner="Loading the sentence embedder…")
@@ -37,13 +38,16 @@ def _explore_form(run_dir: Path) -> None:
     with st.form("explore_settings"):
         st.markdown("**Clustering of the normalised logits**")
         left, middle, right = st.columns(3)
-        method = left.selectbox("Method", ["auto", "optics", "hdbscan"], key="explore_method",
-                                help="auto: OPTICS up to 10,000 points, HDBSCAN above")
-        min_samples = middle.number_input("Min samples", 2, 1000, 5, key="explore_min_samples")
-        xi = right.number_input("OPTICS xi", 0.001, 0.999, 0.05, format="%.3f",
+        method = left.selectbox("Method", list(METHODS), key="explore_method",
+                                index=METHODS.index(DEFAULTS.method),
+                                help=f"auto: OPTICS up to {DEFAULTS.auto_threshold:,} points, "
+                                     "HDBSCAN above")
+        min_samples = middle.number_input("Min samples", 2, 1000, DEFAULTS.min_samples,
+                                          key="explore_min_samples")
+        xi = right.number_input("OPTICS xi", 0.001, 0.999, DEFAULTS.xi, format="%.3f",
                                 key="explore_xi")
         threshold = left.slider("Error-cluster threshold (share misclassified)", 0.0, 0.95,
-                                0.5, 0.05, key="explore_threshold")
+                                DEFAULTS.error_threshold, 0.05, key="explore_threshold")
         submitted = st.form_submit_button("Explore", type="primary")
     if not submitted:
         return
@@ -144,10 +148,11 @@ _summary(meta)
 error_ids = clusters.loc[clusters["is_error_cluster"]].sort_values("rank")["cluster"].tolist()
 chosen = None
 if error_ids:
+    cluster_names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
     chosen = st.selectbox(
         "Cluster", error_ids, key="explore_cluster",
         index=error_ids.index(meta["picked_cluster"]) if meta["picked_cluster"] in error_ids else 0,
-        format_func=lambda c: f"{c}: {clusters.set_index('cluster').loc[c, 'name']}")
+        format_func=lambda c: f"{c}: {cluster_names[c]}")
     st.session_state["cluster"] = int(chosen)
 _map_and_selection(points, clusters, chosen)
 _score_table(clusters)

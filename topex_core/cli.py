@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from topex_core.clustering import METHODS, ClusterConfig
+
 # DataError, ModelError and RunError are ValueErrors: bad input, said in one line
 USER_ERRORS = (ValueError, OSError)
 
@@ -63,11 +65,12 @@ def _build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--text-col", default="text")
     explore.add_argument("--text-pair-col", default=None)
     explore.add_argument("--label-col", default="label")
-    explore.add_argument("--method", default="auto", choices=["auto", "optics", "hdbscan"])
-    explore.add_argument("--min-samples", type=int, default=5)
-    explore.add_argument("--xi", type=float, default=0.05)
-    explore.add_argument("--max-eps", type=float, default=float("inf"))
-    explore.add_argument("--error-threshold", type=float, default=0.5,
+    defaults = ClusterConfig()
+    explore.add_argument("--method", default=defaults.method, choices=list(METHODS))
+    explore.add_argument("--min-samples", type=int, default=defaults.min_samples)
+    explore.add_argument("--xi", type=float, default=defaults.xi)
+    explore.add_argument("--max-eps", type=float, default=defaults.max_eps)
+    explore.add_argument("--error-threshold", type=float, default=defaults.error_threshold,
                          help="a cluster is an error cluster above this share of mistakes")
     explore.add_argument("--seed", type=int, default=0)
     explore.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -144,7 +147,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     from topex_core.classifier import TrainConfig, set_cpu_threads
-    from topex_core.clustering import ClusterConfig
     from topex_core.embeddings import SentenceEmbedder
     from topex_core.explore import ExploreConfig, explore_run
     from topex_core.run import RUN_FILE, train_run
