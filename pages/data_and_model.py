@@ -105,11 +105,9 @@ def _train(pool, test, config: TrainConfig, name: str) -> None:
     st.session_state["run_dir"] = str(out_dir)
 
 
-def _show_current_run() -> None:
+def _show_current_run(runs: list[dict]) -> None:
     run_dir = st.session_state.get("run_dir")
-    if not run_dir:
-        return
-    record = next((r for r in list_runs(topex_config.runs_dir()) if r["run_dir"] == run_dir), None)
+    record = next((r for r in runs if r["run_dir"] == run_dir), None)
     if record is None:
         return
     st.subheader("Current run")
@@ -124,8 +122,7 @@ def _show_current_run() -> None:
     st.caption(f"{run_dir} · {stages}")
 
 
-def _past_runs() -> None:
-    runs = list_runs(topex_config.runs_dir())
+def _past_runs(runs: list[dict]) -> None:
     st.subheader("Past runs")
     if not runs:
         st.info("No runs yet: train one above.")
@@ -167,5 +164,6 @@ if pool is not None:
     config = _training_settings()
     if st.button("Train", type="primary", key="data_train"):
         _train(pool, test, config, _run_name(label, config))
-_show_current_run()
-_past_runs()
+past_runs = list_runs(topex_config.runs_dir())
+_show_current_run(past_runs)
+_past_runs(past_runs)
