@@ -76,6 +76,10 @@ def _build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--debug", action="store_true", help="show tracebacks")
     explore.set_defaults(handler=_explore)
 
+    generate = commands.add_parser("generate", help="generate candidate samples for a cluster")
+    _add_generate_arguments(generate)
+    generate.set_defaults(handler=_generate)
+
     decide = commands.add_parser("decide", help="accept, reject, edit or relabel a candidate")
     decide.add_argument("--run", required=True, type=Path)
     decide.add_argument("--candidate", required=True, type=int)
@@ -110,6 +114,38 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-pair-col", default=None,
                         help="second text column for sentence-pair tasks (e.g. hypothesis)")
     parser.add_argument("--label-col", default="label")
+
+
+def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    from topex_core.generation import BACKENDS
+    from topex_core.prompts import TASK_TEMPLATES
+
+    parser.add_argument("--run", required=True, type=Path, help="explored run directory")
+    parser.add_argument("--cluster", required=True, type=int, help="error cluster number")
+    parser.add_argument("--n", type=int, default=5, help="completions to ask for")
+    parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
+    parser.add_argument("--model", default=None,
+                        help="generator: model directory (transformers), model id (vllm), "
+                             "served model name (openai; else $TOPEX_OPENAI_MODEL)")
+    parser.add_argument("--base-url", default=None,
+                        help="openai: e.g. http://127.0.0.1:8000/v1 (else $TOPEX_OPENAI_BASE_URL)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
+    parser.add_argument("--concurrency", type=int, default=4, help="openai: requests at once")
+    parser.add_argument("--label", default=None,
+                        help="target class (default: the cluster's majority true label)")
+    parser.add_argument("--task", default=None, choices=list(TASK_TEMPLATES),
+                        help="prompt template (default: nli for pairs, else text)")
+    parser.add_argument("--template-file", type=Path, default=None,
+                        help="your own template with {label} and {issue}")
+    parser.add_argument("--shots", type=int, default=5, help="few-shot examples k (0: none)")
+    parser.add_argument("--mix-ratio", type=float, default=1.0,
+                        help="λ: share of examples from the cluster (rest: correct target rows)")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _datasets(args: argparse.Namespace):
@@ -165,6 +201,47 @@ def _explore(args: argparse.Namespace) -> int:
     print(json.dumps({key: result[key] for key in
                       ("method", "clusters", "error_clusters", "noise_points", "picked_cluster",
                        "picked_name", "reason", "timings_s")}, ensure_ascii=False))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from topex_core import augment
+    from topex_core.checks import checker_for_run
+    from topex_core.classifier import set_cpu_threads
+    from topex_core.embeddings import SentenceEmbedder
+    from topex_core.generation import GenerationError, Sampling, make_backend
+    from topex_core.store import Store
+
+    set_cpu_threads()
+    template = args.template_file.read_text(encoding="utf-8") if args.template_file else None
+    request = augment.AugmentRequest(
+        cluster=args.cluster, n=args.n, label=args.label, task=args.task, shots=args.shots,
+        mix_ratio=args.mix_ratio, template=template,
+        sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
+                          max_tokens=args.max_tokens, seed=args.seed)).validate()
+    context = augment.cluster_context(args.run, args.cluster)
+    prompt = augment.prepare_prompt(context, request)
+    embed = SentenceEmbedder()
+    if args.backend == "eda":
+        backend = augment.eda_for_cluster(context, embed)
+    elif args.backend == "openai":
+        backend = make_backend("openai", base_url=args.base_url, model=args.model,
+                               timeout_s=args.timeout, concurrency=args.concurrency)
+    else:
+        backend = make_backend(args.backend, model=args.model or "")
+    checker = checker_for_run(args.run, args.cluster, embed=embed,
+                              predict=augment.classifier_predict(args.run),
+                              progress=_stderr_progress("checks"))
+    with Store(args.db) as store:
+        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+                                              checker=checker, store=store)
+    for candidate in outcome.candidates:
+        print(json.dumps(candidate, ensure_ascii=False))
+    if outcome.error:
+        raise GenerationError(f"{outcome.error}; {len(outcome.candidates)} candidates were stored")
+    if outcome.dropped:
+        print(f"topex: {outcome.dropped} of {outcome.completions} completions had no usable "
+              "text and were dropped", file=sys.stderr)
     return 0
 
 

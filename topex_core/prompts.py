@@ -45,6 +45,7 @@ TAG_LIKE = re.compile(r"</?\s*[a-zA-Z_][^<>]{0,40}>")
 class Example:
     text: str
     text_pair: str | None = None
+    row_id: int | None = None  # the dataset row it was taken from, for lineage
     source: str = "cluster"  # "cluster" (the error cluster) or "target" (correct, target class)
 
 
@@ -80,12 +81,11 @@ def validate_template(template: str) -> str:
     return template
 
 
-def select_examples(cluster_rows: Sequence[tuple[str, str | None]],
-                    target_rows: Sequence[tuple[str, str | None]], *, k: int,
+def select_examples(cluster_rows: Sequence[tuple], target_rows: Sequence[tuple], *, k: int,
                     mix_ratio: float = 1.0, seed: int = 0) -> list[Example]:
     """k examples: round(mix_ratio·k) from the error cluster, the rest from the target class.
 
-    Rows are (text, text_pair or None). When one side has too few rows the other side
+    Rows are (text, text_pair or None[, row id]). When one side has too few rows the other side
     fills in, so the result has min(k, available) examples.
     """
     if k < 0:
