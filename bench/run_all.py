@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 SCRIPTS = [["bench_fine_tune.py"], ["bench_logits.py"], ["bench_explore.py", "--points", "trec"],
-           ["bench_explore.py", "--points", "100000"], ["bench_store.py"]]
+           ["bench_explore.py", "--points", "100000"], ["bench_store.py"],
+           ["bench_generation.py"]]
 
 
 def main() -> None:
