@@ -8,5 +8,6 @@ navigation = st.navigation([
     st.Page("pages/data_and_model.py", title="Data & model", icon=":material/dataset:",
             default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("pages/augment.py", title="Augment", icon=":material/auto_awesome:"),
 ])
 navigation.run()

@@ -1,0 +1,281 @@
+"""Augment: for the chosen error cluster, preview and edit the prompt, generate candidates
+with a backend, read their automatic checks, and accept, edit, relabel or reject them.
+Every candidate and decision goes to the store at once, so a refresh loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from topex_core import augment
+from topex_core.checks import checker_for_run
+from topex_core.classifier import set_cpu_threads
+from topex_core.explore import read_explore
+from topex_core.generation import BACKENDS, Sampling, make_backend
+from topex_core.prompts import TASK_TEMPLATES, Example
+from topex_core.store import Store, StoreError, export_samples
+
+BACKEND_HELP = {
+    "eda": "Easy Data Augmentation of the examples: offline, no language model",
+    "openai": "any OpenAI-compatible server, e.g. `vllm serve MODEL` (recommended)",
+    "transformers": "a local causal language model directory (CPU or GPU)",
+    "vllm": "vLLM in this process (needs a GPU and requirements-gpu.txt)",
+}
+STATUS_ICONS = {"pending": "⏳", "accepted": "✅", "rejected": "❌"}
+
+
+@st.cache_resource(show_spinner="Loading the sentence embedder…")
+def _embedder():
+    from topex_core.embeddings import SentenceEmbedder
+
+    return SentenceEmbedder()
+
+
+@st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
+                                "once per run)…", max_entries=4)
+def _checker(run_dir: str, cluster: int, modified: float):
+    set_cpu_threads()
+    return checker_for_run(Path(run_dir), cluster, embed=_embedder(),
+                           predict=augment.classifier_predict(Path(run_dir)))
+
+
+@st.cache_resource(show_spinner="Finding synonyms in the cluster's vocabulary…", max_entries=4)
+def _eda_backend(run_dir: str, cluster: int, modified: float):
+    return augment.eda_for_cluster(augment.cluster_context(Path(run_dir), cluster), _embedder())
+
+
+@st.cache_resource(show_spinner="Loading the generator…", max_entries=2)
+def _local_backend(name: str, model: str):
+    return make_backend(name, model=model)
+
+
+def _context(run_dir: Path) -> tuple[augment.ClusterContext, pd.DataFrame] | None:
+    _, clusters = read_explore(run_dir)
+    error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")
+    if error_clusters.empty:
+        st.success("This run has no error cluster to augment.")
+        return None
+    ids = error_clusters["cluster"].tolist()
+    names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
+    remembered = st.session_state.get("cluster")
+    cluster = st.selectbox("Error cluster", ids, key="augment_cluster",
+                           index=ids.index(remembered) if remembered in ids else 0,
+                           format_func=lambda c: f"{c}: {names[c]}")
+    st.session_state["cluster"] = int(cluster)
+    return augment.cluster_context(run_dir, int(cluster)), clusters
+
+
+def _request(context: augment.ClusterContext) -> augment.AugmentRequest:
+    left, middle, right = st.columns(3)
+    labels = context.label_names
+    label = left.selectbox("Target label", labels, key="augment_label",
+                           index=labels.index(context.majority_label),
+                           help="default: the label most of the cluster's rows truly have")
+    tasks = list(TASK_TEMPLATES)
+    task = middle.selectbox("Task template", tasks, key="augment_task",
+                            index=tasks.index("nli" if context.pair else "text"))
+    n = right.number_input("Candidates (n)", 1, 200, 5, key="augment_n")
+    shots = left.number_input("Few-shot examples (k)", 0, 20, 5, key="augment_shots")
+    mix_ratio = middle.slider("λ: share of examples from the cluster", 0.0, 1.0, 1.0, 0.1,
+                              key="augment_mix",
+                              help="the rest are correctly classified rows of the target label")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="augment_seed")
+    template = st.text_area("Template ({label} and {issue} are filled in)",
+                            TASK_TEMPLATES[task], key=f"augment_template_{task}", height=68)
+    with st.expander("Sampling"):
+        a, b, c = st.columns(3)
+        sampling = Sampling(
+            temperature=a.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="augment_temperature"),
+            top_p=b.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="augment_top_p"),
+            max_tokens=int(c.number_input("Max tokens", 8, 4096, 256, key="augment_max_tokens")),
+            seed=int(seed))
+    return augment.AugmentRequest(cluster=context.cluster, n=int(n), label=label, task=task,
+                                  shots=int(shots), mix_ratio=float(mix_ratio),
+                                  template=template, sampling=sampling)
+
+
+def _examples(context: augment.ClusterContext, request: augment.AugmentRequest) -> list[Example]:
+    """The drawn examples in an editor where the analyst can drop any of them."""
+    drawn = augment.choose_examples(context, request)
+    if not drawn:
+        return []
+    table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
+                          "from": [e.source for e in drawn], "text": [e.text for e in drawn]})
+    edited = st.data_editor(table, hide_index=True, width="stretch", key="augment_examples",
+                            disabled=["row", "from", "text"],
+                            column_config={"use": st.column_config.CheckboxColumn(width="small")})
+    return [example for example, use in zip(drawn, edited["use"], strict=True) if use]
+
+
+def _backend(context: augment.ClusterContext, modified: float):
+    name = st.selectbox("Backend", list(BACKENDS), key="augment_backend",
+                        format_func=lambda b: f"{b} — {BACKEND_HELP[b]}")
+    if name == "eda":
+        return _eda_backend(str(context.run_dir), context.cluster, modified), False
+    if name == "openai":
+        left, middle, right = st.columns(3)
+        base_url = left.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
+                                   key="augment_base_url", placeholder="http://127.0.0.1:8000/v1")
+        model = middle.text_input("Model", os.environ.get("TOPEX_OPENAI_MODEL", ""),
+                                  key="augment_model")
+        api_key = right.text_input("API key", type="password", key="augment_api_key",
+                                   help="empty: $TOPEX_OPENAI_API_KEY or $OPENAI_API_KEY")
+        stream = st.checkbox("Stream the text as it is written", True, key="augment_stream")
+        return make_backend("openai", base_url=base_url, model=model, api_key=api_key or None,
+                            stream=stream), stream
+    model = st.text_input("Model directory or id", key="augment_local_model")
+    if not model:
+        raise ValueError(f"the {name} backend needs a model")
+    return _local_backend(name, model), False
+
+
+def _generate(context, request, prompt, backend, checker, streaming: bool) -> None:
+    previews: dict[tuple[int, int], str] = {}
+
+    def work():
+        with Store() as store:
+            return augment.generate_candidates(
+                context, request, prompt, backend=backend, checker=checker, store=store,
+                on_delta=lambda p, c, text: previews.__setitem__((p, c), text))
+
+    with st.status(f"Generating {request.n} candidates with {backend.name}…",
+                   expanded=True) as status:
+        live = st.empty()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(work)
+            while not future.done():
+                if streaming and previews:
+                    live.markdown("\n\n".join(f"**{c + 1}.** {text}"
+                                              for (_, c), text in sorted(previews.items())))
+                time.sleep(0.25)
+            outcome = future.result()
+        live.empty()
+        stored = len(outcome.candidates)
+        if outcome.error:
+            status.update(label=f"Stopped: {stored} candidates kept", state="error")
+            st.error(outcome.error)
+        else:
+            status.update(label=f"{stored} candidates from {outcome.completions} completions",
+                          state="complete")
+        if outcome.dropped:
+            st.warning(f"{outcome.dropped} completions had no usable text and were dropped.")
+
+
+def _decision_row(store: Store, candidate: pd.Series, labels: list[str]) -> None:
+    candidate_id = int(candidate["id"])
+    with st.container(border=True):
+        text_column, action_column = st.columns([3, 2])
+        pair = candidate["text_pair"]
+        body = candidate["text"] + (f"  \n*Hypothesis:* {pair}" if isinstance(pair, str) else "")
+        model = candidate["model"]
+        source = candidate["backend"] + (f" ({model})" if model not in (None, candidate["backend"])
+                                         else "")
+        text_column.markdown(f"{STATUS_ICONS[candidate['status']]} **#{candidate_id}** "
+                             f"· label **{candidate['label']}** · generated by `{source}`")
+        text_column.text(body)
+        checks = candidate["checks"]
+        for warning in checks.get("warnings", []):
+            text_column.caption(f"⚠ {warning}")
+        if not checks.get("warnings"):
+            text_column.caption("✓ no check raised a warning")
+        buttons = action_column.columns(3)
+        if buttons[0].button("Accept", key=f"augment_accept_{candidate_id}", type="primary"):
+            store.decide(candidate_id, "accept")
+            st.rerun()
+        if buttons[1].button("Reject", key=f"augment_reject_{candidate_id}"):
+            store.decide(candidate_id, "reject")
+            st.rerun()
+        decided = (candidate["status"] != "pending"
+                   or candidate["text"] != candidate["original_text"]
+                   or candidate["label"] != candidate["original_label"])
+        if buttons[2].button("Undo", key=f"augment_undo_{candidate_id}", disabled=not decided):
+            store.undo(candidate_id)
+            st.rerun()
+        with action_column.popover("Edit or relabel"):
+            edited = st.text_area("Text", candidate["text"], key=f"augment_edit_{candidate_id}")
+            if st.button("Save text", key=f"augment_save_{candidate_id}"):
+                store.decide(candidate_id, "edit", text=edited)
+                st.rerun()
+            new_label = st.selectbox("Label", labels, index=labels.index(candidate["label"]),
+                                     key=f"augment_relabel_{candidate_id}")
+            if st.button("Save label", key=f"augment_save_label_{candidate_id}"):
+                store.decide(candidate_id, "relabel", label=new_label)
+                st.rerun()
+
+
+def _vetting(run_dir: Path, cluster: int, labels: list[str]) -> None:
+    with Store() as store:
+        run_id = store.register_run(run_dir)
+        everything = store.candidates(run_id)
+        st.subheader("Candidates")
+        if everything.empty:
+            st.caption("No candidates yet: generate some above.")
+            return
+        counts = everything.pivot_table(index="cluster", columns="status", values="id",
+                                        aggfunc="count", fill_value=0)
+        st.dataframe(counts.reindex(columns=list(STATUS_ICONS), fill_value=0), width="content")
+        show = st.radio("Show", ["pending", "all", "accepted", "rejected"], horizontal=True,
+                        key="augment_show")
+        frame = everything[everything["cluster"] == cluster].copy()
+        frame["checks"] = frame["checks"].map(_json)
+        if show != "all":
+            frame = frame[frame["status"] == show]
+        for _, candidate in frame.iloc[::-1].iterrows():
+            _decision_row(store, candidate, labels)
+        accepted = store.accepted(run_id)
+    if not accepted.empty:
+        left, right = st.columns(2)
+        for column, fmt, mime in ((left, "csv", "text/csv"),
+                                  (right, "jsonl", "application/jsonl")):
+            column.download_button(f"Export {len(accepted)} accepted as {fmt.upper()}",
+                                   data=_export_bytes(accepted, fmt), mime=mime,
+                                   file_name=f"accepted.{fmt}", key=f"augment_export_{fmt}")
+
+
+def _export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = export_samples(frame, Path(scratch) / f"accepted.{fmt}", fmt)
+        return path.read_bytes()
+
+
+def _json(value: str) -> dict:
+    return json.loads(value) if isinstance(value, str) and value else {}
+
+
+st.title("Augment")
+run_dir_name = st.session_state.get("run_dir")
+if not run_dir_name:
+    st.info("Open or train a run on the Data & model page first.")
+    st.stop()
+run_dir = Path(run_dir_name)
+if not (run_dir / "explore.json").is_file():
+    st.info("Explore this run first: the Explore page finds the error clusters to augment.")
+    st.stop()
+chosen = _context(run_dir)
+if chosen is None:
+    st.stop()
+context, _ = chosen
+try:
+    request = _request(context)
+    examples = _examples(context, request)
+    prompt = augment.prepare_prompt(context, request, examples)
+    with st.expander("Prompt sent to the generator", expanded=False):
+        st.code(prompt.text, language=None, wrap_lines=True)
+    backend, streaming = _backend(context, (run_dir / "explore.json").stat().st_mtime)
+except (ValueError, OSError) as error:
+    st.error(str(error))
+    st.stop()
+if st.button("Generate", type="primary", key="augment_generate"):
+    checker = _checker(str(run_dir), context.cluster, (run_dir / "explore.json").stat().st_mtime)
+    _generate(context, request, prompt, backend, checker, streaming)
+try:
+    _vetting(run_dir, context.cluster, context.label_names)
+except StoreError as error:
+    st.error(str(error))
