@@ -4,8 +4,10 @@ classifier: prompt → backend → parse → checks → store, and ``topex gener
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from chat_server import ChatServer
 from conftest import hashing_embed, one_line
@@ -13,7 +15,8 @@ from test_explore import make_run
 
 from topex_core import augment
 from topex_core.checks import checker_for_run
-from topex_core.classifier import load_backbone, save_classifier
+from topex_core.classifier import TrainConfig, fine_tune, save_classifier
+from topex_core.data import dataset_from_frame
 from topex_core.explore import explore_run
 from topex_core.generation import Sampling, make_backend
 from topex_core.run import read_run, write_json_atomic
@@ -22,12 +25,20 @@ from topex_core.store import Store
 
 @pytest.fixture()
 def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
-    """(run directory, the planted error cluster) with a saved tiny classifier."""
+    """(run directory, the planted error cluster) with a tiny classifier fine-tuned on a
+    third of the planted run's correct blobs."""
     run = make_run(tmp_path / "run")
     labels = read_run(run)["label_names"]
-    save_classifier(load_backbone(tiny_backbone, labels, seed=0), run / "model")
+    train_ids = [i for i in range(180) if i % 3 == 0]
+    config = TrainConfig(backbone=tiny_backbone, train_size=len(train_ids), epochs=10,
+                         max_length=16, batch_size=8, learning_rate=5e-3)
+    points = pd.read_parquet(run / "points.parquet")
+    training_set = dataset_from_frame(points.iloc[train_ids][["text", "label"]],
+                                      source="planted", label_names=labels)
+    save_classifier(fine_tune(training_set, config), run / "model")
     write_json_atomic(run / "run.json", {
-        "label_names": labels, "config": {"seed": 0}, "versions": {}, "timings_s": {},
+        "label_names": labels, "train_ids": train_ids, "versions": {}, "timings_s": {},
+        "config": asdict(config),
         "dataset": {"content_hash": "planted", "source": "planted", "rows": 205,
                     "text_col": "text", "text_pair_col": None, "label_col": "label"}})
     result = explore_run(run, embed=hashing_embed)

@@ -197,21 +197,28 @@ def predict_logits(classifier: Classifier, texts: Sequence[str],
     ``inference_mode`` and one batched tokenisation, is what makes this faster than a
     ``transformers.pipeline`` over the same model.
     """
-    if len(texts) == 0:
-        return np.zeros((0, len(classifier.label_names)), dtype=np.float32)
-    model, device = classifier.model, classifier.device
-    model.eval()
-    encoded = _encode(classifier, texts, text_pairs)
-    order = np.argsort(encoded["length"], kind="stable")
-    logits = np.empty((len(texts), len(classifier.label_names)), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            out = model(**_collate(classifier, encoded, batch, device)).logits
-            logits[batch] = out.float().cpu().numpy()
-            if progress is not None:
-                progress(min(1.0, (start + len(batch)) / len(order)), "predicting logits")
-    return logits
+    return _forward(classifier, texts, text_pairs, batch_size, progress, features=False)[0]
+
+
+def predict_features(classifier: Classifier, texts: Sequence[str],
+                     text_pairs: Sequence[str] | None = None, *, batch_size: int = 64,
+                     progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (N, H) float32, logits (N, C) float32): features are what the final
+    linear layer (``head_layer``) receives, so ``features @ W.T + b`` gives the logits."""
+    logits, features = _forward(classifier, texts, text_pairs, batch_size, progress,
+                                features=True)
+    return features, logits
+
+
+def head_layer(classifier: Classifier) -> torch.nn.Linear:
+    """The last linear layer with C outputs: the one that writes the logits."""
+    layers = [module for module in classifier.model.modules()
+              if isinstance(module, torch.nn.Linear)
+              and module.out_features == len(classifier.label_names)]
+    if not layers:
+        raise ModelError("the model has no final linear layer with one output per class; "
+                         "head-only retraining is not possible, use full mode")
+    return layers[-1]
 
 
 def save_classifier(classifier: Classifier, directory: Path) -> None:
@@ -246,6 +253,40 @@ def set_cpu_threads() -> int:
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(max(1, threads or 1))
     return torch.get_num_threads()
+
+
+def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,
+             batch_size: int, progress: Progress | None, *,
+             features: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    classes = len(classifier.label_names)
+    if len(texts) == 0:
+        width = head_layer(classifier).in_features if features else 0
+        return np.zeros((0, classes), np.float32), np.zeros((0, width), np.float32)
+    model, device = classifier.model, classifier.device
+    model.eval()
+    encoded = _encode(classifier, texts, text_pairs)
+    order = np.argsort(encoded["length"], kind="stable")
+    logits = np.empty((len(texts), classes), dtype=np.float32)
+    captured: list[torch.Tensor] = []
+    hook = (head_layer(classifier).register_forward_hook(
+        lambda module, inputs, output: captured.append(inputs[0])) if features else None)
+    collected = None
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                logits[batch] = model(**_collate(classifier, encoded, batch,
+                                                 device)).logits.float().cpu().numpy()
+                if features:
+                    if collected is None:
+                        collected = np.empty((len(texts), captured[-1].shape[-1]), np.float32)
+                    collected[batch] = captured.pop().float().cpu().numpy()
+                if progress is not None:
+                    progress(min(1.0, (start + len(batch)) / len(order)), "predicting logits")
+    finally:
+        if hook is not None:
+            hook.remove()
+    return logits, collected
 
 
 def _encode(classifier: Classifier, texts: Sequence[str],

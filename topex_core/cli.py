@@ -80,6 +80,23 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_generate_arguments(generate)
     generate.set_defaults(handler=_generate)
 
+    retrain = commands.add_parser("retrain", help="retrain with the accepted samples")
+    retrain.add_argument("--run", required=True, type=Path, help="explored run directory")
+    retrain.add_argument("--mode", default="head", choices=["full", "head"],
+                         help="head: frozen encoder, seconds; full: fine-tune again")
+    retrain.add_argument("--seeds", type=int, default=1,
+                         help="number of seeds (the base run's seed, then +1, +2, …)")
+    retrain.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    retrain.add_argument("--debug", action="store_true", help="show tracebacks")
+    retrain.set_defaults(handler=_retrain)
+
+    compare = commands.add_parser("compare", help="before/after metrics of a training round")
+    compare.add_argument("--run", required=True, type=Path)
+    compare.add_argument("--round", type=int, default=None, help="round number (default: latest)")
+    compare.add_argument("--json", action="store_true", help="print one JSON object (default)")
+    compare.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare.set_defaults(handler=_compare)
+
     decide = commands.add_parser("decide", help="accept, reject, edit or relabel a candidate")
     decide.add_argument("--run", required=True, type=Path)
     decide.add_argument("--candidate", required=True, type=int)
@@ -243,6 +260,41 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"topex: {outcome.dropped} of {outcome.completions} completions had no usable "
               "text and were dropped", file=sys.stderr)
     return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from topex_core.classifier import set_cpu_threads
+    from topex_core.retrain import RetrainConfig, retrain
+    from topex_core.run import read_run
+    from topex_core.store import Store
+
+    if not 1 <= args.seeds <= 10:
+        raise ValueError(f"--seeds must be between 1 and 10, got {args.seeds}")
+    set_cpu_threads()
+    base_seed = int(read_run(args.run)["config"].get("seed", 0))
+    config = RetrainConfig(mode=args.mode,
+                           seeds=tuple(base_seed + i for i in range(args.seeds)))
+    with Store(args.db) as store:
+        result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
+    print(json.dumps(_compare_summary(result), ensure_ascii=False))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from topex_core.retrain import ROUNDS_DIR, read_round
+
+    round_dir = args.run / ROUNDS_DIR / str(args.round) if args.round is not None else None
+    print(json.dumps(_compare_summary(read_round(args.run, round_dir)), ensure_ascii=False))
+    return 0
+
+
+def _compare_summary(result: dict) -> dict:
+    metrics = result["metrics"]
+    return {"round_dir": result["round_dir"], "mode": result["mode"], "seeds": result["seeds"],
+            "samples": result["samples"], **{key: metrics[key] for key in (
+                "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
+                "diff_ci95", "test", "per_cluster", "per_class", "across_seeds")},
+            "timings_s": result["timings_s"]}
 
 
 def _decide(args: argparse.Namespace) -> int:

@@ -1,0 +1,117 @@
+"""Retraining rounds on a planted, explored run with a tiny real classifier: refusal
+without accepted samples, determinism, a planted fix, seeds, the same maps, the store
+and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import one_line
+from test_augment import explored  # noqa: F401  (fixture)
+
+from topex_core.retrain import RetrainConfig, RetrainError, list_rounds, read_round, retrain
+from topex_core.store import Candidate, Store
+
+FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
+
+
+def accept(store: Store, run: Path, texts: list[str], label: str = "billing") -> list[int]:
+    run_id = store.register_run(run)
+    ids = store.add_candidates(run_id, [Candidate(text=t, label=label, backend="eda")
+                                        for t in texts])
+    for candidate_id in ids:
+        store.decide(candidate_id, "accept")
+    return ids
+
+
+def test_a_round_without_accepted_samples_is_refused(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+    with Store(tmp_path / "db") as store:
+        run_id = store.register_run(run)
+        rejected = store.add_candidates(run_id, [Candidate("x y", "billing", "eda")])
+        store.decide(rejected[0], "reject")
+        with pytest.raises(RetrainError, match="no accepted samples"):
+            retrain(run, RetrainConfig(), store=store)
+    assert list_rounds(run) == [] and not list((run / "rounds").glob("*"))
+
+
+def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, cluster = explored
+    with Store(tmp_path / "db") as store:
+        ids = accept(store, run, ["express delivery fee refund"] * 6)
+        result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
+        rounds = store.training_rounds(store.run_id(run))
+    metrics = result["metrics"]
+    picked = metrics["per_cluster"][0]
+    assert picked["cluster"] == cluster and picked["accuracy_before"] == 0.0
+    assert picked["accuracy_after"] == 1.0 and picked["fixed"] == picked["rows"] >= 5
+    assert metrics["fixed"] >= 20 and metrics["mcnemar_p"] < 0.001
+    assert metrics["diff_ci95"][0] > 0
+    assert result["candidate_ids"] == ids and result["samples"] == 6
+    assert len(rounds) == 1 and rounds[0]["metrics"]["fixed"] == metrics["fixed"]
+    assert rounds[0]["candidate_ids"] == ids
+    after = pd.read_parquet(Path(result["round_dir"]) / "after_points.parquet")
+    assert len(after) == 205 and np.isfinite(after[["tsne_x", "tsne_y"]].to_numpy()).all()
+    assert read_round(run)["round_dir"] == result["round_dir"]
+
+
+def test_identical_data_and_seed_give_identical_after_logits(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund", "refund the express fee"])
+        for mode in ("head", "full"):
+            first = retrain(run, RetrainConfig(mode=mode), store=store)
+            second = retrain(run, RetrainConfig(mode=mode), store=store)
+            a = np.load(Path(first["round_dir"]) / "after_logits_0.npy")
+            b = np.load(Path(second["round_dir"]) / "after_logits_0.npy")
+            assert np.array_equal(a, b), mode
+    assert [r["mode"] for r in list_rounds(run)] == ["head", "head", "full", "full"]
+    assert (Path(list_rounds(run)[-1]["round_dir"]) / "model_0" / "model.safetensors").is_file()
+
+
+def test_several_seeds_report_mean_and_spread(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"] * 3)
+        result = retrain(run, RetrainConfig(seeds=(0, 1, 2), **FAST_HEAD), store=store)
+    metrics = result["metrics"]
+    assert [entry["seed"] for entry in metrics["seeds"]] == [0, 1, 2]
+    spread = metrics["across_seeds"]["pool"]
+    assert spread["min"] <= spread["mean"] <= spread["max"] and spread["std"] >= 0
+    assert all((Path(result["round_dir"]) / f"head_{s}.safetensors").is_file() for s in (0, 1, 2))
+
+
+def test_bad_configs_are_refused(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+    with pytest.raises(RetrainError, match="unknown mode"):
+        RetrainConfig(mode="lora").validate()
+    with pytest.raises(RetrainError, match="seeds"):
+        RetrainConfig(seeds=tuple(range(11))).validate()
+    with pytest.raises(RetrainError, match="no training round"):
+        read_round(run)
+
+
+def test_cli_retrain_and_compare(explored, tmp_path: Path, capsys) -> None:  # noqa: F811
+    from topex_core import cli
+
+    run, _ = explored
+    db = tmp_path / "db"
+    assert cli.main(["retrain", "--run", str(run), "--db", str(db)]) == 2
+    assert one_line(capsys.readouterr().err)
+    with Store(db) as store:
+        accept(store, run, ["express delivery fee refund"] * 4)
+    assert cli.main(["retrain", "--run", str(run), "--db", str(db), "--seeds", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["seeds"] == [0, 1]
+    assert cli.main(["compare", "--run", str(run), "--json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    for key in ("accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
+                "diff_ci95", "per_cluster"):
+        assert key in compared
+    assert set(compared["accuracy_after"]) == {"pool", "test"}
+    assert cli.main(["compare", "--run", str(run), "--round", "7"]) == 2
+    assert "not a training round" in capsys.readouterr().err
