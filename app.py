@@ -9,5 +9,6 @@ navigation = st.navigation([
             default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("pages/augment.py", title="Augment", icon=":material/auto_awesome:"),
+    st.Page("pages/retrain.py", title="Retrain & compare", icon=":material/compare_arrows:"),
 ])
 navigation.run()

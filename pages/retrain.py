@@ -1,0 +1,155 @@
+"""Retrain & compare: retrain with the accepted samples, then see in the same map which
+points moved, what was fixed or broken, and whether the change is significant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from topex_core import plots
+from topex_core.classifier import set_cpu_threads
+from topex_core.compare import AFTER_POINTS
+from topex_core.retrain import MODES, RetrainConfig, list_rounds, retrain
+from topex_core.run import read_run
+from topex_core.store import Store
+
+MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
+             "full": "full fine-tune from the same checkpoint, seed and schedule; minutes"}
+LIST_COLUMNS = ["id", "text", "label", "pred", "pred_after", "cluster"]
+
+
+def _accepted(run_dir: Path) -> pd.DataFrame:
+    with Store() as store:
+        return store.accepted(store.register_run(run_dir))
+
+
+def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
+    st.markdown(f"**{len(accepted)} accepted samples** will be added to the base run's "
+                "training subset.")
+    with st.expander("Accepted samples"):
+        st.dataframe(accepted[["id", "cluster", "text", "label", "backend"]], hide_index=True,
+                     width="stretch")
+    left, right = st.columns(2)
+    mode = left.radio("Mode", list(MODES)[::-1], horizontal=True, key="retrain_mode",
+                      format_func=MODE_HELP.get)
+    seeds = right.number_input("Seeds", 1, 10, 1, key="retrain_seeds",
+                               help="more seeds show how much of the change is seed noise")
+    if not st.button("Retrain", type="primary", key="retrain_go"):
+        return
+    base_seed = int(read_run(run_dir)["config"].get("seed", 0))
+    config = RetrainConfig(mode=mode, seeds=tuple(base_seed + i for i in range(int(seeds))))
+    with st.status(f"Retraining ({mode})…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+        set_cpu_threads()
+        try:
+            with Store() as store:
+                result = retrain(run_dir, config, store=store,
+                                 progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+        except (ValueError, OSError) as error:
+            status.update(label="Retraining failed", state="error")
+            st.error(str(error))
+            return
+        status.update(label=f"Round {Path(result['round_dir']).name} done", state="complete")
+    st.session_state["retrain_round"] = Path(result["round_dir"]).name
+
+
+def _round_table(rounds: list[dict]) -> None:
+    table = pd.DataFrame([{
+        "round": Path(r["round_dir"]).name, "mode": r["mode"], "seeds": len(r["seeds"]),
+        "samples": r["samples"],
+        "pool before": r["metrics"]["accuracy_before"]["pool"],
+        "pool after": r["metrics"]["accuracy_after"]["pool"],
+        "test after": r["metrics"]["accuracy_after"]["test"],
+        "fixed": r["metrics"]["fixed"], "broken": r["metrics"]["broken"],
+        "McNemar p": r["metrics"]["mcnemar_p"]} for r in rounds])
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"pool before": percent, "pool after": percent,
+                                "test after": percent,
+                                "McNemar p": st.column_config.NumberColumn(format="%.4f")})
+
+
+def _headline(metrics: dict) -> None:
+    before, after = metrics["accuracy_before"], metrics["accuracy_after"]
+    cols = st.columns(4)
+    cols[0].metric("Pool accuracy", f"{after['pool']:.2%}",
+                   f"{100 * (after['pool'] - before['pool']):+.2f} pp")
+    if after["test"] is not None:
+        cols[1].metric("Test accuracy", f"{after['test']:.2%}",
+                       f"{100 * (after['test'] - before['test']):+.2f} pp")
+    cols[2].metric("Fixed / broken", f"{metrics['fixed']} / {metrics['broken']}")
+    cols[3].metric("McNemar p", f"{metrics['mcnemar_p']:.4f}")
+    low, high = metrics["diff_ci95"]
+    significant = metrics["mcnemar_p"] < 0.05
+    message = (f"Pool accuracy changed by {100 * (after['pool'] - before['pool']):+.2f} "
+               f"points (95% bootstrap interval {100 * low:+.2f} to {100 * high:+.2f}); "
+               f"McNemar's exact test p = {metrics['mcnemar_p']:.4f}: "
+               + ("the change is unlikely to be chance." if significant else
+                  "the change could be chance at the 5% level."))
+    (st.success if significant and metrics["fixed"] > metrics["broken"] else st.info)(message)
+    if len(metrics["seeds"]) > 1:
+        spread = metrics["across_seeds"]["pool"]
+        st.caption(f"Across {len(metrics['seeds'])} seeds, pool accuracy after: "
+                   f"mean {spread['mean']:.2%}, sd {100 * spread['std']:.2f} pp, "
+                   f"range {spread['min']:.2%}–{spread['max']:.2%}.")
+
+
+@st.fragment
+def _maps(points: pd.DataFrame, after: pd.DataFrame, picked: int | None) -> None:
+    map_name = st.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="retrain_map",
+                        format_func=plots.MAP_TITLES.get)
+    st.plotly_chart(plots.before_after_map(points, after, map_name=map_name,
+                                           picked_cluster=picked),
+                    width="stretch", key="retrain_chart")
+
+
+def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) -> None:
+    joined = points.assign(pred_after=[label_names[i] for i in after["pred_after"]],
+                           correct_after=after["correct_after"].to_numpy())
+    fixed = joined[~joined["correct"] & joined["correct_after"]]
+    broken = joined[joined["correct"] & ~joined["correct_after"]]
+    left, right = st.columns(2)
+    left.markdown(f"**Fixed ({len(fixed):,})** — wrong before, right after")
+    left.dataframe(fixed[LIST_COLUMNS], hide_index=True, width="stretch", height=280)
+    right.markdown(f"**Broken ({len(broken):,})** — right before, wrong after")
+    right.dataframe(broken[LIST_COLUMNS], hide_index=True, width="stretch", height=280)
+
+
+st.title("Retrain & compare")
+run_dir_name = st.session_state.get("run_dir")
+if not run_dir_name:
+    st.info("Open or train a run on the Data & model page first.")
+    st.stop()
+run_dir = Path(run_dir_name)
+if not (run_dir / "explore.json").is_file():
+    st.info("Explore this run first, then accept samples on the Augment page.")
+    st.stop()
+accepted = _accepted(run_dir)
+if accepted.empty:
+    st.info("No accepted samples yet: accept candidates on the Augment page, then retrain.")
+else:
+    _retrain_form(run_dir, accepted)
+rounds = list_rounds(run_dir)
+if not rounds:
+    st.stop()
+st.subheader("Training rounds")
+_round_table(rounds)
+names = [Path(r["round_dir"]).name for r in rounds]
+remembered = st.session_state.get("retrain_round")
+chosen_name = st.selectbox("Round", names[::-1], key="retrain_round_choice",
+                           index=names[::-1].index(remembered) if remembered in names else 0)
+chosen = rounds[names.index(chosen_name)]
+metrics = chosen["metrics"]
+_headline(metrics)
+points = pd.read_parquet(run_dir / "points.parquet")
+after = pd.read_parquet(Path(chosen["round_dir"]) / AFTER_POINTS)
+_maps(points, after, metrics["picked_cluster"])
+if metrics["per_cluster"]:
+    st.plotly_chart(plots.cluster_accuracy_change(metrics["per_cluster"],
+                                                  picked_cluster=metrics["picked_cluster"]),
+                    width="stretch", key="retrain_clusters")
+_changes(points, after, read_run(run_dir)["label_names"])
+with st.expander("Per class"):
+    st.dataframe(pd.DataFrame(metrics["per_class"]), hide_index=True, width="stretch")
