@@ -26,8 +26,9 @@ def _accepted(run_dir: Path) -> pd.DataFrame:
 
 
 def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
-    st.markdown(f"**{len(accepted)} accepted samples** will be added to the base run's "
-                "training subset.")
+    count = len(accepted)
+    st.markdown(f"**{count} accepted sample{'' if count == 1 else 's'}** will be added to the "
+                "base run's training subset.")
     with st.expander("Accepted samples"):
         st.dataframe(accepted[["id", "cluster", "text", "label", "backend"]], hide_index=True,
                      width="stretch")

@@ -1,8 +1,10 @@
 """End to end in real headless Chromium: the dashboard as a user drives it.
 
 Starts ``streamlit run app.py`` on 127.0.0.1, trains the embedded demo through the page
-(on the tiny local backbone, one epoch, so the test stays short), runs the explorer and
-checks that the WebGL map and the ranked table appear. Screenshots go to
+(on the tiny local backbone, one epoch, so the test stays short), runs the explorer,
+checks that the WebGL map and the ranked table appear, generates candidates for the
+picked cluster with the offline backend, accepts one, retrains in head mode and waits for
+the before/after map. Screenshots go to
 ``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
 can) and the ``playwright`` Python package (no browser download: it drives that binary).
 """
@@ -59,7 +61,8 @@ def dashboard(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_train_explore_and_see_the_map(dashboard: str, tiny_backbone: str) -> None:
+def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
+                                                           tiny_backbone: str) -> None:
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
                     "(make test does this where apt-get is allowed)")
@@ -87,7 +90,19 @@ def test_train_explore_and_see_the_map(dashboard: str, tiny_backbone: str) -> No
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "e2e_explore.png"), full_page=True)
             assert page.get_by_text("was chosen because").count() + page.get_by_text(
-                "only error cluster").count() + page.get_by_text("No error cluster").count() >= 1
+                "only error cluster").count() >= 1
+            page.get_by_role("link", name="Augment").click()
+            page.get_by_role("button", name="Generate").click()
+            page.get_by_text("candidates from").wait_for(timeout=300_000)
+            page.get_by_role("button", name="Accept").first.click()
+            page.get_by_text("1 accepted in this run").wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
+            page.get_by_role("link", name="Retrain & compare").click()
+            page.get_by_role("button", name="Retrain").click()
+            page.get_by_text("McNemar p").first.wait_for(timeout=300_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            assert page.get_by_text("Before → after in the same").count() >= 1
+            page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
             raise

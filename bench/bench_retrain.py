@@ -1,0 +1,85 @@
+"""Retraining rounds on TREC: head-only (cold and warm feature cache) against a full
+fine-tune, each with after-logits, the comparison and the map transform.
+
+    python bench/bench_retrain.py [--data ../shared/datasets/trec/train.csv] [--samples 10]
+
+Trains and explores TREC once (model and logits come from the content cache when they
+exist), then accepts ``--samples`` EDA rewrites of the picked cluster and times
+``retrain`` in head mode twice (the first computes the encoder features, the second reads
+them) and in full mode once. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from topex_core import augment
+from topex_core.classifier import TrainConfig, set_cpu_threads
+from topex_core.data import load_dataset
+from topex_core.embeddings import SentenceEmbedder
+from topex_core.explore import explore_run
+from topex_core.generation import Sampling, parse_output
+from topex_core.retrain import RetrainConfig, retrain
+from topex_core.run import train_run
+from topex_core.store import Candidate, Store
+
+
+def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
+    explored = json.loads((run_dir / "explore.json").read_text())
+    context = augment.cluster_context(run_dir, explored["picked_cluster"])
+    request = augment.AugmentRequest(cluster=context.cluster, n=count, shots=5)
+    prompt = augment.prepare_prompt(context, request)
+    backend = augment.eda_for_cluster(context, embed)
+    texts = [item.text for output in backend.generate([prompt], count, Sampling())
+             for item in parse_output(output.raw, pair=False)][:count]
+    run_id = store.register_run(run_dir)
+    ids = store.add_candidates(run_id, [Candidate(text, prompt.label, "eda") for text in texts])
+    for candidate_id in ids:
+        store.decide(candidate_id, "accept")
+    return len(ids)
+
+
+def timed_round(run_dir: Path, store: Store, mode: str) -> dict:
+    start = time.perf_counter()
+    result = retrain(run_dir, RetrainConfig(mode=mode), store=store)
+    metrics = result["metrics"]
+    return {"total_s": round(time.perf_counter() - start, 2), "stages_s": result["timings_s"],
+            "pool_accuracy": [metrics["accuracy_before"]["pool"],
+                              metrics["accuracy_after"]["pool"]],
+            "picked_cluster_accuracy": [metrics["per_cluster"][0]["accuracy_before"],
+                                        metrics["per_cluster"][0]["accuracy_after"]]
+            if metrics["per_cluster"] else None,
+            "fixed": metrics["fixed"], "broken": metrics["broken"],
+            "mcnemar_p": metrics["mcnemar_p"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/datasets/trec/train.csv")
+    parser.add_argument("--samples", type=int, default=10)
+    args = parser.parse_args()
+    threads = set_cpu_threads()
+    embed = SentenceEmbedder()
+    with tempfile.TemporaryDirectory() as scratch:
+        run_dir = Path(scratch) / "run"
+        train_run(load_dataset(args.data), TrainConfig(max_length=64), run_dir)
+        explore_run(run_dir, embed=embed)
+        with Store(Path(scratch) / "topex.db") as store:
+            samples = accept_eda_samples(run_dir, store, args.samples, embed)
+            head_cold = timed_round(run_dir, store, "head")
+            head_warm = timed_round(run_dir, store, "head")
+            full = timed_round(run_dir, store, "full")
+    print(json.dumps({
+        "benchmark": "retrain", "data": args.data, "samples": samples, "threads": threads,
+        "machine": platform.machine(), "head_cold": head_cold, "head_warm": head_warm,
+        "full": full, "full_over_head_warm": round(full["total_s"] / head_warm["total_s"], 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
