@@ -12,10 +12,16 @@ import streamlit as st
 from topex_core import config as topex_config
 from topex_core import demo
 from topex_core.classifier import TrainConfig, set_cpu_threads
-from topex_core.data import SUPPORTED_SUFFIXES, DataError, dataset_from_frame, read_table
+from topex_core.data import (
+    HF_PREFIX,
+    SUPPORTED_SUFFIXES,
+    DataError,
+    dataset_from_frame,
+    read_table,
+)
 from topex_core.run import list_runs, train_run
 
-SOURCES = ["Embedded demo", "Upload a file", "Server-side path"]
+SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 PREVIEW_ROWS = 8
 
 
@@ -30,7 +36,7 @@ def _uploaded_path(upload) -> Path:
     return path
 
 
-def _choose_source() -> tuple[str, Path | None]:
+def _choose_source() -> tuple[str, Path | str | None]:
     source = st.radio("Dataset", SOURCES, horizontal=True, key="data_source")
     if source == SOURCES[0]:
         st.caption("Support tickets of an imaginary electronics shop (10,000 train and 1,000 test "
@@ -40,6 +46,11 @@ def _choose_source() -> tuple[str, Path | None]:
         upload = st.file_uploader("Labelled text file", key="data_upload",
                                   type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES])
         return ("file", _uploaded_path(upload)) if upload else ("file", None)
+    if source == SOURCES[3]:
+        name = st.text_input("Dataset id and split", key="data_hf", placeholder="ag_news:train",
+                             help="NAME[:SPLIT]; needs the 'datasets' package and network "
+                                  "access (or a local Hugging Face cache)")
+        return ("file", f"{HF_PREFIX}{name.strip()}") if name.strip() else ("file", None)
     typed = st.text_input("Path under the data root", key="data_path",
                           help=f"Data root: {topex_config.data_root()}")
     if not typed:

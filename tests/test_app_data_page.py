@@ -28,6 +28,19 @@ def test_server_path_outside_data_root_is_refused(monkeypatch, tmp_path: Path) -
     assert any("outside the data root" in error.value for error in at.error)
 
 
+def test_hugging_face_id_without_the_datasets_package_is_a_plain_error(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as on a machine without it
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Hugging Face dataset").run()
+    assert not at.error
+    at.text_input(key="data_hf").input("ag_news:train").run()
+    assert not at.exception
+    assert any("hf:ag_news:train" in error.value and "datasets" in error.value
+               for error in at.error)
+
+
 def test_bad_file_shows_a_plain_error(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
     (tmp_path / "bad.csv").write_text("text,label\nonly,one\n")
