@@ -119,7 +119,8 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                     seed_progress)
             else:
                 logits, test_logits, model_path = _head(run_dir, round_dir, pool, test,
-                                                        samples, config, seed, seed_progress)
+                                                        samples, record, config, seed,
+                                                        seed_progress)
         np.save(round_dir / f"after_logits_{seed}.npy", logits)
         if test_logits is not None:
             np.save(round_dir / f"test_after_logits_{seed}.npy", test_logits)
@@ -179,7 +180,7 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
 
 
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          samples: TextDataset, config: RetrainConfig, seed: int,
+          samples: TextDataset, record: dict, config: RetrainConfig, seed: int,
           progress: clf.Progress) -> tuple[np.ndarray, np.ndarray | None, Path]:
     from safetensors.torch import save_file
 
@@ -190,7 +191,7 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     test_features = (_cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
                      if test is not None else None)
     sample_features, _ = clf.predict_features(base, samples.texts, samples.text_pairs)
-    positions = _train_positions(pool, read_run(run_dir))
+    positions = _train_positions(pool, record)
     inputs = torch.as_tensor(np.vstack([features[positions], sample_features]))
     targets = torch.as_tensor(np.concatenate([pool.labels[positions], samples.labels]))
     head = torch.nn.Linear(layer.in_features, layer.out_features)
