@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.checks import CandidateChecker, Predict
+from topex_core.explore import joined_text, point_texts
 from topex_core.generation import Backend, GenerationError, Sampling, parse_output
 from topex_core.generation.base import OnDelta
 from topex_core.prompts import (
@@ -166,7 +167,7 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
     parsed = [(completion, item) for completion, items in per_completion for item in items]
     run_id = store.register_run(context.run_dir)
     others = store.candidates(run_id)
-    other_texts = [text if not isinstance(pair_text, str) else f"{text} || {pair_text}"
+    other_texts = [joined_text(text, pair_text)
                    for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
     checks = checker.check([item.text for _, item in parsed],
                            [item.text_pair for _, item in parsed] if pair else None,
@@ -190,21 +191,18 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
 
 def classifier_predict(run_dir: Path) -> Predict:
     """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``."""
-    from topex_core.classifier import load_classifier, predict_logits
+    from topex_core.classifier import load_classifier, predict_logits, softmax
 
     classifier = load_classifier(Path(run_dir) / MODEL_DIR)
 
     def predict(texts: Sequence[str], pairs: Sequence[str] | None) -> np.ndarray:
-        logits = predict_logits(classifier, texts, pairs)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return softmax(predict_logits(classifier, texts, pairs))
 
     return predict
 
 
 def eda_for_cluster(context: ClusterContext, embed: Embed, **options) -> Backend:
     """The EDA backend with synonyms from the cluster's own vocabulary."""
-    from topex_core.explore import point_texts
     from topex_core.generation.eda import EdaBackend, vocabulary_synonyms
 
     return EdaBackend(vocabulary_synonyms(point_texts(context.rows), embed), **options)

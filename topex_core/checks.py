@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topex_core.explore import point_texts
+from topex_core.explore import joined_text, point_texts
 from topex_core.scoring import Embed
 
 EMBEDDINGS_FILE = "text_embeddings.npy"
@@ -65,9 +65,10 @@ class CandidateChecker:
         self.ids = points["id"].to_numpy()[reference_positions]
         self.reference_labels = points["label"].astype(str).to_numpy()[reference_positions]
         self.reference = _unit(reference_embeddings)
+        texts = point_texts(points)
         self.exact = {_normal(text): int(row_id)
-                      for text, row_id in zip(point_texts(points), points["id"], strict=True)}
-        words = pd.Series([len(text.split()) for text in point_texts(points)])
+                      for text, row_id in zip(texts, points["id"], strict=True)}
+        words = pd.Series([len(text.split()) for text in texts])
         self.length_range = {label: (0.5 * float(group.quantile(0.01)),
                                      1.5 * float(group.quantile(0.99)) + 2)
                              for label, group in words.groupby(points["label"].astype(str))}
@@ -89,8 +90,7 @@ class CandidateChecker:
         ``others`` are texts of candidates already stored for this run (joined like
         ``explore.point_texts`` for pairs)."""
         pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
-        joined = [text if pair is None else f"{text} || {pair}"
-                  for text, pair in zip(texts, pairs, strict=True)]
+        joined = [joined_text(text, pair) for text, pair in zip(texts, pairs, strict=True)]
         if not joined:
             return []
         vectors = _unit(np.asarray(self.embed(joined), dtype=np.float32))

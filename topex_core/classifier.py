@@ -210,6 +210,12 @@ def predict_features(classifier: Classifier, texts: Sequence[str],
     return features, logits
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities (N, C) from logits (N, C), computed stably."""
+    exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
 def head_layer(classifier: Classifier) -> torch.nn.Linear:
     """The last linear layer with C outputs: the one that writes the logits."""
     layers = [module for module in classifier.model.modules()

@@ -39,10 +39,16 @@ class ExploreConfig:
     top_words: int = naming.TOP_WORDS
 
 
+def joined_text(text: str, text_pair: str | None) -> str:
+    """One text for a row, a sentence pair joined by a separator (as the explorer reads it)."""
+    return text if not isinstance(text_pair, str) else f"{text} || {text_pair}"
+
+
 def point_texts(points: pd.DataFrame) -> list[str]:
-    """The text of each point as the explorer reads it (a pair joined by a separator)."""
+    """The text of each point as the explorer reads it (see ``joined_text``)."""
     if "text_pair" in points.columns:
-        return [f"{a} || {b}" for a, b in zip(points["text"], points["text_pair"], strict=True)]
+        return [joined_text(a, b) for a, b in zip(points["text"], points["text_pair"],
+                                                   strict=True)]
     return points["text"].tolist()
 
 

@@ -107,8 +107,7 @@ def points_frame(dataset: TextDataset, logits: np.ndarray, in_train: np.ndarray)
     """One row per sample: the dataset's columns plus prediction, correctness, confidence."""
     frame = dataset.to_frame()
     predictions = logits.argmax(axis=1)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    probabilities = clf.softmax(logits)
     frame["label_id"] = dataset.labels
     frame["pred"] = [dataset.label_names[i] for i in predictions]
     frame["pred_id"] = predictions
