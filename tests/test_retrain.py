@@ -13,7 +13,14 @@ import pytest
 from conftest import one_line
 from test_augment import explored  # noqa: F401  (fixture)
 
-from topex_core.retrain import RetrainConfig, RetrainError, list_rounds, read_round, retrain
+from topex_core.retrain import (
+    RetrainConfig,
+    RetrainError,
+    _round_lock,
+    list_rounds,
+    read_round,
+    retrain,
+)
 from topex_core.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -115,3 +122,31 @@ def test_cli_retrain_and_compare(explored, tmp_path: Path, capsys) -> None:  # n
     assert set(compared["accuracy_after"]) == {"pool", "test"}
     assert cli.main(["compare", "--run", str(run), "--round", "7"]) == 2
     assert "not a training round" in capsys.readouterr().err
+
+
+def test_a_second_round_while_one_runs_is_refused(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"] * 2)
+        with _round_lock(run), pytest.raises(RetrainError, match="already in progress"):
+            retrain(run, RetrainConfig(), store=store)
+        assert store.training_rounds(store.run_id(run)) == []
+        assert not list((run / "rounds").glob("*"))
+        retrain(run, RetrainConfig(), store=store)  # the lock is free again
+    assert len(list_rounds(run)) == 1
+
+
+def test_an_interrupted_round_leaves_nothing_behind(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, _ = explored
+
+    def interrupt(fraction: float, message: str) -> None:
+        if fraction > 0.3:
+            raise KeyboardInterrupt  # Ctrl-C in the CLI; the dashboard's Cancel is alike
+
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"] * 2)
+        with pytest.raises(KeyboardInterrupt):
+            retrain(run, RetrainConfig(mode="full"), store=store, progress=interrupt)
+        assert store.training_rounds(store.run_id(run)) == []
+        assert not list((run / "rounds").glob("*"))
+        assert retrain(run, RetrainConfig(), store=store)["round"] == 1

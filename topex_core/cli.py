@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from topex_core.cli_experiment import add_experiment_commands
 from topex_core.clustering import METHODS, ClusterConfig
 
 # DataError, ModelError and RunError are ValueErrors: bad input, said in one line
@@ -121,6 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
     export.add_argument("--debug", action="store_true", help="show tracebacks")
     export.set_defaults(handler=_export)
+    add_experiment_commands(commands)
     return parser
 
 

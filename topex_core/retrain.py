@@ -23,9 +23,12 @@ and the round (samples, config, metrics, model path) is recorded in the store.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -45,6 +48,7 @@ ROUNDS_DIR = "rounds"
 ROUND_FILE = "round.json"
 FEATURES_FILE = "head_features.npy"
 TEST_FEATURES_FILE = "test_head_features.npy"
+LOCK_FILE = ".retrain.lock"
 
 
 class RetrainError(ValueError):
@@ -87,17 +91,34 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
                            "Augment page (or with 'topex decide') before retraining")
     if not (run_dir / "explore.json").is_file():
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
-    pool, test = _datasets(run_dir, record)
-    samples = _samples(accepted, record["label_names"], pool.text_pairs is not None)
+    pool, test = run_datasets(run_dir, record)
+    samples = samples_dataset(accepted, record["label_names"], pool.text_pairs is not None)
     base_config = _base_config(record)
     seeds = config.seeds or (base_config.seed,)
-    round_dir = _new_round_dir(run_dir)
-    try:
-        return _train_round(run_dir, round_dir, run_id, pool, test, samples, accepted, record,
-                            base_config, config, seeds, store, report)
-    except BaseException:
-        shutil.rmtree(round_dir, ignore_errors=True)  # no half-written round is left
-        raise
+    with _round_lock(run_dir):
+        round_dir = _new_round_dir(run_dir)
+        try:
+            return _train_round(run_dir, round_dir, run_id, pool, test, samples, accepted,
+                                record, base_config, config, seeds, store, report)
+        except BaseException:  # an error, Ctrl-C or the dashboard's Cancel
+            shutil.rmtree(round_dir, ignore_errors=True)  # no half-written round is left
+            raise
+
+
+@contextlib.contextmanager
+def _round_lock(run_dir: Path) -> Iterator[None]:
+    """One round at a time per run, across threads and processes (an advisory ``flock``
+    on ``RUN_DIR/.retrain.lock``, released by the kernel if the process dies)."""
+    with (run_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetrainError("a retraining round of this run is already in progress; "
+                               "wait for it to finish (or cancel it) and try again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
@@ -168,7 +189,7 @@ def list_rounds(run_dir: Path) -> list[dict]:
 def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           samples: TextDataset, record: dict, config: clf.TrainConfig,
           progress: clf.Progress) -> tuple[np.ndarray, np.ndarray | None, Path]:
-    training_set = _concat(pool.subset(_train_positions(pool, record)), samples)
+    training_set = concat(pool.subset(train_positions(pool, record)), samples)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
@@ -185,20 +206,12 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     from safetensors.torch import save_file
 
     base = clf.load_classifier(run_dir / MODEL_DIR)
-    layer = clf.head_layer(base)
-    features = _cached_features(base, pool, run_dir / FEATURES_FILE,
-                                lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
-    test_features = (_cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
+    features = cached_features(base, pool, run_dir / FEATURES_FILE,
+                               lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
+    test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
                      if test is not None else None)
-    sample_features, _ = clf.predict_features(base, samples.texts, samples.text_pairs)
-    positions = _train_positions(pool, record)
-    inputs = torch.as_tensor(np.vstack([features[positions], sample_features]))
-    targets = torch.as_tensor(np.concatenate([pool.labels[positions], samples.labels]))
-    head = torch.nn.Linear(layer.in_features, layer.out_features)
-    head.load_state_dict({name: value.detach().cpu() for name, value in
-                          layer.state_dict().items()})
-    _train_head(head, inputs, targets, config, seed,
-                lambda f: progress(0.6 + 0.35 * f, "training the head"))
+    head = fit_head(base, features, pool.labels, train_positions(pool, record), samples,
+                    config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"))
     with torch.no_grad():
         logits = head(torch.as_tensor(features)).numpy()
         test_logits = head(torch.as_tensor(test_features)).numpy() \
@@ -208,6 +221,23 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
               str(model_path))
     return logits.astype(np.float32), (None if test_logits is None
                                        else test_logits.astype(np.float32)), model_path
+
+
+def fit_head(base: clf.Classifier, pool_features: np.ndarray, pool_labels: np.ndarray,
+             positions: np.ndarray, samples: TextDataset, config: RetrainConfig, seed: int,
+             progress=lambda fraction: None) -> torch.nn.Linear:
+    """The base model's final layer trained again on the training rows' features
+    (``pool_features[positions]``, (n, hidden) float32) plus the samples' features."""
+    layer = clf.head_layer(base)
+    sample_features = (clf.predict_features(base, samples.texts, samples.text_pairs)[0]
+                       if len(samples) else np.empty((0, layer.in_features), np.float32))
+    inputs = torch.as_tensor(np.vstack([pool_features[positions], sample_features]))
+    targets = torch.as_tensor(np.concatenate([pool_labels[positions], samples.labels]))
+    head = torch.nn.Linear(layer.in_features, layer.out_features)
+    head.load_state_dict({name: value.detach().cpu() for name, value in
+                          layer.state_dict().items()})
+    _train_head(head, inputs, targets, config, seed, progress)
+    return head
 
 
 def _train_head(head: torch.nn.Linear, inputs: torch.Tensor, targets: torch.Tensor,
@@ -228,8 +258,9 @@ def _train_head(head: torch.nn.Linear, inputs: torch.Tensor, targets: torch.Tens
     head.eval()
 
 
-def _cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
-                     progress: clf.Progress | None) -> np.ndarray:
+def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
+                    progress: clf.Progress | None) -> np.ndarray:
+    """The encoder features the head reads, (N, hidden) float32, cached at ``path``."""
     if path.is_file():
         features = np.load(path, allow_pickle=False)
         if len(features) == len(dataset):
@@ -240,7 +271,8 @@ def _cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
     return features
 
 
-def _datasets(run_dir: Path, record: dict) -> tuple[TextDataset, TextDataset | None]:
+def run_datasets(run_dir: Path, record: dict) -> tuple[TextDataset, TextDataset | None]:
+    """(pool, test or None) read back from the run's points files."""
     pool = _dataset_from_points(pd.read_parquet(run_dir / "points.parquet"), record)
     test_path = run_dir / "test_points.parquet"
     test = _dataset_from_points(pd.read_parquet(test_path), record) if test_path.is_file() \
@@ -258,7 +290,8 @@ def _dataset_from_points(points: pd.DataFrame, record: dict) -> TextDataset:
                        label_names=list(record["label_names"]))
 
 
-def _samples(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> TextDataset:
+def samples_dataset(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> TextDataset:
+    """Samples (columns text, text_pair, label) as a dataset with negative ids."""
     if pair and accepted["text_pair"].isna().any():
         raise RetrainError("this is a sentence-pair dataset and some accepted samples have no "
                            "hypothesis; reject or edit them first")
@@ -271,14 +304,16 @@ def _samples(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> Text
                        labels=labels, label_names=label_names)
 
 
-def _concat(first: TextDataset, second: TextDataset) -> TextDataset:
+def concat(first: TextDataset, second: TextDataset) -> TextDataset:
+    """``first``'s rows followed by ``second``'s."""
     pairs = (first.text_pairs + second.text_pairs) if first.text_pairs is not None else None
     return replace(first, ids=np.concatenate([first.ids, second.ids]),
                    texts=first.texts + second.texts, text_pairs=pairs,
                    labels=np.concatenate([first.labels, second.labels]))
 
 
-def _train_positions(pool: TextDataset, record: dict) -> np.ndarray:
+def train_positions(pool: TextDataset, record: dict) -> np.ndarray:
+    """Positions in ``pool`` of the base run's training subset."""
     if "train_ids" in record:
         return np.flatnonzero(np.isin(pool.ids, np.asarray(record["train_ids"])))
     config = record["config"]
