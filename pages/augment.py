@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,24 +140,35 @@ def _backend(context: augment.ClusterContext, modified: float):
 
 def _generate(context, request, prompt, backend, checker, streaming: bool) -> None:
     previews: dict[tuple[int, int], str] = {}
+    cancel = threading.Event()
 
     def work():
         with Store() as store:
             return augment.generate_candidates(
                 context, request, prompt, backend=backend, checker=checker, store=store,
-                on_delta=lambda p, c, text: previews.__setitem__((p, c), text))
+                on_delta=lambda p, c, text: previews.__setitem__((p, c), text), cancel=cancel)
 
     with st.status(f"Generating {request.n} candidates with {backend.name}…",
                    expanded=True) as status:
-        live = st.empty()
+        # Any click (this button included) reruns the page, which interrupts the loop
+        # below at its next Streamlit call; the finally clause then stops the worker.
+        st.button("Stop generating", key="augment_stop", icon=":material/stop:")
+        clock, live = st.empty(), st.empty()
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(work)
-            while not future.done():
-                if streaming and previews:
-                    live.markdown("\n\n".join(f"**{c + 1}.** {text}"
-                                              for (_, c), text in sorted(previews.items())))
-                time.sleep(0.25)
+            try:
+                while not future.done():
+                    clock.caption(f"{time.monotonic() - started:.0f} s")
+                    if streaming and previews:
+                        live.markdown("\n\n".join(f"**{c + 1}.** {text}"
+                                                  for (_, c), text in sorted(previews.items())))
+                    time.sleep(0.25)
+            finally:
+                if not future.done():
+                    cancel.set()
             outcome = future.result()
+        clock.empty()
         live.empty()
         stored = len(outcome.candidates)
         if outcome.error:

@@ -42,6 +42,9 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
     base_seed = int(read_run(run_dir)["config"].get("seed", 0))
     config = RetrainConfig(mode=mode, seeds=tuple(base_seed + i for i in range(int(seeds))))
     with st.status(f"Retraining ({mode})…", expanded=True) as status:
+        # A click reruns the page; the next progress update then stops training and the
+        # half-written round is removed (retrain cleans up on any interruption).
+        st.button("Cancel", key="retrain_cancel", icon=":material/stop:")
         bar = st.progress(0.0, text="starting")
         set_cpu_threads()
         try:

@@ -12,11 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class ChatServer:
     """Modes: ok, ignore_n (one choice whatever n), fail_once (HTTP 500 then ok),
     error_500, malformed, slow (sleeps ``delay_s``), stream, stream_cut (no [DONE]),
-    bad_request (HTTP 400), unauthorised (needs ``api_key``)."""
+    bad_request (HTTP 400), unauthorised (needs ``api_key``). ``reply`` replaces the
+    sample texts with one fixed answer; ``chunk_delay_s`` paces streamed chunks."""
 
     def __init__(self, mode: str = "ok", *, delay_s: float = 2.0,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, reply: str | None = None,
+                 chunk_delay_s: float = 0.0) -> None:
         self.mode, self.delay_s, self.api_key = mode, delay_s, api_key
+        self.reply, self.chunk_delay_s = reply, chunk_delay_s
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
@@ -64,7 +67,8 @@ class ChatServer:
                 if mode == "slow":
                     time.sleep(server.delay_s)
                 n = 1 if mode == "ignore_n" else body.get("n", 1)
-                texts = [f"Sample {body.get('seed')}-{i} about the topic." for i in range(n)]
+                texts = [server.reply if server.reply is not None
+                         else f"Sample {body.get('seed')}-{i} about the topic." for i in range(n)]
                 if mode in ("stream", "stream_cut"):
                     return self._stream(texts, cut=mode == "stream_cut")
                 answer = {"id": "x", "object": "chat.completion", "model": body["model"],
@@ -90,6 +94,7 @@ class ChatServer:
                         chunk = {"choices": [{"index": index, "delta": {"content": word + " "}}]}
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
+                        time.sleep(server.chunk_delay_s)
                 if not cut:
                     self.wfile.write(b"data: [DONE]\n\n")
 

@@ -10,6 +10,7 @@ are still parsed, checked and stored; the outcome carries the error.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 from topex_core.checks import CandidateChecker, Predict
 from topex_core.explore import joined_text, point_texts
 from topex_core.generation import Backend, GenerationError, Sampling, parse_output
-from topex_core.generation.base import OnDelta
+from topex_core.generation.base import GenerationCancelled, OnDelta
 from topex_core.prompts import (
     PAIR_TASKS,
     TASK_TEMPLATES,
@@ -153,12 +154,17 @@ def prepare_prompt(context: ClusterContext, request: AugmentRequest,
 
 def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt: Prompt, *,
                         backend: Backend, checker: CandidateChecker, store: Store,
-                        on_delta: OnDelta | None = None) -> Outcome:
-    """Generate ``request.n`` completions of ``prompt``, parse, check and store them."""
+                        on_delta: OnDelta | None = None,
+                        cancel: threading.Event | None = None) -> Outcome:
+    """Generate ``request.n`` completions of ``prompt``, parse, check and store them.
+
+    Setting ``cancel`` stops a backend that reports progress (streaming, EDA) at its next
+    piece of text; what had arrived is still parsed, checked and stored."""
     request.validate()
     error = None
     try:
-        completions = backend.generate([prompt], request.n, request.sampling, on_delta=on_delta)
+        completions = backend.generate([prompt], request.n, request.sampling,
+                                       on_delta=_cancellable(on_delta, cancel))
     except GenerationError as failure:
         completions, error = failure.received, str(failure)
     pair = prompt.task in PAIR_TASKS
@@ -187,6 +193,19 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
               for candidate_id, c in zip(ids, candidates, strict=True)]
     dropped = sum(1 for _, items in per_completion if not items)
     return Outcome(candidates=stored, completions=len(completions), dropped=dropped, error=error)
+
+
+def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:
+    if cancel is None:
+        return on_delta
+
+    def relay(prompt_index: int, choice: int, text: str) -> None:
+        if cancel.is_set():
+            raise GenerationCancelled("generation was cancelled")
+        if on_delta is not None:
+            on_delta(prompt_index, choice, text)
+
+    return relay
 
 
 def classifier_predict(run_dir: Path) -> Predict:

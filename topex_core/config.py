@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 TOPEX_VERSION = "0.1.0"
@@ -49,3 +50,19 @@ def resolve_server_path(user_path: str) -> Path:
         raise ValueError(f"{user_path}: outside the data root {root} "
                          f"(set {DATA_ROOT_ENV} to allow another folder)")
     return candidate
+
+
+SECRET_NAMES = ("TOPEX_OPENAI_BASE_URL", "TOPEX_OPENAI_MODEL", "TOPEX_OPENAI_API_KEY",
+                "TOPEX_DATA_ROOT", "HF_TOKEN")
+
+
+def apply_secrets(values: Mapping[str, object]) -> list[str]:
+    """Use the known settings of ``values`` (the dashboard's ``secrets.toml``) as environment
+    defaults; a variable already set in the environment wins. Returns the names applied."""
+    applied = []
+    for name in SECRET_NAMES:
+        value = values.get(name)
+        if isinstance(value, str) and value and not os.environ.get(name):
+            os.environ[name] = value
+            applied.append(name)
+    return applied

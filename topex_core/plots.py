@@ -51,7 +51,7 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         mask = group["mask"]
         positions = np.flatnonzero(mask)
         figure.add_trace(go.Scattergl(
-            x=x[mask], y=y[mask], mode="markers", name=group["name"],
+            x=x[mask], y=y[mask], mode="markers", name=html.escape(group["name"]),
             customdata=positions,
             text=[texts[i] for i in positions] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")

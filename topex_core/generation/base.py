@@ -29,6 +29,10 @@ class GenerationError(ValueError):
         self.received = list(received)
 
 
+class GenerationCancelled(GenerationError):
+    """The user stopped generation; ``received`` holds what had arrived."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Sampling parameters, always sent explicitly (servers' defaults differ).

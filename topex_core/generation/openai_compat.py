@@ -189,15 +189,16 @@ def _read_stream(response, request: _Request,
             break
         try:
             chunk = json.loads(data)
-            for choice in chunk["choices"]:
-                index = int(choice.get("index", 0))
-                piece = (choice.get("delta") or {}).get("content") or ""
-                texts[index] = texts.get(index, "") + piece
-                if on_delta is not None and piece:
-                    on_delta(request.prompt_index, request.first_choice + index, texts[index])
+            pieces = [(int(choice.get("index", 0)),
+                       (choice.get("delta") or {}).get("content") or "")
+                      for choice in chunk["choices"]]
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise GenerationError(f"a streamed chunk is not chat-completions JSON "
                                   f"({type(error).__name__}): {data[:200]!r}") from None
+        for index, piece in pieces:
+            texts[index] = texts.get(index, "") + piece
+            if on_delta is not None and piece:  # may raise GenerationCancelled
+                on_delta(request.prompt_index, request.first_choice + index, texts[index])
     if not finished:
         raise _Retryable("the stream ended before its [DONE] line")
     return {index: (text, None) for index, text in texts.items()}

@@ -6,6 +6,9 @@ and bullets, a ``Title:`` marker, and quotes wrapping the whole text. A completi
 is a list of several items becomes several candidates. Pair tasks (NLI) are read from a
 JSON object (or a list of them) with ``premise`` and ``hypothesis``, or from
 ``Premise: … Hypothesis: …`` lines. Empty results are dropped; a text is one line.
+Candidates without a single letter (list debris such as "2. -"), and candidates longer than
+``MAX_CHARS`` (a runaway generation) are dropped too; at most ``MAX_ITEMS`` are read from
+one completion.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import re
 from dataclasses import dataclass
 
 MIN_CHARS = 2
+MAX_CHARS = 20_000  # longer than any sample worth vetting by hand; 1 MB answers happen
+MAX_ITEMS = 100
 SCAFFOLDING = re.compile(
     r"<\|im_(?:start|end)\|>(?:assistant|user|system)?|<\|[a-z_]+\|>|</?s>|\[/?INST\]"
     r"|<(?:start|end)_of_turn>(?:model|user)?|<\|eot_id\|>|<\|start_header_id\|>\w*"
@@ -44,11 +49,10 @@ def parse_output(raw: str, *, pair: bool) -> list[ParsedText]:
     """Clean candidates from one raw completion (possibly none, possibly several)."""
     body = _strip_scaffolding(raw)
     parsed = _parse_pairs(body) if pair else _parse_single(body)
-    unique: list[ParsedText] = []
-    for item in parsed:
-        if item not in unique:
-            unique.append(item)
-    return unique
+    unique = dict.fromkeys(item for item in parsed
+                           if len(item.text) + len(item.text_pair or "") <= MAX_CHARS
+                           and any(character.isalpha() for character in item.text))
+    return list(unique)[:MAX_ITEMS]
 
 
 def clean_text(text: str) -> str:
