@@ -103,8 +103,24 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             assert page.get_by_text("Before → after in the same").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)
+            check_on_a_4k_screen(page)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def check_on_a_4k_screen(page) -> None:
+    """A 3840×2160 window (a 4k screen at 100% zoom): the figures grow with the page instead
+    of staying a small island, and screenshots are kept for a look at their text sizes."""
+    page.set_viewport_size({"width": 3840, "height": 2160})
+    page.wait_for_timeout(1_500)  # Plotly relayouts on resize
+    widths = [box["width"] for box in (plot.bounding_box() for plot in
+                                       page.locator(".js-plotly-plot").all()) if box]
+    page.screenshot(path=str(ARTIFACTS / "e2e_before_after_4k.png"))
+    assert widths and max(widths) > 1_500, widths
+    page.get_by_role("link", name="Explore").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_500)
+    page.screenshot(path=str(ARTIFACTS / "e2e_explore_4k.png"))

@@ -25,7 +25,8 @@ def test_cluster_mode_colours_error_clusters_and_labels_them() -> None:
     points, clusters = frame()
     figure = plots.cluster_map(points, clusters, selected_cluster=0)
     names = [trace.name for trace in figure.data]
-    assert names == ["other points", "0: refund <b>fee</b>"]
+    assert names == ["other points", "0: refund &lt;b&gt;fee&lt;/b&gt;"]  # legends escaped
+    assert figure.layout.yaxis.scaleanchor == "x"  # a wide window does not stretch the map
     assert sum(len(trace.x) for trace in figure.data) == len(points)
     assert figure.data[1].marker.size == 15 and figure.data[0].marker.color == plots.BACKGROUND_GREY
     assert figure.layout.annotations[0].text == "refund &lt;b&gt;fee&lt;/b&gt;"

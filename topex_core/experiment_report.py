@@ -180,7 +180,7 @@ def _delta_table(summary: pd.DataFrame) -> str:
         row = control.iloc[0]
         lines.append(f"Control (`none`, retrained with no sample): "
                      f"{_mean_interval(row['delta_mean'], row['delta_half_width'])} "
-                     f"({row['fixed']}/{row['broken']}). ")
+                     f"({row['fixed']}/{row['broken']}).")
     lines.append("In brackets: test rows fixed / broken, summed over seeds.")
     return "\n".join(lines)
 

@@ -19,6 +19,12 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 BACKGROUND_GREY = "#B0B0B0"
 HOVER_TEXT_LIMIT = 20_000
 HOVER_CHARS = 120
+# One unit on x is one unit on y: on a wide window (a 4k screen) the map keeps its shape
+# and leaves margins instead of stretching six to one.
+MAP_X_AXIS = {"showticklabels": False, "title": None, "zeroline": False, "showgrid": False,
+              "constrain": "domain"}
+MAP_Y_AXIS = {"showticklabels": False, "title": None, "zeroline": False, "showgrid": False,
+              "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"}
 MAX_NAMED_CLUSTERS = 10  # more names than this cover the map; the rest share one trace
 OTHER_ERRORS_COLOR = "#7A4F9A"
 COLOR_MODES = ("cluster", "label", "pred", "correct")
@@ -67,8 +73,7 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
                "x": 0.01, "font": {"size": 15}},
         legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
-        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        xaxis=MAP_X_AXIS, yaxis=MAP_Y_AXIS,
         uirevision=map_name, dragmode="lasso", hoverlabel={"font_size": 13},
     )
     return figure
@@ -200,8 +205,7 @@ def before_after_map(points: pd.DataFrame, after: pd.DataFrame, *, map_name: str
         title={"text": f"Before → after in the same {MAP_TITLES[map_name]} map", "x": 0.01,
                "font": {"size": 15}},
         legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
-        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        xaxis=MAP_X_AXIS, yaxis=MAP_Y_AXIS,
         uirevision=map_name, hoverlabel={"font_size": 13})
     return figure
 
