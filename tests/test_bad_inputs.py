@@ -102,13 +102,18 @@ def test_map_text_names_and_legends_are_escaped(color_by: str) -> None:
     assert any("&lt;script&gt;" in value for value in shown)
 
 
-def generate_with(server: ChatServer, run: Path, cluster: int, store: Store, n: int = 2):
+def generate_with(backend, run: Path, cluster: int, store: Store, n: int = 2, **options):
+    """Generate n candidates for the cluster with ``backend`` (options: on_delta, cancel)."""
     context, checker = parts(run, cluster)
     request = augment.AugmentRequest(cluster=cluster, n=n, shots=2)
     prompt = augment.prepare_prompt(context, request)
-    backend = make_backend("openai", base_url=server.base_url, model="m", max_retries=0)
     return augment.generate_candidates(context, request, prompt, backend=backend,
-                                       checker=checker, store=store)
+                                       checker=checker, store=store, **options)
+
+
+def served(server: ChatServer, **options):
+    return make_backend("openai", base_url=server.base_url, model="m", max_retries=0,
+                        **options)
 
 
 @pytest.mark.parametrize("reply", ["", "   \n\n  ", "1.\n2.\n-", "word " * 200_000,
@@ -117,7 +122,7 @@ def test_empty_and_runaway_answers_store_nothing(explored, tmp_path: Path,  # no
                                                  reply: str) -> None:
     run, cluster = explored
     with ChatServer(reply=reply) as server, Store(tmp_path / "db") as store:
-        outcome = generate_with(server, run, cluster, store)
+        outcome = generate_with(served(server), run, cluster, store)
         assert outcome.candidates == [] and outcome.dropped == outcome.completions == 2
         assert store.candidates(store.run_id(run)).empty
 
@@ -130,7 +135,7 @@ def test_garbage_and_injection_are_plain_candidates_with_the_asked_label(
     with Store(tmp_path / "db") as store:
         for reply in (injection, "zxq }{][ \u0007\u202e%%%% qqq \ufffd\ufffd"):
             with ChatServer(reply=reply) as server:
-                outcome = generate_with(server, run, cluster, store, n=1)
+                outcome = generate_with(served(server), run, cluster, store, n=1)
             assert len(outcome.candidates) == 1
         stored = store.candidates(store.run_id(run))
     assert stored.iloc[0]["text"] == injection
@@ -139,26 +144,20 @@ def test_garbage_and_injection_are_plain_candidates_with_the_asked_label(
 
 def test_a_streamed_generation_stops_when_cancelled(explored, tmp_path: Path) -> None:  # noqa: F811
     run, cluster = explored
-    context, checker = parts(run, cluster)
-    request = augment.AugmentRequest(cluster=cluster, n=1, shots=2)
-    prompt = augment.prepare_prompt(context, request)
     cancel = threading.Event()
+    seen = []
+
+    def on_delta(prompt_index: int, choice: int, text: str) -> None:
+        seen.append(text)
+        if len(seen) == 5:
+            cancel.set()
+
     long_reply = " ".join(f"word{i}" for i in range(200))
     with ChatServer("stream", reply=long_reply, chunk_delay_s=0.02) as server, \
             Store(tmp_path / "db") as store:
-        backend = make_backend("openai", base_url=server.base_url, model="m", max_retries=0,
-                               stream=True)
-        seen = []
-
-        def on_delta(prompt_index: int, choice: int, text: str) -> None:
-            seen.append(text)
-            if len(seen) == 5:
-                cancel.set()
-
         started = time.monotonic()
-        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
-                                              checker=checker, store=store,
-                                              on_delta=on_delta, cancel=cancel)
+        outcome = generate_with(served(server, stream=True), run, cluster, store, n=1,
+                                on_delta=on_delta, cancel=cancel)
         elapsed = time.monotonic() - started
         assert "cancelled" in outcome.error and outcome.candidates == []
         assert len(seen) == 5 and elapsed < 200 * 0.02
@@ -167,15 +166,10 @@ def test_a_streamed_generation_stops_when_cancelled(explored, tmp_path: Path) ->
 
 def test_cancelled_before_it_starts_writes_nothing(explored, tmp_path: Path) -> None:  # noqa: F811
     run, cluster = explored
-    context, checker = parts(run, cluster)
-    request = augment.AugmentRequest(cluster=cluster, n=3, shots=2)
-    prompt = augment.prepare_prompt(context, request)
     cancel = threading.Event()
     cancel.set()
     with Store(tmp_path / "db") as store:
-        outcome = augment.generate_candidates(context, request, prompt,
-                                              backend=make_backend("eda"), checker=checker,
-                                              store=store, cancel=cancel)
+        outcome = generate_with(make_backend("eda"), run, cluster, store, n=3, cancel=cancel)
         assert outcome.error == "generation was cancelled" and outcome.candidates == []
         assert store.candidates(store.run_id(run)).empty
 
