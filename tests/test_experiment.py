@@ -23,7 +23,12 @@ from topex_core.experiment import (
     ExperimentError,
     run_experiment,
 )
-from topex_core.experiment_report import dataset_key, render_report, summarise
+from topex_core.experiment_report import (
+    against_control,
+    dataset_key,
+    render_report,
+    summarise,
+)
 from topex_core.run import read_run
 
 
@@ -142,6 +147,12 @@ def test_report_shows_the_harness_numbers(splits, tmp_path: Path) -> None:
     for row in summary[summary["n"] > 0].to_dict("records"):
         assert f"{row['delta_mean']:+.2f} ± {row['delta_half_width']:.2f}" in report
     assert "no human reviewed them" in report and "Control (`none`" in report
+    control = results[results["strategy"] == "none"].set_index("seed")["accuracy"]
+    weighted = results[(results["strategy"] == "weighted") & (results["n"] == 1)]
+    against = 100 * (weighted["accuracy"].to_numpy() - control.loc[weighted["seed"]].to_numpy())
+    row = against_control(results).set_index(["strategy", "n"]).loc[("weighted", 1)]
+    assert row["delta_mean"] == pytest.approx(against.mean())
+    assert f"{against.mean():+.2f} ± {row['delta_half_width']:.2f}" in report
 
 
 def test_command_line_runs_an_experiment_and_rejects_bad_options(

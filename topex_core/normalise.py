@@ -21,7 +21,10 @@ class MinMaxScaler:
     @classmethod
     def fit(cls, values: np.ndarray) -> MinMaxScaler:
         """Bounds of ``values`` (N, C); raises ValueError on an empty or non-finite array."""
-        values = _as_matrix(values)
+        return cls._fit_checked(_as_matrix(values))
+
+    @classmethod
+    def _fit_checked(cls, values: np.ndarray) -> MinMaxScaler:
         if len(values) == 0:
             raise ValueError("cannot normalise an empty set of logits")
         return cls(values.min(axis=0), values.max(axis=0))
@@ -32,20 +35,26 @@ class MinMaxScaler:
         Values of another model may fall outside [-1, 1]; they are not clipped, so that
         movement beyond the old range stays visible.
         """
-        values = _as_matrix(values)
+        return self._transform_checked(_as_matrix(values))
+
+    def _transform_checked(self, values: np.ndarray) -> np.ndarray:
         if values.shape[1] != len(self.minimums):
             raise ValueError(f"expected {len(self.minimums)} logit dimensions, "
                              f"got {values.shape[1]}")
         span = self.maximums - self.minimums
-        safe_span = np.where(span > 0, span, 1.0)
-        scaled = 2.0 * (values - self.minimums) / safe_span - 1.0
-        return np.where(span > 0, scaled, 0.0).astype(np.float32)
+        # one multiply-add per value: 2·(v − min)/span − 1 = v·scale + offset
+        scale = np.where(span > 0, 2.0 / np.where(span > 0, span, 1.0), 0.0)
+        offset = np.where(span > 0, -1.0 - self.minimums * scale, 0.0)
+        scaled = values * scale
+        scaled += offset
+        return scaled.astype(np.float32)
 
 
 def normalise_logits(logits: np.ndarray) -> tuple[np.ndarray, MinMaxScaler]:
     """Fit on ``logits`` (N, C) and return (normalised (N, C) float32, scaler)."""
-    scaler = MinMaxScaler.fit(logits)
-    return scaler.transform(logits), scaler
+    values = _as_matrix(logits)  # converted and checked once for both steps
+    scaler = MinMaxScaler._fit_checked(values)
+    return scaler._transform_checked(values), scaler
 
 
 def _as_matrix(values: np.ndarray) -> np.ndarray:
