@@ -71,8 +71,7 @@ def _experiment(args: argparse.Namespace) -> int:
         generator=args.generator, retrain_mode=args.retrain_mode).validate()
     set_cpu_threads()
     embed = SentenceEmbedder()
-    command = "topex " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-        if Path(sys.argv[0]).name == "topex" else None
+    command = _command_line()
     results = run_experiment(pool, test, config, args.out, embed=embed,
                              make_backend=_backend_factory(args, embed), command=command,
                              progress=lambda m: print(f"[experiment] {m}", file=sys.stderr,
@@ -90,8 +89,16 @@ def _experiment_report(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"no {RESULTS_FILE} in {', '.join(missing)}: run 'topex experiment' "
                          "there first")
-    print(json.dumps({"report": str(write_report(args.experiments, args.out))}))
+    report = write_report(args.experiments, args.out, _command_line())
+    print(json.dumps({"report": str(report)}))
     return 0
+
+
+def _command_line() -> str | None:
+    """The command as typed, when run as the ``topex`` console script."""
+    if Path(sys.argv[0]).name != "topex":
+        return None
+    return "topex " + " ".join(shlex.quote(argument) for argument in sys.argv[1:])
 
 
 def _backend_factory(args: argparse.Namespace, embed):

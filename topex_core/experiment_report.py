@@ -67,8 +67,9 @@ def against_control(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_report(experiment_dirs: list[Path]) -> str:
-    """The report of the experiments in ``experiment_dirs`` (one per dataset, or more)."""
+def render_report(experiment_dirs: list[Path], command: str | None = None) -> str:
+    """The report of the experiments in ``experiment_dirs`` (one per dataset, or more);
+    ``command`` is the one that wrote it, if any."""
     results = pd.concat([pd.read_csv(Path(d) / RESULTS_FILE) for d in experiment_dirs],
                         ignore_index=True)
     metas = [json.loads((Path(d) / EXPERIMENT_FILE).read_text(encoding="utf-8"))
@@ -78,6 +79,8 @@ def render_report(experiment_dirs: list[Path]) -> str:
              "Produced by `topex experiment` / `topex experiment-report`; no number below was "
              "typed by hand.", "", "## How it was made", ""]
     parts += _provenance(metas, results)
+    if command:
+        parts.append(f"- this report: `{command}`")
     parts += ["", "## Base accuracy (test split)", "", _base_table(results), "",
               "## Table 1: share of the best metric's gain", "",
               "Mean Δ test accuracy over every n and seed, as a share of the best selection "
@@ -100,9 +103,9 @@ def render_report(experiment_dirs: list[Path]) -> str:
     return "\n".join(parts)
 
 
-def write_report(experiment_dirs: list[Path], out: Path) -> Path:
+def write_report(experiment_dirs: list[Path], out: Path, command: str | None = None) -> Path:
     out = Path(out)
-    out.write_text(render_report(experiment_dirs), encoding="utf-8")
+    out.write_text(render_report(experiment_dirs, command), encoding="utf-8")
     return out
 
 
