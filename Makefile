@@ -39,6 +39,7 @@ browser:
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check topex_core tests bench app.py pages
+	$(BIN)/hadolint Dockerfile
 
 bench: $(STAMP)
 	mkdir -p bench/results
