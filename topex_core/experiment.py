@@ -167,6 +167,7 @@ class _SeedRun:
         train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
         self.record = read_run(self.run_dir)
         self.pool, self.test = retrain.run_datasets(self.run_dir, self.record)
+        self.train_positions = retrain.train_positions(self.pool, self.record)
         self.base_config = replace(config.train.resolved(), seed=seed,
                                    max_length=self.record["config"]["max_length"])
         self.base_pred = np.load(self.run_dir / "test_logits.npy").argmax(axis=1)
@@ -179,7 +180,7 @@ class _SeedRun:
             self.clusters = clusters[clusters["is_error_cluster"]]
         self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
         self._random_backend: Backend | None = None
-        self._base: clf.Classifier | None = None
+        self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
 
     def result(self, strategy: str, n: int) -> dict:
         started = time.perf_counter()
@@ -238,7 +239,7 @@ class _SeedRun:
         return _generate(backend, prompt, n, request.sampling)
 
     def _random_row_samples(self, n: int) -> pd.DataFrame:
-        positions = retrain.train_positions(self.pool, self.record)
+        positions = self.train_positions
         rng = np.random.default_rng([self.seed, n, 11])
         chosen = rng.choice(positions, size=min(n, len(positions)), replace=False)
         pair = self.pool.text_pairs is not None
@@ -261,22 +262,24 @@ class _SeedRun:
         sample_set = retrain.samples_dataset(samples, self.pool.label_names,
                                              self.pool.text_pairs is not None)
         if self.config.retrain_mode == "full":
-            training_set = retrain.concat(
-                self.pool.subset(retrain.train_positions(self.pool, self.record)), sample_set)
+            training_set = retrain.concat(self.pool.subset(self.train_positions), sample_set)
             model = clf.fine_tune(training_set, self.base_config)
             return clf.predict_logits(model, self.test.texts, self.test.text_pairs).argmax(1)
-        if self._base is None:
-            self._base = clf.load_classifier(self.run_dir / "model")
-        base = self._base
-        features = retrain.cached_features(base, self.pool, self.run_dir / retrain.FEATURES_FILE,
-                                           None)
-        test_features = retrain.cached_features(base, self.test,
-                                                self.run_dir / retrain.TEST_FEATURES_FILE, None)
-        head = retrain.fit_head(base, features, self.pool.labels,
-                                retrain.train_positions(self.pool, self.record), sample_set,
-                                retrain.RetrainConfig(mode="head"), self.seed)
+        base, features, test_features = self._head_inputs()
+        head = retrain.fit_head(base, features, self.pool.labels, self.train_positions,
+                                sample_set, retrain.RetrainConfig(mode="head"), self.seed)
         with torch.no_grad():
             return head(torch.as_tensor(test_features)).numpy().argmax(1)
+
+    def _head_inputs(self) -> tuple[clf.Classifier, np.ndarray, np.ndarray]:
+        """The base model and its encoder features for pool and test, read once per seed."""
+        if self._head is None:
+            base = clf.load_classifier(self.run_dir / "model")
+            self._head = (base, retrain.cached_features(
+                base, self.pool, self.run_dir / retrain.FEATURES_FILE, None),
+                retrain.cached_features(base, self.test,
+                                        self.run_dir / retrain.TEST_FEATURES_FILE, None))
+        return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,
                        cluster: int | None) -> None:
