@@ -37,10 +37,15 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
                       format_func=MODE_HELP.get)
     seeds = right.number_input("Seeds", 1, 10, 1, key="retrain_seeds",
                                help="more seeds show how much of the change is seed noise")
+    control = st.checkbox(
+        "Also train a control without the samples (twice the time)", key="retrain_control",
+        help="Retraining moves rows the samples never touch. The control is the same round "
+             "without the samples; comparing against it shows what the samples themselves did.")
     if not st.button("Retrain", type="primary", key="retrain_go"):
         return
     base_seed = int(read_run(run_dir)["config"].get("seed", 0))
-    config = RetrainConfig(mode=mode, seeds=tuple(base_seed + i for i in range(int(seeds))))
+    config = RetrainConfig(mode=mode, seeds=tuple(base_seed + i for i in range(int(seeds))),
+                           control=control)
     with st.status(f"Retraining ({mode})…", expanded=True) as status:
         # A click reruns the page; the next progress update then stops training and the
         # half-written round is removed (retrain cleans up on any interruption).
@@ -93,6 +98,14 @@ def _headline(metrics: dict) -> None:
                + ("the change is unlikely to be chance." if significant else
                   "the change could be chance at the 5% level."))
     (st.success if significant and metrics["fixed"] > metrics["broken"] else st.info)(message)
+    against = metrics.get("against_control")
+    if against:
+        pool = against["pool"]
+        change = 100 * (pool["accuracy_after"] - pool["accuracy_before"])
+        st.markdown(f"**Against the control** (the same retraining without the samples): "
+                    f"pool accuracy {change:+.2f} points, {pool['fixed']} rows fixed and "
+                    f"{pool['broken']} broken by the samples themselves, McNemar p = "
+                    f"{pool['mcnemar_p']:.4f}.")
     if len(metrics["seeds"]) > 1:
         spread = metrics["across_seeds"]["pool"]
         st.caption(f"Across {len(metrics['seeds'])} seeds, pool accuracy after: "

@@ -46,3 +46,16 @@ def test_retrain_in_head_mode_and_show_before_after(explored) -> None:  # noqa: 
     at.radio(key="retrain_map").set_value("sparse_pca").run()
     assert not at.exception
     assert any("Fixed (" in m.value for m in at.markdown)
+
+
+def test_a_round_with_a_control_says_what_the_samples_did_themselves(explored) -> None:  # noqa: F811
+    run, _ = explored
+    with Store() as store:
+        accept(store, run, ["express delivery fee refund"] * 4)
+    at = page(run)
+    at.checkbox(key="retrain_control").check()
+    at.button(key="retrain_go").click().run()
+    assert not at.exception, at.exception
+    assert list_rounds(run)[0]["config"]["control"] is True
+    sentence = next(m.value for m in at.markdown if "Against the control" in m.value)
+    assert "rows fixed" in sentence and "McNemar p" in sentence

@@ -150,3 +150,22 @@ def test_an_interrupted_round_leaves_nothing_behind(explored, tmp_path: Path) ->
         assert store.training_rounds(store.run_id(run)) == []
         assert not list((run / "rounds").glob("*"))
         assert retrain(run, RetrainConfig(), store=store)["round"] == 1
+
+
+def test_a_control_round_separates_the_samples_from_retraining(explored, tmp_path: Path) -> None:  # noqa: F811
+    run, cluster = explored
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"] * 6)
+        head = retrain(run, RetrainConfig(control=True, **FAST_HEAD), store=store)
+        full = retrain(run, RetrainConfig(mode="full", control=True), store=store)
+    against = head["metrics"]["against_control"]["pool"]
+    control = np.load(Path(head["round_dir"]) / "control_after_logits_0.npy").argmax(1)
+    after = np.load(Path(head["round_dir"]) / "after_logits_0.npy").argmax(1)
+    labels = pd.read_parquet(run / "points.parquet")["label_id"].to_numpy()
+    assert against["accuracy_before"] == pytest.approx(np.mean(control == labels))
+    assert against["fixed"] == int(((after == labels) & (control != labels)).sum()) >= 20
+    assert (Path(head["round_dir"]) / "control_head_0.safetensors").is_file()
+    assert head["model_paths"] == [str(Path(head["round_dir"]) / "head_0.safetensors")]
+    # full retraining is deterministic: its control is the base model again
+    assert full["metrics"]["against_control"]["pool"]["fixed"] == full["metrics"]["fixed"]
+    assert full["metrics"]["against_control"]["pool"]["broken"] == full["metrics"]["broken"]

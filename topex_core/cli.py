@@ -87,6 +87,8 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="head: frozen encoder, seconds; full: fine-tune again")
     retrain.add_argument("--seeds", type=int, default=1,
                          help="number of seeds (the base run's seed, then +1, +2, …)")
+    retrain.add_argument("--control", action="store_true",
+                         help="also train each seed without the samples and compare with it")
     retrain.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
     retrain.add_argument("--debug", action="store_true", help="show tracebacks")
     retrain.set_defaults(handler=_retrain)
@@ -275,7 +277,8 @@ def _retrain(args: argparse.Namespace) -> int:
     set_cpu_threads()
     base_seed = int(read_run(args.run)["config"].get("seed", 0))
     config = RetrainConfig(mode=args.mode,
-                           seeds=tuple(base_seed + i for i in range(args.seeds)))
+                           seeds=tuple(base_seed + i for i in range(args.seeds)),
+                           control=args.control)
     with Store(args.db) as store:
         result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
     print(json.dumps(_compare_summary(result), ensure_ascii=False))
@@ -293,9 +296,10 @@ def _compare(args: argparse.Namespace) -> int:
 def _compare_summary(result: dict) -> dict:
     metrics = result["metrics"]
     return {"round_dir": result["round_dir"], "mode": result["mode"], "seeds": result["seeds"],
-            "samples": result["samples"], **{key: metrics[key] for key in (
+            "samples": result["samples"], **{key: metrics.get(key) for key in (
                 "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
-                "diff_ci95", "test", "per_cluster", "per_class", "across_seeds")},
+                "diff_ci95", "test", "per_cluster", "per_class", "across_seeds",
+                "against_control")},
             "timings_s": result["timings_s"]}
 
 

@@ -15,7 +15,9 @@ Accuracy is reported overall, per class and per cluster (the explorer's error cl
 the picked one first) on the training pool, and overall and per class on the test split.
 With several seeds, each seed is compared with the base run and the mean and standard
 deviation of the after-accuracy are reported; the first seed's after-points are placed
-into the SAME maps as before (the fitted maps' transform, never a refit).
+into the SAME maps as before (the fitted maps' transform, never a refit). When the round
+trained a control without the samples, ``against_control`` repeats the paired summary
+with the control as "before": what the samples changed beyond retraining itself.
 """
 
 from __future__ import annotations
@@ -104,11 +106,18 @@ def compare_round(run_dir: Path, round_dir: Path, seeds: list[int] | tuple[int, 
     for seed in seeds:
         after = np.load(round_dir / f"after_logits_{seed}.npy").argmax(axis=1)
         entry = {"seed": int(seed), "pool": paired_summary(labels, before, after)}
-        test_path = round_dir / f"test_after_logits_{seed}.npy"
-        if test_points is not None and test_path.is_file():
+        test_after = _predictions(round_dir / f"test_after_logits_{seed}.npy")
+        if test_points is not None and test_after is not None:
             entry["test"] = paired_summary(test_points["label_id"].to_numpy(),
-                                           test_points["pred_id"].to_numpy(),
-                                           np.load(test_path).argmax(axis=1))
+                                           test_points["pred_id"].to_numpy(), test_after)
+        control = _predictions(round_dir / f"control_after_logits_{seed}.npy")
+        if control is not None:
+            # the control is "before": what the samples changed beyond retraining itself
+            entry["against_control"] = {"pool": paired_summary(labels, control, after)}
+            test_control = _predictions(round_dir / f"test_control_after_logits_{seed}.npy")
+            if "test" in entry and test_control is not None:
+                entry["against_control"]["test"] = paired_summary(
+                    test_points["label_id"].to_numpy(), test_control, test_after)
         per_seed.append(entry)
     first_logits = np.load(round_dir / f"after_logits_{seeds[0]}.npy")
     after = first_logits.argmax(axis=1)
@@ -140,6 +149,7 @@ def compare_round(run_dir: Path, round_dir: Path, seeds: list[int] | tuple[int, 
         "per_class": _records(per_class.rename(columns={"group": "label"})),
         "seeds": per_seed,
         "across_seeds": _across_seeds(per_seed),
+        "against_control": first.get("against_control"),
     }
     return metrics
 
@@ -170,6 +180,10 @@ def _across_seeds(per_seed: list[dict]) -> dict:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
+
+
+def _predictions(logits_path: Path) -> np.ndarray | None:
+    return np.load(logits_path).argmax(axis=1) if logits_path.is_file() else None
 
 
 def _read_optional(path: Path) -> pd.DataFrame | None:

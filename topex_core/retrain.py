@@ -14,6 +14,8 @@ A round writes ``RUN_DIR/rounds/N/``::
     round.json              config, accepted candidate ids, timings, metrics (compare.py)
     after_logits_S.npy      (N, C) float32 pool logits of seed S
     test_after_logits_S.npy (M, C) float32, when the run has a test split
+    control_after_logits_S.npy, test_control_after_logits_S.npy
+                            the same for the control trained without the samples (optional)
     after_points.parquet    id, pred_after, correct_after and after-coordinates in the
                             SAME maps as before (first seed)
     head_S.safetensors      head weights (head mode), or model_S/ (full mode)
@@ -57,11 +59,13 @@ class RetrainError(ValueError):
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    """``seeds`` None = the base run's seed. Head-mode optimiser settings are named
-    ``head_*``."""
+    """``seeds`` None = the base run's seed. ``control`` also trains, per seed, the same
+    round without the samples, so that the comparison can separate what the samples did
+    from what retraining alone moves. Head-mode optimiser settings are named ``head_*``."""
 
     mode: str = "head"
     seeds: tuple[int, ...] | None = None
+    control: bool = False
     head_epochs: int = 20
     head_learning_rate: float = 2e-3
     head_batch_size: int = 32
@@ -127,25 +131,29 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                  seeds: tuple[int, ...], store: Store, report: clf.Progress) -> dict:
     timings: dict[str, float] = {}
     model_paths = []
-    for index, seed in enumerate(seeds):
-        def seed_progress(fraction: float, message: str, index: int = index,
-                          seed: int = seed) -> None:
-            report(0.9 * (index + fraction) / len(seeds), f"seed {seed}: {message}")
+    variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
+                                  if config.control else [])
+    steps = len(seeds) * len(variants)
+    for index, (seed, (prefix, added)) in enumerate(
+            (seed, variant) for seed in seeds for variant in variants):
+        def step_progress(fraction: float, message: str, index: int = index, seed: int = seed,
+                          label: str = "control: " if prefix else "") -> None:
+            report(0.9 * (index + fraction) / steps, f"seed {seed}: {label}{message}")
 
-        with timed(f"seed_{seed}", timings):
+        with timed(f"{prefix}seed_{seed}", timings):
             if config.mode == "full":
                 logits, test_logits, model_path = _full(
-                    run_dir, round_dir, pool, test, samples, record, replace(base_config,
-                                                                             seed=seed),
-                    seed_progress)
+                    run_dir, round_dir, pool, test, added, record,
+                    replace(base_config, seed=seed), step_progress, prefix)
             else:
                 logits, test_logits, model_path = _head(run_dir, round_dir, pool, test,
-                                                        samples, record, config, seed,
-                                                        seed_progress)
-        np.save(round_dir / f"after_logits_{seed}.npy", logits)
+                                                        added, record, config, seed,
+                                                        step_progress, prefix)
+        np.save(round_dir / f"{prefix}after_logits_{seed}.npy", logits)
         if test_logits is not None:
-            np.save(round_dir / f"test_after_logits_{seed}.npy", test_logits)
-        model_paths.append(str(model_path))
+            np.save(round_dir / f"test_{prefix}after_logits_{seed}.npy", test_logits)
+        if not prefix:
+            model_paths.append(str(model_path))
     report(0.92, "placing the new points into the same maps")
     with timed("compare", timings):
         metrics = compare_round(run_dir, round_dir, seeds)
@@ -188,21 +196,21 @@ def list_rounds(run_dir: Path) -> list[dict]:
 
 def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           samples: TextDataset, record: dict, config: clf.TrainConfig,
-          progress: clf.Progress) -> tuple[np.ndarray, np.ndarray | None, Path]:
+          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     training_set = concat(pool.subset(train_positions(pool, record)), samples)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
                    if test is not None else None)
-    model_path = round_dir / f"model_{config.seed}"
+    model_path = round_dir / f"{prefix}model_{config.seed}"
     clf.save_classifier(model, model_path)
     return logits, test_logits, model_path
 
 
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           samples: TextDataset, record: dict, config: RetrainConfig, seed: int,
-          progress: clf.Progress) -> tuple[np.ndarray, np.ndarray | None, Path]:
+          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     from safetensors.torch import save_file
 
     base = clf.load_classifier(run_dir / MODEL_DIR)
@@ -216,7 +224,7 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
         logits = head(torch.as_tensor(features)).numpy()
         test_logits = head(torch.as_tensor(test_features)).numpy() \
             if test_features is not None else None
-    model_path = round_dir / f"head_{seed}.safetensors"
+    model_path = round_dir / f"{prefix}head_{seed}.safetensors"
     save_file({name: value.contiguous() for name, value in head.state_dict().items()},
               str(model_path))
     return logits.astype(np.float32), (None if test_logits is None
