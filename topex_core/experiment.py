@@ -161,7 +161,7 @@ class _SeedRun:
                  out_dir: Path, seed: int, embed: Embed, make_backend: MakeBackend,
                  progress: Callable[[str], None]) -> None:
         self.config, self.out_dir, self.seed = config, out_dir, seed
-        self.make_backend, self.progress = make_backend, progress
+        self.make_backend = make_backend
         self.run_dir = out_dir / "runs" / f"seed_{seed}"
         progress(f"seed {seed}: base model")
         train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
@@ -171,6 +171,7 @@ class _SeedRun:
         self.base_config = replace(config.train.resolved(), seed=seed,
                                    max_length=self.record["config"]["max_length"])
         self.base_pred = np.load(self.run_dir / "test_logits.npy").argmax(axis=1)
+        self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
         self.clusters = None
         if any(strategy in SELECTIONS for strategy in config.selections):
             if not (self.run_dir / "explore.json").is_file():
@@ -180,11 +181,12 @@ class _SeedRun:
             self.clusters = clusters[clusters["is_error_cluster"]]
         self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
         self._random_backend: Backend | None = None
+        self._generators: dict[int, tuple[ClusterContext, Backend]] = {}
         self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
 
     def result(self, strategy: str, n: int) -> dict:
         started = time.perf_counter()
-        base_accuracy = float(np.mean(self.base_pred == self.test.labels))
+        base_accuracy = self.base_accuracy
         row = {"dataset": self.config.dataset_name, "seed": self.seed, "strategy": strategy,
                "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
                "cluster_errors": None, "target_label": None, "samples": 0,
@@ -230,13 +232,15 @@ class _SeedRun:
         return ordered.iloc[0]
 
     def _cluster_samples(self, cluster: int, n: int) -> pd.DataFrame:
-        context = cluster_context(self.run_dir, cluster)
+        if cluster not in self._generators:  # one context and backend per cluster, every n
+            context = cluster_context(self.run_dir, cluster)
+            self._generators[cluster] = (context,
+                                         self.make_backend(context, point_texts(context.rows)))
+        context, backend = self._generators[cluster]
         shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
         request = AugmentRequest(cluster=cluster, n=n, shots=min(shots, 10),
                                  sampling=Sampling(seed=self.seed))
-        prompt = prepare_prompt(context, request)
-        backend = self.make_backend(context, point_texts(context.rows))
-        return _generate(backend, prompt, n, request.sampling)
+        return _generate(backend, prepare_prompt(context, request), n, request.sampling)
 
     def _random_row_samples(self, n: int) -> pd.DataFrame:
         positions = self.train_positions
