@@ -1,6 +1,7 @@
 """Augment: for the chosen error cluster, preview and edit the prompt, generate candidates
-with a backend, read their automatic checks, and accept, edit, relabel or reject them.
-Every candidate and decision goes to the store at once, so a refresh loses nothing."""
+with a backend, read their automatic checks, and accept, edit, relabel or reject them, one
+by one or all pending at once (undoable). Every candidate and decision goes to the store at
+once, so a refresh loses nothing."""
 
 from __future__ import annotations
 
@@ -224,6 +225,29 @@ def _decision_row(store: Store, candidate: pd.Series, labels: list[str]) -> None
                 st.rerun()
 
 
+def _bulk_actions(store: Store, cluster_candidates: pd.DataFrame) -> None:
+    """Accept or reject this cluster's pending candidates at once, and undo that."""
+    pending = cluster_candidates[cluster_candidates["status"] == "pending"]
+    clean = pending[pending["checks"].map(lambda checks: not checks.get("warnings"))]
+    actions = (("augment_bulk_accept_clean", f"Accept {len(clean)} without warnings",
+                clean, "accept"),
+               ("augment_bulk_accept", f"Accept all {len(pending)} pending", pending, "accept"),
+               ("augment_bulk_reject", f"Reject all {len(pending)} pending", pending, "reject"))
+    columns = st.columns(len(actions) + 1)
+    for column, (key, label, chosen, action) in zip(columns, actions, strict=False):
+        if column.button(label, key=key, disabled=chosen.empty):
+            decision_ids = store.decide_many(chosen["id"].tolist(), action)
+            st.session_state["augment_last_bulk"] = {
+                "decisions": decision_ids, "summary": f"{action}ed {len(decision_ids)}"}
+            st.rerun()
+    last = st.session_state.get("augment_last_bulk")
+    if last and columns[-1].button(f"Undo: {last['summary']}", key="augment_bulk_undo",
+                                   icon=":material/undo:"):
+        store.undo_decisions(last["decisions"])
+        del st.session_state["augment_last_bulk"]
+        st.rerun()
+
+
 def _vetting(run_dir: Path, cluster: int, labels: list[str]) -> None:
     with Store() as store:
         run_id = store.register_run(run_dir)
@@ -241,6 +265,7 @@ def _vetting(run_dir: Path, cluster: int, labels: list[str]) -> None:
                         key="augment_show")
         frame = everything[everything["cluster"] == cluster].copy()
         frame["checks"] = frame["checks"].map(_json)
+        _bulk_actions(store, frame)
         if show != "all":
             frame = frame[frame["status"] == show]
         for _, candidate in frame.iloc[::-1].iterrows():

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from test_augment import explored  # noqa: F401  (fixture)
 from test_explore import make_run
 
-from topex_core.store import Store
+from topex_core.store import Candidate, Store
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "augment.py")
 
@@ -66,3 +66,31 @@ def test_an_incomplete_backend_setting_is_a_plain_error(explored) -> None:  # no
     assert "base URL" in at.error[0].value
     at.selectbox(key="augment_backend").set_value("transformers").run()
     assert "needs a model" in at.error[0].value
+
+
+def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None:  # noqa: F811
+    run, cluster = explored
+    with Store() as store:
+        run_id = store.register_run(run)
+        clean_ids = set(store.add_candidates(run_id, [
+            Candidate(text=f"a clean billing ticket {i}", label="billing", backend="eda",
+                      cluster=cluster, checks={"warnings": []}) for i in range(3)]))
+        store.add_candidates(run_id, [
+            Candidate(text="a billing ticket the model still gets wrong", label="billing",
+                      backend="eda", cluster=cluster,
+                      checks={"warnings": ["the current model predicts shipping"]})])
+    at = page(run)
+    assert at.button(key="augment_bulk_accept_clean").label == "Accept 3 without warnings"
+    at.button(key="augment_bulk_accept_clean").click().run()
+    assert not at.exception, at.exception
+    with Store() as store:
+        states = store.candidates(run_id).set_index("id")["status"]
+    assert {i for i, status in states.items() if status == "accepted"} == clean_ids
+    assert "Undo: accepted" in at.button(key="augment_bulk_undo").label
+    at.button(key="augment_bulk_undo").click().run()
+    with Store() as store:
+        assert set(store.candidates(run_id)["status"]) == {"pending"}
+    at.button(key="augment_bulk_reject").click().run()
+    with Store() as store:
+        assert set(store.candidates(run_id)["status"]) == {"rejected"}
+    assert at.button(key="augment_bulk_accept").disabled  # nothing pending is left

@@ -206,6 +206,25 @@ def test_two_writers_lose_and_duplicate_nothing(store: Store, run_id: int) -> No
     assert frame["actor"].value_counts().to_dict() == {"tab-1": 200, "tab-2": 200}
 
 
+def test_bulk_decisions_are_all_or_nothing_and_undo_as_one(store: Store, run_id: int) -> None:
+    ids = add(store, run_id)
+    before = store.decision_count()
+    with pytest.raises(StoreError, match="unknown candidate id 999"):
+        store.decide_many([ids[0], 999, ids[1]], "accept")
+    assert store.decision_count() == before  # the valid ids were not half-decided
+    with pytest.raises(StoreError, match="not 'edit'"):
+        store.decide_many(ids, "edit")
+    decisions = store.decide_many([ids[0], ids[1], ids[0]], "accept", actor="bulk")
+    assert len(decisions) == 2
+    store.decide(ids[1], "reject")  # a later single decision on one of them
+    assert store.undo_decisions(decisions + decisions) == 2
+    states = store.candidates(run_id).set_index("id")["status"]
+    assert states[ids[0]] == "pending" and states[ids[1]] == "rejected"
+    assert store.undo_decisions(decisions) == 0
+    with pytest.raises(StoreError, match="unknown decision id 12345"):
+        store.undo_decisions([12345])
+
+
 def test_export_whole_run(store: Store, run_id: int, tmp_path: Path) -> None:
     ids = add(store, run_id)
     store.decide(ids[0], "accept")
@@ -231,6 +250,12 @@ def test_cli_decide_and_export(store: Store, run_id: int, tmp_path: Path, capsys
                  "--out", str(tmp_path / "a.jsonl"), "--db", db]) == 0
     assert [c.text for c in import_samples(tmp_path / "a.jsonl")] == ["new text"]
     capsys.readouterr()
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), str(ids[2]), "--reject",
+                 "--db", db]) == 0
+    assert len(json.loads(capsys.readouterr().out)["decisions"]) == 2
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), str(ids[2]), "--edit",
+                 "x", "--db", db]) == 2
+    assert "--edit takes one --candidate" in capsys.readouterr().err
     assert main(["decide", "--run", run, "--candidate", "999", "--reject", "--db", db]) == 2
     assert capsys.readouterr().err.strip() == "topex: error: unknown candidate id 999"
     assert main(["decide", "--run", str(tmp_path), "--candidate", "1", "--reject",

@@ -102,7 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     decide = commands.add_parser("decide", help="accept, reject, edit or relabel a candidate")
     decide.add_argument("--run", required=True, type=Path)
-    decide.add_argument("--candidate", required=True, type=int)
+    decide.add_argument("--candidate", required=True, type=int, nargs="+",
+                        help="candidate id; several with --accept or --reject, all decided "
+                             "in one transaction")
     action = decide.add_mutually_exclusive_group(required=True)
     action.add_argument("--accept", action="store_true")
     action.add_argument("--reject", action="store_true")
@@ -304,19 +306,27 @@ def _compare_summary(result: dict) -> dict:
 
 
 def _decide(args: argparse.Namespace) -> int:
-    from topex_core.store import Store
+    from topex_core.store import BULK_ACTIONS, Store, StoreError
 
+    action = next(name for name in ("accept", "reject", "edit", "relabel", "undo")
+                  if getattr(args, name))
+    if len(args.candidate) > 1 and action not in BULK_ACTIONS:
+        raise StoreError(f"--{action} takes one --candidate; only --accept and --reject "
+                         "take several")
     with Store(args.db) as store:
         store.run_id(args.run)
-        if args.undo:
-            decision = store.undo(args.candidate)
-            print(json.dumps({"candidate": args.candidate, "undone_decision": decision}))
+        if len(args.candidate) > 1:
+            decisions = store.decide_many(args.candidate, action, actor=args.actor)
+            print(json.dumps({"candidates": args.candidate, "decisions": decisions,
+                              "action": action}))
             return 0
-        action = next(name for name in ("accept", "reject", "edit", "relabel")
-                      if getattr(args, name))
-        decision = store.decide(args.candidate, action, text=args.edit, label=args.relabel,
+        candidate = args.candidate[0]
+        if action == "undo":
+            print(json.dumps({"candidate": candidate, "undone_decision": store.undo(candidate)}))
+            return 0
+        decision = store.decide(candidate, action, text=args.edit, label=args.relabel,
                                 actor=args.actor)
-    print(json.dumps({"candidate": args.candidate, "decision": decision, "action": action}))
+    print(json.dumps({"candidate": candidate, "decision": decision, "action": action}))
     return 0
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from topex_core.config import topex_home
 
 ACTIONS = ("accept", "reject", "edit", "relabel")
+BULK_ACTIONS = ("accept", "reject")
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 BUSY_TIMEOUT_MS = 30_000
 DB_FILE = "topex.db"
@@ -294,6 +295,39 @@ class Store:
                 (candidate_id, action, text if action == "edit" else None,
                  label if action == "relabel" else None, actor, time.time()))
             return int(cursor.lastrowid)
+
+    def decide_many(self, candidate_ids: Sequence[int], action: str, *,
+                    actor: str = "analyst") -> list[int]:
+        """Accept or reject several candidates in one transaction: every decision is
+        committed or none is. Returns the decision ids in the order of ``candidate_ids``
+        (repeated ids are decided once)."""
+        if action not in BULK_ACTIONS:
+            raise StoreError(f"only {' and '.join(BULK_ACTIONS)} apply to several candidates "
+                             f"at once, not '{action}'")
+        now = time.time()
+        decision_ids = []
+        with self._write() as db:
+            for candidate_id in dict.fromkeys(int(candidate_id) for candidate_id in candidate_ids):
+                self._live_candidate(candidate_id)
+                decision_ids.append(int(db.execute(
+                    "INSERT INTO decisions (candidate_id, action, text, label, actor, created_at)"
+                    " VALUES (?, ?, NULL, NULL, ?, ?)",
+                    (candidate_id, action, actor, now)).lastrowid))
+        return decision_ids
+
+    def undo_decisions(self, decision_ids: Sequence[int]) -> int:
+        """Undo these decisions (one bulk action, say) in one transaction; returns how many
+        were still in effect. Later decisions on the same candidates stay in effect."""
+        now = time.time()
+        undone = 0
+        with self._write() as db:
+            for decision_id in dict.fromkeys(int(decision_id) for decision_id in decision_ids):
+                if db.execute("SELECT 1 FROM decisions WHERE id = ?",
+                              (decision_id,)).fetchone() is None:
+                    raise StoreError(f"unknown decision id {decision_id}")
+                undone += db.execute("UPDATE decisions SET undone_at = ? WHERE id = ? AND"
+                                     " undone_at IS NULL", (now, decision_id)).rowcount
+        return undone
 
     def undo(self, candidate_id: int) -> int:
         """Undo the candidate's latest effective decision; returns the undone decision's id."""
