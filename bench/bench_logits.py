@@ -1,6 +1,7 @@
 """Forward pass over TREC train: TopEx `predict_logits` vs a plain transformers pipeline.
 
-Same model, same rows, same batch size, same max length, same threads, in one process.
+Same model, same rows, same batch size, same max length, same threads, in one process;
+`predict_logits` in float32 (the default, exact) and in opt-in bfloat16.
 Prints one JSON object; `make bench` collects it.
 
     python bench/bench_logits.py [--data ../shared/datasets/trec/train.csv] [--repeats 3]
@@ -46,15 +47,25 @@ def main() -> None:
     def run_topex() -> np.ndarray:
         return clf_module.predict_logits(classifier, dataset.texts, batch_size=args.batch_size)
 
+    def run_topex_bfloat16() -> np.ndarray:
+        classifier.precision = "bfloat16"
+        try:
+            return run_topex()
+        finally:
+            classifier.precision = "float32"
+
     def run_pipeline() -> list:
         return reference(dataset.texts, batch_size=args.batch_size)
 
     run_topex()  # warm-up: allocator, thread pool, tokenizer caches
-    topex_times, pipeline_times = [], []
+    topex_times, pipeline_times, bfloat16_times = [], [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
         logits = run_topex()
         topex_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        bfloat16_logits = run_topex_bfloat16()
+        bfloat16_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         outputs = run_pipeline()
         pipeline_times.append(time.perf_counter() - start)
@@ -66,6 +77,7 @@ def main() -> None:
             reference_logits[row, label_index[item["label"]]] = item["score"]
     topex_median = statistics.median(topex_times)
     pipeline_median = statistics.median(pipeline_times)
+    bfloat16_median = statistics.median(bfloat16_times)
     print(json.dumps({
         "benchmark": "forward_pass",
         "rows": len(dataset), "batch_size": args.batch_size, "max_length": args.max_length,
@@ -75,6 +87,9 @@ def main() -> None:
         "topex_rows_per_s": round(len(dataset) / topex_median, 1),
         "speedup": round(pipeline_median / topex_median, 2),
         "max_abs_logit_diff": float(np.abs(logits - reference_logits).max()),
+        "topex_bfloat16_s_median": round(bfloat16_median, 3),
+        "speedup_bfloat16": round(pipeline_median / bfloat16_median, 2),
+        "bfloat16_max_abs_logit_diff": float(np.abs(bfloat16_logits - logits).max()),
     }))
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 from topex_core import config as topex_config
 from topex_core import demo
 from topex_core.classifier import TrainConfig, set_cpu_threads
+from topex_core.config import PRECISIONS
 from topex_core.data import (
     HF_PREFIX,
     SUPPORTED_SUFFIXES,
@@ -77,7 +78,7 @@ def _choose_columns(frame: pd.DataFrame) -> dict[str, str | None]:
             "text_pair_col": None if pair == "(none)" else pair}
 
 
-def _training_settings() -> TrainConfig:
+def _training_settings() -> tuple[TrainConfig, str]:
     with st.expander("Model and training", expanded=False):
         left, middle, right = st.columns(3)
         backbone = left.text_input("Backbone", value="", key="data_backbone",
@@ -89,23 +90,29 @@ def _training_settings() -> TrainConfig:
         seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="data_seed")
         max_length = middle.number_input("Max tokens (0 = from the data)", 0, 4096, 0,
                                          key="data_max_length")
+        precision = right.selectbox(
+            "Logits precision", PRECISIONS, key="data_precision",
+            help="float32 gives the model's exact logits. bfloat16 is about 1.7× faster on "
+                 "CPUs with AMX and on GPUs, moves logits by about 0.01 and can flip a few "
+                 "near-tied predictions; later rounds of the run use the same precision.")
     return TrainConfig(backbone=backbone.strip(), train_size=int(train_size),
                        epochs=int(epochs), seed=int(seed),
-                       max_length=int(max_length) or None)
+                       max_length=int(max_length) or None), precision
 
 
-def _run_name(label: str, config: TrainConfig) -> str:
+def _run_name(label: str, config: TrainConfig, precision: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
-    return f"{stem}-n{config.train_size}-e{config.epochs}-s{config.seed}"
+    suffix = "" if precision == "float32" else f"-{precision}"
+    return f"{stem}-n{config.train_size}-e{config.epochs}-s{config.seed}{suffix}"
 
 
-def _train(pool, test, config: TrainConfig, name: str) -> None:
+def _train(pool, test, config: TrainConfig, precision: str, name: str) -> None:
     out_dir = topex_config.runs_dir() / name
     with st.status("Fine-tuning the classifier…", expanded=True) as status:
         bar = st.progress(0.0, text="loading the backbone")
         set_cpu_threads()
         try:
-            record = train_run(pool, config, out_dir, test=test,
+            record = train_run(pool, config, out_dir, test=test, precision=precision,
                                progress=lambda fraction, message: bar.progress(
                                    min(1.0, fraction), text=message))
         except (ValueError, OSError) as error:  # DataError, ModelError, RunError included
@@ -172,9 +179,9 @@ except DataError as error:
     pool = None
 
 if pool is not None:
-    config = _training_settings()
+    config, precision = _training_settings()
     if st.button("Train", type="primary", key="data_train"):
-        _train(pool, test, config, _run_name(label, config))
+        _train(pool, test, config, precision, _run_name(label, config, precision))
 past_runs = list_runs(topex_config.runs_dir())
 _show_current_run(past_runs)
 _past_runs(past_runs)

@@ -15,11 +15,13 @@ def test_train_writes_a_run_and_prints_a_summary(tiny_csv: Path, tiny_backbone: 
                                                  tmp_path: Path, capsys) -> None:
     status = main(["train", "--data", str(tiny_csv), "--test", str(tiny_csv),
                    "--backbone", tiny_backbone, "--train-size", "30", "--epochs", "1",
-                   "--out", str(tmp_path / "run")])
+                   "--precision", "bfloat16", "--out", str(tmp_path / "run")])
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows"] == 60 and summary["test_accuracy"] is not None
     assert (tmp_path / "run" / "points.parquet").is_file()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["logits_precision"] == \
+        "bfloat16"
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -94,7 +94,7 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
             page.get_by_role("link", name="Augment").click()
             page.get_by_role("button", name="Generate").click()
             page.get_by_text("candidates from").wait_for(timeout=300_000)
-            page.get_by_role("button", name="Accept").first.click()
+            page.get_by_role("button", name="Accept", exact=True).first.click()
             page.get_by_text("1 accepted in this run").wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()

@@ -169,3 +169,28 @@ def test_a_control_round_separates_the_samples_from_retraining(explored, tmp_pat
     # full retraining is deterministic: its control is the base model again
     assert full["metrics"]["against_control"]["pool"]["fixed"] == full["metrics"]["fixed"]
     assert full["metrics"]["against_control"]["pool"]["broken"] == full["metrics"]["broken"]
+
+
+def test_a_bfloat16_run_retrains_in_bfloat16(explored, tmp_path: Path,  # noqa: F811
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before and after logits come from the same precision, so a round compares models,
+    not arithmetic."""
+    from topex_core import classifier as clf_module
+    from topex_core.run import write_json_atomic
+
+    run, _ = explored
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    write_json_atomic(run / "run.json", {**record, "logits_precision": "bfloat16"})
+    precisions: list[str] = []
+    forward = clf_module._forward
+
+    def recording_forward(classifier, *args, **kwargs):
+        precisions.append(classifier.precision)
+        return forward(classifier, *args, **kwargs)
+
+    monkeypatch.setattr(clf_module, "_forward", recording_forward)
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"])
+        for mode in ("head", "full"):
+            retrain(run, RetrainConfig(mode=mode, **FAST_HEAD), store=store)
+    assert precisions and set(precisions) == {"bfloat16"}

@@ -9,7 +9,7 @@ from conftest import tiny_frame
 
 from topex_core.classifier import TrainConfig
 from topex_core.data import dataset_from_frame
-from topex_core.run import RunError, read_run, train_run
+from topex_core.run import RunError, load_run_classifier, read_run, train_run
 
 
 def config(backbone: str) -> TrainConfig:
@@ -66,3 +66,21 @@ def test_read_run_errors(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text("{half")
     with pytest.raises(RunError, match="corrupt run record"):
         read_run(tmp_path)
+
+
+def test_bfloat16_run_keeps_its_precision_and_its_own_cached_logits(tiny_backbone: str,
+                                                                    tmp_path: Path) -> None:
+    pool = dataset_from_frame(tiny_frame(), source="pool")
+    exact = train_run(pool, config(tiny_backbone), tmp_path / "exact")
+    fast = train_run(pool, config(tiny_backbone), tmp_path / "fast", precision="bfloat16")
+    assert exact["logits_precision"] == "float32" and fast["logits_precision"] == "bfloat16"
+    assert "load_cached_model" in fast["timings_s"]  # same weights, trained once
+    exact_logits = np.load(tmp_path / "exact" / "logits.npy")
+    fast_logits = np.load(tmp_path / "fast" / "logits.npy")
+    assert fast_logits.dtype == np.float32
+    assert not np.array_equal(exact_logits, fast_logits)  # not the float32 cache file
+    np.testing.assert_allclose(fast_logits, exact_logits, atol=0.1)
+    assert load_run_classifier(tmp_path / "fast").precision == "bfloat16"
+    assert load_run_classifier(tmp_path / "exact").precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        train_run(pool, config(tiny_backbone), tmp_path / "bad", precision="float16")

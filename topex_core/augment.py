@@ -30,7 +30,7 @@ from topex_core.prompts import (
     build_prompt,
     select_examples,
 )
-from topex_core.run import MODEL_DIR, read_run
+from topex_core.run import load_run_classifier, read_run
 from topex_core.scoring import Embed
 from topex_core.store import Candidate, Store
 
@@ -210,9 +210,9 @@ def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> On
 
 def classifier_predict(run_dir: Path) -> Predict:
     """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``."""
-    from topex_core.classifier import load_classifier, predict_logits, softmax
+    from topex_core.classifier import predict_logits, softmax
 
-    classifier = load_classifier(Path(run_dir) / MODEL_DIR)
+    classifier = load_run_classifier(run_dir)
 
     def predict(texts: Sequence[str], pairs: Sequence[str] | None) -> np.ndarray:
         return softmax(predict_logits(classifier, texts, pairs))

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from topex_core.cls_forward import cls_forward_logits, supports_cls_forward
+from topex_core.config import PRECISIONS
 from topex_core.data import TextDataset
 
 Progress = Callable[[float, str], None]
@@ -82,10 +83,18 @@ class Classifier:
     tokenizer: object
     label_names: list[str]
     max_length: int
+    precision: str = "float32"  # of the forward pass; "bfloat16" runs it under autocast
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` itself when it is one of :data:`PRECISIONS`, else a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    return precision
 
 
 def pick_device() -> torch.device:
@@ -198,7 +207,9 @@ def predict_logits(classifier: Classifier, texts: Sequence[str],
     Rows are sorted by token length so each batch pads to a similar length; that, plus
     ``inference_mode``, one batched tokenisation and, for BERT classifiers, a last layer
     computed for [CLS] alone (:mod:`topex_core.cls_forward`), is what makes this faster
-    than a ``transformers.pipeline`` over the same model.
+    than a ``transformers.pipeline`` over the same model. With ``classifier.precision``
+    "bfloat16" the matrix products run in bfloat16 (faster on CPUs with AMX and on GPUs);
+    logits stay float32 but move by about 1e-2.
     """
     return _forward(classifier, texts, text_pairs, batch_size, progress, features=False)[0]
 
@@ -283,7 +294,9 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
                  else lambda **inputs: model(**inputs).logits)
     collected = None
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(
+                device.type, dtype=torch.bfloat16,
+                enabled=check_precision(classifier.precision) == "bfloat16"):
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
                 logits[batch] = logits_of(**_collate(classifier, encoded, batch,

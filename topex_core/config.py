@@ -1,4 +1,5 @@
-"""Where TopEx keeps its files, and the package version recorded with every run."""
+"""Where TopEx keeps its files, the package version recorded with every run, and the
+settings the CLI offers before torch is imported."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 TOPEX_VERSION = "0.1.0"
 HOME_ENV = "TOPEX_HOME"
 DATA_ROOT_ENV = "TOPEX_DATA_ROOT"
+PRECISIONS = ("float32", "bfloat16")  # of a run's forward passes; float32 is exact
 
 
 def topex_home() -> Path:

@@ -48,7 +48,7 @@ from topex_core.explore import ExploreConfig, explore_run, point_texts, read_exp
 from topex_core.generation import Backend, GenerationError, Sampling, parse_output
 from topex_core.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.prompts import PAIR_TASKS, Example, build_prompt
-from topex_core.run import read_run, train_run, write_json_atomic
+from topex_core.run import load_run_classifier, read_run, train_run, write_json_atomic
 from topex_core.scoring import SCORE_COLUMNS, Embed
 
 SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
@@ -278,7 +278,7 @@ class _SeedRun:
     def _head_inputs(self) -> tuple[clf.Classifier, np.ndarray, np.ndarray]:
         """The base model and its encoder features for pool and test, read once per seed."""
         if self._head is None:
-            base = clf.load_classifier(self.run_dir / "model")
+            base = load_run_classifier(self.run_dir)
             self._head = (base, retrain.cached_features(
                 base, self.pool, self.run_dir / retrain.FEATURES_FILE, None),
                 retrain.cached_features(base, self.test,

@@ -41,7 +41,7 @@ import torch
 from topex_core import classifier as clf
 from topex_core.compare import compare_round
 from topex_core.data import TextDataset
-from topex_core.run import MODEL_DIR, RUN_FILE, read_run, write_json_atomic
+from topex_core.run import RUN_FILE, load_run_classifier, read_run, write_json_atomic
 from topex_core.store import Store
 from topex_core.timing import timed
 
@@ -199,6 +199,7 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
           progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     training_set = concat(pool.subset(train_positions(pool, record)), samples)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
+    model.precision = record.get("logits_precision", "float32")  # as the logits before
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
@@ -213,7 +214,7 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
           progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     from safetensors.torch import save_file
 
-    base = clf.load_classifier(run_dir / MODEL_DIR)
+    base = load_run_classifier(run_dir)
     features = cached_features(base, pool, run_dir / FEATURES_FILE,
                                lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
     test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)

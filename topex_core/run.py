@@ -44,13 +44,15 @@ class RunError(ValueError):
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
               test: TextDataset | None = None, cache: Path | None = None,
-              progress: clf.Progress | None = None) -> dict:
+              precision: str = "float32", progress: clf.Progress | None = None) -> dict:
     """Fine-tune on a seeded subset of ``pool``, predict logits, write ``out_dir``.
 
-    Returns the run record that was written to ``run.json``.
+    ``precision`` is that of every forward pass of this run, now and in later rounds
+    (:func:`load_run_classifier`). Returns the record written to ``run.json``.
     """
     config = config.resolved()
     config.validate()
+    clf.check_precision(precision)
     out_dir = _prepare_out_dir(Path(out_dir))
     timings: dict[str, float] = {}
     report = progress or (lambda fraction, message: None)
@@ -67,6 +69,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
             classifier = clf.fine_tune(training_set, config,
                                        progress=lambda f, m: report(0.7 * f, m))
         clf.save_classifier(classifier, model_cache)
+    classifier.precision = precision
     with timed("predict_logits", timings):
         logits = _cached_logits(classifier, pool, model_cache,
                                 lambda f, m: report(0.7 + 0.25 * f, m))
@@ -87,6 +90,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
             "test_dataset": _dataset_record(test) if test is not None else None,
             "label_names": pool.label_names,
             "train_ids": pool.ids[positions].tolist(),
+            "logits_precision": precision,
             "pool_accuracy": _accuracy(logits, pool.labels),
             "test_accuracy": None,
             "versions": package_versions(),
@@ -115,6 +119,13 @@ def points_frame(dataset: TextDataset, logits: np.ndarray, in_train: np.ndarray)
     frame["max_prob"] = probabilities.max(axis=1).astype(np.float32)
     frame["in_train"] = in_train
     return frame
+
+
+def load_run_classifier(run_dir: Path) -> clf.Classifier:
+    """The run's fine-tuned model, set to the precision its logits were computed in."""
+    classifier = clf.load_classifier(Path(run_dir) / MODEL_DIR)
+    classifier.precision = read_run(run_dir).get("logits_precision", "float32")
+    return classifier
 
 
 def read_run(run_dir: Path) -> dict:
@@ -203,7 +214,8 @@ def _backbone_identity(backbone: str) -> str:
 
 def _cached_logits(classifier: clf.Classifier, dataset: TextDataset, model_cache: Path,
                    progress: clf.Progress) -> np.ndarray:
-    path = model_cache / f"logits-{dataset.content_hash[:24]}.npy"
+    suffix = "" if classifier.precision == "float32" else f"-{classifier.precision}"
+    path = model_cache / f"logits-{dataset.content_hash[:24]}{suffix}.npy"
     if path.is_file():
         logits = np.load(path, allow_pickle=False)
         if logits.shape == (len(dataset), len(classifier.label_names)):
