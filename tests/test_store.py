@@ -256,6 +256,9 @@ def test_cli_decide_and_export(store: Store, run_id: int, tmp_path: Path, capsys
     assert main(["decide", "--run", run, "--candidate", str(ids[1]), str(ids[2]), "--edit",
                  "x", "--db", db]) == 2
     assert "--edit takes one --candidate" in capsys.readouterr().err
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), "--edit", "",
+                 "--db", db]) == 2
+    assert "an edit needs the new, non-empty text" in capsys.readouterr().err
     assert main(["decide", "--run", run, "--candidate", "999", "--reject", "--db", db]) == 2
     assert capsys.readouterr().err.strip() == "topex: error: unknown candidate id 999"
     assert main(["decide", "--run", str(tmp_path), "--candidate", "1", "--reject",

@@ -313,8 +313,9 @@ def _compare_summary(result: dict) -> dict:
 def _decide(args: argparse.Namespace) -> int:
     from topex_core.store import BULK_ACTIONS, Store, StoreError
 
+    # The group is required and exclusive, so exactly one is set; "" counts as a (bad) edit.
     action = next(name for name in ("accept", "reject", "edit", "relabel", "undo")
-                  if getattr(args, name))
+                  if getattr(args, name) not in (None, False))
     if len(args.candidate) > 1 and action not in BULK_ACTIONS:
         raise StoreError(f"--{action} takes one --candidate; only --accept and --reject "
                          "take several")
