@@ -289,12 +289,9 @@ class Store:
                 raise StoreError(f"label '{label}' is not one of the run's labels: "
                                  f"{', '.join(labels)}")
         with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO decisions (candidate_id, action, text, label, actor, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (candidate_id, action, text if action == "edit" else None,
-                 label if action == "relabel" else None, actor, time.time()))
-            return int(cursor.lastrowid)
+            return _insert_decision(db, candidate_id, action, actor, time.time(),
+                                    text=text if action == "edit" else None,
+                                    label=label if action == "relabel" else None)
 
     def decide_many(self, candidate_ids: Sequence[int], action: str, *,
                     actor: str = "analyst") -> list[int]:
@@ -309,10 +306,7 @@ class Store:
         with self._write() as db:
             for candidate_id in dict.fromkeys(int(candidate_id) for candidate_id in candidate_ids):
                 self._live_candidate(candidate_id)
-                decision_ids.append(int(db.execute(
-                    "INSERT INTO decisions (candidate_id, action, text, label, actor, created_at)"
-                    " VALUES (?, ?, NULL, NULL, ?, ?)",
-                    (candidate_id, action, actor, now)).lastrowid))
+                decision_ids.append(_insert_decision(db, candidate_id, action, actor, now))
         return decision_ids
 
     def undo_decisions(self, decision_ids: Sequence[int]) -> int:
@@ -414,6 +408,16 @@ class Store:
         return [{**dict(row), "candidate_ids": json.loads(row["candidate_ids"]),
                  "config": json.loads(row["config"]), "metrics": json.loads(row["metrics"])}
                 for row in rows]
+
+
+def _insert_decision(db: sqlite3.Connection, candidate_id: int, action: str, actor: str,
+                     created_at: float, *, text: str | None = None,
+                     label: str | None = None) -> int:
+    """One row of the append-only decisions table, inside the caller's transaction."""
+    return int(db.execute(
+        "INSERT INTO decisions (candidate_id, action, text, label, actor, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (candidate_id, action, text, label, actor, created_at)).lastrowid)
 
 
 def export_samples(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
