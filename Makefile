@@ -46,7 +46,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_all.py --out bench/results
 
 demo-data: $(STAMP)
-	$(BIN)/python -m topex_core.demo
+	$(BIN)/python -m topex_core.data.demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache

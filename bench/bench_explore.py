@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topex_core.classifier import TrainConfig, set_cpu_threads
-from topex_core.data import dataset_from_frame, load_dataset
-from topex_core.embeddings import SentenceEmbedder
-from topex_core.explore import explore_run
-from topex_core.run import points_frame, train_run, write_json_atomic
+from topex_core.data.dataset import dataset_from_frame, load_dataset
+from topex_core.explorer.pipeline import explore_run
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.embeddings import SentenceEmbedder
+from topex_core.training.run import points_frame, train_run, write_json_atomic
 
 
 def synthetic_run(directory: Path, points: int, seed: int = 0) -> None:
@@ -57,7 +57,7 @@ def alternatives(run_dir: Path) -> dict:
     from sklearn.cluster import HDBSCAN, OPTICS
     from sklearn.manifold import TSNE as SklearnTSNE
 
-    from topex_core.normalise import normalise_logits
+    from topex_core.explorer.normalise import normalise_logits
 
     points, _ = normalise_logits(np.load(run_dir / "logits.npy"))
     points = points.astype(np.float64)

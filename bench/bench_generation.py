@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from topex_core import demo
-from topex_core.embeddings import SentenceEmbedder
-from topex_core.generation import Sampling, make_backend, parse_output
-from topex_core.generation.eda import EdaBackend, vocabulary_synonyms
-from topex_core.prompts import Example, build_prompt
+from topex_core.augmenter.generation import Sampling, make_backend, parse_output
+from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
+from topex_core.augmenter.prompts import Example, build_prompt
+from topex_core.data import demo
+from topex_core.training.embeddings import SentenceEmbedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -40,7 +40,7 @@ def eda_prompt():
 def check_candidates(texts: list[str]) -> None:
     import numpy as np
 
-    from topex_core.checks import CandidateChecker
+    from topex_core.augmenter.checks import CandidateChecker
 
     pool, _ = demo.load_demo()
     points = pool.to_frame()

@@ -20,9 +20,9 @@ from pathlib import Path
 from bench_explore import synthetic_run
 from streamlit.testing.v1 import AppTest
 
-from topex_core.classifier import set_cpu_threads
-from topex_core.embeddings import SentenceEmbedder
-from topex_core.explore import explore_run
+from topex_core.explorer.pipeline import explore_run
+from topex_core.training.classifier import set_cpu_threads
+from topex_core.training.embeddings import SentenceEmbedder
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
-from topex_core import classifier as clf_module
-from topex_core.data import load_dataset
+from topex_core.data.dataset import load_dataset
+from topex_core.training import classifier as clf_module
 
 
 def main() -> None:

@@ -18,15 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from topex_core import augment
-from topex_core.classifier import TrainConfig, set_cpu_threads
-from topex_core.data import load_dataset
-from topex_core.embeddings import SentenceEmbedder
-from topex_core.explore import explore_run
-from topex_core.generation import Sampling, parse_output
-from topex_core.retrain import RetrainConfig, retrain
-from topex_core.run import train_run
-from topex_core.store import Candidate, Store
+from topex_core.augmenter import augment
+from topex_core.augmenter.generation import Sampling, parse_output
+from topex_core.data.dataset import load_dataset
+from topex_core.explorer.pipeline import explore_run
+from topex_core.retraining.retrain import RetrainConfig, retrain
+from topex_core.storage.store import Candidate, Store
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.embeddings import SentenceEmbedder
+from topex_core.training.run import train_run
 
 
 def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:

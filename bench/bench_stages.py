@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topex_core.classifier import default_backbone, set_cpu_threads
-from topex_core.clustering import ClusterConfig, cluster_points
-from topex_core.data import load_dataset
-from topex_core.naming import name_clusters
-from topex_core.normalise import normalise_logits
-from topex_core.projection import _fit_tsne
-from topex_core.scoring import average_pairwise_distance, score_clusters
+from topex_core.data.dataset import load_dataset
+from topex_core.explorer.clustering import ClusterConfig, cluster_points
+from topex_core.explorer.naming import name_clusters
+from topex_core.explorer.normalise import normalise_logits
+from topex_core.explorer.projection import _fit_tsne
+from topex_core.explorer.scoring import average_pairwise_distance, score_clusters
+from topex_core.training.classifier import default_backbone, set_cpu_threads
 
 TREC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "trec" / "train.csv"
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from topex_core import augment
-from topex_core.checks import checker_for_run
-from topex_core.classifier import set_cpu_threads
-from topex_core.explore import read_explore
-from topex_core.generation import BACKENDS, Sampling, make_backend
-from topex_core.prompts import TASK_TEMPLATES, Example
-from topex_core.store import Store, StoreError, export_samples
+from topex_core.augmenter import augment
+from topex_core.augmenter.checks import checker_for_run
+from topex_core.augmenter.generation import BACKENDS, Sampling, make_backend
+from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
+from topex_core.explorer.pipeline import read_explore
+from topex_core.storage.store import Store, StoreError, export_samples
+from topex_core.training.classifier import set_cpu_threads
 
 BACKEND_HELP = {
     "eda": "Easy Data Augmentation of the examples: offline, no language model",
@@ -36,7 +36,7 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 
 @st.cache_resource(show_spinner="Loading the sentence embedder…")
 def _embedder():
-    from topex_core.embeddings import SentenceEmbedder
+    from topex_core.training.embeddings import SentenceEmbedder
 
     return SentenceEmbedder()
 

@@ -10,17 +10,17 @@ import pandas as pd
 import streamlit as st
 
 from topex_core import config as topex_config
-from topex_core import demo
-from topex_core.classifier import TrainConfig, set_cpu_threads
 from topex_core.config import PRECISIONS
-from topex_core.data import (
+from topex_core.data import demo
+from topex_core.data.dataset import (
     HF_PREFIX,
     SUPPORTED_SUFFIXES,
     DataError,
     dataset_from_frame,
     read_table,
 )
-from topex_core.run import list_runs, train_run
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.run import list_runs, train_run
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 PREVIEW_ROWS = 8

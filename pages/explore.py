@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from topex_core import plots, scoring
-from topex_core.classifier import set_cpu_threads
-from topex_core.clustering import METHODS, ClusterConfig
-from topex_core.explore import WORDS_FILE, ExploreConfig, explore_run, read_explore
+from topex_core import plots
+from topex_core.explorer import scoring
+from topex_core.explorer.clustering import METHODS, ClusterConfig
+from topex_core.explorer.pipeline import WORDS_FILE, ExploreConfig, explore_run, read_explore
+from topex_core.training.classifier import set_cpu_threads
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
 TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
@@ -20,7 +21,7 @@ DEFAULTS = ClusterConfig()
 
 @st.cache_resource(show_spinner="Loading the sentence embedder…")
 def _embedder():
-    from topex_core.embeddings import SentenceEmbedder
+    from topex_core.training.embeddings import SentenceEmbedder
 
     return SentenceEmbedder()
 

@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from topex_core import plots
-from topex_core.classifier import set_cpu_threads
-from topex_core.compare import AFTER_POINTS
-from topex_core.retrain import MODES, RetrainConfig, list_rounds, retrain
-from topex_core.run import read_run
-from topex_core.store import Store
+from topex_core.retraining.compare import AFTER_POINTS
+from topex_core.retraining.retrain import MODES, RetrainConfig, list_rounds, retrain
+from topex_core.storage.store import Store
+from topex_core.training.classifier import set_cpu_threads
+from topex_core.training.run import read_run
 
 MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
              "full": "full fine-tune from the same checkpoint, seed and schedule; minutes"}

@@ -1,14 +1,24 @@
-"""Shared fixtures: a tiny BERT built locally (no download) and small seeded datasets."""
+"""Shared fixtures and helpers: a tiny BERT built locally (no download), small seeded
+datasets, a planted run (explored, with a tiny classifier) and accepted candidates."""
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from topex_core.augmenter import augment
+from topex_core.augmenter.checks import checker_for_run
+from topex_core.data.dataset import dataset_from_frame
+from topex_core.explorer.pipeline import explore_run
+from topex_core.storage.store import Candidate, Store
+from topex_core.training.classifier import TrainConfig, fine_tune, save_classifier
+from topex_core.training.run import points_frame, read_run, write_json_atomic
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -94,3 +104,66 @@ def hashing_embed(texts) -> np.ndarray:
         for word in text.lower().split():
             vectors[row, zlib.crc32(word.encode()) % 64] += 1.0
     return vectors
+
+
+def make_run(directory: Path, seed: int = 0) -> Path:
+    """A run directory with planted logits: three correct blobs and one blob of mistakes."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[4.0, -2, -2], [-2, 4, -2], [-2, -2, 4]])
+    logits, truth, texts = [], [], []
+    topics = ["card payment invoice", "parcel courier tracking", "screen battery wifi"]
+    for label, centre in enumerate(centres):
+        logits.append(centre + rng.normal(0, 0.3, (60, 3)))
+        truth += [label] * 60
+        texts += [f"{topics[label]} {word}" for word in rng.choice(["x", "y", "z"], 60)]
+    logits.append(np.array([1.0, 1.5, -2]) + rng.normal(0, 0.05, (25, 3)))
+    truth += [0] * 25
+    texts += ["express delivery fee refund"] * 25
+    logits = np.vstack(logits).astype(np.float32)
+    label_names = ["billing", "shipping", "tech"]
+    frame = pd.DataFrame({"text": texts, "label": [label_names[i] for i in truth]})
+    dataset = dataset_from_frame(frame, source="planted", label_names=label_names)
+    directory.mkdir(parents=True)
+    np.save(directory / "logits.npy", logits)
+    points_frame(dataset, logits, np.zeros(len(texts), bool)).to_parquet(
+        directory / "points.parquet")
+    write_json_atomic(directory / "run.json", {"label_names": label_names})
+    return directory
+
+
+@pytest.fixture()
+def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
+    """(run directory, the planted error cluster) with a tiny classifier fine-tuned on a
+    third of the planted run's correct blobs."""
+    run = make_run(tmp_path / "run")
+    labels = read_run(run)["label_names"]
+    train_ids = [i for i in range(180) if i % 3 == 0]
+    config = TrainConfig(backbone=tiny_backbone, train_size=len(train_ids), epochs=10,
+                         max_length=16, batch_size=8, learning_rate=5e-3)
+    points = pd.read_parquet(run / "points.parquet")
+    training_set = dataset_from_frame(points.iloc[train_ids][["text", "label"]],
+                                      source="planted", label_names=labels)
+    save_classifier(fine_tune(training_set, config), run / "model")
+    write_json_atomic(run / "run.json", {
+        "label_names": labels, "train_ids": train_ids, "versions": {}, "timings_s": {},
+        "config": asdict(config),
+        "dataset": {"content_hash": "planted", "source": "planted", "rows": 205,
+                    "text_col": "text", "text_pair_col": None, "label_col": "label"}})
+    result = explore_run(run, embed=hashing_embed)
+    return run, result["picked_cluster"]
+
+
+def parts(run: Path, cluster: int):
+    context = augment.cluster_context(run, cluster)
+    checker = checker_for_run(run, cluster, embed=hashing_embed,
+                              predict=augment.classifier_predict(run))
+    return context, checker
+
+
+def accept(store: Store, run: Path, texts: list[str], label: str = "billing") -> list[int]:
+    run_id = store.register_run(run)
+    ids = store.add_candidates(run_id, [Candidate(text=t, label=label, backend="eda")
+                                        for t in texts])
+    for candidate_id in ids:
+        store.decide(candidate_id, "accept")
+    return ids

@@ -14,8 +14,8 @@ import yaml
 from streamlit.runtime.secrets import secrets_singleton
 from streamlit.testing.v1 import AppTest
 
-from topex_core.classifier import ModelError, load_classifier
 from topex_core.config import apply_secrets
+from topex_core.training.classifier import ModelError, load_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from topex_core.data import DataError, TextDataset, dataset_from_frame, load_dataset
-from topex_core.generation.parsing import MAX_CHARS, MAX_ITEMS, MIN_CHARS, parse_output
+from topex_core.augmenter.generation.parsing import MAX_CHARS, MAX_ITEMS, MIN_CHARS, parse_output
+from topex_core.data.dataset import DataError, TextDataset, dataset_from_frame, load_dataset
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

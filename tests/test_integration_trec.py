@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import shared_dataset
 
-from topex_core.classifier import TrainConfig, set_cpu_threads
-from topex_core.data import load_dataset
-from topex_core.run import train_run
+from topex_core.data.dataset import load_dataset
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.run import train_run
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ def topex_home() -> Path:
 
 
 def cache_dir() -> Path:
-    """Fitted models and logits keyed by content (see ``topex_core.run``)."""
+    """Fitted models and logits keyed by content (see ``topex_core.training.run``)."""
     return topex_home() / "cache"
 
 

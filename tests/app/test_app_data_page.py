@@ -1,0 +1,69 @@
+"""Streamlit AppTest of the Data & model page: empty state, happy path, error states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tiny_frame
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "data_and_model.py")
+
+
+def test_demo_is_the_default_and_previews() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert at.radio(key="data_source").value == "Embedded demo"
+    assert at.dataframe[0].value.shape[0] == 8
+    assert any("No runs yet" in info.value for info in at.info)
+
+
+def test_server_path_outside_data_root_is_refused(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("../../etc/passwd").run()
+    assert not at.exception
+    assert any("outside the data root" in error.value for error in at.error)
+
+
+def test_hugging_face_id_without_the_datasets_package_is_a_plain_error(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as on a machine without it
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Hugging Face dataset").run()
+    assert not at.error
+    at.text_input(key="data_hf").input("ag_news:train").run()
+    assert not at.exception
+    assert any("hf:ag_news:train" in error.value and "datasets" in error.value
+               for error in at.error)
+
+
+def test_bad_file_shows_a_plain_error(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    (tmp_path / "bad.csv").write_text("text,label\nonly,one\n")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("bad.csv").run()
+    assert not at.exception
+    assert any("only one class" in error.value for error in at.error)
+
+
+@pytest.mark.slow
+def test_train_a_small_file_then_it_is_listed(monkeypatch, tmp_path: Path,
+                                              tiny_backbone: str) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    tiny_frame().to_csv(tmp_path / "tickets.csv", index=False)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("tickets.csv").run()
+    at.text_input(key="data_backbone").input(tiny_backbone).run()
+    at.number_input(key="data_train_size").set_value(30).run()
+    at.number_input(key="data_epochs").set_value(1).run()
+    at.button(key="data_train").click().run()
+    assert not at.exception
+    assert at.session_state["run_dir"].endswith("tickets-n30-e1-s0")
+    assert any(metric.label == "Pool accuracy" for metric in at.metric)
+    assert "tickets-n30-e1-s0" in at.dataframe[-1].value["run"].tolist()

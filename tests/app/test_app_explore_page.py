@@ -1,0 +1,46 @@
+"""Streamlit AppTest of the Explore page on a planted run (hashing stand-in embedder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import hashing_embed, make_run
+from streamlit.testing.v1 import AppTest
+
+from topex_core.explorer.clustering import ClusterConfig
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explore.py")
+
+
+def test_without_a_run_the_page_says_what_to_do() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert "Data & model" in at.info[0].value
+
+
+def test_unexplored_run_offers_the_settings_form(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["run_dir"] = str(run)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="explore_method").value == "auto"
+    assert at.number_input(key="explore_min_samples").value == 5
+
+
+def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, ExploreConfig(clustering=ClusterConfig(min_samples=10)), embed=hashing_embed)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["run_dir"] = str(run)
+    at.run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:2] == ["Clusters", "Error clusters"]
+    assert at.metric[1].value == "1"
+    assert "was chosen because" in at.info[0].value or "only error cluster" in at.info[0].value
+    assert at.session_state["cluster"] == at.selectbox(key="explore_cluster").value
+    assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
+    at.radio(key="explore_color_by").set_value("correct").run()
+    at.radio(key="explore_map_name").set_value("sparse_pca").run()
+    assert not at.exception

@@ -1,0 +1,60 @@
+"""Streamlit AppTest of the Retrain & compare page: empty states, a head-mode round from
+the page, and the before/after view of a stored round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import accept
+from streamlit.testing.v1 import AppTest
+
+from topex_core.retraining.retrain import list_rounds
+from topex_core.storage.store import Store
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "retrain.py")
+
+
+def page(run: Path | None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if run is not None:
+        at.session_state["run_dir"] = str(run)
+    return at.run()
+
+
+def test_without_a_run_or_accepted_samples_the_page_says_what_to_do(explored) -> None:
+    at = page(None)
+    assert not at.exception and "Data & model" in at.info[0].value
+    run, _ = explored
+    at = page(run)
+    assert not at.exception and "No accepted samples yet" in at.info[0].value
+
+
+def test_retrain_in_head_mode_and_show_before_after(explored) -> None:
+    run, cluster = explored
+    with Store() as store:
+        accept(store, run, ["express delivery fee refund"] * 4)
+    at = page(run)
+    assert at.radio(key="retrain_mode").value == "head"
+    at.button(key="retrain_go").click().run()
+    assert not at.exception, at.exception
+    assert len(list_rounds(run)) == 1
+    # the planted run has no test split, so there is no test metric
+    assert [m.label for m in at.metric] == ["Pool accuracy", "Fixed / broken", "McNemar p"]
+    assert "McNemar" in (at.success or at.info)[0].value
+    assert at.selectbox(key="retrain_round_choice").value == "1"
+    at.radio(key="retrain_map").set_value("sparse_pca").run()
+    assert not at.exception
+    assert any("Fixed (" in m.value for m in at.markdown)
+
+
+def test_a_round_with_a_control_says_what_the_samples_did_themselves(explored) -> None:
+    run, _ = explored
+    with Store() as store:
+        accept(store, run, ["express delivery fee refund"] * 4)
+    at = page(run)
+    at.checkbox(key="retrain_control").check()
+    at.button(key="retrain_go").click().run()
+    assert not at.exception, at.exception
+    assert list_rounds(run)[0]["config"]["control"] is True
+    sentence = next(m.value for m in at.markdown if "Against the control" in m.value)
+    assert "rows fixed" in sentence and "McNemar p" in sentence

@@ -1,0 +1,126 @@
+"""End to end in real headless Chromium: the dashboard as a user drives it.
+
+Starts ``streamlit run app.py`` on 127.0.0.1, trains the embedded demo through the page
+(on the tiny local backbone, one epoch, so the test stays short), runs the explorer,
+checks that the WebGL map and the ranked table appear, generates candidates for the
+picked cluster with the offline backend, accepts one, retrains in head mode and waits for
+the before/after map. Screenshots go to
+``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
+can) and the ``playwright`` Python package (no browser download: it drives that binary).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def dashboard(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "TOPEX_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the dashboard did not answer /_stcore/health within 60 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
+                                                           tiny_backbone: str) -> None:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
+                    "(make test does this where apt-get is allowed)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="pip install playwright (requirements-dev.txt)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        try:
+            page.goto(dashboard)
+            page.get_by_text("Model and training").click()
+            backbone = page.get_by_role("textbox", name="Backbone")
+            backbone.fill(tiny_backbone)
+            backbone.press("Enter")
+            epochs = page.get_by_role("spinbutton", name="Epochs")
+            epochs.fill("1")
+            epochs.press("Enter")
+            page.get_by_role("button", name="Train").click()
+            page.get_by_text("Current run").wait_for(timeout=240_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_trained.png"), full_page=True)
+            page.get_by_role("link", name="Explore").click()
+            page.get_by_role("button", name="Explore").click()
+            page.get_by_text("Error clusters, ranked").wait_for(timeout=240_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_explore.png"), full_page=True)
+            assert page.get_by_text("was chosen because").count() + page.get_by_text(
+                "only error cluster").count() >= 1
+            page.get_by_role("link", name="Augment").click()
+            page.get_by_role("button", name="Generate").click()
+            page.get_by_text("candidates from").wait_for(timeout=300_000)
+            page.get_by_role("button", name="Accept", exact=True).first.click()
+            page.get_by_text("1 accepted in this run").wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
+            page.get_by_role("link", name="Retrain & compare").click()
+            page.get_by_role("button", name="Retrain").click()
+            page.get_by_text("McNemar p").first.wait_for(timeout=300_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            assert page.get_by_text("Before → after in the same").count() >= 1
+            page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)
+            check_on_a_4k_screen(page)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def check_on_a_4k_screen(page) -> None:
+    """A 3840×2160 window (a 4k screen at 100% zoom): the figures grow with the page instead
+    of staying a small island, and screenshots are kept for a look at their text sizes."""
+    page.set_viewport_size({"width": 3840, "height": 2160})
+    page.wait_for_timeout(1_500)  # Plotly relayouts on resize
+    widths = [box["width"] for box in (plot.bounding_box() for plot in
+                                       page.locator(".js-plotly-plot").all()) if box]
+    page.screenshot(path=str(ARTIFACTS / "e2e_before_after_4k.png"))
+    assert widths and max(widths) > 1_500, widths
+    page.get_by_role("link", name="Explore").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_500)
+    page.screenshot(path=str(ARTIFACTS / "e2e_explore_4k.png"))

@@ -1,0 +1,129 @@
+"""Directed augmentation end to end on a planted, explored run with a real (tiny)
+classifier: prompt → backend → parse → checks → store, and ``topex generate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from chat_server import ChatServer
+from conftest import hashing_embed, one_line, parts
+
+from topex_core.augmenter import augment
+from topex_core.augmenter.generation import Sampling, make_backend
+from topex_core.storage.store import Store
+
+
+def test_prompt_uses_the_cluster_name_the_majority_label_and_mixed_examples(
+        explored: tuple[Path, int]) -> None:
+    run, cluster = explored
+    context = augment.cluster_context(run, cluster)
+    assert context.majority_label == "billing" and not context.pair
+    request = augment.AugmentRequest(cluster=cluster, shots=4, mix_ratio=0.5)
+    prompt = augment.prepare_prompt(context, request)
+    assert prompt.label == "billing" and prompt.issue == context.name and prompt.task == "text"
+    assert [e.source for e in prompt.examples].count("cluster") == 2
+    assert all(e.row_id is not None for e in prompt.examples)
+    assert prompt.mix_ratio == 0.5 and context.name in prompt.text
+    member = int(context.rows["id"].iloc[0])
+    chosen = augment.prepare_prompt(context, augment.AugmentRequest(
+        cluster=cluster, example_ids=(member, 3)))
+    assert [(e.row_id, e.source) for e in chosen.examples] == [(member, "cluster"), (3, "target")]
+    zero_shot = augment.prepare_prompt(context, augment.AugmentRequest(cluster=cluster, shots=0))
+    assert zero_shot.examples == () and zero_shot.mix_ratio is None
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"label": "sports"}, "not one of the run's labels"),
+    ({"example_ids": (9999,)}, "not in the dataset"),
+    ({"shots": 99}, "shots"),
+    ({"n": 0}, "n must be"),
+    ({"task": "poem"}, "unknown task"),
+    ({"template": "Write {label}"}, "must use {label} and {issue}"),
+])
+def test_bad_requests_are_refused(explored: tuple[Path, int], change: dict, message: str) -> None:
+    run, cluster = explored
+    context = augment.cluster_context(run, cluster)
+    with pytest.raises(ValueError, match=message):
+        augment.prepare_prompt(context, augment.AugmentRequest(cluster=cluster, **change))
+
+
+def test_unknown_cluster_lists_the_error_clusters(explored: tuple[Path, int]) -> None:
+    run, cluster = explored
+    with pytest.raises(ValueError, match=f"error clusters: {cluster}"):
+        augment.cluster_context(run, 999)
+
+
+def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path, int],
+                                                           tmp_path: Path) -> None:
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(cluster=cluster, n=6, shots=3, mix_ratio=2 / 3,
+                                     sampling=Sampling(seed=5))
+    prompt = augment.prepare_prompt(context, request)
+    with Store(tmp_path / "topex.db") as store:
+        outcome = augment.generate_candidates(
+            context, request, prompt, backend=augment.eda_for_cluster(context, hashing_embed),
+            checker=checker, store=store)
+        stored = store.candidates(store.run_id(run))
+    assert outcome.error is None and outcome.completions == 6
+    assert len(outcome.candidates) == len(stored) > 0
+    row = stored.iloc[0]
+    assert row["backend"] == "eda" and row["label"] == "billing" and row["cluster"] == cluster
+    assert row["prompt"] == prompt.text and row["mix_ratio"] == pytest.approx(2 / 3)
+    lineage = json.loads(row["sampling"])
+    assert lineage["example_ids"] == [e.row_id for e in prompt.examples]
+    assert lineage["task"] == "text" and "operation" in lineage and row["seed"] == 5
+    checks = json.loads(row["checks"])
+    assert set(checks) == {"duplicate", "length", "prediction", "intrusion", "topic",
+                           "warnings"}
+    assert checks["prediction"]["label"] in ("billing", "shipping", "tech")
+
+
+def test_a_failing_server_keeps_the_candidates_it_sent(explored: tuple[Path, int],
+                                                       tmp_path: Path) -> None:
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(cluster=cluster, n=3, shots=2)
+    prompt = augment.prepare_prompt(context, request)
+    with ChatServer("ignore_n") as server, Store(tmp_path / "topex.db") as store:
+        backend = make_backend("openai", base_url=server.base_url, model="m", max_retries=0,
+                               concurrency=1)
+        original = backend._post
+
+        def fail_after_first(body, request, on_delta):
+            if len(server.requests) >= 1:
+                server.mode = "error_500"
+            return original(body, request, on_delta)
+
+        backend._post = fail_after_first
+        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+                                              checker=checker, store=store)
+        stored = store.candidates(store.run_id(run))
+    assert "HTTP 500" in outcome.error and outcome.completions == 1
+    assert len(stored) == 1 and stored.iloc[0]["backend"] == "openai"
+    assert stored.iloc[0]["model"] == "m"
+
+
+def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Path, int],
+                                                              tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    from topex_core.cli import main as cli
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    monkeypatch.setattr(SentenceEmbedder, "__call__", lambda self, texts: hashing_embed(texts))
+    run, cluster = explored
+    db = tmp_path / "cli.db"
+    assert cli.main(["generate", "--run", str(run), "--cluster", str(cluster), "--n", "4",
+                     "--shots", "2", "--db", str(db)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) >= 1
+    assert set(lines[0]) == {"id", "text", "text_pair", "label", "backend", "model", "checks"}
+    assert cli.main(["generate", "--run", str(run), "--cluster", str(cluster), "--n", "2",
+                     "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                     "--model", "m", "--timeout", "1", "--db", str(db)]) == 2
+    error = capsys.readouterr().err
+    assert one_line(error) and "cannot reach" in error and "0 candidates were stored" in error
+    assert cli.main(["generate", "--run", str(run), "--cluster", "12345"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+"""The automatic checks on candidates, on a small frame with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import hashing_embed
+
+from topex_core.augmenter.checks import (
+    CandidateChecker,
+    CheckConfig,
+    cached_embeddings,
+    checker_for_run,
+)
+
+
+def points() -> pd.DataFrame:
+    billing = [f"invoice payment refund card {w}" for w in ("a", "b", "c", "d", "e", "f")]
+    shipping = [f"parcel courier tracking box {w}" for w in ("a", "b", "c", "d", "e", "f")]
+    cluster = [f"express delivery fee refund {w}" for w in ("a", "b", "c", "d")]
+    texts = billing + shipping + cluster
+    labels = ["billing"] * 6 + ["shipping"] * 6 + ["billing"] * 4
+    return pd.DataFrame({"id": range(len(texts)), "text": texts, "label": labels,
+                         "cluster": [0] * 6 + [1] * 6 + [2] * 4})
+
+
+def checker(predict=None, **config) -> CandidateChecker:
+    frame = points()
+    everything = np.arange(len(frame))
+    return CandidateChecker(frame, hashing_embed(frame["text"].tolist()), everything,
+                            np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed,
+                            predict=predict, label_names=["billing", "shipping"],
+                            config=CheckConfig(neighbours=5, **config))
+
+
+def test_exact_and_near_duplicates_of_the_dataset_and_of_other_candidates() -> None:
+    results = checker().check(
+        ["Invoice  payment refund card a", "express delivery fee refund a",
+         "brand new words here", "brand new words here"],
+        None, ["billing"] * 4, others=["stored candidate text"])
+    assert results[0]["duplicate"] == {"kind": "exact", "of": "row 0", "similarity": 1.0}
+    assert results[1]["duplicate"]["kind"] == "exact" and results[1]["duplicate"]["of"] == "row 12"
+    assert results[2]["duplicate"]["kind"] is None
+    assert results[3]["duplicate"]["kind"] == "exact"
+    assert results[3]["duplicate"]["of"] == "another candidate"
+    near_stored = checker().check(["stored candidate text"], None, ["billing"],
+                                  others=["stored candidate text"])
+    assert near_stored[0]["duplicate"]["of"] == "another candidate"
+    assert "exact duplicate of row 0" in results[0]["warnings"]
+    near = checker(near_duplicate=0.9).check(["express delivery fee refund a z"], None,
+                                             ["billing"])[0]
+    assert near["duplicate"] == {"kind": "near", "of": "row 12", "similarity": 0.9129}
+    assert "near duplicate of row 12 (similarity 0.91)" in near["warnings"]
+
+
+def test_length_outliers_use_the_label_rows_percentiles() -> None:
+    short, long = checker().check(["refund", " ".join(["refund"] * 40)], None,
+                                  ["billing", "billing"])
+    assert short["length"]["outlier"] and long["length"]["outlier"]
+    assert short["length"]["low"] == pytest.approx(2.5)
+    assert short["length"]["high"] == pytest.approx(9.5)
+    ok = checker().check(["express fee refund for delivery b"], None, ["billing"])[0]
+    assert not ok["length"]["outlier"]
+
+
+def test_intrusion_flags_a_candidate_among_another_class() -> None:
+    among_shipping, among_billing = checker().check(
+        ["parcel courier tracking box z", "invoice payment refund card z"], None,
+        ["billing", "billing"])
+    assert among_shipping["intrusion"]["intrudes"]
+    assert among_shipping["intrusion"]["nearest_label"] == "shipping"
+    assert any("lies among 'shipping'" in w for w in among_shipping["warnings"])
+    assert not among_billing["intrusion"]["intrudes"]
+    assert among_billing["intrusion"]["share_assigned"] == 1.0
+
+
+def test_topic_similarity_to_the_cluster() -> None:
+    on_topic, off_topic = checker().check(
+        ["express delivery fee refund q", "parcel courier tracking box q"], None,
+        ["billing", "billing"])
+    assert not on_topic["topic"]["off_topic"] and off_topic["topic"]["off_topic"]
+    assert on_topic["topic"]["similarity"] > off_topic["topic"]["similarity"]
+
+
+def test_prediction_comes_from_the_given_classifier() -> None:
+    def predict(texts, pairs):
+        assert pairs is None
+        return np.array([[0.2, 0.8] for _ in texts])
+
+    result = checker(predict).check(["express delivery fee refund q"], None, ["billing"])[0]
+    assert result["prediction"] == {"label": "shipping", "confidence": 0.8, "agrees": False}
+    assert any("the model predicts 'shipping' (80%)" in w for w in result["warnings"])
+    assert checker().check(["x y"], None, ["billing"])[0]["prediction"] is None
+
+
+def test_pairs_are_checked_as_joined_text_and_predicted_as_pairs() -> None:
+    calls = []
+
+    def predict(texts, pairs):
+        calls.append((list(texts), pairs))
+        return np.array([[0.9, 0.1]])
+
+    result = checker(predict).check(["express delivery"], ["fee refund a"], ["billing"])[0]
+    assert calls == [(["express delivery"], ["fee refund a"])]
+    assert result["duplicate"]["kind"] is None and result["prediction"]["agrees"]
+    assert checker().check([], None, []) == []
+
+
+def test_reference_embeddings_are_cached_per_embedder(tmp_path: Path) -> None:
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        return hashing_embed(texts)
+
+    first = cached_embeddings(tmp_path, ["a b", "c d"], embed)
+    second = cached_embeddings(tmp_path, ["a b", "c d"], embed)
+    assert calls == [2] and np.array_equal(first, second)
+    cached_embeddings(tmp_path, ["a b", "c e"], embed)
+    assert calls == [2, 2]
+
+
+def test_checker_for_run_refuses_an_unexplored_run_or_unknown_cluster(tmp_path: Path) -> None:
+    from conftest import make_run
+
+    from topex_core.explorer.pipeline import explore_run
+
+    run = make_run(tmp_path / "run")
+    with pytest.raises(ValueError, match="not explored"):
+        checker_for_run(run, 0, embed=hashing_embed, predict=None)
+    explore_run(run, embed=hashing_embed)
+    with pytest.raises(ValueError, match="cluster 99 does not exist"):
+        checker_for_run(run, 99, embed=hashing_embed, predict=None)
+    sampled = checker_for_run(run, 0, embed=hashing_embed, predict=None,
+                              config=CheckConfig(max_reference=50))
+    assert 50 <= len(sampled.ids) < 205 and len(sampled.exact) == 10  # all distinct texts

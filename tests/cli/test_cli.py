@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import one_line
+
+from topex_core.cli.main import main
+
+
+def test_train_writes_a_run_and_prints_a_summary(tiny_csv: Path, tiny_backbone: str,
+                                                 tmp_path: Path, capsys) -> None:
+    status = main(["train", "--data", str(tiny_csv), "--test", str(tiny_csv),
+                   "--backbone", tiny_backbone, "--train-size", "30", "--epochs", "1",
+                   "--precision", "bfloat16", "--out", str(tmp_path / "run")])
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 60 and summary["test_accuracy"] is not None
+    assert (tmp_path / "run" / "points.parquet").is_file()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["logits_precision"] == \
+        "bfloat16"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--text-col", "body"], "text column 'body' not found"),
+    (["--epochs", "0"], "epochs must be between 1 and 20"),
+    (["--backbone", "/no/such/model"], "cannot load backbone"),
+])
+def test_bad_input_exits_2_with_one_line(tiny_csv: Path, tmp_path: Path, args: list[str],
+                                         message: str, capsys) -> None:
+    status = main(["train", "--data", str(tiny_csv), "--out", str(tmp_path / "r"), *args])
+    captured = capsys.readouterr()
+    assert status == 2 and message in captured.err
+    assert one_line(captured.err) and captured.err.startswith("topex: error:")
+
+
+def test_console_script_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"text,label\n\xff\xfe,x\n")
+    result = subprocess.run([sys.executable, "-m", "topex_core.cli.main", "train", "--data", str(bad),
+                             "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert one_line(result.stderr) and "not valid UTF-8" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="file not found"):
+        main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "r"), "--debug"])
+
+
+def test_explore_prints_the_pick(tmp_path: Path, capsys) -> None:
+    from conftest import make_run
+
+    run = make_run(tmp_path / "run")
+    assert main(["explore", "--run", str(run), "--min-samples", "10"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["error_clusters"] == 1 and "Cluster" in summary["reason"]
+    assert (run / "clusters.csv").is_file()
+
+
+def test_explore_on_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:
+    assert main(["explore", "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "not a TopEx run directory" in err
+
+
+def test_explore_with_data_trains_first(tiny_csv: Path, tmp_path: Path, capsys,
+                                        monkeypatch, tiny_backbone: str) -> None:
+    from topex_core.training import classifier
+
+    monkeypatch.setattr(classifier, "default_backbone", lambda: tiny_backbone)
+    status = main(["explore", "--run", str(tmp_path / "new"), "--data", str(tiny_csv)])
+    assert status == 0 and (tmp_path / "new" / "run.json").is_file()
+    assert json.loads(capsys.readouterr().out)["method"] == "optics"

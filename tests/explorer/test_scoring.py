@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import hashing_embed
+
+from topex_core.explorer import scoring
+
+
+def test_density_by_hand() -> None:
+    assert scoring.density(np.array([[0, 0], [1, 0.5], [0.5, 2]])) == pytest.approx(1.5)
+    assert scoring.density(np.ones((4, 3))) == pytest.approx(4 / scoring.MIN_EXTENT)
+
+
+def test_average_pairwise_distance_by_hand() -> None:
+    points = np.array([[0.0, 0], [3, 4], [0, 1]])
+    assert scoring.average_pairwise_distance(points, np.array([True, False, False])) == 3.0
+    points = np.array([[0.0, 0], [0, 2], [3, 4]])
+    expected = 5 + math.sqrt(13)
+    assert scoring.average_pairwise_distance(points, np.array([True, True, False])) == (
+        pytest.approx(expected))
+    assert math.isnan(scoring.average_pairwise_distance(points, np.ones(3, bool)))
+
+
+def test_average_pairwise_distance_chunking_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(300, 4))
+    mask = rng.random(300) < 0.3
+    brute = np.linalg.norm(points[mask][:, None] - points[~mask][None], axis=2).sum() / (~mask).sum()
+    assert scoring.average_pairwise_distance(points, mask, chunk_elements=1500) == pytest.approx(brute)
+
+
+def test_geometric_median_by_hand() -> None:
+    square = np.array([[0.0, 0], [2, 0], [0, 2], [2, 2]])
+    np.testing.assert_allclose(scoring.geometric_median(square), [1, 1], atol=1e-6)
+    assert scoring.geometric_median_distance(square) == pytest.approx(math.sqrt(2), abs=1e-6)
+    line = np.array([[0.0, 0], [1, 0], [10, 0]])
+    np.testing.assert_allclose(scoring.geometric_median(line), [1, 0], atol=1e-4)
+    assert scoring.geometric_median_distance(line) == pytest.approx(10 / 3, abs=1e-4)
+    assert scoring.geometric_median_distance(np.ones((3, 2))) == 0.0
+
+
+def test_cosine_metrics_by_hand() -> None:
+    embeddings = np.array([[1.0, 0], [0, 1], [1, 1]])
+    assert scoring.mean_pairwise_cosine(embeddings) == pytest.approx((0 + 2 / math.sqrt(2) / 2 * 2) / 3)
+    assert math.isnan(scoring.mean_pairwise_cosine(embeddings[:1]))
+    assert scoring.name_text_similarity(np.array([1.0, 0]), embeddings) == pytest.approx(
+        (1 + 0 + 1 / math.sqrt(2)) / 3)
+
+
+def test_tight_coherent_cluster_ranks_first_with_a_reason() -> None:
+    rng = np.random.default_rng(1)
+    tight = np.array([0.5, 0.5]) + rng.normal(0, 0.01, (20, 2))
+    loose = np.array([-0.5, 0.0]) + rng.normal(0, 0.3, (20, 2))
+    rest = rng.uniform(-1, 1, (100, 2))
+    points = np.vstack([tight, loose, rest])
+    labels = np.array([0] * 20 + [1] * 20 + [-1] * 100)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    texts = ["refund express delivery fee"] * 20
+    texts += [" ".join(rng.choice(words, 4)) for _ in range(120)]
+    scores = scoring.score_clusters(points, labels, [1, 0], texts,
+                                    {0: "refund express delivery", 1: "alpha beta"},
+                                    embed=hashing_embed)
+    assert scores["cluster"].tolist() == [0, 1] and scores["rank"].tolist() == [1, 2]
+    assert list(scores.columns) == ["cluster", *scoring.SCORE_COLUMNS, "rank"]
+    assert scores.loc[0, "ctc"] > scores.loc[1, "ctc"]
+    reason = scoring.pick_reason(scores)
+    assert reason.startswith("Cluster 0 was chosen because its ") and "× the mean" in reason
+
+
+def test_single_point_clusters_and_empty_input() -> None:
+    points = np.array([[0.0, 0], [1, 1], [0.5, 0.2]])
+    scores = scoring.score_clusters(points, np.array([0, 1, -1]), [0, 1], ["a b", "c d", "e"],
+                                    {0: "a", 1: "c"}, embed=hashing_embed)
+    assert len(scores) == 2 and scores["cos"].isna().all()
+    assert np.isfinite(scores["weighted"]).all()
+    empty = scoring.score_clusters(points, np.array([-1, -1, -1]), [], ["a", "b", "c"], {},
+                                   embed=hashing_embed)
+    assert empty.empty
+    assert scoring.pick_reason(empty) == "No error cluster to choose."
+
+
+def test_every_score_has_an_explanation() -> None:
+    assert set(scoring.EXPLANATIONS) == set(scoring.SCORE_COLUMNS)

@@ -1,0 +1,287 @@
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from topex_core.storage.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Candidate,
+    Store,
+    StoreError,
+    export_samples,
+    import_samples,
+)
+from topex_core.training.run import write_json_atomic
+
+WORKER = str(Path(__file__).with_name("store_worker.py"))
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def fake_run(directory: Path) -> Path:
+    (directory / "model").mkdir(parents=True)
+    (directory / "model" / "model.safetensors").write_bytes(b"weights")
+    write_json_atomic(directory / "run.json", {
+        "label_names": ["billing", "shipping"], "config": {"seed": 0}, "versions": {},
+        "timings_s": {}, "dataset": {"content_hash": "abc", "source": "x.csv", "rows": 2,
+                                     "text_col": "text", "text_pair_col": None,
+                                     "label_col": "label"}})
+    return directory
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    with Store(tmp_path / "db" / "topex.db") as opened:
+        yield opened
+
+
+@pytest.fixture()
+def run_id(store: Store, tmp_path: Path) -> int:
+    return store.register_run(fake_run(tmp_path / "run"))
+
+
+def add(store: Store, run_id: int, n: int = 3) -> list[int]:
+    return store.add_candidates(run_id, [
+        Candidate(text=f"refund the express fee {i}", label="shipping", backend="eda",
+                  cluster=4, sampling={"temperature": 0.7}, seed=i, mix_ratio=0.5)
+        for i in range(n)])
+
+
+def test_register_is_idempotent_and_pragmas_are_set(store: Store, run_id: int,
+                                                    tmp_path: Path) -> None:
+    assert store.register_run(tmp_path / "run") == run_id
+    assert store.schema_version == SCHEMA_VERSION
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_decisions_edits_relabels_and_undo(store: Store, run_id: int) -> None:
+    first, second, third = add(store, run_id)
+    store.decide(first, "edit", text="refund the late express fee")
+    store.decide(first, "accept")
+    store.decide(second, "relabel", label="billing")
+    store.decide(second, "accept")
+    store.decide(third, "reject")
+    table = store.candidates(run_id).set_index("id")
+    assert table.loc[first, "text"] == "refund the late express fee"
+    assert table.loc[first, "original_text"] == "refund the express fee 0"
+    assert table.loc[second, ["label", "original_label"]].tolist() == ["billing", "shipping"]
+    assert table["status"].tolist() == ["accepted", "accepted", "rejected"]
+    store.undo(second)  # undoes the accept; the relabel stays
+    table = store.candidates(run_id).set_index("id")
+    assert table.loc[second, ["status", "label"]].tolist() == ["pending", "billing"]
+    assert store.accepted(run_id)["id"].tolist() == [first]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda s, ids: s.decide(999, "accept"), "unknown candidate id 999"),
+    (lambda s, ids: s.decide(ids[0], "maybe"), "unknown action 'maybe'; choose one of"),
+    (lambda s, ids: s.decide(ids[0], "edit", text="  "), "needs the new, non-empty text"),
+    (lambda s, ids: s.decide(ids[0], "relabel", label="tech"), "not one of the run's labels"),
+    (lambda s, ids: s.undo(ids[0]), "has no decision to undo"),
+])
+def test_bad_decisions_are_refused_and_write_nothing(store: Store, run_id: int, call,
+                                                     message: str) -> None:
+    ids = add(store, run_id)
+    with pytest.raises(StoreError, match=message):
+        call(store, ids)
+    assert store.decision_count() == 0
+
+
+def test_deleted_candidate_cannot_be_decided(store: Store, run_id: int) -> None:
+    (first,) = add(store, run_id, 1)
+    store.delete_candidate(first)
+    with pytest.raises(StoreError, match="was deleted"):
+        store.decide(first, "accept")
+    assert store.candidates(run_id).empty
+
+
+def test_candidates_with_unknown_label_are_refused_whole(store: Store, run_id: int) -> None:
+    with pytest.raises(StoreError, match="label 'tech' is not one of the run's labels"):
+        store.add_candidates(run_id, [Candidate("ok", "billing", "eda"),
+                                      Candidate("bad", "tech", "eda")])
+    assert store.candidates(run_id).empty
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_export_and_import_round_trip(store: Store, run_id: int, tmp_path: Path,
+                                      fmt: str) -> None:
+    ids = add(store, run_id)
+    store.decide(ids[1], "accept")
+    path = export_samples(store.accepted(run_id), tmp_path / f"accepted.{fmt}", fmt)
+    imported = import_samples(path)
+    assert [(c.text, c.label, c.backend) for c in imported] == [
+        ("refund the express fee 1", "shipping", "eda")]
+    assert len(store.add_candidates(run_id, imported)) == 1
+
+
+def test_export_errors(store: Store, run_id: int, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot write the export"):
+        export_samples(store.accepted(run_id), blocker / "out.csv", "csv")
+    with pytest.raises(StoreError, match="unknown format 'xlsx'"):
+        export_samples(store.accepted(run_id), tmp_path / "a.xlsx", "xlsx")
+
+
+def test_artifacts_missing_or_changed(store: Store, run_id: int, tmp_path: Path) -> None:
+    assert store.verify_artifacts(run_id) == []
+    model = tmp_path / "run" / "model" / "model.safetensors"
+    model.write_bytes(b"other")
+    assert "SHA-256 differs" in store.verify_artifacts(run_id)[0]
+    model.unlink()
+    assert "model file missing" in store.verify_artifacts(run_id)[0]
+
+
+def test_training_rounds_are_kept(store: Store, run_id: int) -> None:
+    ids = add(store, run_id)
+    round_id = store.add_training_round(run_id, ids[:2], {"mode": "head"}, {"acc": 0.9}, None)
+    assert store.training_rounds(run_id)[0]["id"] == round_id
+    assert store.training_rounds(run_id)[0]["candidate_ids"] == ids[:2]
+
+
+def test_older_schema_migrates_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0])
+    old.execute("INSERT INTO datasets VALUES (1, 'h', 's', 'text', NULL, 'label', 2, 0)")
+    old.execute("INSERT INTO runs VALUES (1, '/r', 1, '[\"a\", \"b\"]', '{}', '{}', '{}', 'm', '',"
+                " 0)")
+    old.execute("INSERT INTO candidates (run_id, text, label, backend, sampling, checks,"
+                " created_at) VALUES (1, 'kept', 'a', 'eda', '{}', '{}', 0)")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        table = store.candidates(1)
+        assert table["text"].tolist() == ["kept"] and table["mix_ratio"].isna().all()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    sqlite3.connect(path).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this TopEx"):
+        Store(path)
+
+
+def worker(db: Path, ids: list[int], count: int, actor: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, WORKER, str(db), ",".join(map(str, ids)),
+                             str(count), actor], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+
+
+def test_sigkill_loses_no_confirmed_decision(store: Store, run_id: int) -> None:
+    ids = add(store, run_id, 10)
+    process = worker(store.path, ids, 1000, "crash")
+    confirmed = [int(process.stdout.readline()) for _ in range(100)]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with Store(store.path) as reopened:
+        assert reopened._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {row[0]: row for row in reopened._db.execute(
+            "SELECT id, action, actor, created_at FROM decisions")}
+        assert set(confirmed) <= set(stored)
+        assert 100 <= len(stored) < 1000
+        assert all(row[1] in ("accept", "reject") and row[2] == "crash" and row[3]
+                   for row in stored.values())
+
+
+def test_two_writers_lose_and_duplicate_nothing(store: Store, run_id: int) -> None:
+    ids = add(store, run_id, 5)
+    first, second = worker(store.path, ids, 200, "tab-1"), worker(store.path, ids, 200, "tab-2")
+    outputs = [process.communicate(timeout=120)[0].split() for process in (first, second)]
+    assert first.returncode == second.returncode == 0
+    returned = [int(i) for output in outputs for i in output]
+    assert len(returned) == len(set(returned)) == 400
+    frame = pd.read_sql_query("SELECT id, actor FROM decisions", store._db)
+    assert sorted(frame["id"]) == sorted(returned)
+    assert frame["actor"].value_counts().to_dict() == {"tab-1": 200, "tab-2": 200}
+
+
+def test_bulk_decisions_are_all_or_nothing_and_undo_as_one(store: Store, run_id: int) -> None:
+    ids = add(store, run_id)
+    before = store.decision_count()
+    with pytest.raises(StoreError, match="unknown candidate id 999"):
+        store.decide_many([ids[0], 999, ids[1]], "accept")
+    assert store.decision_count() == before  # the valid ids were not half-decided
+    with pytest.raises(StoreError, match="not 'edit'"):
+        store.decide_many(ids, "edit")
+    decisions = store.decide_many([ids[0], ids[1], ids[0]], "accept", actor="bulk")
+    assert len(decisions) == 2
+    store.decide(ids[1], "reject")  # a later single decision on one of them
+    assert store.undo_decisions(decisions + decisions) == 2
+    states = store.candidates(run_id).set_index("id")["status"]
+    assert states[ids[0]] == "pending" and states[ids[1]] == "rejected"
+    assert store.undo_decisions(decisions) == 0
+    with pytest.raises(StoreError, match="unknown decision id 12345"):
+        store.undo_decisions([12345])
+
+
+def test_export_whole_run(store: Store, run_id: int, tmp_path: Path) -> None:
+    ids = add(store, run_id)
+    store.decide(ids[0], "accept")
+    out = store.export_run(run_id, tmp_path / "exported")
+    assert (out / "run.json").is_file() and (out / "model" / "model.safetensors").is_file()
+    assert pd.read_parquet(out / "candidates.parquet")["status"].tolist()[0] == "accepted"
+    with pytest.raises(StoreError, match="already exists"):
+        store.export_run(run_id, out)
+
+
+def test_cli_decide_and_export(store: Store, run_id: int, tmp_path: Path, capsys) -> None:
+    import json
+
+    from topex_core.cli.main import main
+
+    ids = add(store, run_id)
+    run, db = str(tmp_path / "run"), str(store.path)
+    assert main(["decide", "--run", run, "--candidate", str(ids[0]), "--edit", "new text",
+                 "--db", db]) == 0
+    assert main(["decide", "--run", run, "--candidate", str(ids[0]), "--accept", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["action"] == "accept"
+    assert main(["export", "--run", run, "--accepted", "--format", "jsonl",
+                 "--out", str(tmp_path / "a.jsonl"), "--db", db]) == 0
+    assert [c.text for c in import_samples(tmp_path / "a.jsonl")] == ["new text"]
+    capsys.readouterr()
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), str(ids[2]), "--reject",
+                 "--db", db]) == 0
+    assert len(json.loads(capsys.readouterr().out)["decisions"]) == 2
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), str(ids[2]), "--edit",
+                 "x", "--db", db]) == 2
+    assert "--edit takes one --candidate" in capsys.readouterr().err
+    assert main(["decide", "--run", run, "--candidate", str(ids[1]), "--edit", "",
+                 "--db", db]) == 2
+    assert "an edit needs the new, non-empty text" in capsys.readouterr().err
+    assert main(["decide", "--run", run, "--candidate", "999", "--reject", "--db", db]) == 2
+    assert capsys.readouterr().err.strip() == "topex: error: unknown candidate id 999"
+    assert main(["decide", "--run", str(tmp_path), "--candidate", "1", "--reject",
+                 "--db", db]) == 2
+    assert "has no candidates in the store yet" in capsys.readouterr().err
+
+
+def test_clusters_from_the_explorer_are_recorded_and_replaced(store: Store, run_id: int) -> None:
+    table = pd.DataFrame({"cluster": [3, 7], "name": ["refund express fee", "app crash"],
+                          "size": [12, 8], "error_rate": [0.9, 0.6], "is_error_cluster": [True, True],
+                          "weighted": [1.5, float("nan")], "rank": [1, 2]})
+    words = {"3": [["refund", 0.3], ["express", 0.2]]}
+    assert store.record_clusters(run_id, table, words) == 2
+    stored = store.clusters(run_id)
+    assert stored[0]["words"] == [["refund", 0.3], ["express", 0.2]] and stored[1]["words"] == []
+    assert stored[0]["scores"]["rank"] == 1 and stored[1]["scores"]["weighted"] is None
+    assert store.record_clusters(run_id, table.iloc[:1], words) == 1
+    assert len(store.clusters(run_id)) == 1
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "topex.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a TopEx store, or corrupt"):
+        Store(junk)
+    assert junk.read_bytes() == b"this is not sqlite" * 100

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_frame
+
+from topex_core.data.dataset import dataset_from_frame
+from topex_core.training import classifier as clf
+
+
+@pytest.fixture()
+def tiny_dataset():
+    return dataset_from_frame(tiny_frame(), source="tiny")
+
+
+def test_fine_tune_then_logits_have_shape_and_learn(tiny_dataset, tiny_backbone) -> None:
+    config = clf.TrainConfig(backbone=tiny_backbone, epochs=15, batch_size=8,
+                             learning_rate=3e-3, seed=1)
+    progress = []
+    classifier = clf.fine_tune(tiny_dataset, config, progress=lambda f, m: progress.append(f))
+    logits = clf.predict_logits(classifier, tiny_dataset.texts)
+    assert logits.shape == (len(tiny_dataset), 3) and logits.dtype == np.float32
+    assert (logits.argmax(1) == tiny_dataset.labels).mean() > 0.9
+    assert progress[-1] == pytest.approx(1.0)
+
+
+def test_length_sorted_prediction_returns_rows_in_input_order(tiny_dataset, tiny_backbone) -> None:
+    classifier = clf.load_backbone(tiny_backbone, tiny_dataset.label_names, seed=0)
+    batched = clf.predict_logits(classifier, tiny_dataset.texts, batch_size=7)
+    one_by_one = np.vstack([clf.predict_logits(classifier, [t]) for t in tiny_dataset.texts[:10]])
+    np.testing.assert_allclose(batched[:10], one_by_one, atol=1e-5)
+
+
+def test_sentence_pairs_use_both_texts(tiny_backbone) -> None:
+    classifier = clf.load_backbone(tiny_backbone, ["a", "b"], seed=0)
+    single = clf.predict_logits(classifier, ["my card payment"])
+    paired = clf.predict_logits(classifier, ["my card payment"], ["parcel courier late"])
+    assert not np.allclose(single, paired)
+
+
+def test_same_seed_same_model(tiny_dataset, tiny_backbone) -> None:
+    config = clf.TrainConfig(backbone=tiny_backbone, epochs=1, batch_size=8, learning_rate=1e-3)
+    first = clf.predict_logits(clf.fine_tune(tiny_dataset, config), tiny_dataset.texts)
+    second = clf.predict_logits(clf.fine_tune(tiny_dataset, config), tiny_dataset.texts)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_save_and_load_round_trip(tiny_dataset, tiny_backbone, tmp_path: Path) -> None:
+    classifier = clf.load_backbone(tiny_backbone, tiny_dataset.label_names, seed=3)
+    classifier.max_length = 24
+    clf.save_classifier(classifier, tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    assert not list((tmp_path / "m").glob("*.bin"))
+    restored = clf.load_classifier(tmp_path / "m")
+    assert restored.label_names == tiny_dataset.label_names and restored.max_length == 24
+    np.testing.assert_allclose(clf.predict_logits(restored, tiny_dataset.texts),
+                               clf.predict_logits(classifier, tiny_dataset.texts), atol=1e-6)
+
+
+def test_load_refuses_directory_without_safetensors(tmp_path: Path) -> None:
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(clf.ModelError, match="not a saved TopEx classifier"):
+        clf.load_classifier(tmp_path)
+
+
+def test_unknown_backbone_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(clf.ModelError, match="cannot load backbone"):
+        clf.load_backbone(str(tmp_path / "no-such-model"), ["a", "b"], seed=0)
+
+
+def test_max_length_from_token_lengths(tiny_backbone) -> None:
+    classifier = clf.load_backbone(tiny_backbone, ["a", "b"], seed=0)
+    short = clf.choose_max_length(classifier.tokenizer, ["my card"] * 50, None)
+    long_texts = [" ".join(["card"] * 300)] * 50
+    assert short == clf.MIN_AUTO_LENGTH
+    assert clf.choose_max_length(classifier.tokenizer, long_texts, None) == clf.MAX_LENGTH_CAP
+    medium = clf.choose_max_length(classifier.tokenizer, [" ".join(["card"] * 38)] * 5, None)
+    assert medium == 40 and medium % 8 == 0
+
+
+def test_training_positions_are_seeded_and_bounded() -> None:
+    first = clf.training_positions(100, 30, seed=4)
+    assert len(first) == 30 and len(set(first.tolist())) == 30
+    np.testing.assert_array_equal(first, clf.training_positions(100, 30, seed=4))
+    assert not np.array_equal(first, clf.training_positions(100, 30, seed=5))
+    assert clf.training_positions(10, 30, seed=0).tolist() == list(range(10))
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"train_size": 1}, {"max_length": 4},
+                                 {"batch_size": 0}, {"learning_rate": 2.0}])
+def test_config_validation(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        clf.TrainConfig(backbone="x", **bad).validate()

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny_frame
+
+from topex_core.data.dataset import dataset_from_frame
+from topex_core.training.classifier import TrainConfig
+from topex_core.training.run import RunError, load_run_classifier, read_run, train_run
+
+
+def config(backbone: str) -> TrainConfig:
+    return TrainConfig(backbone=backbone, train_size=40, epochs=2, batch_size=8,
+                       learning_rate=3e-3)
+
+
+def test_run_directory_contents(tiny_backbone: str, tmp_path: Path) -> None:
+    pool = dataset_from_frame(tiny_frame(), source="pool")
+    test = dataset_from_frame(tiny_frame(5, seed=9), source="test", label_names=pool.label_names)
+    record = train_run(pool, config(tiny_backbone), tmp_path / "run", test=test)
+    run = tmp_path / "run"
+    logits = np.load(run / "logits.npy")
+    points = pd.read_parquet(run / "points.parquet")
+    assert logits.shape == (60, 3)
+    assert points.columns.tolist() == ["id", "text", "label", "label_id", "pred", "pred_id",
+                                       "correct", "max_prob", "in_train"]
+    assert points["in_train"].sum() == 40
+    np.testing.assert_array_equal(points["pred_id"], logits.argmax(1))
+    assert (run / "model" / "model.safetensors").is_file()
+    assert np.load(run / "test_logits.npy").shape == (15, 3)
+    saved = read_run(run)
+    assert saved == record
+    assert saved["test_accuracy"] is not None and 0 <= saved["test_accuracy"] <= 1
+    assert set(saved["versions"]) >= {"python", "torch", "transformers"}
+    assert "fine_tune" in saved["timings_s"] and len(saved["train_ids"]) == 40
+
+
+def test_second_identical_run_uses_the_cache(tiny_backbone: str, tmp_path: Path) -> None:
+    pool = dataset_from_frame(tiny_frame(), source="pool")
+    first = train_run(pool, config(tiny_backbone), tmp_path / "a")
+    second = train_run(pool, config(tiny_backbone), tmp_path / "b")
+    assert "fine_tune" not in second["timings_s"] and "load_cached_model" in second["timings_s"]
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "logits.npy"),
+                                  np.load(tmp_path / "b" / "logits.npy"))
+    assert first["pool_accuracy"] == second["pool_accuracy"]
+    changed = TrainConfig(**{**config(tiny_backbone).__dict__, "seed": 1})
+    third = train_run(pool, changed, tmp_path / "c")
+    assert "fine_tune" in third["timings_s"]
+
+
+def test_refuses_to_overwrite_a_directory_that_is_not_a_run(tiny_backbone: str,
+                                                           tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("precious")
+    pool = dataset_from_frame(tiny_frame(), source="pool")
+    with pytest.raises(RunError, match="not empty and is not a TopEx run"):
+        train_run(pool, config(tiny_backbone), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_read_run_errors(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="not a TopEx run directory"):
+        read_run(tmp_path)
+    (tmp_path / "run.json").write_text("{half")
+    with pytest.raises(RunError, match="corrupt run record"):
+        read_run(tmp_path)
+
+
+def test_bfloat16_run_keeps_its_precision_and_its_own_cached_logits(tiny_backbone: str,
+                                                                    tmp_path: Path) -> None:
+    pool = dataset_from_frame(tiny_frame(), source="pool")
+    exact = train_run(pool, config(tiny_backbone), tmp_path / "exact")
+    fast = train_run(pool, config(tiny_backbone), tmp_path / "fast", precision="bfloat16")
+    assert exact["logits_precision"] == "float32" and fast["logits_precision"] == "bfloat16"
+    assert "load_cached_model" in fast["timings_s"]  # same weights, trained once
+    exact_logits = np.load(tmp_path / "exact" / "logits.npy")
+    fast_logits = np.load(tmp_path / "fast" / "logits.npy")
+    assert fast_logits.dtype == np.float32
+    assert not np.array_equal(exact_logits, fast_logits)  # not the float32 cache file
+    np.testing.assert_allclose(fast_logits, exact_logits, atol=0.1)
+    assert load_run_classifier(tmp_path / "fast").precision == "bfloat16"
+    assert load_run_classifier(tmp_path / "exact").precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        train_run(pool, config(tiny_backbone), tmp_path / "bad", precision="float16")

@@ -1,0 +1,1 @@
+"""Stage 4, the augmenter: prompts, generation backends, checks, candidates."""

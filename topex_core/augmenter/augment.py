@@ -1,0 +1,233 @@
+"""Directed augmentation of one error cluster: prompt → backend → parse → check → store.
+
+The dashboard and ``topex generate`` both call ``prepare_prompt`` (the prompt is shown
+and can be edited before anything is generated) and then ``generate_candidates``, which
+writes every parsed candidate to the store with its lineage (prompt, backend, model,
+sampling parameters, seed, mixing ratio λ, the example rows; the store adds the time)
+and the automatic checks. When a backend fails part-way, the completions that did arrive
+are still parsed, checked and stored; the outcome carries the error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topex_core.augmenter.checks import CandidateChecker, Predict
+from topex_core.augmenter.generation import Backend, GenerationError, Sampling, parse_output
+from topex_core.augmenter.generation.base import GenerationCancelled, OnDelta
+from topex_core.augmenter.prompts import (
+    PAIR_TASKS,
+    TASK_TEMPLATES,
+    Example,
+    Prompt,
+    build_prompt,
+    select_examples,
+)
+from topex_core.explorer.pipeline import joined_text, point_texts
+from topex_core.explorer.scoring import Embed
+from topex_core.storage.store import Candidate, Store
+from topex_core.training.run import load_run_classifier, read_run
+
+
+@dataclass(frozen=True)
+class AugmentRequest:
+    """What to generate for ``cluster``. ``label`` None = the cluster's majority true label;
+    ``task`` None = ``nli`` for sentence pairs, else ``text``; ``example_ids`` replaces the
+    drawn examples with these dataset rows."""
+
+    cluster: int
+    n: int = 5
+    label: str | None = None
+    task: str | None = None
+    shots: int = 5
+    mix_ratio: float = 1.0
+    template: str | None = None
+    example_ids: tuple[int, ...] | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+
+    def validate(self) -> AugmentRequest:
+        if not 1 <= self.n <= 1000:
+            raise ValueError(f"n must be between 1 and 1000, got {self.n}")
+        if not 0 <= self.shots <= 50:
+            raise ValueError(f"shots must be between 0 and 50, got {self.shots}")
+        if self.task is not None and self.task not in TASK_TEMPLATES:
+            raise ValueError(f"unknown task '{self.task}'; choose one of "
+                             f"{', '.join(TASK_TEMPLATES)}")
+        self.sampling.validate()
+        return self
+
+
+@dataclass(frozen=True)
+class ClusterContext:
+    """An error cluster of an explored run and the rows prompts draw on."""
+
+    run_dir: Path
+    cluster: int
+    name: str
+    label_names: list[str]
+    majority_label: str
+    pair: bool
+    points: pd.DataFrame = field(repr=False)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        return self.points[self.points["cluster"] == self.cluster]
+
+    def task(self, request: AugmentRequest) -> str:
+        return request.task or ("nli" if self.pair else "text")
+
+
+@dataclass
+class Outcome:
+    """What ``generate_candidates`` did: stored candidates (``candidates``: id, text,
+    text_pair, label, backend, model, checks), raw completions, dropped ones, the error."""
+
+    candidates: list[dict]
+    completions: int
+    dropped: int
+    error: str | None = None
+
+
+def cluster_context(run_dir: Path, cluster: int) -> ClusterContext:
+    """The cluster's name and rows; ValueError when the run is not explored or the cluster
+    does not exist."""
+    from topex_core.explorer.pipeline import read_explore
+
+    run_dir = Path(run_dir)
+    record = read_run(run_dir)
+    _, clusters = read_explore(run_dir)
+    match = clusters[clusters["cluster"] == cluster]
+    if match.empty:
+        known = ", ".join(str(c) for c in clusters.loc[clusters["is_error_cluster"], "cluster"])
+        raise ValueError(f"cluster {cluster} does not exist in {run_dir}; error clusters: "
+                         f"{known or 'none'}")
+    points = pd.read_parquet(run_dir / "points.parquet")
+    row = match.iloc[0]
+    return ClusterContext(run_dir=run_dir, cluster=cluster, name=str(row["name"]),
+                          label_names=list(record["label_names"]),
+                          majority_label=str(row["true_majority"]),
+                          pair="text_pair" in points.columns, points=points)
+
+
+def choose_examples(context: ClusterContext, request: AugmentRequest) -> list[Example]:
+    """The few-shot examples: ``request.example_ids`` when given, else round(λ·k) rows of
+    the cluster with the target label and the rest correct rows of the target label."""
+    label = request.label or context.majority_label
+    points = context.points
+    if request.example_ids is not None:
+        by_id = points.set_index("id", drop=False)
+        unknown = sorted(set(request.example_ids) - set(by_id.index))
+        if unknown:
+            raise ValueError(f"example rows not in the dataset: {unknown[:5]}")
+        return [Example(*_row(by_id.loc[row_id]),
+                        source="cluster" if by_id.loc[row_id, "cluster"] == context.cluster
+                        else "target") for row_id in request.example_ids]
+    in_cluster = points["cluster"] == context.cluster
+    cluster_rows = points[in_cluster & (points["label"].astype(str) == label)]
+    if cluster_rows.empty:
+        cluster_rows = points[in_cluster]
+    target_rows = points[~in_cluster & points["correct"] & (points["label"].astype(str) == label)]
+    return select_examples([_row(r) for _, r in cluster_rows.iterrows()],
+                           [_row(r) for _, r in target_rows.iterrows()], k=request.shots,
+                           mix_ratio=request.mix_ratio, seed=request.sampling.seed)
+
+
+def prepare_prompt(context: ClusterContext, request: AugmentRequest,
+                   examples: Sequence[Example] | None = None) -> Prompt:
+    """The prompt ``generate_candidates`` will send (examples drawn unless given)."""
+    request.validate()
+    label = request.label or context.majority_label
+    if label not in context.label_names:
+        raise ValueError(f"label '{label}' is not one of the run's labels: "
+                         f"{', '.join(context.label_names)}")
+    chosen = list(examples) if examples is not None else choose_examples(context, request)
+    return build_prompt(task=context.task(request), label=label, issue=context.name,
+                        examples=chosen, template=request.template,
+                        mix_ratio=request.mix_ratio if chosen else None)
+
+
+def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt: Prompt, *,
+                        backend: Backend, checker: CandidateChecker, store: Store,
+                        on_delta: OnDelta | None = None,
+                        cancel: threading.Event | None = None) -> Outcome:
+    """Generate ``request.n`` completions of ``prompt``, parse, check and store them.
+
+    Setting ``cancel`` stops a backend that reports progress (streaming, EDA) at its next
+    piece of text; what had arrived is still parsed, checked and stored."""
+    request.validate()
+    error = None
+    try:
+        completions = backend.generate([prompt], request.n, request.sampling,
+                                       on_delta=_cancellable(on_delta, cancel))
+    except GenerationError as failure:
+        completions, error = failure.received, str(failure)
+    pair = prompt.task in PAIR_TASKS
+    per_completion = [(completion, parse_output(completion.raw, pair=pair))
+                      for completion in completions]
+    parsed = [(completion, item) for completion, items in per_completion for item in items]
+    run_id = store.register_run(context.run_dir)
+    others = store.candidates(run_id)
+    other_texts = [joined_text(text, pair_text)
+                   for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
+    checks = checker.check([item.text for _, item in parsed],
+                           [item.text_pair for _, item in parsed] if pair else None,
+                           [prompt.label] * len(parsed), others=other_texts)
+    lineage = {"task": prompt.task, "template": prompt.template,
+               "example_ids": [e.row_id for e in prompt.examples],
+               "example_sources": [e.source for e in prompt.examples]}
+    candidates = [Candidate(text=item.text, text_pair=item.text_pair, label=prompt.label,
+                            backend=completion.backend, cluster=context.cluster,
+                            model=completion.model, prompt=prompt.text,
+                            sampling={**completion.sampling, **lineage}, seed=completion.seed,
+                            checks=check, mix_ratio=prompt.mix_ratio)
+                  for (completion, item), check in zip(parsed, checks, strict=True)]
+    ids = store.add_candidates(run_id, candidates) if candidates else []
+    stored = [{"id": candidate_id, "text": c.text, "text_pair": c.text_pair, "label": c.label,
+               "backend": c.backend, "model": c.model, "checks": c.checks}
+              for candidate_id, c in zip(ids, candidates, strict=True)]
+    dropped = sum(1 for _, items in per_completion if not items)
+    return Outcome(candidates=stored, completions=len(completions), dropped=dropped, error=error)
+
+
+def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:
+    if cancel is None:
+        return on_delta
+
+    def relay(prompt_index: int, choice: int, text: str) -> None:
+        if cancel.is_set():
+            raise GenerationCancelled("generation was cancelled")
+        if on_delta is not None:
+            on_delta(prompt_index, choice, text)
+
+    return relay
+
+
+def classifier_predict(run_dir: Path) -> Predict:
+    """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``."""
+    from topex_core.training.classifier import predict_logits, softmax
+
+    classifier = load_run_classifier(run_dir)
+
+    def predict(texts: Sequence[str], pairs: Sequence[str] | None) -> np.ndarray:
+        return softmax(predict_logits(classifier, texts, pairs))
+
+    return predict
+
+
+def eda_for_cluster(context: ClusterContext, embed: Embed, **options) -> Backend:
+    """The EDA backend with synonyms from the cluster's own vocabulary."""
+    from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
+
+    return EdaBackend(vocabulary_synonyms(point_texts(context.rows), embed), **options)
+
+
+def _row(row: pd.Series) -> tuple[str, str | None, int]:
+    pair = row.get("text_pair")
+    return str(row["text"]), (str(pair) if isinstance(pair, str) else None), int(row["id"])
+

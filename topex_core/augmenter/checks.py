@@ -1,0 +1,267 @@
+"""Automatic checks shown beside each candidate before a human decides. They warn; the
+human decides.
+
+For one candidate (text, optional pair, assigned label):
+
+- duplicate: an exact duplicate of a dataset row (case and spacing ignored, all rows) or
+  of another candidate, or a near duplicate: cosine similarity of sentence embeddings ≥
+  ``near_duplicate`` with a reference row or another candidate.
+- length: its word count below half the 1st or above 1.5 × the 99th percentile of the
+  assigned class's rows (plus two words, so a class of equal-length rows tolerates a
+  little variation).
+- prediction: the current classifier's label and confidence (softmax probability).
+- intrusion (after inversedMixup's manifold intrusion): among the ``neighbours`` nearest
+  reference rows by embedding, another class outnumbers the assigned label.
+- topic: cosine similarity to the centroid of the cluster's rows. Off topic when it is
+  below the threshold min(10th percentile of the cluster's own rows, 90th percentile of
+  the rows outside the cluster): no closer to the topic than most other rows are.
+
+Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
+sample of that size plus every row of the cluster (exact duplicates still use all rows).
+Reference embeddings are cached in the run directory (``text_embeddings.npy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topex_core.explorer.pipeline import joined_text, point_texts
+from topex_core.explorer.scoring import Embed
+
+EMBEDDINGS_FILE = "text_embeddings.npy"
+EMBEDDINGS_META = "text_embeddings.json"
+Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    near_duplicate: float = 0.95
+    neighbours: int = 10
+    max_reference: int = 50_000
+    topic_quantile: float = 0.10
+    seed: int = 0
+
+
+class CandidateChecker:
+    """Checks against one run's dataset and one cluster (positions into ``points``)."""
+
+    def __init__(self, points: pd.DataFrame, reference_embeddings: np.ndarray,
+                 reference_positions: np.ndarray, cluster_positions: np.ndarray, *,
+                 embed: Embed, predict: Predict | None, label_names: Sequence[str],
+                 config: CheckConfig = CheckConfig()) -> None:
+        """``reference_embeddings`` (R, e) are of ``points`` rows ``reference_positions``
+        (R,); ``cluster_positions`` must be among them. ``predict`` returns (m, C)
+        probabilities for texts and pairs (None skips the prediction check)."""
+        self.config, self.embed, self.predict = config, embed, predict
+        self.label_names = list(label_names)
+        self.ids = points["id"].to_numpy()[reference_positions]
+        self.reference_labels = points["label"].astype(str).to_numpy()[reference_positions]
+        self.reference = _unit(reference_embeddings)
+        texts = point_texts(points)
+        self.exact = {_normal(text): int(row_id)
+                      for text, row_id in zip(texts, points["id"], strict=True)}
+        words = pd.Series([len(text.split()) for text in texts])
+        self.length_range = {label: (0.5 * float(group.quantile(0.01)),
+                                     1.5 * float(group.quantile(0.99)) + 2)
+                             for label, group in words.groupby(points["label"].astype(str))}
+        in_cluster = np.isin(reference_positions, cluster_positions)
+        centroid = self.reference[in_cluster].mean(axis=0) if in_cluster.any() else None
+        self.centroid = None if centroid is None else centroid / max(np.linalg.norm(centroid),
+                                                                     1e-12)
+        self.topic_threshold = None
+        if self.centroid is not None and in_cluster.sum() >= 3 and (~in_cluster).any():
+            own = self.reference[in_cluster] @ self.centroid
+            outside = self.reference[~in_cluster] @ self.centroid
+            self.topic_threshold = min(float(np.quantile(own, config.topic_quantile)),
+                                       float(np.quantile(outside, 1 - config.topic_quantile)))
+
+    def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
+              labels: Sequence[str], *, others: Sequence[str] = ()) -> list[dict]:
+        """One dict per candidate: the five checks and ``warnings`` (short sentences).
+
+        ``others`` are texts of candidates already stored for this run (joined like
+        ``explore.point_texts`` for pairs)."""
+        pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
+        joined = [joined_text(text, pair) for text, pair in zip(texts, pairs, strict=True)]
+        if not joined:
+            return []
+        vectors = _unit(np.asarray(self.embed(joined), dtype=np.float32))
+        other_vectors = (_unit(np.asarray(self.embed(list(others)), dtype=np.float32))
+                         if others else np.zeros((0, vectors.shape[1]), np.float32))
+        probabilities = (self.predict(list(texts), None if all(p is None for p in pairs)
+                                      else [p or "" for p in pairs])
+                         if self.predict is not None else None)
+        results = []
+        for i, (text, label) in enumerate(zip(joined, labels, strict=True)):
+            earlier = np.vstack([other_vectors, vectors[:i]])
+            earlier_texts = list(others) + joined[:i]
+            result = {
+                "duplicate": self._duplicate(text, vectors[i], earlier, earlier_texts),
+                "length": self._length(text, label),
+                "prediction": (self._prediction(probabilities[i], label)
+                               if probabilities is not None else None),
+                "intrusion": self._intrusion(vectors[i], label),
+                "topic": self._topic(vectors[i]),
+            }
+            result["warnings"] = _warnings(result, label)
+            results.append(result)
+        return results
+
+    def _duplicate(self, text: str, vector: np.ndarray, earlier: np.ndarray,
+                   earlier_texts: list[str]) -> dict:
+        if _normal(text) in self.exact:
+            return {"kind": "exact", "of": f"row {self.exact[_normal(text)]}", "similarity": 1.0}
+        if _normal(text) in {_normal(other) for other in earlier_texts}:
+            return {"kind": "exact", "of": "another candidate", "similarity": 1.0}
+        best = {"kind": None, "of": None, "similarity": 0.0}
+        if len(self.reference):
+            similarities = self.reference @ vector
+            top = int(similarities.argmax())
+            best = {"kind": None, "of": f"row {int(self.ids[top])}",
+                    "similarity": float(similarities[top])}
+        if len(earlier):
+            similarities = earlier @ vector
+            top = int(similarities.argmax())
+            if similarities[top] > best["similarity"]:
+                best = {"kind": None, "of": "another candidate",
+                        "similarity": float(similarities[top])}
+        if best["similarity"] >= self.config.near_duplicate:
+            best["kind"] = "near"
+        best["similarity"] = round(best["similarity"], 4)
+        return best
+
+    def _length(self, text: str, label: str) -> dict:
+        words = len(text.split())
+        low, high = self.length_range.get(label, (0.0, float("inf")))
+        return {"words": words, "low": round(low, 1), "high": round(high, 1),
+                "outlier": bool(words < low or words > high)}
+
+    def _prediction(self, probabilities: np.ndarray, label: str) -> dict:
+        predicted = int(np.argmax(probabilities))
+        return {"label": self.label_names[predicted],
+                "confidence": round(float(probabilities[predicted]), 4),
+                "agrees": self.label_names[predicted] == label}
+
+    def _intrusion(self, vector: np.ndarray, label: str) -> dict:
+        k = min(self.config.neighbours, len(self.reference))
+        if k == 0:
+            return {"nearest_label": None, "share_nearest": 0.0, "share_assigned": 0.0,
+                    "intrudes": False}
+        similarities = self.reference @ vector
+        nearest = np.argpartition(-similarities, k - 1)[:k]
+        counts = Counter(self.reference_labels[nearest])
+        majority, majority_count = max(counts.items(), key=lambda item: (item[1], item[0] == label))
+        return {"nearest_label": majority, "share_nearest": majority_count / k,
+                "share_assigned": counts.get(label, 0) / k,
+                "intrudes": majority != label}
+
+    def _topic(self, vector: np.ndarray) -> dict | None:
+        if self.centroid is None:
+            return None
+        similarity = float(vector @ self.centroid)
+        threshold = self.topic_threshold
+        return {"similarity": round(similarity, 4),
+                "threshold": None if threshold is None else round(threshold, 4),
+                "off_topic": bool(threshold is not None and similarity < threshold)}
+
+
+def checker_for_run(run_dir: Path, cluster: int, *, embed: Embed, predict: Predict | None,
+                    config: CheckConfig = CheckConfig(),
+                    progress: Callable[[float, str], None] | None = None) -> CandidateChecker:
+    """A checker for ``cluster`` of an explored run, embedding the reference rows once
+    (cached in the run directory)."""
+    from topex_core.training.run import read_run
+
+    record = read_run(run_dir)
+    points = pd.read_parquet(Path(run_dir) / "points.parquet")
+    if "cluster" not in points.columns:
+        raise ValueError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
+    cluster_positions = np.flatnonzero(points["cluster"].to_numpy() == cluster)
+    if len(cluster_positions) == 0:
+        raise ValueError(f"cluster {cluster} does not exist in {run_dir}")
+    reference_positions = _reference_positions(len(points), cluster_positions, config)
+    texts = point_texts(points)
+    embeddings = cached_embeddings(Path(run_dir), [texts[i] for i in reference_positions],
+                                   embed, progress=progress)
+    return CandidateChecker(points, embeddings, reference_positions, cluster_positions,
+                            embed=embed, predict=predict, label_names=record["label_names"],
+                            config=config)
+
+
+def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
+                      batch: int = 2_048,
+                      progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    """Embeddings (n, e) float32 of ``texts``, read from the run directory when the same
+    texts were embedded by the same embedder before."""
+    name = getattr(embed, "model_name", getattr(embed, "__qualname__", type(embed).__name__))
+    digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
+    meta_path, array_path = run_dir / EMBEDDINGS_META, run_dir / EMBEDDINGS_FILE
+    if meta_path.is_file() and array_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta == {"embedder": name, "texts_sha256": digest}:
+            return np.load(array_path, allow_pickle=False)
+    parts = []
+    for start in range(0, len(texts), batch):
+        parts.append(np.asarray(embed(texts[start:start + batch]), dtype=np.float32))
+        if progress is not None:
+            progress(min(1.0, (start + batch) / len(texts)),
+                     f"embedding the dataset for the checks ({min(start + batch, len(texts)):,}"
+                     f" of {len(texts):,} rows, once per run)")
+    embeddings = np.vstack(parts) if parts else np.zeros((0, 1), np.float32)
+    np.save(array_path, embeddings)
+    meta_path.write_text(json.dumps({"embedder": name, "texts_sha256": digest}))
+    return embeddings
+
+
+def _reference_positions(rows: int, cluster_positions: np.ndarray,
+                         config: CheckConfig) -> np.ndarray:
+    if rows <= config.max_reference:
+        return np.arange(rows)
+    rng = np.random.default_rng(config.seed)
+    sample = rng.choice(rows, config.max_reference, replace=False)
+    return np.union1d(sample, cluster_positions)
+
+
+def _warnings(result: dict, label: str) -> list[str]:
+    warnings = []
+    duplicate = result["duplicate"]
+    if duplicate["kind"] == "exact":
+        warnings.append(f"exact duplicate of {duplicate['of']}")
+    elif duplicate["kind"] == "near":
+        warnings.append(f"near duplicate of {duplicate['of']} "
+                        f"(similarity {duplicate['similarity']:.2f})")
+    length = result["length"]
+    if length["outlier"]:
+        warnings.append(f"{length['words']} words, unusual for '{label}' "
+                        f"(expected {length['low']:.0f}–{length['high']:.0f})")
+    prediction = result["prediction"]
+    if prediction is not None and not prediction["agrees"]:
+        warnings.append(f"the model predicts '{prediction['label']}' "
+                        f"({prediction['confidence']:.0%}): a hard example, or a wrong label")
+    intrusion = result["intrusion"]
+    if intrusion["intrudes"]:
+        warnings.append(f"lies among '{intrusion['nearest_label']}' rows "
+                        f"({intrusion['share_nearest']:.0%} of its nearest), not '{label}'")
+    topic = result["topic"]
+    if topic is not None and topic["off_topic"]:
+        warnings.append(f"off the cluster's topic (similarity {topic['similarity']:.2f})")
+    return warnings
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        return vectors.reshape(len(vectors), -1)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

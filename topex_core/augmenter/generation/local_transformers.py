@@ -1,0 +1,95 @@
+"""A local causal language model through transformers' ``AutoModelForCausalLM`` (CPU or
+GPU). Prompts go through the tokenizer's chat template when it has one; all prompts are
+generated in one left-padded batch with ``num_return_sequences = n``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from topex_core.augmenter.generation.base import (
+    Generated,
+    GenerationError,
+    OnDelta,
+    Sampling,
+    check_request,
+)
+from topex_core.augmenter.prompts import Prompt
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 8) -> None:
+        if not model:
+            raise ValueError("the transformers backend needs a model directory or id")
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self._loaded = None
+
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
+                 on_delta: OnDelta | None = None) -> list[Generated]:
+        import torch
+
+        check_request(prompts, n, sampling)
+        model, tokenizer = self._load()
+        outputs: list[Generated] = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start:start + self.batch_size]
+            encoded = tokenizer([self._format(tokenizer, p) for p in batch], return_tensors="pt",
+                                padding=True).to(model.device)
+            torch.manual_seed(sampling.seed + start)
+            # greedy decoding gives one answer per prompt: it is computed once and repeated
+            sample = sampling.temperature > 0
+            options = ({"do_sample": True, "temperature": sampling.temperature,
+                        "top_p": sampling.top_p, "num_return_sequences": n}
+                       if sample else {"do_sample": False})
+            try:
+                with torch.inference_mode():
+                    sequences = model.generate(**encoded, max_new_tokens=sampling.max_tokens,
+                                               pad_token_id=tokenizer.pad_token_id, **options)
+            except (RuntimeError, ValueError) as error:
+                raise GenerationError(f"transformers backend ({self.model}): generation "
+                                      f"failed ({error})", outputs) from None
+            if not sample:
+                sequences = sequences.repeat_interleave(n, dim=0)
+            new_tokens = sequences[:, encoded["input_ids"].shape[1]:]
+            for row, tokens in enumerate(new_tokens):
+                prompt_index = start + row // n
+                text = tokenizer.decode(tokens, skip_special_tokens=True)
+                if on_delta is not None:
+                    on_delta(prompt_index, row % n, text)
+                length = int((tokens != tokenizer.pad_token_id).sum())
+                outputs.append(Generated(prompt_index=prompt_index, raw=text, backend=self.name,
+                                         model=self.model, seed=sampling.seed + start,
+                                         sampling={**sampling.as_dict(), "n": n},
+                                         tokens=length))
+        return outputs
+
+    def _load(self):
+        if self._loaded is None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            from topex_core.training.classifier import pick_device
+
+            hf_logging.disable_progress_bar()
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.model)
+                model = AutoModelForCausalLM.from_pretrained(self.model)
+            except (OSError, ValueError) as error:
+                raise GenerationError(f"transformers backend: cannot load a causal language "
+                                      f"model from '{self.model}' ({error})") from None
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+            device = self.device or str(pick_device())
+            self._loaded = (model.to(device).eval(), tokenizer)
+        return self._loaded
+
+    @staticmethod
+    def _format(tokenizer, prompt: Prompt) -> str:
+        if getattr(tokenizer, "chat_template", None):
+            return tokenizer.apply_chat_template([{"role": "user", "content": prompt.text}],
+                                                 tokenize=False, add_generation_prompt=True)
+        return prompt.text + "\n\n"

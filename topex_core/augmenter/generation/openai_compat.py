@@ -1,0 +1,210 @@
+"""Any server that speaks the OpenAI chat-completions protocol: ``vllm serve`` (the
+recommended deployment), llama.cpp's server, Ollama, TGI.
+
+One request per prompt asks for all ``n`` completions (``n`` and ``seed`` set, so the
+engine batches them and shares the prompt's KV cache); a server that returns fewer
+choices (llama.cpp and Ollama ignore ``n``) is topped up with single requests seeded
+``seed + i``. Requests run concurrently up to ``concurrency``; each has a timeout and is
+retried (HTTP 408/429/5xx, connection errors, timeouts) up to ``max_retries`` times with
+exponential backoff. When a request still fails, the others finish and
+``GenerationError.received`` holds every completion that arrived.
+
+Settings come from arguments or the environment: ``TOPEX_OPENAI_BASE_URL``
+(e.g. ``http://127.0.0.1:8000/v1``), ``TOPEX_OPENAI_MODEL``, ``TOPEX_OPENAI_API_KEY``
+(falls back to ``OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from topex_core.augmenter.generation.base import (
+    Generated,
+    GenerationError,
+    OnDelta,
+    Sampling,
+    check_request,
+)
+from topex_core.augmenter.prompts import Prompt
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+BACKOFF_S = 0.5
+
+
+@dataclass(frozen=True)
+class _Request:
+    prompt_index: int
+    first_choice: int
+    n: int
+    seed: int
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, *, base_url: str | None = None, model: str | None = None,
+                 api_key: str | None = None, timeout_s: float = 120.0, max_retries: int = 2,
+                 concurrency: int = 4, stream: bool = False,
+                 extra_body: dict | None = None) -> None:
+        self.base_url = (base_url or os.environ.get("TOPEX_OPENAI_BASE_URL", "")).rstrip("/")
+        self.model = model or os.environ.get("TOPEX_OPENAI_MODEL", "")
+        self._api_key = (api_key or os.environ.get("TOPEX_OPENAI_API_KEY")
+                         or os.environ.get("OPENAI_API_KEY") or "")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("the openai backend needs a base URL such as "
+                             "http://127.0.0.1:8000/v1 (set TOPEX_OPENAI_BASE_URL)")
+        if not self.model:
+            raise ValueError("the openai backend needs a model name (set TOPEX_OPENAI_MODEL; "
+                             "it is the name the server was started with)")
+        if timeout_s <= 0 or max_retries < 0 or concurrency < 1:
+            raise ValueError("timeout must be positive, retries 0 or more, concurrency ≥ 1")
+        self.timeout_s, self.max_retries = timeout_s, max_retries
+        self.concurrency, self.stream = concurrency, stream
+        self.extra_body = extra_body or {}
+
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
+                 on_delta: OnDelta | None = None) -> list[Generated]:
+        check_request(prompts, n, sampling)
+        received: dict[tuple[int, int], Generated] = {}
+        errors: list[str] = []
+        first = [_Request(index, 0, n, sampling.seed) for index in range(len(prompts))]
+        self._run(first, prompts, sampling, on_delta, received, errors)
+        top_up = [_Request(index, choice, 1, sampling.seed + choice)
+                  for index in range(len(prompts)) for choice in range(n)
+                  if (index, choice) not in received] if not errors else []
+        self._run(top_up, prompts, sampling, on_delta, received, errors)
+        outputs = [received[key] for key in sorted(received)]
+        if errors:
+            raise GenerationError(f"openai backend at {self.base_url}: {errors[0]}"
+                                  + (f" (and {len(errors) - 1} more failed requests)"
+                                     if len(errors) > 1 else "")
+                                  + f"; {len(outputs)} completions received were kept",
+                                  outputs)
+        return outputs
+
+    def _run(self, requests: list[_Request], prompts: Sequence[Prompt], sampling: Sampling,
+             on_delta: OnDelta | None, received: dict, errors: list[str]) -> None:
+        if not requests:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
+            futures = [pool.submit(self._complete, request, prompts[request.prompt_index],
+                                   sampling, on_delta) for request in requests]
+            for future in as_completed(futures):
+                try:
+                    for generated, choice in future.result():
+                        received[(generated.prompt_index, choice)] = generated
+                except GenerationError as error:
+                    errors.append(str(error))
+
+    def _complete(self, request: _Request, prompt: Prompt, sampling: Sampling,
+                  on_delta: OnDelta | None) -> list[tuple[Generated, int]]:
+        body = {**self.extra_body, "model": self.model,
+                "messages": [{"role": "user", "content": prompt.text}],
+                "n": request.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                "max_tokens": sampling.max_tokens, "seed": request.seed,
+                "stream": self.stream}
+        choices = self._with_retries(body, request, on_delta)
+        outputs = []
+        for index, (text, tokens) in sorted(choices.items())[: request.n]:
+            choice = request.first_choice + index
+            outputs.append((Generated(
+                prompt_index=request.prompt_index, raw=text, backend=self.name,
+                model=self.model, seed=request.seed,
+                sampling={**sampling.as_dict(), "n": request.n, "base_url": self.base_url},
+                tokens=tokens), choice))
+        return outputs
+
+    def _with_retries(self, body: dict, request: _Request,
+                      on_delta: OnDelta | None) -> dict[int, tuple[str, int | None]]:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._post(body, request, on_delta)
+            except _Retryable as error:
+                if attempt == self.max_retries:
+                    raise GenerationError(f"{error} after {attempt + 1} attempts") from None
+                time.sleep(BACKOFF_S * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _post(self, body: dict, request: _Request,
+              on_delta: OnDelta | None) -> dict[int, tuple[str, int | None]]:
+        url = f"{self.base_url}/chat/completions"
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        http_request = urllib.request.Request(url, json.dumps(body).encode(), headers,
+                                              method="POST")
+        try:
+            with urllib.request.urlopen(http_request, timeout=self.timeout_s) as response:
+                if self.stream:
+                    return _read_stream(response, request, on_delta)
+                return _read_json(response.read())
+        except urllib.error.HTTPError as error:
+            detail = error.read(300).decode("utf-8", "replace").strip()
+            message = f"HTTP {error.code} from {url}" + (f": {detail}" if detail else "")
+            if error.code in RETRY_STATUS:
+                raise _Retryable(message) from None
+            raise GenerationError(message) from None
+        except TimeoutError:
+            raise _Retryable(f"no answer from {url} within {self.timeout_s:g} s") from None
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, TimeoutError):
+                raise _Retryable(f"no answer from {url} within {self.timeout_s:g} s") from None
+            raise _Retryable(f"cannot reach {url} ({error.reason}); is the server running? "
+                             "e.g. vllm serve MODEL --port 8000") from None
+        except ConnectionError as error:
+            raise _Retryable(f"connection to {url} broke ({error})") from None
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _read_json(payload: bytes) -> dict[int, tuple[str, int | None]]:
+    try:
+        answer = json.loads(payload)
+        choices = answer["choices"]
+        tokens = (answer.get("usage") or {}).get("completion_tokens")
+        texts = {int(choice.get("index", i)): choice["message"]["content"] or ""
+                 for i, choice in enumerate(choices)}
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise GenerationError("the server's answer is not chat-completions JSON "
+                              f"({type(error).__name__}: {error}): {payload[:200]!r}") from None
+    per_choice = tokens // len(texts) if isinstance(tokens, int) and texts else None
+    return {index: (text, per_choice) for index, text in texts.items()}
+
+
+def _read_stream(response, request: _Request,
+                 on_delta: OnDelta | None) -> dict[int, tuple[str, int | None]]:
+    """Server-sent events: ``data: {chunk}`` lines until ``data: [DONE]``."""
+    texts: dict[int, str] = {}
+    finished = False
+    for line in response:
+        line = line.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[len("data:"):].strip()
+        if data == "[DONE]":
+            finished = True
+            break
+        try:
+            chunk = json.loads(data)
+            pieces = [(int(choice.get("index", 0)),
+                       (choice.get("delta") or {}).get("content") or "")
+                      for choice in chunk["choices"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise GenerationError(f"a streamed chunk is not chat-completions JSON "
+                                  f"({type(error).__name__}): {data[:200]!r}") from None
+        for index, piece in pieces:
+            texts[index] = texts.get(index, "") + piece
+            if on_delta is not None and piece:  # may raise GenerationCancelled
+                on_delta(request.prompt_index, request.first_choice + index, texts[index])
+    if not finished:
+        raise _Retryable("the stream ended before its [DONE] line")
+    return {index: (text, None) for index, text in texts.items()}

@@ -1,0 +1,1 @@
+"""The ``topex`` command line."""

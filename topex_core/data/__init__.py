@@ -1,0 +1,1 @@
+"""Stage 1, data: datasets read and validated, and the embedded demo."""

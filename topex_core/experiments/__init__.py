@@ -1,0 +1,1 @@
+"""The TopEx protocol as an experiment over seeds, and its report."""

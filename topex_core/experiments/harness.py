@@ -1,0 +1,371 @@
+"""The TopEx protocol as an experiment: does directed augmentation help, per cluster score?
+
+For every seed the harness fine-tunes a base classifier on a seeded subset of the pool
+(``train_run``, cached), explores it, and then, for every selection strategy and every n:
+
+1. picks one error cluster: the highest value of one of the six scores (``density``,
+   ``apd``, ``gmd``, ``ctc``, ``cos``, ``weighted``), a random error cluster (``random``,
+   seeded) or the error cluster with the most rows (``largest``);
+2. generates n samples for it with the chosen generator and labels them with the cluster's
+   target class (its majority true label) with no human review: the lineage in
+   ``samples.jsonl`` says so;
+3. retrains (``full``: fine-tune again with the base config and seed; ``head``: the final
+   layer only, see ``retrain``) and measures test accuracy against the base model of the
+   same seed (fixed / broken test rows and McNemar's exact p).
+
+Baselines in the same loop: ``eda_random`` (EDA rewrites of n random training rows with
+their own labels, the paper's EDA baseline) and ``none``, the control: the same retraining
+with no sample added (in ``full`` mode it reproduces the base model when training is
+deterministic; in ``head`` mode it measures the drift of retraining the layer alone).
+When two strategies pick the same cluster in one seed, their samples are identical, so the
+retrained result is reused (``reused_from`` names the strategy that trained it).
+
+Output in ``OUT_DIR``: ``results.csv`` (one row per seed × strategy × n, appended as
+each finishes, so an interrupted experiment resumes where it stopped), ``samples.jsonl``,
+``experiment.json`` (config, machine, timings) and ``report.md`` (``experiment_report``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from topex_core.augmenter.augment import (
+    AugmentRequest,
+    ClusterContext,
+    cluster_context,
+    prepare_prompt,
+)
+from topex_core.augmenter.generation import Backend, GenerationError, Sampling, parse_output
+from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
+from topex_core.augmenter.prompts import PAIR_TASKS, Example, build_prompt
+from topex_core.data.dataset import TextDataset
+from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts, read_explore
+from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
+from topex_core.retraining import retrain
+from topex_core.retraining.compare import mcnemar_exact
+from topex_core.training import classifier as clf
+from topex_core.training.run import load_run_classifier, read_run, train_run, write_json_atomic
+
+SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
+BASELINES = ("eda_random", "none")
+RESULTS_FILE = "results.csv"
+SAMPLES_FILE = "samples.jsonl"
+EXPERIMENT_FILE = "experiment.json"
+LABELLED_BY = "the cluster's target class, assigned automatically (no human review)"
+MakeBackend = Callable[[ClusterContext | None, Sequence[str]], Backend]
+
+
+class ExperimentError(ValueError):
+    """The experiment cannot run as configured."""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """``seeds`` are the base seeds (one base model each); ``selections`` may include the
+    baselines; ``retrain_mode`` is ``full`` (the paper's protocol) or ``head``."""
+
+    dataset_name: str
+    train: clf.TrainConfig = field(default_factory=clf.TrainConfig)
+    n_synthetic: tuple[int, ...] = (1, 3, 5, 10)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    selections: tuple[str, ...] = ("weighted", "random", "eda_random", "none")
+    generator: str = "eda"
+    retrain_mode: str = "full"
+    shots: int = 5
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
+
+    def validate(self) -> ExperimentConfig:
+        unknown = sorted(set(self.selections) - set(SELECTIONS) - set(BASELINES))
+        if unknown:
+            raise ExperimentError(f"unknown selection {', '.join(unknown)}; choose from "
+                                  f"{', '.join(SELECTIONS + BASELINES)}")
+        if not self.selections or not self.seeds:
+            raise ExperimentError("give at least one selection and one seed")
+        if not self.n_synthetic or not all(1 <= n <= 10 for n in self.n_synthetic):
+            raise ExperimentError("n-synthetic values must be between 1 and 10 (the paper "
+                                  "never adds more than 10 samples to one cluster)")
+        if self.retrain_mode not in retrain.MODES:
+            raise ExperimentError(f"retrain mode must be one of {', '.join(retrain.MODES)}")
+        self.train.validate()
+        return self
+
+
+def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfig,
+                   out_dir: Path, *, embed: Embed, make_backend: MakeBackend | None = None,
+                   command: str | None = None,
+                   progress: Callable[[str], None] = lambda message: None) -> pd.DataFrame:
+    """Run every seed × strategy × n not yet in ``out_dir/results.csv``; returns all rows.
+
+    ``make_backend(context, texts)`` builds the generator for a cluster (None for the EDA
+    baseline, with the texts it rewrites); the default is EDA with the cluster's vocabulary.
+    """
+    config.validate()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_config(out_dir, config)
+    done = _read_results(out_dir)
+    make_backend = make_backend or eda_backend_factory(embed)
+    started = time.perf_counter()
+    for seed in config.seeds:
+        keys = [(strategy, n) for strategy in config.selections
+                for n in ((0,) if strategy == "none" else config.n_synthetic)]
+        if all((seed, strategy, n) in done for strategy, n in keys):
+            continue
+        seed_run = _SeedRun(pool, test, config, out_dir, seed, embed, make_backend, progress)
+        for strategy, n in keys:
+            if (seed, strategy, n) in done:
+                continue
+            row = seed_run.result(strategy, n)
+            _append_row(out_dir / RESULTS_FILE, row)
+            done[(seed, strategy, n)] = row
+            progress(f"seed {seed} {strategy} n={n}: Δ {100 * row['delta']:+.2f} points "
+                     f"({time.perf_counter() - started:.0f} s so far)")
+    _record_invocation(out_dir, command, time.perf_counter() - started)
+    return pd.read_csv(out_dir / RESULTS_FILE)
+
+
+def eda_backend_factory(embed: Embed) -> MakeBackend:
+    """EDA with synonyms from the vocabulary of the texts it rewrites."""
+    def make(context: ClusterContext | None, texts: Sequence[str]) -> Backend:
+        return EdaBackend(vocabulary_synonyms(texts, embed))
+    return make
+
+
+def machine_record() -> dict:
+    """The machine the figures came from."""
+    return {"platform": platform.platform(), "processor": _cpu_model(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": str(clf.pick_device()),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class _SeedRun:
+    """One base model and everything measured against it."""
+
+    def __init__(self, pool: TextDataset, test: TextDataset, config: ExperimentConfig,
+                 out_dir: Path, seed: int, embed: Embed, make_backend: MakeBackend,
+                 progress: Callable[[str], None]) -> None:
+        self.config, self.out_dir, self.seed = config, out_dir, seed
+        self.make_backend = make_backend
+        self.run_dir = out_dir / "runs" / f"seed_{seed}"
+        progress(f"seed {seed}: base model")
+        train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
+        self.record = read_run(self.run_dir)
+        self.pool, self.test = retrain.run_datasets(self.run_dir, self.record)
+        self.train_positions = retrain.train_positions(self.pool, self.record)
+        self.base_config = replace(config.train.resolved(), seed=seed,
+                                   max_length=self.record["config"]["max_length"])
+        self.base_pred = np.load(self.run_dir / "test_logits.npy").argmax(axis=1)
+        self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
+        self.clusters = None
+        if any(strategy in SELECTIONS for strategy in config.selections):
+            if not (self.run_dir / "explore.json").is_file():
+                progress(f"seed {seed}: exploring the base model's errors")
+                explore_run(self.run_dir, config.explore, embed=embed)
+            _, clusters = read_explore(self.run_dir)
+            self.clusters = clusters[clusters["is_error_cluster"]]
+        self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
+        self._random_backend: Backend | None = None
+        self._generators: dict[int, tuple[ClusterContext, Backend]] = {}
+        self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
+
+    def result(self, strategy: str, n: int) -> dict:
+        started = time.perf_counter()
+        base_accuracy = self.base_accuracy
+        row = {"dataset": self.config.dataset_name, "seed": self.seed, "strategy": strategy,
+               "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
+               "cluster_errors": None, "target_label": None, "samples": 0,
+               "base_accuracy": base_accuracy, "accuracy": base_accuracy, "delta": 0.0,
+               "fixed": 0, "broken": 0, "mcnemar_p": 1.0, "status": "ok", "reused_from": None,
+               "generator": self.config.generator, "retrain_mode": self.config.retrain_mode}
+        if strategy == "none":
+            samples = _empty_samples()
+        elif strategy == "eda_random":
+            samples = self._random_row_samples(n)
+        else:
+            cluster = self._pick(strategy)
+            if cluster is None:
+                return {**row, "status": "no error cluster", "seconds": 0.0}
+            row.update(cluster=int(cluster["cluster"]), cluster_name=str(cluster["name"]),
+                       cluster_size=int(cluster["size"]), cluster_errors=int(cluster["errors"]),
+                       target_label=str(cluster["true_majority"]))
+            if (row["cluster"], n) in self.trained:
+                measured, by = self.trained[(row["cluster"], n)]
+                return {**row, **measured, "reused_from": by,
+                        "seconds": time.perf_counter() - started}
+            samples = self._cluster_samples(row["cluster"], n)
+        self._write_samples(samples, strategy, n, row["cluster"])
+        if samples.empty and strategy != "none":
+            return {**row, "status": "the generator returned no usable sample",
+                    "seconds": time.perf_counter() - started}
+        measured = {**_paired(self.test.labels, self.base_pred,
+                              self._retrained_predictions(samples)), "samples": len(samples)}
+        if row["cluster"] is not None:
+            self.trained[(row["cluster"], n)] = (measured, strategy)
+        return {**row, **measured, "seconds": time.perf_counter() - started}
+
+    def _pick(self, strategy: str) -> pd.Series | None:
+        clusters = self.clusters
+        if clusters is None or clusters.empty:
+            return None
+        if strategy == "random":
+            rng = np.random.default_rng([self.seed, 7])
+            return clusters.iloc[int(rng.integers(len(clusters)))]
+        column = "size" if strategy == "largest" else strategy
+        ordered = clusters.sort_values([column, "cluster"], ascending=[False, True],
+                                       na_position="last")
+        return ordered.iloc[0]
+
+    def _cluster_samples(self, cluster: int, n: int) -> pd.DataFrame:
+        if cluster not in self._generators:  # one context and backend per cluster, every n
+            context = cluster_context(self.run_dir, cluster)
+            self._generators[cluster] = (context,
+                                         self.make_backend(context, point_texts(context.rows)))
+        context, backend = self._generators[cluster]
+        shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
+        request = AugmentRequest(cluster=cluster, n=n, shots=min(shots, 10),
+                                 sampling=Sampling(seed=self.seed))
+        return _generate(backend, prepare_prompt(context, request), n, request.sampling)
+
+    def _random_row_samples(self, n: int) -> pd.DataFrame:
+        positions = self.train_positions
+        rng = np.random.default_rng([self.seed, n, 11])
+        chosen = rng.choice(positions, size=min(n, len(positions)), replace=False)
+        pair = self.pool.text_pairs is not None
+        rows = []
+        if self._random_backend is None:
+            self._random_backend = self.make_backend(None, [self.pool.texts[i]
+                                                            for i in positions])
+        for position in chosen:
+            label = self.pool.label_names[self.pool.labels[position]]
+            example = Example(self.pool.texts[position],
+                              self.pool.text_pairs[position] if pair else None,
+                              row_id=int(self.pool.ids[position]))
+            prompt = build_prompt(task="nli" if pair else "text", label=label,
+                                  issue="a random training row", examples=[example])
+            rows.append(_generate(self._random_backend, prompt, 1,
+                                  Sampling(seed=self.seed + int(position))))
+        return pd.concat(rows, ignore_index=True) if rows else _empty_samples()
+
+    def _retrained_predictions(self, samples: pd.DataFrame) -> np.ndarray:
+        sample_set = retrain.samples_dataset(samples, self.pool.label_names,
+                                             self.pool.text_pairs is not None)
+        if self.config.retrain_mode == "full":
+            training_set = retrain.concat(self.pool.subset(self.train_positions), sample_set)
+            model = clf.fine_tune(training_set, self.base_config)
+            return clf.predict_logits(model, self.test.texts, self.test.text_pairs).argmax(1)
+        base, features, test_features = self._head_inputs()
+        head = retrain.fit_head(base, features, self.pool.labels, self.train_positions,
+                                sample_set, retrain.RetrainConfig(mode="head"), self.seed)
+        with torch.no_grad():
+            return head(torch.as_tensor(test_features)).numpy().argmax(1)
+
+    def _head_inputs(self) -> tuple[clf.Classifier, np.ndarray, np.ndarray]:
+        """The base model and its encoder features for pool and test, read once per seed."""
+        if self._head is None:
+            base = load_run_classifier(self.run_dir)
+            self._head = (base, retrain.cached_features(
+                base, self.pool, self.run_dir / retrain.FEATURES_FILE, None),
+                retrain.cached_features(base, self.test,
+                                        self.run_dir / retrain.TEST_FEATURES_FILE, None))
+        return self._head
+
+    def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,
+                       cluster: int | None) -> None:
+        with (self.out_dir / SAMPLES_FILE).open("a", encoding="utf-8") as handle:
+            for sample in samples.to_dict("records"):
+                handle.write(json.dumps({
+                    "dataset": self.config.dataset_name, "seed": self.seed,
+                    "strategy": strategy, "n": n, "cluster": cluster, **sample,
+                    "labelled_by": LABELLED_BY if cluster is not None
+                    else "the label of the rewritten training row"}, ensure_ascii=False) + "\n")
+
+
+def _generate(backend: Backend, prompt, n: int, sampling: Sampling) -> pd.DataFrame:
+    """Up to n parsed samples (text, text_pair, label, backend, model, generator_seed)."""
+    try:
+        completions = backend.generate([prompt], n, sampling)
+    except GenerationError as failure:
+        completions = failure.received
+    pair = prompt.task in PAIR_TASKS
+    rows = [{"text": item.text, "text_pair": item.text_pair, "label": prompt.label,
+             "backend": completion.backend, "model": completion.model,
+             "generator_seed": completion.seed}
+            for completion in completions for item in parse_output(completion.raw, pair=pair)]
+    return pd.DataFrame(rows[:n]) if rows else _empty_samples()
+
+
+def _empty_samples() -> pd.DataFrame:
+    return pd.DataFrame(columns=["text", "text_pair", "label", "backend", "model",
+                                 "generator_seed"])
+
+
+def _paired(labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict:
+    before_correct, after_correct = before == labels, after == labels
+    fixed = int(np.sum(~before_correct & after_correct))
+    broken = int(np.sum(before_correct & ~after_correct))
+    accuracy = float(after_correct.mean())
+    return {"accuracy": accuracy, "delta": accuracy - float(before_correct.mean()),
+            "fixed": fixed, "broken": broken, "mcnemar_p": mcnemar_exact(fixed, broken)}
+
+
+def _check_same_config(out_dir: Path, config: ExperimentConfig) -> None:
+    """Results of another configuration are never mixed in: resuming needs the same one."""
+    path = out_dir / EXPERIMENT_FILE
+    payload = asdict(config)
+    payload["train"] = asdict(config.train.resolved())
+    comparable = {key: value for key, value in payload.items() if key not in ("seeds",
+                                                                              "selections",
+                                                                              "n_synthetic")}
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous.get("comparable") != json.loads(json.dumps(comparable)):
+            raise ExperimentError(f"{out_dir} holds an experiment with another configuration; "
+                                  "choose a new --out")
+        return
+    if (out_dir / RESULTS_FILE).exists():
+        raise ExperimentError(f"{out_dir}: not an experiment directory; choose a new --out")
+    write_json_atomic(path, {"config": payload, "comparable": comparable,
+                             "machine": machine_record(), "started_at": time.time()})
+
+
+def _record_invocation(out_dir: Path, command: str | None, seconds: float) -> None:
+    path = out_dir / EXPERIMENT_FILE
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if command:
+        meta["commands"] = [*meta.get("commands", []), command]
+    meta.update(seconds=seconds, machine=machine_record(), finished_at=time.time())
+    write_json_atomic(path, meta)
+
+
+def _read_results(out_dir: Path) -> dict[tuple, dict]:
+    path = out_dir / RESULTS_FILE
+    if not path.is_file():
+        return {}
+    frame = pd.read_csv(path)
+    return {(int(r["seed"]), str(r["strategy"]), int(r["n"])): r for r in frame.to_dict("records")}
+
+
+def _append_row(path: Path, row: dict) -> None:
+    frame = pd.DataFrame([row])
+    frame.to_csv(path, mode="a", header=not path.is_file(), index=False)

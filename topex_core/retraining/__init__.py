@@ -1,0 +1,1 @@
+"""Stage 5, retraining: train with the accepted samples and compare before/after."""

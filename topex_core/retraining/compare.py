@@ -1,0 +1,194 @@
+"""Before/after comparison of a training round: did the accepted samples fix the cluster,
+and is the gain real?
+
+For paired predictions on the same rows, with b = rows fixed (wrong → right) and c = rows
+broken (right → wrong):
+
+- McNemar's exact test: p = min(1, 2 · P(X ≤ min(b, c))), X ~ Binomial(b + c, ½); p = 1
+  when b + c = 0.
+- Bootstrap 95% interval of the accuracy difference (after − before): rows resampled
+  with replacement ``BOOTSTRAP_REPS`` times. Each row's difference is +1, 0 or −1, so a
+  resample's counts are Multinomial(N, (b/N, c/N, rest)); drawing those counts is the
+  same bootstrap without materialising N indices per resample.
+
+Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
+the picked one first) on the training pool, and overall and per class on the test split.
+With several seeds, each seed is compared with the base run and the mean and standard
+deviation of the after-accuracy are reported; the first seed's after-points are placed
+into the SAME maps as before (the fitted maps' transform, never a refit). When the round
+trained a control without the samples, ``against_control`` repeats the paired summary
+with the control as "before": what the samples changed beyond retraining itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from topex_core.explorer.normalise import MinMaxScaler
+from topex_core.explorer.projection import MAP_NAMES, load_maps
+
+BOOTSTRAP_REPS = 10_000
+AFTER_POINTS = "after_points.parquet"
+
+
+def mcnemar_exact(fixed: int, broken: int) -> float:
+    """Two-sided exact McNemar p-value for ``fixed`` and ``broken`` discordant pairs."""
+    if fixed < 0 or broken < 0:
+        raise ValueError("counts must be non-negative")
+    discordant = fixed + broken
+    if discordant == 0:
+        return 1.0
+    return float(min(1.0, 2.0 * binom.cdf(min(fixed, broken), discordant, 0.5)))
+
+
+def bootstrap_diff_ci(before_correct: np.ndarray, after_correct: np.ndarray, *,
+                      reps: int = BOOTSTRAP_REPS, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of mean(after_correct) − mean(before_correct), (N,) bools."""
+    before = np.asarray(before_correct, dtype=bool)
+    after = np.asarray(after_correct, dtype=bool)
+    rows = len(before)
+    if rows == 0:
+        return (float("nan"), float("nan"))
+    fixed = int((after & ~before).sum())
+    broken = int((before & ~after).sum())
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(rows, [fixed / rows, broken / rows,
+                                    1 - (fixed + broken) / rows], size=reps)
+    differences = (counts[:, 0] - counts[:, 1]) / rows
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def paired_summary(labels: np.ndarray, before_pred: np.ndarray,
+                   after_pred: np.ndarray) -> dict:
+    """Accuracy before/after, fixed/broken counts, McNemar p and the bootstrap interval."""
+    before_correct = before_pred == labels
+    after_correct = after_pred == labels
+    fixed = int((after_correct & ~before_correct).sum())
+    broken = int((before_correct & ~after_correct).sum())
+    low, high = bootstrap_diff_ci(before_correct, after_correct)
+    return {"rows": int(len(labels)),
+            "accuracy_before": _mean(before_correct), "accuracy_after": _mean(after_correct),
+            "fixed": fixed, "broken": broken, "mcnemar_p": mcnemar_exact(fixed, broken),
+            "diff_ci95": [low, high]}
+
+
+def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarray,
+                   after_pred: np.ndarray) -> pd.DataFrame:
+    """Per group: rows, accuracy before and after, change, fixed, broken."""
+    frame = pd.DataFrame({"group": groups, "before": before_pred == labels,
+                          "after": after_pred == labels})
+    frame["fixed"] = frame["after"] & ~frame["before"]
+    frame["broken"] = frame["before"] & ~frame["after"]
+    table = frame.groupby("group", sort=False).agg(
+        rows=("before", "size"), accuracy_before=("before", "mean"),
+        accuracy_after=("after", "mean"), fixed=("fixed", "sum"), broken=("broken", "sum"))
+    table["change"] = table["accuracy_after"] - table["accuracy_before"]
+    return table.reset_index()
+
+
+def compare_round(run_dir: Path, round_dir: Path, seeds: list[int] | tuple[int, ...]) -> dict:
+    """Metrics of a round (see the module docstring); writes ``after_points.parquet``."""
+    run_dir, round_dir = Path(run_dir), Path(round_dir)
+    points = pd.read_parquet(run_dir / "points.parquet")
+    explore = json.loads((run_dir / "explore.json").read_text(encoding="utf-8"))
+    clusters = pd.read_csv(run_dir / "clusters.csv", keep_default_na=False, na_values=[""])
+    label_names = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["label_names"]
+    labels = points["label_id"].to_numpy()
+    before = points["pred_id"].to_numpy()
+    test_points = _read_optional(run_dir / "test_points.parquet")
+    per_seed = []
+    for seed in seeds:
+        after = np.load(round_dir / f"after_logits_{seed}.npy").argmax(axis=1)
+        entry = {"seed": int(seed), "pool": paired_summary(labels, before, after)}
+        test_after = _predictions(round_dir / f"test_after_logits_{seed}.npy")
+        if test_points is not None and test_after is not None:
+            entry["test"] = paired_summary(test_points["label_id"].to_numpy(),
+                                           test_points["pred_id"].to_numpy(), test_after)
+        control = _predictions(round_dir / f"control_after_logits_{seed}.npy")
+        if control is not None:
+            # the control is "before": what the samples changed beyond retraining itself
+            entry["against_control"] = {"pool": paired_summary(labels, control, after)}
+            test_control = _predictions(round_dir / f"test_control_after_logits_{seed}.npy")
+            if "test" in entry and test_control is not None:
+                entry["against_control"]["test"] = paired_summary(
+                    test_points["label_id"].to_numpy(), test_control, test_after)
+        per_seed.append(entry)
+    first_logits = np.load(round_dir / f"after_logits_{seeds[0]}.npy")
+    after = first_logits.argmax(axis=1)
+    _write_after_points(run_dir, round_dir, points, first_logits, explore)
+    error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")["cluster"]
+    picked = explore.get("picked_cluster")
+    order = ([picked] if picked is not None else []) + [c for c in error_clusters
+                                                          if c != picked]
+    in_error_cluster = points["cluster"].isin(order).to_numpy()
+    per_cluster = group_accuracy(points["cluster"].to_numpy()[in_error_cluster],
+                                 labels[in_error_cluster], before[in_error_cluster],
+                                 after[in_error_cluster])
+    per_cluster = per_cluster.set_index("group").reindex(order).reset_index()
+    per_cluster = per_cluster.rename(columns={"group": "cluster"})
+    names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
+    per_cluster.insert(1, "name", per_cluster["cluster"].map(names))
+    per_class = group_accuracy(np.array(label_names)[labels], labels, before, after)
+    first = per_seed[0]
+    metrics = {
+        "picked_cluster": picked,
+        "accuracy_before": {"pool": first["pool"]["accuracy_before"],
+                            "test": first.get("test", {}).get("accuracy_before")},
+        "accuracy_after": {"pool": first["pool"]["accuracy_after"],
+                           "test": first.get("test", {}).get("accuracy_after")},
+        "fixed": first["pool"]["fixed"], "broken": first["pool"]["broken"],
+        "mcnemar_p": first["pool"]["mcnemar_p"], "diff_ci95": first["pool"]["diff_ci95"],
+        "test": first.get("test"),
+        "per_cluster": _records(per_cluster),
+        "per_class": _records(per_class.rename(columns={"group": "label"})),
+        "seeds": per_seed,
+        "across_seeds": _across_seeds(per_seed),
+        "against_control": first.get("against_control"),
+    }
+    return metrics
+
+
+def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
+                        after_logits: np.ndarray, explore: dict) -> None:
+    scaler = MinMaxScaler(np.asarray(explore["normaliser"]["minimums"]),
+                          np.asarray(explore["normaliser"]["maximums"]))
+    coordinates = load_maps(run_dir).transform(scaler.transform(after_logits))
+    after = after_logits.argmax(axis=1)
+    frame = pd.DataFrame({"id": points["id"], "pred_after": after,
+                          "correct_after": after == points["label_id"].to_numpy()})
+    for map_name in MAP_NAMES:
+        frame[f"{map_name}_x"] = coordinates[map_name][:, 0]
+        frame[f"{map_name}_y"] = coordinates[map_name][:, 1]
+    frame.to_parquet(round_dir / AFTER_POINTS, index=False)
+
+
+def _across_seeds(per_seed: list[dict]) -> dict:
+    result = {}
+    for split in ("pool", "test"):
+        values = [entry[split]["accuracy_after"] for entry in per_seed if split in entry]
+        if values:
+            result[split] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
+                             "min": float(np.min(values)), "max": float(np.max(values))}
+    return result
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _predictions(logits_path: Path) -> np.ndarray | None:
+    return np.load(logits_path).argmax(axis=1) if logits_path.is_file() else None
+
+
+def _read_optional(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")

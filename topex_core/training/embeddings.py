@@ -1,0 +1,35 @@
+"""Sentence embeddings for the text-side scores (CTC preservation, cosine similarity).
+
+The default model is the packaged all-MiniLM-L6-v2 through sentence-transformers, loaded
+once per process and used offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from topex_core.training.classifier import default_backbone, pick_device
+
+
+class SentenceEmbedder:
+    """Callable: texts → (n, e) float32 unit-length embeddings."""
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+        self.model_name = model or default_backbone()
+        self.batch_size = batch_size
+        self._model = None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self._model = SentenceTransformer(self.model_name, device=str(pick_device()))
+        if len(texts) == 0:
+            return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
+        return self._model.encode(list(texts), batch_size=self.batch_size,
+                                  normalize_embeddings=True, show_progress_bar=False,
+                                  convert_to_numpy=True).astype(np.float32)

@@ -1,0 +1,248 @@
+"""A run directory: the fine-tuned model and its logits for every row of a dataset.
+
+Layout (every later step reads and extends it)::
+
+    RUN_DIR/
+      run.json            config, dataset, package versions, stage timings, accuracies
+      model/              safetensors weights, config, tokenizer, label names
+      logits.npy          (N, C) float32 logits of the training pool, row i = points.id i
+      points.parquet      id, text, [text_pair], label, label_id, pred, pred_id, correct,
+                          max_prob, in_train
+      test_logits.npy     (M, C) float32, when a test split was given
+      test_points.parquet same columns as points.parquet, when a test split was given
+
+Fitted models and logits are cached under ``cache_dir()`` by (dataset hash, backbone,
+seed, config), so a second identical run copies files instead of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topex_core.config import TOPEX_VERSION, cache_dir
+from topex_core.data.dataset import TextDataset
+from topex_core.timing import timed
+from topex_core.training import classifier as clf
+
+RUN_FILE = "run.json"
+MODEL_DIR = "model"
+
+
+class RunError(ValueError):
+    """A run directory is missing, incomplete or not writable."""
+
+
+def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
+              test: TextDataset | None = None, cache: Path | None = None,
+              precision: str = "float32", progress: clf.Progress | None = None) -> dict:
+    """Fine-tune on a seeded subset of ``pool``, predict logits, write ``out_dir``.
+
+    ``precision`` is that of every forward pass of this run, now and in later rounds
+    (:func:`load_run_classifier`). Returns the record written to ``run.json``.
+    """
+    config = config.resolved()
+    config.validate()
+    clf.check_precision(precision)
+    out_dir = _prepare_out_dir(Path(out_dir))
+    timings: dict[str, float] = {}
+    report = progress or (lambda fraction, message: None)
+    positions = clf.training_positions(len(pool), config.train_size, config.seed)
+    training_set = pool.subset(positions)
+    model_cache = (cache or cache_dir()) / "models" / _cache_key(training_set, config)
+
+    if (model_cache / "model.safetensors").is_file():
+        with timed("load_cached_model", timings):
+            classifier = clf.load_classifier(model_cache)
+        report(0.7, "loaded the cached fine-tuned model")
+    else:
+        with timed("fine_tune", timings):
+            classifier = clf.fine_tune(training_set, config,
+                                       progress=lambda f, m: report(0.7 * f, m))
+        clf.save_classifier(classifier, model_cache)
+    classifier.precision = precision
+    with timed("predict_logits", timings):
+        logits = _cached_logits(classifier, pool, model_cache,
+                                lambda f, m: report(0.7 + 0.25 * f, m))
+        test_logits = (_cached_logits(classifier, test, model_cache,
+                                      lambda f, m: report(0.95 + 0.04 * f, m))
+                       if test is not None else None)
+
+    with timed("write_run", timings):
+        _link_tree(model_cache, out_dir / MODEL_DIR)
+        np.save(out_dir / "logits.npy", logits)
+        in_train = np.zeros(len(pool), dtype=bool)
+        in_train[positions] = True
+        points_frame(pool, logits, in_train).to_parquet(out_dir / "points.parquet", index=False)
+        record = {
+            "topex_version": TOPEX_VERSION,
+            "config": {**asdict(config), "max_length": classifier.max_length},
+            "dataset": _dataset_record(pool),
+            "test_dataset": _dataset_record(test) if test is not None else None,
+            "label_names": pool.label_names,
+            "train_ids": pool.ids[positions].tolist(),
+            "logits_precision": precision,
+            "pool_accuracy": _accuracy(logits, pool.labels),
+            "test_accuracy": None,
+            "versions": package_versions(),
+            "device": str(classifier.device),
+        }
+        if test is not None:
+            np.save(out_dir / "test_logits.npy", test_logits)
+            points_frame(test, test_logits, np.zeros(len(test), dtype=bool)).to_parquet(
+                out_dir / "test_points.parquet", index=False)
+            record["test_accuracy"] = _accuracy(test_logits, test.labels)
+    record["timings_s"] = timings
+    write_json_atomic(out_dir / RUN_FILE, record)
+    report(1.0, "done")
+    return record
+
+
+def points_frame(dataset: TextDataset, logits: np.ndarray, in_train: np.ndarray) -> pd.DataFrame:
+    """One row per sample: the dataset's columns plus prediction, correctness, confidence."""
+    frame = dataset.to_frame()
+    predictions = logits.argmax(axis=1)
+    probabilities = clf.softmax(logits)
+    frame["label_id"] = dataset.labels
+    frame["pred"] = [dataset.label_names[i] for i in predictions]
+    frame["pred_id"] = predictions
+    frame["correct"] = predictions == dataset.labels
+    frame["max_prob"] = probabilities.max(axis=1).astype(np.float32)
+    frame["in_train"] = in_train
+    return frame
+
+
+def load_run_classifier(run_dir: Path) -> clf.Classifier:
+    """The run's fine-tuned model, set to the precision its logits were computed in."""
+    classifier = clf.load_classifier(Path(run_dir) / MODEL_DIR)
+    classifier.precision = read_run(run_dir).get("logits_precision", "float32")
+    return classifier
+
+
+def read_run(run_dir: Path) -> dict:
+    """The run record of ``run_dir``; :class:`RunError` when it is not a finished run."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a TopEx run directory (no {RUN_FILE}); "
+                       "create one with 'topex train'")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: corrupt run record ({error})") from None
+
+
+def list_runs(root: Path) -> list[dict]:
+    """Finished runs under ``root``, newest first, each record with its ``run_dir`` added."""
+    if not root.is_dir():
+        return []
+    runs = []
+    for run_file in root.glob(f"*/{RUN_FILE}"):
+        try:
+            record = read_run(run_file.parent)
+        except RunError:
+            continue
+        runs.append({**record, "run_dir": str(run_file.parent),
+                     "modified": run_file.stat().st_mtime})
+    return sorted(runs, key=lambda record: record["modified"], reverse=True)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that shape a run's numbers."""
+    import sklearn
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__,
+            "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+            "topex": TOPEX_VERSION}
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2, ensure_ascii=False)
+        temporary = Path(handle.name)
+    os.replace(temporary, path)
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunError(f"{out_dir}: exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / RUN_FILE).is_file():
+        raise RunError(f"{out_dir}: directory is not empty and is not a TopEx run; "
+                       "choose a new --out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise RunError(f"{out_dir}: cannot write there ({error.strerror or error})") from None
+    return out_dir
+
+
+def _cache_key(training_set: TextDataset, config: clf.TrainConfig) -> str:
+    payload = {"data": training_set.content_hash, "config": asdict(config),
+               "backbone": _backbone_identity(config.backbone), "version": TOPEX_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _backbone_identity(backbone: str) -> str:
+    """A local directory is identified by its config and weight files' sizes, not its path."""
+    directory = Path(backbone)
+    if not directory.is_dir():
+        return backbone
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in directory.iterdir() if p.is_file()):
+        if name.endswith((".json", ".safetensors", ".txt")):
+            digest.update(f"{name}:{(directory / name).stat().st_size}".encode())
+    digest.update((directory / "config.json").read_bytes()
+                  if (directory / "config.json").is_file() else b"")
+    return digest.hexdigest()
+
+
+def _cached_logits(classifier: clf.Classifier, dataset: TextDataset, model_cache: Path,
+                   progress: clf.Progress) -> np.ndarray:
+    suffix = "" if classifier.precision == "float32" else f"-{classifier.precision}"
+    path = model_cache / f"logits-{dataset.content_hash[:24]}{suffix}.npy"
+    if path.is_file():
+        logits = np.load(path, allow_pickle=False)
+        if logits.shape == (len(dataset), len(classifier.label_names)):
+            return logits
+    logits = clf.predict_logits(classifier, dataset.texts, dataset.text_pairs, progress=progress)
+    np.save(path, logits)
+    return logits
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-link (or copy, across file systems) the cached model into the run."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.is_file() and not item.name.startswith("logits-"):
+            try:
+                os.link(item, target / item.name)
+            except OSError:
+                shutil.copy2(item, target / item.name)
+
+
+def _dataset_record(dataset: TextDataset) -> dict:
+    return {"source": dataset.source, "rows": len(dataset), "text_col": dataset.text_col,
+            "text_pair_col": dataset.text_pair_col, "label_col": dataset.label_col,
+            "content_hash": dataset.content_hash}
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return round(float((logits.argmax(axis=1) == labels).mean()), 4)
