@@ -29,6 +29,7 @@ COPY pyproject.toml README.md app.py ./
 COPY .streamlit ./.streamlit
 COPY pages ./pages
 COPY topex_core ./topex_core
+COPY topex_app ./topex_app
 RUN pip install --no-deps . \
  && useradd --create-home --uid 10001 topex && mkdir -p /data/topex && chown -R topex /data
 USER 10001

@@ -16,13 +16,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from topex_app import resources, state
+from topex_app.guards import require_run
 from topex_core.augmenter import augment
-from topex_core.augmenter.checks import checker_for_run
-from topex_core.augmenter.generation import BACKENDS, Sampling, make_backend
+from topex_core.augmenter.generation import BACKENDS, Sampling
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
-from topex_core.explorer.pipeline import read_explore
-from topex_core.storage.store import Store, StoreError, export_samples
-from topex_core.training.classifier import set_cpu_threads
+from topex_core.errors import TopexError
+from topex_core.rundir import explored_at, read_explore
+from topex_core.storage.export import export_samples
+from topex_core.storage.store import Store
 
 BACKEND_HELP = {
     "eda": "Easy Data Augmentation of the examples: offline, no language model",
@@ -34,31 +36,6 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
                 "rejected": ":red[:material/cancel:]"}
 
 
-@st.cache_resource(show_spinner="Loading the sentence embedder…")
-def _embedder():
-    from topex_core.training.embeddings import SentenceEmbedder
-
-    return SentenceEmbedder()
-
-
-@st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
-                                "once per run)…", max_entries=4)
-def _checker(run_dir: str, cluster: int, modified: float):
-    set_cpu_threads()
-    return checker_for_run(Path(run_dir), cluster, embed=_embedder(),
-                           predict=augment.classifier_predict(Path(run_dir)))
-
-
-@st.cache_resource(show_spinner="Finding synonyms in the cluster's vocabulary…", max_entries=4)
-def _eda_backend(run_dir: str, cluster: int, modified: float):
-    return augment.eda_for_cluster(augment.cluster_context(Path(run_dir), cluster), _embedder())
-
-
-@st.cache_resource(show_spinner="Loading the generator…", max_entries=2)
-def _local_backend(name: str, model: str):
-    return make_backend(name, model=model)
-
-
 def _context(run_dir: Path) -> tuple[augment.ClusterContext, pd.DataFrame] | None:
     _, clusters = read_explore(run_dir)
     error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")
@@ -67,11 +44,11 @@ def _context(run_dir: Path) -> tuple[augment.ClusterContext, pd.DataFrame] | Non
         return None
     ids = error_clusters["cluster"].tolist()
     names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
-    remembered = st.session_state.get("cluster")
+    remembered = st.session_state.get(state.TARGET_CLUSTER)
     cluster = st.selectbox("Error cluster", ids, key="augment_cluster",
                            index=ids.index(remembered) if remembered in ids else 0,
                            format_func=lambda c: f"{c}: {names[c]}")
-    st.session_state["cluster"] = int(cluster)
+    st.session_state[state.TARGET_CLUSTER] = int(cluster)
     return augment.cluster_context(run_dir, int(cluster)), clusters
 
 
@@ -121,7 +98,7 @@ def _backend(context: augment.ClusterContext, modified: float):
     name = st.selectbox("Backend", list(BACKENDS), key="augment_backend",
                         format_func=lambda b: f"{b} — {BACKEND_HELP[b]}")
     if name == "eda":
-        return _eda_backend(str(context.run_dir), context.cluster, modified), False
+        return resources.eda_backend(str(context.run_dir), context.cluster, modified), False
     if name == "openai":
         left, middle, right = st.columns(3)
         base_url = left.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
@@ -131,12 +108,11 @@ def _backend(context: augment.ClusterContext, modified: float):
         api_key = right.text_input("API key", type="password", key="augment_api_key",
                                    help="empty: $TOPEX_OPENAI_API_KEY or $OPENAI_API_KEY")
         stream = st.checkbox("Stream the text as it is written", True, key="augment_stream")
-        return make_backend("openai", base_url=base_url, model=model, api_key=api_key or None,
-                            stream=stream), stream
+        return augment.cluster_backend("openai", context, embed=resources.embedder(),
+                                       base_url=base_url, model=model,
+                                       api_key=api_key or None, stream=stream), stream
     model = st.text_input("Model directory or id", key="augment_local_model")
-    if not model:
-        raise ValueError(f"the {name} backend needs a model")
-    return _local_backend(name, model), False
+    return resources.local_backend(name, model), False
 
 
 def _generate(context, request, prompt, backend, checker, streaming: bool) -> None:
@@ -291,32 +267,26 @@ def _json(value: str) -> dict:
 
 
 st.title("Augment")
-run_dir_name = st.session_state.get("run_dir")
-if not run_dir_name:
-    st.info("Open or train a run on the Data & model page first.")
-    st.stop()
-run_dir = Path(run_dir_name)
-if not (run_dir / "explore.json").is_file():
-    st.info("Explore this run first: the Explore page finds the error clusters to augment.")
-    st.stop()
+run_dir = require_run(explored_because="the Explore page finds the error clusters to augment.")
 chosen = _context(run_dir)
 if chosen is None:
     st.stop()
 context, _ = chosen
+explored = explored_at(run_dir)
 try:
     request = _request(context)
     examples = _examples(context, request)
     prompt = augment.prepare_prompt(context, request, examples)
     with st.expander("Prompt sent to the generator", expanded=False):
         st.code(prompt.text, language=None, wrap_lines=True)
-    backend, streaming = _backend(context, (run_dir / "explore.json").stat().st_mtime)
-except (ValueError, OSError) as error:
+    backend, streaming = _backend(context, explored)
+except TopexError as error:
     st.error(str(error))
     st.stop()
 if st.button("Generate", type="primary", key="augment_generate"):
-    checker = _checker(str(run_dir), context.cluster, (run_dir / "explore.json").stat().st_mtime)
+    checker = resources.checker(str(run_dir), context.cluster, explored)
     _generate(context, request, prompt, backend, checker, streaming)
 try:
     _vetting(run_dir, context.cluster, context.label_names)
-except StoreError as error:
+except TopexError as error:
     st.error(str(error))

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from topex_app.state import current_run, set_current_run
+from topex_app.work import long_work
 from topex_core import config as topex_config
 from topex_core.config import PRECISIONS
 from topex_core.data import demo
@@ -19,8 +21,10 @@ from topex_core.data.dataset import (
     dataset_from_frame,
     read_table,
 )
+from topex_core.errors import TopexError
+from topex_core.rundir import RunListing, list_runs
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
-from topex_core.training.run import list_runs, train_run
+from topex_core.training.run import train_run
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 PREVIEW_ROWS = 8
@@ -58,7 +62,7 @@ def _choose_source() -> tuple[str, Path | str | None]:
         return "file", None
     try:
         return "file", topex_config.resolve_server_path(typed)
-    except ValueError as error:
+    except TopexError as error:
         st.error(str(error))
         return "file", None
 
@@ -108,53 +112,46 @@ def _run_name(label: str, config: TrainConfig, precision: str) -> str:
 
 def _train(pool, test, config: TrainConfig, precision: str, name: str) -> None:
     out_dir = topex_config.runs_dir() / name
-    with st.status("Fine-tuning the classifier…", expanded=True) as status:
-        bar = st.progress(0.0, text="loading the backbone")
+    with long_work("Fine-tuning the classifier…", failed_label="Training failed",
+                   first_step="loading the backbone") as work:
         set_cpu_threads()
-        try:
-            record = train_run(pool, config, out_dir, test=test, precision=precision,
-                               progress=lambda fraction, message: bar.progress(
-                                   min(1.0, fraction), text=message))
-        except (ValueError, OSError) as error:  # DataError, ModelError, RunError included
-            status.update(label="Training failed", state="error")
-            st.error(str(error))
-            return
-        status.update(label=f"Done: pool accuracy {record['pool_accuracy']:.1%}", state="complete")
-    st.session_state["run_dir"] = str(out_dir)
+        record = train_run(pool, config, out_dir, test=test, precision=precision,
+                           progress=work.progress)
+        work.done(f"Done: pool accuracy {record.pool_accuracy:.1%}")
+        set_current_run(out_dir)
 
 
-def _show_current_run(runs: list[dict]) -> None:
-    run_dir = st.session_state.get("run_dir")
-    record = next((r for r in runs if r["run_dir"] == run_dir), None)
+def _show_current_run(runs: list[RunListing]) -> None:
+    run_dir = current_run()
+    record = next((r.record for r in runs if r.run_dir == run_dir), None)
     if record is None:
         return
     st.subheader("Current run")
     cols = st.columns(4)
-    cols[0].metric("Rows", f"{record['dataset']['rows']:,}")
-    cols[1].metric("Classes", len(record["label_names"]))
-    cols[2].metric("Pool accuracy", f"{record['pool_accuracy']:.1%}")
-    test_accuracy = record.get("test_accuracy")
+    cols[0].metric("Rows", f"{record.dataset.rows:,}")
+    cols[1].metric("Classes", len(record.label_names))
+    cols[2].metric("Pool accuracy", f"{record.pool_accuracy:.1%}")
+    test_accuracy = record.test_accuracy
     cols[3].metric("Test accuracy", "—" if test_accuracy is None else f"{test_accuracy:.1%}")
     stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
-                        for stage, seconds in record["timings_s"].items())
+                        for stage, seconds in record.timings_s.items())
     st.caption(f"{run_dir} · {stages}")
 
 
-def _past_runs(runs: list[dict]) -> None:
+def _past_runs(runs: list[RunListing]) -> None:
     st.subheader("Past runs")
     if not runs:
         st.info("No runs yet: train one above.")
         return
     table = pd.DataFrame([{
-        "run": Path(r["run_dir"]).name, "dataset": r["dataset"]["source"],
-        "rows": r["dataset"]["rows"], "pool accuracy": r["pool_accuracy"],
-        "test accuracy": r.get("test_accuracy"),
+        "run": r.run_dir.name, "dataset": r.record.dataset.source,
+        "rows": r.record.dataset.rows, "pool accuracy": r.record.pool_accuracy,
+        "test accuracy": r.record.test_accuracy,
     } for r in runs])
     st.dataframe(table, hide_index=True, width="stretch")
     chosen = st.selectbox("Reopen", table["run"], key="data_reopen")
     if st.button("Open this run", key="data_open"):
-        st.session_state["run_dir"] = next(r["run_dir"] for r in runs
-                                           if Path(r["run_dir"]).name == chosen)
+        set_current_run(next(r.run_dir for r in runs if r.run_dir.name == chosen))
         st.rerun()
 
 

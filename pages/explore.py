@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from topex_app import resources, state
+from topex_app.guards import require_run
+from topex_app.work import long_work
 from topex_core import plots
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
-from topex_core.explorer.pipeline import WORDS_FILE, ExploreConfig, explore_run, read_explore
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.records import ExploreResult
+from topex_core.rundir import explored_at, is_explored, read_explore, read_points, read_words
 from topex_core.training.classifier import set_cpu_threads
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
@@ -19,20 +23,12 @@ TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
 DEFAULTS = ClusterConfig()
 
 
-@st.cache_resource(show_spinner="Loading the sentence embedder…")
-def _embedder():
-    from topex_core.training.embeddings import SentenceEmbedder
-
-    return SentenceEmbedder()
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
-def _load(run_dir: str, modified: float) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict]:
+def _load(run_dir: str, modified: float) -> tuple[ExploreResult, pd.DataFrame, pd.DataFrame,
+                                                  dict]:
     """Explorer results of a run; ``modified`` (explore.json's mtime) keys the cache."""
     meta, clusters = read_explore(Path(run_dir))
-    points = pd.read_parquet(Path(run_dir) / "points.parquet")
-    words = json.loads((Path(run_dir) / WORDS_FILE).read_text(encoding="utf-8"))
-    return meta, clusters, points, words
+    return meta, clusters, read_points(Path(run_dir)), read_words(Path(run_dir))
 
 
 def _explore_form(run_dir: Path) -> None:
@@ -54,27 +50,23 @@ def _explore_form(run_dir: Path) -> None:
         return
     config = ExploreConfig(clustering=ClusterConfig(method=method, min_samples=int(min_samples),
                                                     xi=float(xi), error_threshold=threshold))
-    with st.status("Exploring the model's errors…", expanded=True) as status:
-        bar = st.progress(0.0, text="normalising logits")
+    with long_work("Exploring the model's errors…", failed_label="Exploring failed",
+                   first_step="normalising logits") as work:
         set_cpu_threads()
-        try:
-            result = explore_run(run_dir, config, embed=_embedder(),
-                                 progress=lambda f, m: bar.progress(min(1.0, f), text=m))
-        except (ValueError, OSError) as error:  # RunError included
-            status.update(label="Exploring failed", state="error")
-            st.error(str(error))
-            return
-        status.update(label=f"Found {result['error_clusters']} error clusters", state="complete")
-    st.rerun()
+        result = explore_run(run_dir, config, embed=resources.embedder(),
+                             progress=work.progress)
+        work.done(f"Found {result.error_clusters} error clusters")
+    if not work.failed:
+        st.rerun()
 
 
-def _summary(meta: dict) -> None:
+def _summary(meta: ExploreResult) -> None:
     cols = st.columns(4)
-    cols[0].metric("Clusters", meta["clusters"], help=f"method: {meta['method']}")
-    cols[1].metric("Error clusters", meta["error_clusters"])
-    cols[2].metric("Noise points", f"{meta['noise_points']:,}")
-    cols[3].metric("Pick", meta["picked_cluster"] if meta["picked_cluster"] is not None else "—")
-    st.info(meta["reason"])
+    cols[0].metric("Clusters", meta.clusters, help=f"method: {meta.method}")
+    cols[1].metric("Error clusters", meta.error_clusters)
+    cols[2].metric("Noise points", f"{meta.noise_points:,}")
+    cols[3].metric("Pick", meta.picked_cluster if meta.picked_cluster is not None else "—")
+    st.info(meta.reason)
 
 
 @st.fragment
@@ -133,18 +125,13 @@ def _cluster_detail(points: pd.DataFrame, clusters: pd.DataFrame, words: dict,
 
 
 st.title("Explore")
-run_dir_name = st.session_state.get("run_dir")
-if not run_dir_name:
-    st.info("Open or train a run on the Data & model page first.")
-    st.stop()
-run_dir = Path(run_dir_name)
-explore_file = run_dir / "explore.json"
-if not explore_file.is_file():
+run_dir = require_run()
+if not is_explored(run_dir):
     st.caption(f"Run: {run_dir}")
     _explore_form(run_dir)
     st.stop()
 
-meta, clusters, points, words = _load(str(run_dir), explore_file.stat().st_mtime)
+meta, clusters, points, words = _load(str(run_dir), explored_at(run_dir))
 _summary(meta)
 error_ids = clusters.loc[clusters["is_error_cluster"]].sort_values("rank")["cluster"].tolist()
 chosen = None
@@ -152,9 +139,9 @@ if error_ids:
     cluster_names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
     chosen = st.selectbox(
         "Cluster", error_ids, key="explore_cluster",
-        index=error_ids.index(meta["picked_cluster"]) if meta["picked_cluster"] in error_ids else 0,
+        index=error_ids.index(meta.picked_cluster) if meta.picked_cluster in error_ids else 0,
         format_func=lambda c: f"{c}: {cluster_names[c]}")
-    st.session_state["cluster"] = int(chosen)
+    st.session_state[state.TARGET_CLUSTER] = int(chosen)
 _map_and_selection(points, clusters, chosen)
 _score_table(clusters)
 if chosen is not None:

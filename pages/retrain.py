@@ -8,12 +8,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from topex_app import state
+from topex_app.guards import require_run
+from topex_app.work import long_work
 from topex_core import plots
-from topex_core.retraining.compare import AFTER_POINTS
-from topex_core.retraining.retrain import MODES, RetrainConfig, list_rounds, retrain
+from topex_core.config import MAX_SEEDS, RETRAIN_MODES
+from topex_core.records import RoundMetrics, RoundResult
+from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
+from topex_core.rundir import list_rounds, read_after_points, read_points, read_run
 from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
-from topex_core.training.run import read_run
 
 MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
              "full": "full fine-tune from the same checkpoint, seed and schedule; minutes"}
@@ -33,9 +37,9 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         st.dataframe(accepted[["id", "cluster", "text", "label", "backend"]], hide_index=True,
                      width="stretch")
     left, right = st.columns(2)
-    mode = left.radio("Mode", list(MODES)[::-1], horizontal=True, key="retrain_mode",
+    mode = left.radio("Mode", RETRAIN_MODES, horizontal=True, key="retrain_mode",
                       format_func=MODE_HELP.get)
-    seeds = right.number_input("Seeds", 1, 10, 1, key="retrain_seeds",
+    seeds = right.number_input("Seeds", 1, MAX_SEEDS, 1, key="retrain_seeds",
                                help="more seeds show how much of the change is seed noise")
     control = st.checkbox(
         "Also train a control without the samples (twice the time)", key="retrain_control",
@@ -43,36 +47,27 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
              "without the samples; comparing against it shows what the samples themselves did.")
     if not st.button("Retrain", type="primary", key="retrain_go"):
         return
-    base_seed = int(read_run(run_dir)["config"].get("seed", 0))
-    config = RetrainConfig(mode=mode, seeds=tuple(base_seed + i for i in range(int(seeds))),
-                           control=control)
-    with st.status(f"Retraining ({mode})…", expanded=True) as status:
+    with long_work(f"Retraining ({mode})…", failed_label="Retraining failed") as work:
         # A click reruns the page; the next progress update then stops training and the
         # half-written round is removed (retrain cleans up on any interruption).
         st.button("Cancel", key="retrain_cancel", icon=":material/stop:")
-        bar = st.progress(0.0, text="starting")
+        config = RetrainConfig(mode=mode, control=control,
+                               seeds=consecutive_seeds(read_run(run_dir).seed, int(seeds)))
         set_cpu_threads()
-        try:
-            with Store() as store:
-                result = retrain(run_dir, config, store=store,
-                                 progress=lambda f, m: bar.progress(min(1.0, f), text=m))
-        except (ValueError, OSError) as error:
-            status.update(label="Retraining failed", state="error")
-            st.error(str(error))
-            return
-        status.update(label=f"Round {Path(result['round_dir']).name} done", state="complete")
-    st.session_state["retrain_round"] = Path(result["round_dir"]).name
+        with Store() as store:
+            result = retrain(run_dir, config, store=store, progress=work.progress)
+        work.done(f"Round {result.name} done")
+        st.session_state[state.RETRAIN_ROUND] = result.name
 
 
-def _round_table(rounds: list[dict]) -> None:
+def _round_table(rounds: list[RoundResult]) -> None:
     table = pd.DataFrame([{
-        "round": Path(r["round_dir"]).name, "mode": r["mode"], "seeds": len(r["seeds"]),
-        "samples": r["samples"],
-        "pool before": r["metrics"]["accuracy_before"]["pool"],
-        "pool after": r["metrics"]["accuracy_after"]["pool"],
-        "test after": r["metrics"]["accuracy_after"]["test"],
-        "fixed": r["metrics"]["fixed"], "broken": r["metrics"]["broken"],
-        "McNemar p": r["metrics"]["mcnemar_p"]} for r in rounds])
+        "round": r.name, "mode": r.mode, "seeds": len(r.seeds), "samples": r.samples,
+        "pool before": r.metrics.first.pool.accuracy_before,
+        "pool after": r.metrics.first.pool.accuracy_after,
+        "test after": r.metrics.first.test.accuracy_after if r.metrics.first.test else None,
+        "fixed": r.metrics.first.pool.fixed, "broken": r.metrics.first.pool.broken,
+        "McNemar p": r.metrics.first.pool.mcnemar_p} for r in rounds])
     percent = st.column_config.NumberColumn(format="percent")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"pool before": percent, "pool after": percent,
@@ -80,35 +75,32 @@ def _round_table(rounds: list[dict]) -> None:
                                 "McNemar p": st.column_config.NumberColumn(format="%.4f")})
 
 
-def _headline(metrics: dict) -> None:
-    before, after = metrics["accuracy_before"], metrics["accuracy_after"]
+def _headline(metrics: RoundMetrics) -> None:
+    pool, test = metrics.first.pool, metrics.first.test
     cols = st.columns(4)
-    cols[0].metric("Pool accuracy", f"{after['pool']:.2%}",
-                   f"{100 * (after['pool'] - before['pool']):+.2f} pp")
-    if after["test"] is not None:
-        cols[1].metric("Test accuracy", f"{after['test']:.2%}",
-                       f"{100 * (after['test'] - before['test']):+.2f} pp")
-    cols[2].metric("Fixed / broken", f"{metrics['fixed']} / {metrics['broken']}")
-    cols[3].metric("McNemar p", f"{metrics['mcnemar_p']:.4f}")
-    low, high = metrics["diff_ci95"]
-    significant = metrics["mcnemar_p"] < 0.05
-    message = (f"Pool accuracy changed by {100 * (after['pool'] - before['pool']):+.2f} "
+    cols[0].metric("Pool accuracy", f"{pool.accuracy_after:.2%}", f"{100 * pool.change:+.2f} pp")
+    if test is not None:
+        cols[1].metric("Test accuracy", f"{test.accuracy_after:.2%}",
+                       f"{100 * test.change:+.2f} pp")
+    cols[2].metric("Fixed / broken", f"{pool.fixed} / {pool.broken}")
+    cols[3].metric("McNemar p", f"{pool.mcnemar_p:.4f}")
+    low, high = pool.diff_ci95
+    significant = pool.mcnemar_p < 0.05
+    message = (f"Pool accuracy changed by {100 * pool.change:+.2f} "
                f"points (95% bootstrap interval {100 * low:+.2f} to {100 * high:+.2f}); "
-               f"McNemar's exact test p = {metrics['mcnemar_p']:.4f}: "
+               f"McNemar's exact test p = {pool.mcnemar_p:.4f}: "
                + ("the change is unlikely to be chance." if significant else
                   "the change could be chance at the 5% level."))
-    (st.success if significant and metrics["fixed"] > metrics["broken"] else st.info)(message)
-    against = metrics.get("against_control")
-    if against:
-        pool = against["pool"]
-        change = 100 * (pool["accuracy_after"] - pool["accuracy_before"])
+    (st.success if significant and pool.fixed > pool.broken else st.info)(message)
+    against = metrics.first.control_pool
+    if against is not None:
         st.markdown(f"**Against the control** (the same retraining without the samples): "
-                    f"pool accuracy {change:+.2f} points, {pool['fixed']} rows fixed and "
-                    f"{pool['broken']} broken by the samples themselves, McNemar p = "
-                    f"{pool['mcnemar_p']:.4f}.")
-    if len(metrics["seeds"]) > 1:
-        spread = metrics["across_seeds"]["pool"]
-        st.caption(f"Across {len(metrics['seeds'])} seeds, pool accuracy after: "
+                    f"pool accuracy {100 * against.change:+.2f} points, {against.fixed} rows "
+                    f"fixed and {against.broken} broken by the samples themselves, McNemar p = "
+                    f"{against.mcnemar_p:.4f}.")
+    if len(metrics.seeds) > 1:
+        spread = metrics.across_seeds["pool"]
+        st.caption(f"Across {len(metrics.seeds)} seeds, pool accuracy after: "
                    f"mean {spread['mean']:.2%}, sd {100 * spread['std']:.2f} pp, "
                    f"range {spread['min']:.2%}–{spread['max']:.2%}.")
 
@@ -135,14 +127,7 @@ def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) 
 
 
 st.title("Retrain & compare")
-run_dir_name = st.session_state.get("run_dir")
-if not run_dir_name:
-    st.info("Open or train a run on the Data & model page first.")
-    st.stop()
-run_dir = Path(run_dir_name)
-if not (run_dir / "explore.json").is_file():
-    st.info("Explore this run first, then accept samples on the Augment page.")
-    st.stop()
+run_dir = require_run(explored_because="then accept samples on the Augment page.")
 accepted = _accepted(run_dir)
 if accepted.empty:
     st.info("No accepted samples yet: accept candidates on the Augment page, then retrain.")
@@ -153,20 +138,20 @@ if not rounds:
     st.stop()
 st.subheader("Training rounds")
 _round_table(rounds)
-names = [Path(r["round_dir"]).name for r in rounds]
-remembered = st.session_state.get("retrain_round")
+names = [r.name for r in rounds]
+remembered = st.session_state.get(state.RETRAIN_ROUND)
 chosen_name = st.selectbox("Round", names[::-1], key="retrain_round_choice",
                            index=names[::-1].index(remembered) if remembered in names else 0)
 chosen = rounds[names.index(chosen_name)]
-metrics = chosen["metrics"]
+metrics = chosen.metrics
 _headline(metrics)
-points = pd.read_parquet(run_dir / "points.parquet")
-after = pd.read_parquet(Path(chosen["round_dir"]) / AFTER_POINTS)
-_maps(points, after, metrics["picked_cluster"])
-if metrics["per_cluster"]:
-    st.plotly_chart(plots.cluster_accuracy_change(metrics["per_cluster"],
-                                                  picked_cluster=metrics["picked_cluster"]),
+points = read_points(run_dir)
+after = read_after_points(Path(chosen.round_dir))
+_maps(points, after, metrics.picked_cluster)
+if metrics.per_cluster:
+    st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster,
+                                                  picked_cluster=metrics.picked_cluster),
                     width="stretch", key="retrain_clusters")
-_changes(points, after, read_run(run_dir)["label_names"])
+_changes(points, after, read_run(run_dir).label_names)
 with st.expander("Per class"):
-    st.dataframe(pd.DataFrame(metrics["per_class"]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")

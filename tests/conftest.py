@@ -16,9 +16,11 @@ from topex_core.augmenter import augment
 from topex_core.augmenter.checks import checker_for_run
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.explorer.pipeline import explore_run
+from topex_core.records import DatasetRecord, RunRecord
+from topex_core.rundir import new_run_id, read_run, write_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.classifier import TrainConfig, fine_tune, save_classifier
-from topex_core.training.run import points_frame, read_run, write_json_atomic
+from topex_core.training.run import points_frame
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -127,8 +129,19 @@ def make_run(directory: Path, seed: int = 0) -> Path:
     np.save(directory / "logits.npy", logits)
     points_frame(dataset, logits, np.zeros(len(texts), bool)).to_parquet(
         directory / "points.parquet")
-    write_json_atomic(directory / "run.json", {"label_names": label_names})
+    write_run_record(directory, label_names, rows=len(texts))
     return directory
+
+
+def write_run_record(directory: Path, label_names: list[str], *, rows: int,
+                     **fields) -> RunRecord:
+    """A complete run.json for a run built by hand (a fresh run id; ``fields`` override)."""
+    record = RunRecord(run_id=new_run_id(), label_names=label_names,
+                       dataset=DatasetRecord(source="planted", rows=rows, text_col="text",
+                                             label_col="label", content_hash="planted"),
+                       **fields)
+    write_run(directory, record)
+    return record
 
 
 @pytest.fixture()
@@ -136,7 +149,7 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
     """(run directory, the planted error cluster) with a tiny classifier fine-tuned on a
     third of the planted run's correct blobs."""
     run = make_run(tmp_path / "run")
-    labels = read_run(run)["label_names"]
+    labels = read_run(run).label_names
     train_ids = [i for i in range(180) if i % 3 == 0]
     config = TrainConfig(backbone=tiny_backbone, train_size=len(train_ids), epochs=10,
                          max_length=16, batch_size=8, learning_rate=5e-3)
@@ -144,13 +157,9 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
     training_set = dataset_from_frame(points.iloc[train_ids][["text", "label"]],
                                       source="planted", label_names=labels)
     save_classifier(fine_tune(training_set, config), run / "model")
-    write_json_atomic(run / "run.json", {
-        "label_names": labels, "train_ids": train_ids, "versions": {}, "timings_s": {},
-        "config": asdict(config),
-        "dataset": {"content_hash": "planted", "source": "planted", "rows": 205,
-                    "text_col": "text", "text_pair_col": None, "label_col": "label"}})
+    write_run_record(run, labels, rows=205, train_ids=train_ids, config=asdict(config))
     result = explore_run(run, embed=hashing_embed)
-    return run, result["picked_cluster"]
+    return run, result.picked_cluster
 
 
 def parts(run: Path, cluster: int):

@@ -18,4 +18,4 @@ def test_minilm_on_trec_slice_beats_chance_by_far(tmp_path) -> None:
     record = train_run(pool, TrainConfig(train_size=400, epochs=2, max_length=32), tmp_path,
                        test=test.subset(range(200)))
     # six classes, the largest about 23% of TREC test: 0.6 is far above any guess
-    assert record["test_accuracy"] > 0.6
+    assert record.test_accuracy > 0.6

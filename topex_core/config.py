@@ -7,10 +7,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from topex_core.errors import DataError
+
 TOPEX_VERSION = "0.1.0"
 HOME_ENV = "TOPEX_HOME"
 DATA_ROOT_ENV = "TOPEX_DATA_ROOT"
 PRECISIONS = ("float32", "bfloat16")  # of a run's forward passes; float32 is exact
+RETRAIN_MODES = ("head", "full")  # head: frozen encoder, seconds; full: fine-tune again
+MAX_SEEDS = 10  # seeds of one retraining round
 
 
 def topex_home() -> Path:
@@ -49,7 +53,7 @@ def resolve_server_path(user_path: str) -> Path:
     root = data_root()
     candidate = (root / Path(user_path).expanduser()).resolve()
     if not candidate.is_relative_to(root):
-        raise ValueError(f"{user_path}: outside the data root {root} "
+        raise DataError(f"{user_path}: outside the data root {root} "
                          f"(set {DATA_ROOT_ENV} to allow another folder)")
     return candidate
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from topex_core.errors import SettingsError
+
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442",
              "#000000"]
 BACKGROUND_GREY = "#B0B0B0"
@@ -46,10 +48,10 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     clusters share one trace, and every other point is a faint grey background.
     """
     if color_by not in COLOR_MODES:
-        raise ValueError(f"unknown colour mode '{color_by}'; choose one of "
+        raise SettingsError(f"unknown colour mode '{color_by}'; choose one of "
                          f"{', '.join(COLOR_MODES)}")
     if map_name not in MAP_TITLES:
-        raise ValueError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
+        raise SettingsError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
     x, y = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
     texts = hover_text(points["text"]) if len(points) <= HOVER_TEXT_LIMIT else None
     figure = go.Figure()
@@ -165,9 +167,9 @@ def before_after_map(points: pd.DataFrame, after: pd.DataFrame, *, map_name: str
     where it was; the picked cluster is outlined.
     """
     if map_name not in MAP_TITLES:
-        raise ValueError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
+        raise SettingsError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
     if len(points) != len(after):
-        raise ValueError(f"{len(points)} points but {len(after)} after-points")
+        raise SettingsError(f"{len(points)} points but {len(after)} after-points")
     x0, y0 = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
     x1, y1 = after[f"{map_name}_x"].to_numpy(), after[f"{map_name}_y"].to_numpy()
     before_ok, after_ok = points["correct"].to_numpy(bool), after["correct_after"].to_numpy(bool)

@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import accept
 from streamlit.testing.v1 import AppTest
 
-from topex_core.retraining.retrain import list_rounds
+from topex_core.rundir import list_rounds
 from topex_core.storage.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "retrain.py")
@@ -55,6 +55,6 @@ def test_a_round_with_a_control_says_what_the_samples_did_themselves(explored) -
     at.checkbox(key="retrain_control").check()
     at.button(key="retrain_go").click().run()
     assert not at.exception, at.exception
-    assert list_rounds(run)[0]["config"]["control"] is True
+    assert list_rounds(run)[0].config["control"] is True
     sentence = next(m.value for m in at.markdown if "Against the control" in m.value)
     assert "rows fixed" in sentence and "McNemar p" in sentence

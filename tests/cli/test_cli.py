@@ -51,6 +51,32 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "r"), "--debug"])
 
 
+def test_a_bug_shows_its_traceback_and_exits_1(tiny_csv: Path, tmp_path: Path, capsys,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only TopexError is a user error; anything else is a bug and must not hide."""
+    from topex_core.cli import commands as cli_commands
+
+    def broken(args) -> int:
+        raise KeyError("an internal key")
+
+    monkeypatch.setattr(cli_commands, "train", broken)
+    status = main(["train", "--data", str(tiny_csv), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Traceback" in err and "KeyError: 'an internal key'" in err
+    assert err.strip().splitlines()[-1].startswith("topex: this is a bug in TopEx")
+
+
+def test_an_unreadable_template_file_is_a_user_error(tmp_path: Path, capsys) -> None:
+    from conftest import make_run
+
+    run = make_run(tmp_path / "run")
+    status = main(["generate", "--run", str(run), "--cluster", "0",
+                   "--template-file", str(tmp_path / "missing.txt")])
+    err = capsys.readouterr().err
+    assert status == 2 and one_line(err) and "--template-file" in err
+
+
 def test_explore_prints_the_pick(tmp_path: Path, capsys) -> None:
     from conftest import make_run
 

@@ -28,8 +28,8 @@ from topex_core.experiments.report import (
     render_report,
     summarise,
 )
+from topex_core.rundir import read_run
 from topex_core.training.classifier import TrainConfig
-from topex_core.training.run import read_run
 
 
 def planted_frame(rows_per_class: int, planted: int, seed: int) -> pd.DataFrame:
@@ -66,7 +66,7 @@ def test_every_strategy_and_n_is_measured_against_its_own_seed(splits, tmp_path:
     for seed in (0, 1):
         record = read_run(tmp_path / "runs" / f"seed_{seed}")
         rows = results[results["seed"] == seed]
-        assert np.allclose(rows["base_accuracy"], record["test_accuracy"])
+        assert np.allclose(rows["base_accuracy"], record.test_accuracy)
     ok = results[results["status"] == "ok"]
     assert len(ok) >= 10  # the planted region is found in both seeds
     assert np.allclose(ok["accuracy"] - ok["base_accuracy"], ok["delta"])

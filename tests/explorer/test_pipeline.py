@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +7,10 @@ import pandas as pd
 import pytest
 from conftest import hashing_embed, make_run
 
+from topex_core.errors import RunError
 from topex_core.explorer.clustering import ClusterConfig
-from topex_core.explorer.pipeline import ExploreConfig, explore_run, read_explore
-from topex_core.training.run import RunError
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.rundir import read_explore, read_points
 
 
 def test_explorer_finds_names_maps_and_ranks_the_planted_cluster(tmp_path: Path) -> None:
@@ -19,18 +19,20 @@ def test_explorer_finds_names_maps_and_ranks_the_planted_cluster(tmp_path: Path)
     result = explore_run(run, ExploreConfig(clustering=ClusterConfig(min_samples=10)),
                          embed=hashing_embed, progress=lambda f, m: stages.append(m))
     meta, clusters = read_explore(run)
-    assert meta == json.loads(json.dumps(result))
-    assert result["error_clusters"] == 1 and result["method"] == "optics"
-    assert set(result["picked_name"].split()) <= {"express", "delivery", "fee", "refund"}
+    assert meta == result
+    assert result.error_clusters == 1 and result.method == "optics"
+    assert set(result.picked_name.split()) <= {"express", "delivery", "fee", "refund"}
     top = clusters[clusters["rank"] == 1].iloc[0]
     assert top["confusion"] == "billing → shipping" and top["error_rate"] == 1.0
     assert list(clusters.columns[:2]) == ["cluster", "name"]
-    points = pd.read_parquet(run / "points.parquet")
+    points = read_points(run)
     assert {"cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"} <= set(points.columns)
-    assert (points.loc[points["cluster"] == result["picked_cluster"], "id"] >= 180).all()
+    assert (points.loc[points["cluster"] == result.picked_cluster, "id"] >= 180).all()
     assert (run / "maps.npz").is_file() and stages[-1] == "explorer done"
+    written = (run / "points.parquet").read_bytes()
     explore_run(run, embed=hashing_embed)  # a second pass replaces, not duplicates, columns
-    assert pd.read_parquet(run / "points.parquet").columns.is_unique
+    assert read_points(run).columns.is_unique
+    assert (run / "points.parquet").read_bytes() == written  # training's file is never rewritten
 
 
 def test_no_errors_at_all_gives_an_empty_ranking(tmp_path: Path) -> None:
@@ -39,8 +41,8 @@ def test_no_errors_at_all_gives_an_empty_ranking(tmp_path: Path) -> None:
     points["label_id"] = points["pred_id"]
     points.to_parquet(run / "points.parquet")
     result = explore_run(run, embed=hashing_embed)
-    assert result["error_clusters"] == 0 and result["picked_cluster"] is None
-    assert result["reason"] == "No error cluster to choose."
+    assert result.error_clusters == 0 and result.picked_cluster is None
+    assert result.reason == "No error cluster to choose."
 
 
 def test_not_a_run_or_not_explored(tmp_path: Path) -> None:

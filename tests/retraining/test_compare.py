@@ -60,10 +60,10 @@ def test_paired_summary_and_groups() -> None:
     before = np.array([0, 1, 1, 0, 2, 2])
     after = np.array([0, 0, 0, 1, 2, 2])
     summary = paired_summary(labels, before, after)
-    assert summary["fixed"] == 2 and summary["broken"] == 1
-    assert summary["accuracy_before"] == pytest.approx(4 / 6)
-    assert summary["accuracy_after"] == pytest.approx(5 / 6)
-    assert summary["mcnemar_p"] == 1.0
+    assert summary.fixed == 2 and summary.broken == 1
+    assert summary.accuracy_before == pytest.approx(4 / 6)
+    assert summary.accuracy_after == pytest.approx(5 / 6)
+    assert summary.mcnemar_p == 1.0
     table = group_accuracy(np.array(["a", "a", "b", "b", "c", "c"]), labels, before, after)
     row = table.set_index("group").loc["b"]
     assert row["fixed"] == 1 and row["broken"] == 1 and row["change"] == 0.0

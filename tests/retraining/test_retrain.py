@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from conftest import accept, one_line
 
+from topex_core.errors import RunError
 from topex_core.retraining.retrain import (
     RetrainConfig,
     RetrainError,
     _round_lock,
-    list_rounds,
-    read_round,
     retrain,
 )
+from topex_core.rundir import list_rounds, read_round
 from topex_core.storage.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -42,18 +42,18 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
         ids = accept(store, run, ["express delivery fee refund"] * 6)
         result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
         rounds = store.training_rounds(store.run_id(run))
-    metrics = result["metrics"]
+    metrics = result.metrics.to_json()
     picked = metrics["per_cluster"][0]
     assert picked["cluster"] == cluster and picked["accuracy_before"] == 0.0
     assert picked["accuracy_after"] == 1.0 and picked["fixed"] == picked["rows"] >= 5
     assert metrics["fixed"] >= 20 and metrics["mcnemar_p"] < 0.001
     assert metrics["diff_ci95"][0] > 0
-    assert result["candidate_ids"] == ids and result["samples"] == 6
+    assert result.candidate_ids == ids and result.samples == 6
     assert len(rounds) == 1 and rounds[0]["metrics"]["fixed"] == metrics["fixed"]
     assert rounds[0]["candidate_ids"] == ids
-    after = pd.read_parquet(Path(result["round_dir"]) / "after_points.parquet")
+    after = pd.read_parquet(Path(result.round_dir) / "after_points.parquet")
     assert len(after) == 205 and np.isfinite(after[["tsne_x", "tsne_y"]].to_numpy()).all()
-    assert read_round(run)["round_dir"] == result["round_dir"]
+    assert read_round(run).round_dir == result.round_dir
 
 
 def test_identical_data_and_seed_give_identical_after_logits(explored, tmp_path: Path) -> None:
@@ -63,11 +63,11 @@ def test_identical_data_and_seed_give_identical_after_logits(explored, tmp_path:
         for mode in ("head", "full"):
             first = retrain(run, RetrainConfig(mode=mode), store=store)
             second = retrain(run, RetrainConfig(mode=mode), store=store)
-            a = np.load(Path(first["round_dir"]) / "after_logits_0.npy")
-            b = np.load(Path(second["round_dir"]) / "after_logits_0.npy")
+            a = np.load(Path(first.round_dir) / "after_logits_0.npy")
+            b = np.load(Path(second.round_dir) / "after_logits_0.npy")
             assert np.array_equal(a, b), mode
-    assert [r["mode"] for r in list_rounds(run)] == ["head", "head", "full", "full"]
-    assert (Path(list_rounds(run)[-1]["round_dir"]) / "model_0" / "model.safetensors").is_file()
+    assert [r.mode for r in list_rounds(run)] == ["head", "head", "full", "full"]
+    assert (Path(list_rounds(run)[-1].round_dir) / "model_0" / "model.safetensors").is_file()
 
 
 def test_several_seeds_report_mean_and_spread(explored, tmp_path: Path) -> None:
@@ -75,11 +75,11 @@ def test_several_seeds_report_mean_and_spread(explored, tmp_path: Path) -> None:
     with Store(tmp_path / "db") as store:
         accept(store, run, ["express delivery fee refund"] * 3)
         result = retrain(run, RetrainConfig(seeds=(0, 1, 2), **FAST_HEAD), store=store)
-    metrics = result["metrics"]
+    metrics = result.metrics.to_json()
     assert [entry["seed"] for entry in metrics["seeds"]] == [0, 1, 2]
     spread = metrics["across_seeds"]["pool"]
     assert spread["min"] <= spread["mean"] <= spread["max"] and spread["std"] >= 0
-    assert all((Path(result["round_dir"]) / f"head_{s}.safetensors").is_file() for s in (0, 1, 2))
+    assert all((Path(result.round_dir) / f"head_{s}.safetensors").is_file() for s in (0, 1, 2))
 
 
 def test_bad_configs_are_refused(explored, tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_bad_configs_are_refused(explored, tmp_path: Path) -> None:
         RetrainConfig(mode="lora").validate()
     with pytest.raises(RetrainError, match="seeds"):
         RetrainConfig(seeds=tuple(range(11))).validate()
-    with pytest.raises(RetrainError, match="no training round"):
+    with pytest.raises(RunError, match="no training round"):
         read_round(run)
 
 
@@ -139,7 +139,7 @@ def test_an_interrupted_round_leaves_nothing_behind(explored, tmp_path: Path) ->
             retrain(run, RetrainConfig(mode="full"), store=store, progress=interrupt)
         assert store.training_rounds(store.run_id(run)) == []
         assert not list((run / "rounds").glob("*"))
-        assert retrain(run, RetrainConfig(), store=store)["round"] == 1
+        assert retrain(run, RetrainConfig(), store=store).store_round == 1
 
 
 def test_a_control_round_separates_the_samples_from_retraining(explored, tmp_path: Path) -> None:
@@ -148,25 +148,25 @@ def test_a_control_round_separates_the_samples_from_retraining(explored, tmp_pat
         accept(store, run, ["express delivery fee refund"] * 6)
         head = retrain(run, RetrainConfig(control=True, **FAST_HEAD), store=store)
         full = retrain(run, RetrainConfig(mode="full", control=True), store=store)
-    against = head["metrics"]["against_control"]["pool"]
-    control = np.load(Path(head["round_dir"]) / "control_after_logits_0.npy").argmax(1)
-    after = np.load(Path(head["round_dir"]) / "after_logits_0.npy").argmax(1)
+    against = head.metrics.to_json()["against_control"]["pool"]
+    control = np.load(Path(head.round_dir) / "control_after_logits_0.npy").argmax(1)
+    after = np.load(Path(head.round_dir) / "after_logits_0.npy").argmax(1)
     labels = pd.read_parquet(run / "points.parquet")["label_id"].to_numpy()
     assert against["accuracy_before"] == pytest.approx(np.mean(control == labels))
     assert against["fixed"] == int(((after == labels) & (control != labels)).sum()) >= 20
-    assert (Path(head["round_dir"]) / "control_head_0.safetensors").is_file()
-    assert head["model_paths"] == [str(Path(head["round_dir"]) / "head_0.safetensors")]
+    assert (Path(head.round_dir) / "control_head_0.safetensors").is_file()
+    assert head.model_paths == [str(Path(head.round_dir) / "head_0.safetensors")]
     # full retraining is deterministic: its control is the base model again
-    assert full["metrics"]["against_control"]["pool"]["fixed"] == full["metrics"]["fixed"]
-    assert full["metrics"]["against_control"]["pool"]["broken"] == full["metrics"]["broken"]
+    assert full.metrics.to_json()["against_control"]["pool"]["fixed"] == full.metrics.to_json()["fixed"]
+    assert full.metrics.to_json()["against_control"]["pool"]["broken"] == full.metrics.to_json()["broken"]
 
 
 def test_a_bfloat16_run_retrains_in_bfloat16(explored, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Before and after logits come from the same precision, so a round compares models,
     not arithmetic."""
+    from topex_core.rundir import write_json_atomic
     from topex_core.training import classifier as clf_module
-    from topex_core.training.run import write_json_atomic
 
     run, _ = explored
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))

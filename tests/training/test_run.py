@@ -8,8 +8,10 @@ import pytest
 from conftest import tiny_frame
 
 from topex_core.data.dataset import dataset_from_frame
+from topex_core.errors import RunError
+from topex_core.rundir import read_run
 from topex_core.training.classifier import TrainConfig
-from topex_core.training.run import RunError, load_run_classifier, read_run, train_run
+from topex_core.training.run import load_run_classifier, train_run
 
 
 def config(backbone: str) -> TrainConfig:
@@ -33,22 +35,22 @@ def test_run_directory_contents(tiny_backbone: str, tmp_path: Path) -> None:
     assert np.load(run / "test_logits.npy").shape == (15, 3)
     saved = read_run(run)
     assert saved == record
-    assert saved["test_accuracy"] is not None and 0 <= saved["test_accuracy"] <= 1
-    assert set(saved["versions"]) >= {"python", "torch", "transformers"}
-    assert "fine_tune" in saved["timings_s"] and len(saved["train_ids"]) == 40
+    assert saved.test_accuracy is not None and 0 <= saved.test_accuracy <= 1
+    assert set(saved.versions) >= {"python", "torch", "transformers"}
+    assert "fine_tune" in saved.timings_s and len(saved.train_ids) == 40
 
 
 def test_second_identical_run_uses_the_cache(tiny_backbone: str, tmp_path: Path) -> None:
     pool = dataset_from_frame(tiny_frame(), source="pool")
     first = train_run(pool, config(tiny_backbone), tmp_path / "a")
     second = train_run(pool, config(tiny_backbone), tmp_path / "b")
-    assert "fine_tune" not in second["timings_s"] and "load_cached_model" in second["timings_s"]
+    assert "fine_tune" not in second.timings_s and "load_cached_model" in second.timings_s
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "logits.npy"),
                                   np.load(tmp_path / "b" / "logits.npy"))
-    assert first["pool_accuracy"] == second["pool_accuracy"]
+    assert first.pool_accuracy == second.pool_accuracy
     changed = TrainConfig(**{**config(tiny_backbone).__dict__, "seed": 1})
     third = train_run(pool, changed, tmp_path / "c")
-    assert "fine_tune" in third["timings_s"]
+    assert "fine_tune" in third.timings_s
 
 
 def test_refuses_to_overwrite_a_directory_that_is_not_a_run(tiny_backbone: str,
@@ -73,8 +75,8 @@ def test_bfloat16_run_keeps_its_precision_and_its_own_cached_logits(tiny_backbon
     pool = dataset_from_frame(tiny_frame(), source="pool")
     exact = train_run(pool, config(tiny_backbone), tmp_path / "exact")
     fast = train_run(pool, config(tiny_backbone), tmp_path / "fast", precision="bfloat16")
-    assert exact["logits_precision"] == "float32" and fast["logits_precision"] == "bfloat16"
-    assert "load_cached_model" in fast["timings_s"]  # same weights, trained once
+    assert exact.logits_precision == "float32" and fast.logits_precision == "bfloat16"
+    assert "load_cached_model" in fast.timings_s  # same weights, trained once
     exact_logits = np.load(tmp_path / "exact" / "logits.npy")
     fast_logits = np.load(tmp_path / "fast" / "logits.npy")
     assert fast_logits.dtype == np.float32

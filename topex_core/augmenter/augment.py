@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from topex_core.augmenter.checks import CandidateChecker, Predict
-from topex_core.augmenter.generation import Backend, GenerationError, Sampling, parse_output
+from topex_core.augmenter.generation import (
+    Backend,
+    Generated,
+    GenerationError,
+    ParsedText,
+    Sampling,
+    make_backend,
+    parse_output,
+)
 from topex_core.augmenter.generation.base import GenerationCancelled, OnDelta
 from topex_core.augmenter.prompts import (
     PAIR_TASKS,
@@ -29,10 +37,12 @@ from topex_core.augmenter.prompts import (
     build_prompt,
     select_examples,
 )
+from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
+from topex_core.rundir import read_explore, read_points, read_run
 from topex_core.storage.store import Candidate, Store
-from topex_core.training.run import load_run_classifier, read_run
+from topex_core.training.run import load_run_classifier
 
 
 @dataclass(frozen=True)
@@ -53,11 +63,11 @@ class AugmentRequest:
 
     def validate(self) -> AugmentRequest:
         if not 1 <= self.n <= 1000:
-            raise ValueError(f"n must be between 1 and 1000, got {self.n}")
+            raise SettingsError(f"n must be between 1 and 1000, got {self.n}")
         if not 0 <= self.shots <= 50:
-            raise ValueError(f"shots must be between 0 and 50, got {self.shots}")
+            raise SettingsError(f"shots must be between 0 and 50, got {self.shots}")
         if self.task is not None and self.task not in TASK_TEMPLATES:
-            raise ValueError(f"unknown task '{self.task}'; choose one of "
+            raise SettingsError(f"unknown task '{self.task}'; choose one of "
                              f"{', '.join(TASK_TEMPLATES)}")
         self.sampling.validate()
         return self
@@ -97,20 +107,18 @@ class Outcome:
 def cluster_context(run_dir: Path, cluster: int) -> ClusterContext:
     """The cluster's name and rows; ValueError when the run is not explored or the cluster
     does not exist."""
-    from topex_core.explorer.pipeline import read_explore
-
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     _, clusters = read_explore(run_dir)
     match = clusters[clusters["cluster"] == cluster]
     if match.empty:
         known = ", ".join(str(c) for c in clusters.loc[clusters["is_error_cluster"], "cluster"])
-        raise ValueError(f"cluster {cluster} does not exist in {run_dir}; error clusters: "
+        raise RunError(f"cluster {cluster} does not exist in {run_dir}; error clusters: "
                          f"{known or 'none'}")
-    points = pd.read_parquet(run_dir / "points.parquet")
+    points = read_points(run_dir)
     row = match.iloc[0]
     return ClusterContext(run_dir=run_dir, cluster=cluster, name=str(row["name"]),
-                          label_names=list(record["label_names"]),
+                          label_names=list(record.label_names),
                           majority_label=str(row["true_majority"]),
                           pair="text_pair" in points.columns, points=points)
 
@@ -124,7 +132,7 @@ def choose_examples(context: ClusterContext, request: AugmentRequest) -> list[Ex
         by_id = points.set_index("id", drop=False)
         unknown = sorted(set(request.example_ids) - set(by_id.index))
         if unknown:
-            raise ValueError(f"example rows not in the dataset: {unknown[:5]}")
+            raise SettingsError(f"example rows not in the dataset: {unknown[:5]}")
         return [Example(*_row(by_id.loc[row_id]),
                         source="cluster" if by_id.loc[row_id, "cluster"] == context.cluster
                         else "target") for row_id in request.example_ids]
@@ -144,7 +152,7 @@ def prepare_prompt(context: ClusterContext, request: AugmentRequest,
     request.validate()
     label = request.label or context.majority_label
     if label not in context.label_names:
-        raise ValueError(f"label '{label}' is not one of the run's labels: "
+        raise SettingsError(f"label '{label}' is not one of the run's labels: "
                          f"{', '.join(context.label_names)}")
     chosen = list(examples) if examples is not None else choose_examples(context, request)
     return build_prompt(task=context.task(request), label=label, issue=context.name,
@@ -161,16 +169,9 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
     Setting ``cancel`` stops a backend that reports progress (streaming, EDA) at its next
     piece of text; what had arrived is still parsed, checked and stored."""
     request.validate()
-    error = None
-    try:
-        completions = backend.generate([prompt], request.n, request.sampling,
-                                       on_delta=_cancellable(on_delta, cancel))
-    except GenerationError as failure:
-        completions, error = failure.received, str(failure)
+    parsed, dropped, completions, error = generate_parsed(
+        backend, prompt, request.n, request.sampling, on_delta=_cancellable(on_delta, cancel))
     pair = prompt.task in PAIR_TASKS
-    per_completion = [(completion, parse_output(completion.raw, pair=pair))
-                      for completion in completions]
-    parsed = [(completion, item) for completion, items in per_completion for item in items]
     run_id = store.register_run(context.run_dir)
     others = store.candidates(run_id)
     other_texts = [joined_text(text, pair_text)
@@ -191,8 +192,50 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
     stored = [{"id": candidate_id, "text": c.text, "text_pair": c.text_pair, "label": c.label,
                "backend": c.backend, "model": c.model, "checks": c.checks}
               for candidate_id, c in zip(ids, candidates, strict=True)]
+    return Outcome(candidates=stored, completions=completions, dropped=dropped, error=error)
+
+
+def generate_parsed(backend: Backend, prompt: Prompt, n: int, sampling: Sampling, *,
+                    on_delta: OnDelta | None = None
+                    ) -> tuple[list[tuple[Generated, ParsedText]], int, int, str | None]:
+    """Ask ``backend`` for ``n`` completions of ``prompt`` and parse each into samples.
+
+    Returns (parsed (completion, sample) pairs in order, completions with no usable text,
+    completions received, the error). When the backend fails part-way, what arrived is
+    still parsed and the error is returned rather than raised."""
+    error = None
+    try:
+        completions = backend.generate([prompt], n, sampling, on_delta=on_delta)
+    except GenerationError as failure:
+        completions, error = failure.received, str(failure)
+    pair = prompt.task in PAIR_TASKS
+    per_completion = [(completion, parse_output(completion.raw, pair=pair))
+                      for completion in completions]
+    parsed = [(completion, item) for completion, items in per_completion for item in items]
     dropped = sum(1 for _, items in per_completion if not items)
-    return Outcome(candidates=stored, completions=len(completions), dropped=dropped, error=error)
+    return parsed, dropped, len(completions), error
+
+
+def cluster_backend(name: str, context: ClusterContext, *, embed: Embed,
+                    model: str | None = None, base_url: str | None = None,
+                    api_key: str | None = None, timeout_s: float = 120.0,
+                    concurrency: int = 4, stream: bool = False) -> Backend:
+    """The generator ``name`` for ``context``: EDA with the cluster's own vocabulary, an
+    OpenAI-compatible server (``base_url``, ``model``), or a local model (transformers,
+    vllm: ``model`` is a directory or id)."""
+    if name == "eda":
+        return eda_for_cluster(context, embed)
+    if name == "openai":
+        return make_backend("openai", base_url=base_url, model=model, api_key=api_key,
+                            timeout_s=timeout_s, concurrency=concurrency, stream=stream)
+    return local_backend(name, model)
+
+
+def local_backend(name: str, model: str | None) -> Backend:
+    """A generator that loads ``model`` (a directory or id) into this process."""
+    if not model:
+        raise SettingsError(f"the {name} backend needs a model directory or id")
+    return make_backend(name, model=model)
 
 
 def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:

@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.errors import RunError
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
+from topex_core.rundir import EMBEDDINGS_FILE, EMBEDDINGS_META_FILE, read_points, read_run
 
-EMBEDDINGS_FILE = "text_embeddings.npy"
-EMBEDDINGS_META = "text_embeddings.json"
 Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
 
 
@@ -178,21 +178,19 @@ def checker_for_run(run_dir: Path, cluster: int, *, embed: Embed, predict: Predi
                     progress: Callable[[float, str], None] | None = None) -> CandidateChecker:
     """A checker for ``cluster`` of an explored run, embedding the reference rows once
     (cached in the run directory)."""
-    from topex_core.training.run import read_run
-
     record = read_run(run_dir)
-    points = pd.read_parquet(Path(run_dir) / "points.parquet")
+    points = read_points(run_dir)
     if "cluster" not in points.columns:
-        raise ValueError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
+        raise RunError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
     cluster_positions = np.flatnonzero(points["cluster"].to_numpy() == cluster)
     if len(cluster_positions) == 0:
-        raise ValueError(f"cluster {cluster} does not exist in {run_dir}")
+        raise RunError(f"cluster {cluster} does not exist in {run_dir}")
     reference_positions = _reference_positions(len(points), cluster_positions, config)
     texts = point_texts(points)
     embeddings = cached_embeddings(Path(run_dir), [texts[i] for i in reference_positions],
                                    embed, progress=progress)
     return CandidateChecker(points, embeddings, reference_positions, cluster_positions,
-                            embed=embed, predict=predict, label_names=record["label_names"],
+                            embed=embed, predict=predict, label_names=record.label_names,
                             config=config)
 
 
@@ -203,7 +201,7 @@ def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
     texts were embedded by the same embedder before."""
     name = getattr(embed, "model_name", getattr(embed, "__qualname__", type(embed).__name__))
     digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
-    meta_path, array_path = run_dir / EMBEDDINGS_META, run_dir / EMBEDDINGS_FILE
+    meta_path, array_path = run_dir / EMBEDDINGS_META_FILE, run_dir / EMBEDDINGS_FILE
     if meta_path.is_file() and array_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta == {"embedder": name, "texts_sha256": digest}:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from topex_core.errors import SettingsError
+
 TASK_TEMPLATES: dict[str, str] = {
     # the paper's IMDb prompt, kept word for word
     "review": "Generate a {label} movie review, choose a title based on the topic: '{issue}'.",
@@ -67,7 +69,7 @@ def validate_template(template: str) -> str:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as error:
-        raise ValueError(f"the template is not a valid format string ({error}); write literal "
+        raise SettingsError(f"the template is not a valid format string ({error}); write literal "
                          "braces as {{ and }}") from None
     missing, unknown = FIELDS - fields, fields - FIELDS
     if missing or unknown:
@@ -76,7 +78,7 @@ def validate_template(template: str) -> str:
             problems.append(f"missing {', '.join('{' + f + '}' for f in sorted(missing))}")
         if unknown:
             problems.append(f"unknown {', '.join('{' + f + '}' for f in sorted(unknown))}")
-        raise ValueError(f"the template must use {{label}} and {{issue}} only: "
+        raise SettingsError(f"the template must use {{label}} and {{issue}} only: "
                          f"{'; '.join(problems)}")
     return template
 
@@ -89,9 +91,9 @@ def select_examples(cluster_rows: Sequence[tuple], target_rows: Sequence[tuple],
     fills in, so the result has min(k, available) examples.
     """
     if k < 0:
-        raise ValueError(f"k must be 0 or more, got {k}")
+        raise SettingsError(f"k must be 0 or more, got {k}")
     if not 0.0 <= mix_ratio <= 1.0:
-        raise ValueError(f"the mixing ratio λ must be in [0, 1], got {mix_ratio}")
+        raise SettingsError(f"the mixing ratio λ must be in [0, 1], got {mix_ratio}")
     rng = np.random.default_rng(seed)
     wanted_cluster = min(round(mix_ratio * k), len(cluster_rows))
     wanted_target = min(k - wanted_cluster, len(target_rows))
@@ -107,7 +109,7 @@ def build_prompt(*, task: str, label: str, issue: str, examples: Sequence[Exampl
                  template: str | None = None, mix_ratio: float | None = None) -> Prompt:
     """The prompt for one generation request (zero-shot when ``examples`` is empty)."""
     if task not in TASK_TEMPLATES:
-        raise ValueError(f"unknown task '{task}'; choose one of {', '.join(TASK_TEMPLATES)}")
+        raise SettingsError(f"unknown task '{task}'; choose one of {', '.join(TASK_TEMPLATES)}")
     chosen_template = validate_template(template if template is not None
                                         else TASK_TEMPLATES[task])
     pair = task in PAIR_TASKS

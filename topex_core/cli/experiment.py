@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from topex_core.data.dataset import SUPPORTED_SUFFIXES
+from topex_core.errors import DataError, SettingsError
 from topex_core.experiments.harness import BASELINES, SELECTIONS
-
-DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 
 
 def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
@@ -87,7 +87,7 @@ def _experiment_report(args: argparse.Namespace) -> int:
 
     missing = [str(d) for d in args.experiments if not (d / RESULTS_FILE).is_file()]
     if missing:
-        raise ValueError(f"no {RESULTS_FILE} in {', '.join(missing)}: run 'topex experiment' "
+        raise SettingsError(f"no {RESULTS_FILE} in {', '.join(missing)}: run 'topex experiment' "
                          "there first")
     report = write_report(args.experiments, args.out, _command_line())
     print(json.dumps({"report": str(report)}))
@@ -114,7 +114,7 @@ def _backend_factory(args: argparse.Namespace, embed):
     if args.generator == "openai":
         options["base_url"] = args.base_url
     elif not args.model:
-        raise ValueError("--generator vllm needs --model (a Hugging Face id or directory)")
+        raise SettingsError("--generator vllm needs --model (a Hugging Face id or directory)")
     language_model = make_backend(args.generator, **options)
     return lambda context, texts: eda(context, texts) if context is None else language_model
 
@@ -124,32 +124,32 @@ def _split_paths(data: Path, test: Path | None) -> tuple[Path, Path]:
         train_path, test_path = (_find(data, "train"), test or _find(data, "test"))
     elif data.is_file():
         if test is None:
-            raise ValueError(f"{data} is a file: give its test split with --test, or "
+            raise DataError(f"{data} is a file: give its test split with --test, or "
                              "--data a folder with train.* and test.*")
         train_path, test_path = data, test
     else:
-        raise ValueError(f"{data}: no such file or folder")
+        raise DataError(f"{data}: no such file or folder")
     return train_path, test_path
 
 
 def _find(folder: Path, stem: str) -> Path:
-    for suffix in DATA_SUFFIXES:
+    for suffix in SUPPORTED_SUFFIXES:
         if (folder / f"{stem}{suffix}").is_file():
             return folder / f"{stem}{suffix}"
-    raise ValueError(f"{folder}: no {stem}.csv, {stem}.tsv, {stem}.jsonl or {stem}.parquet")
+    raise DataError(f"{folder}: no {stem}.csv, {stem}.tsv, {stem}.jsonl or {stem}.parquet")
 
 
 def _integers(text: str, option: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise ValueError(f"{option}: comma-separated integers expected, got '{text}'") from None
+        raise SettingsError(f"{option}: comma-separated integers expected, got '{text}'") from None
     if not values:
-        raise ValueError(f"{option}: give at least one value")
+        raise SettingsError(f"{option}: give at least one value")
     return values
 
 
 def _positive(value: int, option: str) -> int:
     if not 1 <= value <= 20:
-        raise ValueError(f"{option} must be between 1 and 20, got {value}")
+        raise SettingsError(f"{option} must be between 1 and 20, got {value}")
     return value

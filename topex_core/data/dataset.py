@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.errors import DataError
+
 SUPPORTED_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                       ".parquet": "parquet", ".pq": "parquet"}
 HF_PREFIX = "hf:"
 MAX_FIELD_CHARS = 64 * 1024 * 1024  # one text may be long (a book chapter), not unbounded
 
-
-class DataError(ValueError):
-    """A dataset cannot be used; the message says where and why, in one line."""
 
 
 @dataclass(frozen=True)

@@ -43,18 +43,28 @@ from topex_core.augmenter.augment import (
     AugmentRequest,
     ClusterContext,
     cluster_context,
+    generate_parsed,
     prepare_prompt,
 )
-from topex_core.augmenter.generation import Backend, GenerationError, Sampling, parse_output
+from topex_core.augmenter.generation import Backend, Sampling
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
-from topex_core.augmenter.prompts import PAIR_TASKS, Example, build_prompt
+from topex_core.augmenter.prompts import Example, build_prompt
 from topex_core.data.dataset import TextDataset
-from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts, read_explore
+from topex_core.errors import TopexError
+from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
 from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
 from topex_core.retraining import retrain
-from topex_core.retraining.compare import mcnemar_exact
+from topex_core.retraining.compare import paired_summary
+from topex_core.rundir import (
+    FEATURES_FILE,
+    TEST_FEATURES_FILE,
+    is_explored,
+    read_explore,
+    read_logits,
+    write_json_atomic,
+)
 from topex_core.training import classifier as clf
-from topex_core.training.run import load_run_classifier, read_run, train_run, write_json_atomic
+from topex_core.training.run import load_run_classifier, train_run
 
 SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
 BASELINES = ("eda_random", "none")
@@ -65,7 +75,7 @@ LABELLED_BY = "the cluster's target class, assigned automatically (no human revi
 MakeBackend = Callable[[ClusterContext | None, Sequence[str]], Backend]
 
 
-class ExperimentError(ValueError):
+class ExperimentError(TopexError):
     """The experiment cannot run as configured."""
 
 
@@ -169,17 +179,16 @@ class _SeedRun:
         self.make_backend = make_backend
         self.run_dir = out_dir / "runs" / f"seed_{seed}"
         progress(f"seed {seed}: base model")
-        train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
-        self.record = read_run(self.run_dir)
+        self.record = train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
         self.pool, self.test = retrain.run_datasets(self.run_dir, self.record)
         self.train_positions = retrain.train_positions(self.pool, self.record)
         self.base_config = replace(config.train.resolved(), seed=seed,
-                                   max_length=self.record["config"]["max_length"])
-        self.base_pred = np.load(self.run_dir / "test_logits.npy").argmax(axis=1)
+                                   max_length=self.record.config["max_length"])
+        self.base_pred = read_logits(self.run_dir, test=True).argmax(axis=1)
         self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
         self.clusters = None
         if any(strategy in SELECTIONS for strategy in config.selections):
-            if not (self.run_dir / "explore.json").is_file():
+            if not is_explored(self.run_dir):
                 progress(f"seed {seed}: exploring the base model's errors")
                 explore_run(self.run_dir, config.explore, embed=embed)
             _, clusters = read_explore(self.run_dir)
@@ -285,9 +294,9 @@ class _SeedRun:
         if self._head is None:
             base = load_run_classifier(self.run_dir)
             self._head = (base, retrain.cached_features(
-                base, self.pool, self.run_dir / retrain.FEATURES_FILE, None),
+                base, self.pool, self.run_dir / FEATURES_FILE, None),
                 retrain.cached_features(base, self.test,
-                                        self.run_dir / retrain.TEST_FEATURES_FILE, None))
+                                        self.run_dir / TEST_FEATURES_FILE, None))
         return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,
@@ -303,15 +312,10 @@ class _SeedRun:
 
 def _generate(backend: Backend, prompt, n: int, sampling: Sampling) -> pd.DataFrame:
     """Up to n parsed samples (text, text_pair, label, backend, model, generator_seed)."""
-    try:
-        completions = backend.generate([prompt], n, sampling)
-    except GenerationError as failure:
-        completions = failure.received
-    pair = prompt.task in PAIR_TASKS
+    parsed, _, _, _ = generate_parsed(backend, prompt, n, sampling)
     rows = [{"text": item.text, "text_pair": item.text_pair, "label": prompt.label,
              "backend": completion.backend, "model": completion.model,
-             "generator_seed": completion.seed}
-            for completion in completions for item in parse_output(completion.raw, pair=pair)]
+             "generator_seed": completion.seed} for completion, item in parsed]
     return pd.DataFrame(rows[:n]) if rows else _empty_samples()
 
 
@@ -321,12 +325,10 @@ def _empty_samples() -> pd.DataFrame:
 
 
 def _paired(labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict:
-    before_correct, after_correct = before == labels, after == labels
-    fixed = int(np.sum(~before_correct & after_correct))
-    broken = int(np.sum(before_correct & ~after_correct))
-    accuracy = float(after_correct.mean())
-    return {"accuracy": accuracy, "delta": accuracy - float(before_correct.mean()),
-            "fixed": fixed, "broken": broken, "mcnemar_p": mcnemar_exact(fixed, broken)}
+    """The columns of results.csv from ``compare.paired_summary`` of the test split."""
+    summary = paired_summary(labels, before, after)
+    return {"accuracy": summary.accuracy_after, "delta": summary.change,
+            "fixed": summary.fixed, "broken": summary.broken, "mcnemar_p": summary.mcnemar_p}
 
 
 def _check_same_config(out_dir: Path, config: ExperimentConfig) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from topex_core.errors import SettingsError
+
 METHODS = ("auto", "optics", "hdbscan")
 NOISE = -1
 
@@ -38,16 +40,16 @@ class ClusterConfig:
 
     def validate(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown clustering method '{self.method}'; "
+            raise SettingsError(f"unknown clustering method '{self.method}'; "
                              f"choose one of {', '.join(METHODS)}")
         if self.min_samples < 2:
-            raise ValueError(f"min_samples must be at least 2, got {self.min_samples}")
+            raise SettingsError(f"min_samples must be at least 2, got {self.min_samples}")
         if not 0 < self.xi < 1:
-            raise ValueError(f"xi must be in (0, 1), got {self.xi}")
+            raise SettingsError(f"xi must be in (0, 1), got {self.xi}")
         if not 0 <= self.error_threshold < 1:
-            raise ValueError(f"error_threshold must be in [0, 1), got {self.error_threshold}")
+            raise SettingsError(f"error_threshold must be in [0, 1), got {self.error_threshold}")
         if self.max_cluster_points < self.min_samples:
-            raise ValueError(f"max_cluster_points must be at least min_samples, "
+            raise SettingsError(f"max_cluster_points must be at least min_samples, "
                              f"got {self.max_cluster_points}")
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from topex_core.errors import DataError
+
 
 @dataclass(frozen=True)
 class MinMaxScaler:
@@ -26,7 +28,7 @@ class MinMaxScaler:
     @classmethod
     def _fit_checked(cls, values: np.ndarray) -> MinMaxScaler:
         if len(values) == 0:
-            raise ValueError("cannot normalise an empty set of logits")
+            raise DataError("cannot normalise an empty set of logits")
         return cls(values.min(axis=0), values.max(axis=0))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
@@ -39,7 +41,7 @@ class MinMaxScaler:
 
     def _transform_checked(self, values: np.ndarray) -> np.ndarray:
         if values.shape[1] != len(self.minimums):
-            raise ValueError(f"expected {len(self.minimums)} logit dimensions, "
+            raise DataError(f"expected {len(self.minimums)} logit dimensions, "
                              f"got {values.shape[1]}")
         span = self.maximums - self.minimums
         # one multiply-add per value: 2·(v − min)/span − 1 = v·scale + offset
@@ -60,7 +62,7 @@ def normalise_logits(logits: np.ndarray) -> tuple[np.ndarray, MinMaxScaler]:
 def _as_matrix(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
-        raise ValueError(f"logits must be a 2-D array (N, C), got shape {values.shape}")
+        raise DataError(f"logits must be a 2-D array (N, C), got shape {values.shape}")
     if not np.isfinite(values).all():
-        raise ValueError("logits contain NaN or infinite values")
+        raise DataError("logits contain NaN or infinite values")
     return values

@@ -1,34 +1,27 @@
 """The explorer: normalise → cluster → name → project → score, written into a run directory.
 
-Adds to RUN_DIR (see ``topex_core.training.run``)::
-
-    clusters.csv      cluster, name, size, errors, error_rate, true_majority, pred_majority,
-                      confusion, is_error_cluster, density, apd, gmd, ctc, cos, weighted, rank
-    cluster_words.json  {cluster: [[word, c-TF-IDF weight], …]}
-    explore.json      config, timings, the pick and its reason, normaliser bounds
-    maps.npz, maps.json fitted maps (see ``topex_core.explorer.projection``)
-    points.parquet    gains columns cluster, sparse_pca_x/_y, tsne_x/_y
+Adds explore.json, clusters.csv, cluster_words.json, map_points.parquet and the fitted
+maps to RUN_DIR (``topex_core.rundir`` says what each holds); points.parquet, written by
+training, is never rewritten. clusters.csv has the columns cluster, name, size, errors,
+error_rate, true_majority, pred_majority, confusion, is_error_cluster, density, apd, gmd,
+ctc, cos, weighted, rank.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring
 from topex_core.explorer.normalise import normalise_logits
+from topex_core.records import ExploreResult
+from topex_core.rundir import read_logits, read_points, read_run, write_explore, write_map_points
 from topex_core.timing import timed
 from topex_core.training.classifier import Progress
-from topex_core.training.run import RunError, read_run, write_json_atomic
-
-EXPLORE_FILE = "explore.json"
-CLUSTERS_FILE = "clusters.csv"
-WORDS_FILE = "cluster_words.json"
-MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 
 
 @dataclass(frozen=True)
@@ -53,26 +46,24 @@ def point_texts(points: pd.DataFrame) -> list[str]:
 
 
 def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
-                embed: scoring.Embed, progress: Progress | None = None) -> dict:
+                embed: scoring.Embed, progress: Progress | None = None) -> ExploreResult:
     """Run the explorer on a finished run and write its results; returns explore.json."""
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     config.clustering.validate()
     report = progress or (lambda fraction, message: None)
     points, logits = _load_points_and_logits(run_dir)
-    label_names = record["label_names"]
     texts = point_texts(points)
     timings: dict[str, float] = {}
-
     with timed("normalise", timings):
         normalised, scaler = normalise_logits(logits)
-    report(0.05, f"clustering {len(points):,} points "
-                 f"({clustering.chosen_method(len(points), config.clustering)})")
+    method = clustering.chosen_method(len(points), config.clustering)
+    report(0.05, f"clustering {len(points):,} points ({method})")
     with timed("cluster", timings):
         cluster_labels = clustering.cluster_points(normalised, config.clustering)
         summary = clustering.summarise_clusters(
             cluster_labels, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
-            label_names, error_threshold=config.clustering.error_threshold)
+            record.label_names, error_threshold=config.clustering.error_threshold)
     report(0.3, "naming clusters with BERTopic")
     with timed("name", timings):
         names = naming.name_clusters(texts, cluster_labels, top_n_words=config.top_words)
@@ -86,56 +77,43 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("score", timings):
         scores = scoring.score_clusters(normalised, cluster_labels, error_clusters, texts,
                                         {c: names[c].name for c in error_clusters}, embed=embed)
-    clusters = summary.assign(name=summary["cluster"].map(lambda c: names[c].name))
-    clusters = clusters.merge(scores, on="cluster", how="left")
-    clusters = clusters[["cluster", "name", *[c for c in clusters.columns
-                                                 if c not in ("cluster", "name")]]]
     with timed("write", timings):
-        clusters.to_csv(run_dir / CLUSTERS_FILE, index=False)
-        (run_dir / WORDS_FILE).write_text(json.dumps(
-            {str(c): n.words for c, n in names.items()}, ensure_ascii=False))
-        projection.save_maps(maps, run_dir)
-        points = points.drop(columns=[c for c in MAP_COLUMNS if c in points.columns])
-        points["cluster"] = cluster_labels
-        for map_name in projection.MAP_NAMES:
-            points[f"{map_name}_x"] = coords[map_name][:, 0]
-            points[f"{map_name}_y"] = coords[map_name][:, 1]
-        points.to_parquet(run_dir / "points.parquet", index=False)
+        _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
     picked = int(scores.iloc[0]["cluster"]) if len(scores) else None
-    result = {
-        "config": asdict(config),
-        "method": clustering.chosen_method(len(points), config.clustering),
-        "clusters": int(len(summary)), "error_clusters": len(error_clusters),
-        "noise_points": int((cluster_labels == clustering.NOISE).sum()),
-        "picked_cluster": picked,
-        "picked_name": names[picked].name if picked is not None else None,
-        "reason": scoring.pick_reason(scores),
-        "normaliser": {"minimums": scaler.minimums.tolist(),
-                       "maximums": scaler.maximums.tolist()},
-        "timings_s": timings,
-    }
-    write_json_atomic(run_dir / EXPLORE_FILE, result)
+    result = ExploreResult(
+        config=asdict(config), method=method, clusters=int(len(summary)),
+        error_clusters=len(error_clusters),
+        noise_points=int((cluster_labels == clustering.NOISE).sum()), picked_cluster=picked,
+        picked_name=names[picked].name if picked is not None else None,
+        reason=scoring.pick_reason(scores), normaliser_minimums=scaler.minimums.tolist(),
+        normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings))
+    write_explore(run_dir, result, _clusters_table(summary, names, scores),
+                  {str(c): n.words for c, n in names.items()})
     report(1.0, "explorer done")
     return result
 
 
-def read_explore(run_dir: Path) -> tuple[dict, pd.DataFrame]:
-    """(explore.json, clusters table) of an explored run; RunError if not explored."""
-    path = Path(run_dir) / EXPLORE_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
-    return (json.loads(path.read_text(encoding="utf-8")),
-            pd.read_csv(Path(run_dir) / CLUSTERS_FILE, keep_default_na=False,
-                        na_values=[""]))
+def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,
+               coords: dict[str, np.ndarray], maps: projection.FittedMaps) -> None:
+    map_points = pd.DataFrame({"id": ids.to_numpy(), "cluster": cluster_labels})
+    for map_name in projection.MAP_NAMES:
+        map_points[f"{map_name}_x"] = coords[map_name][:, 0]
+        map_points[f"{map_name}_y"] = coords[map_name][:, 1]
+    projection.save_maps(maps, run_dir)
+    write_map_points(run_dir, map_points)
+
+
+def _clusters_table(summary: pd.DataFrame, names: dict[int, naming.ClusterName],
+                    scores: pd.DataFrame) -> pd.DataFrame:
+    """clusters.csv: the summary with names and scores, ``cluster`` and ``name`` first."""
+    clusters = summary.assign(name=summary["cluster"].map(lambda c: names[c].name))
+    clusters = clusters.merge(scores, on="cluster", how="left")
+    return clusters[["cluster", "name", *[c for c in clusters.columns
+                                          if c not in ("cluster", "name")]]]
 
 
 def _load_points_and_logits(run_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    try:
-        points = pd.read_parquet(run_dir / "points.parquet")
-        logits = np.load(run_dir / "logits.npy", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise RunError(f"{run_dir}: points.parquet or logits.npy missing or corrupt "
-                       f"({error})") from None
+    points, logits = read_points(run_dir), read_logits(run_dir)
     if len(points) != len(logits):
         raise RunError(f"{run_dir}: points.parquet has {len(points)} rows but logits.npy "
                        f"has {len(logits)}")

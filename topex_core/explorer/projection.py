@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from topex_core.errors import RunError
+from topex_core.rundir import MAPS_ARRAYS_FILE, MAPS_META_FILE
 from topex_core.training.classifier import Progress
 
 MAP_NAMES = ("sparse_pca", "tsne")
 MIN_TSNE_POINTS = 8
 SNAP_DISTANCE = 1e-6
 FALLBACK_NEIGHBOURS = 10
-MAPS_FILE, MAPS_META = "maps.npz", "maps.json"
 
 
 @dataclass
@@ -130,23 +131,23 @@ def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000
 
 
 def save_maps(maps: FittedMaps, directory: Path) -> None:
-    np.savez(directory / MAPS_FILE, components=maps.components, mean=maps.mean,
+    np.savez(directory / MAPS_ARRAYS_FILE, components=maps.components, mean=maps.mean,
              reference=maps.reference, reference_coords=maps.reference_coords)
-    (directory / MAPS_META).write_text(json.dumps(
+    (directory / MAPS_META_FILE).write_text(json.dumps(
         {"perplexity": maps.perplexity, "seed": maps.seed, "ridge_alpha": maps.ridge_alpha}))
 
 
 def load_maps(directory: Path) -> FittedMaps:
-    """Maps saved by :func:`save_maps`; ValueError when missing or corrupt."""
+    """Maps saved by :func:`save_maps`; RunError when missing or corrupt."""
     try:
-        with np.load(directory / MAPS_FILE, allow_pickle=False) as arrays:
+        with np.load(directory / MAPS_ARRAYS_FILE, allow_pickle=False) as arrays:
             loaded = {name: arrays[name] for name in
                       ("components", "mean", "reference", "reference_coords")}
-        meta = json.loads((directory / MAPS_META).read_text())
+        meta = json.loads((directory / MAPS_META_FILE).read_text())
         return FittedMaps(**loaded, perplexity=float(meta["perplexity"]), seed=int(meta["seed"]),
                           ridge_alpha=float(meta["ridge_alpha"]))
     except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{directory}: fitted maps missing or corrupt ({error}); "
+        raise RunError(f"{directory}: fitted maps missing or corrupt ({error}); "
                          "run 'topex explore' again") from None
 
 

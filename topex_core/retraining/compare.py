@@ -31,9 +31,17 @@ from scipy.stats import binom
 
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, load_maps
+from topex_core.records import ExploreResult, PairedSummary, RoundMetrics, SeedComparison
+from topex_core.rundir import (
+    read_after_logits,
+    read_explore,
+    read_points,
+    read_run,
+    read_test_points,
+    write_after_points,
+)
 
 BOOTSTRAP_REPS = 10_000
-AFTER_POINTS = "after_points.parquet"
 
 
 def mcnemar_exact(fixed: int, broken: int) -> float:
@@ -65,17 +73,17 @@ def bootstrap_diff_ci(before_correct: np.ndarray, after_correct: np.ndarray, *,
 
 
 def paired_summary(labels: np.ndarray, before_pred: np.ndarray,
-                   after_pred: np.ndarray) -> dict:
-    """Accuracy before/after, fixed/broken counts, McNemar p and the bootstrap interval."""
+                   after_pred: np.ndarray) -> PairedSummary:
+    """Accuracy before/after, fixed/broken counts, McNemar p and the bootstrap interval of
+    (N,) true labels and two (N,) predictions of the same rows."""
     before_correct = before_pred == labels
     after_correct = after_pred == labels
     fixed = int((after_correct & ~before_correct).sum())
     broken = int((before_correct & ~after_correct).sum())
-    low, high = bootstrap_diff_ci(before_correct, after_correct)
-    return {"rows": int(len(labels)),
-            "accuracy_before": _mean(before_correct), "accuracy_after": _mean(after_correct),
-            "fixed": fixed, "broken": broken, "mcnemar_p": mcnemar_exact(fixed, broken),
-            "diff_ci95": [low, high]}
+    return PairedSummary(rows=int(len(labels)), accuracy_before=_mean(before_correct),
+                         accuracy_after=_mean(after_correct), fixed=fixed, broken=broken,
+                         mcnemar_p=mcnemar_exact(fixed, broken),
+                         diff_ci95=bootstrap_diff_ci(before_correct, after_correct))
 
 
 def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarray,
@@ -92,38 +100,52 @@ def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarr
     return table.reset_index()
 
 
-def compare_round(run_dir: Path, round_dir: Path, seeds: list[int] | tuple[int, ...]) -> dict:
+def compare_round(run_dir: Path, round_dir: Path,
+                  seeds: list[int] | tuple[int, ...]) -> RoundMetrics:
     """Metrics of a round (see the module docstring); writes ``after_points.parquet``."""
     run_dir, round_dir = Path(run_dir), Path(round_dir)
-    points = pd.read_parquet(run_dir / "points.parquet")
-    explore = json.loads((run_dir / "explore.json").read_text(encoding="utf-8"))
-    clusters = pd.read_csv(run_dir / "clusters.csv", keep_default_na=False, na_values=[""])
-    label_names = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["label_names"]
+    points = read_points(run_dir)
+    explore, clusters = read_explore(run_dir)
     labels = points["label_id"].to_numpy()
     before = points["pred_id"].to_numpy()
-    test_points = _read_optional(run_dir / "test_points.parquet")
-    per_seed = []
-    for seed in seeds:
-        after = np.load(round_dir / f"after_logits_{seed}.npy").argmax(axis=1)
-        entry = {"seed": int(seed), "pool": paired_summary(labels, before, after)}
-        test_after = _predictions(round_dir / f"test_after_logits_{seed}.npy")
-        if test_points is not None and test_after is not None:
-            entry["test"] = paired_summary(test_points["label_id"].to_numpy(),
-                                           test_points["pred_id"].to_numpy(), test_after)
-        control = _predictions(round_dir / f"control_after_logits_{seed}.npy")
-        if control is not None:
-            # the control is "before": what the samples changed beyond retraining itself
-            entry["against_control"] = {"pool": paired_summary(labels, control, after)}
-            test_control = _predictions(round_dir / f"test_control_after_logits_{seed}.npy")
-            if "test" in entry and test_control is not None:
-                entry["against_control"]["test"] = paired_summary(
-                    test_points["label_id"].to_numpy(), test_control, test_after)
-        per_seed.append(entry)
-    first_logits = np.load(round_dir / f"after_logits_{seeds[0]}.npy")
-    after = first_logits.argmax(axis=1)
+    test_points = read_test_points(run_dir)
+    per_seed = [_compare_seed(round_dir, int(seed), labels, before, test_points)
+                for seed in seeds]
+    first_logits = read_after_logits(round_dir, seeds[0])
     _write_after_points(run_dir, round_dir, points, first_logits, explore)
+    after = first_logits.argmax(axis=1)
+    label_names = read_run(run_dir).label_names
+    per_class = group_accuracy(np.array(label_names)[labels], labels, before, after)
+    return RoundMetrics(
+        picked_cluster=explore.picked_cluster, seeds=per_seed,
+        per_cluster=_records(_per_cluster(points, clusters, explore.picked_cluster, labels,
+                                          before, after)),
+        per_class=_records(per_class.rename(columns={"group": "label"})),
+        across_seeds=_across_seeds(per_seed))
+
+
+def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,
+                  test_points: pd.DataFrame | None) -> SeedComparison:
+    after = read_after_logits(round_dir, seed).argmax(axis=1)
+    test_after = _predictions(read_after_logits(round_dir, seed, test=True))
+    control = _predictions(read_after_logits(round_dir, seed, control=True))
+    test_control = _predictions(read_after_logits(round_dir, seed, test=True, control=True))
+    test = control_test = None
+    if test_points is not None and test_after is not None:
+        test_labels = test_points["label_id"].to_numpy()
+        test = paired_summary(test_labels, test_points["pred_id"].to_numpy(), test_after)
+        if test_control is not None:
+            control_test = paired_summary(test_labels, test_control, test_after)
+    return SeedComparison(
+        seed=seed, pool=paired_summary(labels, before, after), test=test,
+        control_pool=paired_summary(labels, control, after) if control is not None else None,
+        control_test=control_test if control is not None else None)
+
+
+def _per_cluster(points: pd.DataFrame, clusters: pd.DataFrame, picked: int | None,
+                 labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+    """Accuracy change per error cluster, the picked cluster first, then by rank."""
     error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")["cluster"]
-    picked = explore.get("picked_cluster")
     order = ([picked] if picked is not None else []) + [c for c in error_clusters
                                                           if c != picked]
     in_error_cluster = points["cluster"].isin(order).to_numpy()
@@ -134,30 +156,13 @@ def compare_round(run_dir: Path, round_dir: Path, seeds: list[int] | tuple[int, 
     per_cluster = per_cluster.rename(columns={"group": "cluster"})
     names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
     per_cluster.insert(1, "name", per_cluster["cluster"].map(names))
-    per_class = group_accuracy(np.array(label_names)[labels], labels, before, after)
-    first = per_seed[0]
-    metrics = {
-        "picked_cluster": picked,
-        "accuracy_before": {"pool": first["pool"]["accuracy_before"],
-                            "test": first.get("test", {}).get("accuracy_before")},
-        "accuracy_after": {"pool": first["pool"]["accuracy_after"],
-                           "test": first.get("test", {}).get("accuracy_after")},
-        "fixed": first["pool"]["fixed"], "broken": first["pool"]["broken"],
-        "mcnemar_p": first["pool"]["mcnemar_p"], "diff_ci95": first["pool"]["diff_ci95"],
-        "test": first.get("test"),
-        "per_cluster": _records(per_cluster),
-        "per_class": _records(per_class.rename(columns={"group": "label"})),
-        "seeds": per_seed,
-        "across_seeds": _across_seeds(per_seed),
-        "against_control": first.get("against_control"),
-    }
-    return metrics
+    return per_cluster
 
 
 def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
-                        after_logits: np.ndarray, explore: dict) -> None:
-    scaler = MinMaxScaler(np.asarray(explore["normaliser"]["minimums"]),
-                          np.asarray(explore["normaliser"]["maximums"]))
+                        after_logits: np.ndarray, explore: ExploreResult) -> None:
+    scaler = MinMaxScaler(np.asarray(explore.normaliser_minimums),
+                          np.asarray(explore.normaliser_maximums))
     coordinates = load_maps(run_dir).transform(scaler.transform(after_logits))
     after = after_logits.argmax(axis=1)
     frame = pd.DataFrame({"id": points["id"], "pred_after": after,
@@ -165,13 +170,14 @@ def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
     for map_name in MAP_NAMES:
         frame[f"{map_name}_x"] = coordinates[map_name][:, 0]
         frame[f"{map_name}_y"] = coordinates[map_name][:, 1]
-    frame.to_parquet(round_dir / AFTER_POINTS, index=False)
+    write_after_points(round_dir, frame)
 
 
-def _across_seeds(per_seed: list[dict]) -> dict:
+def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, dict[str, float]]:
     result = {}
     for split in ("pool", "test"):
-        values = [entry[split]["accuracy_after"] for entry in per_seed if split in entry]
+        values = [getattr(entry, split).accuracy_after for entry in per_seed
+                  if getattr(entry, split) is not None]
         if values:
             result[split] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
                              "min": float(np.min(values)), "max": float(np.max(values))}
@@ -182,12 +188,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
-def _predictions(logits_path: Path) -> np.ndarray | None:
-    return np.load(logits_path).argmax(axis=1) if logits_path.is_file() else None
-
-
-def _read_optional(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.is_file() else None
+def _predictions(logits: np.ndarray | None) -> np.ndarray | None:
+    return logits.argmax(axis=1) if logits is not None else None
 
 
 def _mean(values: np.ndarray) -> float:

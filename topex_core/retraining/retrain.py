@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -38,22 +37,33 @@ import numpy as np
 import pandas as pd
 import torch
 
+from topex_core.config import MAX_SEEDS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
+from topex_core.errors import TopexError
+from topex_core.records import RoundResult, RunRecord
 from topex_core.retraining.compare import compare_round
+from topex_core.rundir import (
+    FEATURES_FILE,
+    LOCK_FILE,
+    ROUNDS_DIR,
+    RUN_FILE,
+    TEST_FEATURES_FILE,
+    after_logits_path,
+    is_explored,
+    read_points,
+    read_run,
+    read_test_points,
+    write_round,
+)
 from topex_core.storage.store import Store
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
-from topex_core.training.run import RUN_FILE, load_run_classifier, read_run, write_json_atomic
+from topex_core.training.run import load_run_classifier
 
-MODES = ("full", "head")
-ROUNDS_DIR = "rounds"
-ROUND_FILE = "round.json"
-FEATURES_FILE = "head_features.npy"
-TEST_FEATURES_FILE = "test_head_features.npy"
-LOCK_FILE = ".retrain.lock"
+MODES = RETRAIN_MODES
 
 
-class RetrainError(ValueError):
+class RetrainError(TopexError):
     """A round cannot be trained; nothing was written."""
 
 
@@ -73,15 +83,23 @@ class RetrainConfig:
     def validate(self) -> RetrainConfig:
         if self.mode not in MODES:
             raise RetrainError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
-        if self.seeds is not None and not 1 <= len(self.seeds) <= 10:
-            raise RetrainError(f"between 1 and 10 seeds, got {len(self.seeds)}")
+        if self.seeds is not None and not 1 <= len(self.seeds) <= MAX_SEEDS:
+            raise RetrainError(f"between 1 and {MAX_SEEDS} seeds, got {len(self.seeds)}")
         if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
             raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
         return self
 
 
+def consecutive_seeds(base_seed: int, count: int) -> tuple[int, ...]:
+    """``count`` seeds starting at the base run's: the first seed changes nothing but the
+    samples, the others show how much of a change is seed noise."""
+    if not 1 <= count <= MAX_SEEDS:
+        raise RetrainError(f"the number of seeds must be between 1 and {MAX_SEEDS}, got {count}")
+    return tuple(base_seed + offset for offset in range(count))
+
+
 def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
-            progress: clf.Progress | None = None) -> dict:
+            progress: clf.Progress | None = None) -> RoundResult:
     """Train a round on the training subset plus the run's accepted samples; returns the
     round record (also in ``round.json`` and the store)."""
     config.validate()
@@ -93,10 +111,10 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
     if accepted.empty:
         raise RetrainError("no accepted samples yet: accept at least one candidate on the "
                            "Augment page (or with 'topex decide') before retraining")
-    if not (run_dir / "explore.json").is_file():
+    if not is_explored(run_dir):
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
     pool, test = run_datasets(run_dir, record)
-    samples = samples_dataset(accepted, record["label_names"], pool.text_pairs is not None)
+    samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
     base_config = _base_config(record)
     seeds = config.seeds or (base_config.seed,)
     with _round_lock(run_dir):
@@ -127,8 +145,8 @@ def _round_lock(run_dir: Path) -> Iterator[None]:
 
 def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                  test: TextDataset | None, samples: TextDataset, accepted: pd.DataFrame,
-                 record: dict, base_config: clf.TrainConfig, config: RetrainConfig,
-                 seeds: tuple[int, ...], store: Store, report: clf.Progress) -> dict:
+                 record: RunRecord, base_config: clf.TrainConfig, config: RetrainConfig,
+                 seeds: tuple[int, ...], store: Store, report: clf.Progress) -> RoundResult:
     timings: dict[str, float] = {}
     model_paths = []
     variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
@@ -149,57 +167,36 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                 logits, test_logits, model_path = _head(run_dir, round_dir, pool, test,
                                                         added, record, config, seed,
                                                         step_progress, prefix)
-        np.save(round_dir / f"{prefix}after_logits_{seed}.npy", logits)
+        np.save(after_logits_path(round_dir, seed, control=bool(prefix)), logits)
         if test_logits is not None:
-            np.save(round_dir / f"test_{prefix}after_logits_{seed}.npy", test_logits)
+            np.save(after_logits_path(round_dir, seed, test=True, control=bool(prefix)),
+                    test_logits)
         if not prefix:
             model_paths.append(str(model_path))
     report(0.92, "placing the new points into the same maps")
     with timed("compare", timings):
         metrics = compare_round(run_dir, round_dir, seeds)
-    result = {"round_dir": str(round_dir), "mode": config.mode, "seeds": list(seeds),
-              "config": asdict(config), "base_config": asdict(base_config),
-              "candidate_ids": accepted["id"].astype(int).tolist(),
-              "samples": len(samples), "model_paths": model_paths, "timings_s": timings,
-              "metrics": metrics, "created_at": time.time()}
-    write_json_atomic(round_dir / ROUND_FILE, result)
-    result["round"] = store.add_training_round(run_id, result["candidate_ids"],
-                                               {**asdict(config), "seeds": list(seeds),
-                                                "round_dir": str(round_dir)},
-                                               metrics, model_paths[0])
+    candidate_ids = accepted["id"].astype(int).tolist()
+    store_round = store.add_training_round(run_id, candidate_ids,
+                                           {**asdict(config), "seeds": list(seeds),
+                                            "round_dir": str(round_dir)},
+                                           metrics.to_json(), model_paths[0])
+    result = RoundResult(round_dir=str(round_dir), mode=config.mode, seeds=list(seeds),
+                         config=asdict(config), base_config=asdict(base_config),
+                         candidate_ids=candidate_ids, samples=len(samples),
+                         model_paths=model_paths, timings_s=timings, metrics=metrics,
+                         created_at=time.time(), store_round=store_round)
+    write_round(round_dir, result)
     report(1.0, "round done")
     return result
 
 
-def read_round(run_dir: Path, round_dir: Path | None = None) -> dict:
-    """A round's record: ``round_dir``, or the latest round of the run."""
-    rounds = list_rounds(run_dir)
-    if round_dir is None:
-        if not rounds:
-            raise RetrainError(f"{run_dir}: no training round yet; run 'topex retrain'")
-        return rounds[-1]
-    path = Path(round_dir) / ROUND_FILE
-    if not path.is_file():
-        raise RetrainError(f"{round_dir}: not a training round")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def list_rounds(run_dir: Path) -> list[dict]:
-    """Finished rounds of the run, oldest first."""
-    folder = Path(run_dir) / ROUNDS_DIR
-    if not folder.is_dir():
-        return []
-    paths = sorted((p for p in folder.iterdir() if (p / ROUND_FILE).is_file()),
-                   key=lambda p: int(p.name) if p.name.isdigit() else 0)
-    return [json.loads((p / ROUND_FILE).read_text(encoding="utf-8")) for p in paths]
-
-
 def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          samples: TextDataset, record: dict, config: clf.TrainConfig,
+          samples: TextDataset, record: RunRecord, config: clf.TrainConfig,
           progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     training_set = concat(pool.subset(train_positions(pool, record)), samples)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
-    model.precision = record.get("logits_precision", "float32")  # as the logits before
+    model.precision = record.logits_precision  # as the logits before
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
@@ -210,7 +207,7 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
 
 
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          samples: TextDataset, record: dict, config: RetrainConfig, seed: int,
+          samples: TextDataset, record: RunRecord, config: RetrainConfig, seed: int,
           progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
     from safetensors.torch import save_file
 
@@ -280,23 +277,21 @@ def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
     return features
 
 
-def run_datasets(run_dir: Path, record: dict) -> tuple[TextDataset, TextDataset | None]:
+def run_datasets(run_dir: Path, record: RunRecord) -> tuple[TextDataset, TextDataset | None]:
     """(pool, test or None) read back from the run's points files."""
-    pool = _dataset_from_points(pd.read_parquet(run_dir / "points.parquet"), record)
-    test_path = run_dir / "test_points.parquet"
-    test = _dataset_from_points(pd.read_parquet(test_path), record) if test_path.is_file() \
-        else None
+    pool = _dataset_from_points(read_points(run_dir), record)
+    test_points = read_test_points(run_dir)
+    test = _dataset_from_points(test_points, record) if test_points is not None else None
     return pool, test
 
 
-def _dataset_from_points(points: pd.DataFrame, record: dict) -> TextDataset:
+def _dataset_from_points(points: pd.DataFrame, record: RunRecord) -> TextDataset:
     pairs = points["text_pair"].astype(str).tolist() if "text_pair" in points.columns else None
-    return TextDataset(source=str(record.get("dataset", {}).get("source", "run")),
-                       text_col="text", label_col="label",
+    return TextDataset(source=record.dataset.source, text_col="text", label_col="label",
                        text_pair_col="text_pair" if pairs is not None else None,
                        ids=points["id"].to_numpy(np.int64), texts=points["text"].tolist(),
                        text_pairs=pairs, labels=points["label_id"].to_numpy(np.int64),
-                       label_names=list(record["label_names"]))
+                       label_names=list(record.label_names))
 
 
 def samples_dataset(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> TextDataset:
@@ -321,18 +316,17 @@ def concat(first: TextDataset, second: TextDataset) -> TextDataset:
                    labels=np.concatenate([first.labels, second.labels]))
 
 
-def train_positions(pool: TextDataset, record: dict) -> np.ndarray:
+def train_positions(pool: TextDataset, record: RunRecord) -> np.ndarray:
     """Positions in ``pool`` of the base run's training subset."""
-    if "train_ids" in record:
-        return np.flatnonzero(np.isin(pool.ids, np.asarray(record["train_ids"])))
-    config = record["config"]
-    return clf.training_positions(len(pool), config["train_size"], config["seed"])
+    if record.train_ids is not None:
+        return np.flatnonzero(np.isin(pool.ids, np.asarray(record.train_ids)))
+    return clf.training_positions(len(pool), record.config["train_size"], record.seed)
 
 
-def _base_config(record: dict) -> clf.TrainConfig:
+def _base_config(record: RunRecord) -> clf.TrainConfig:
     fields = set(clf.TrainConfig.__dataclass_fields__)
     try:
-        return clf.TrainConfig(**{k: v for k, v in record["config"].items() if k in fields})
+        return clf.TrainConfig(**{k: v for k, v in record.config.items() if k in fields})
     except (KeyError, TypeError) as error:
         raise RetrainError(f"{RUN_FILE}: the base run's config is incomplete ({error})") from None
 

@@ -30,57 +30,19 @@ from pathlib import Path
 import pandas as pd
 
 from topex_core.config import topex_home
+from topex_core.errors import TopexError
+from topex_core.rundir import MODEL_DIR, ensure_run_id, read_run
+from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 ACTIONS = ("accept", "reject", "edit", "relabel")
 BULK_ACTIONS = ("accept", "reject")
-EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 BUSY_TIMEOUT_MS = 30_000
 DB_FILE = "topex.db"
-
-MIGRATIONS: list[str] = [
-    # 1: the initial schema
-    """
-    CREATE TABLE datasets (
-        id INTEGER PRIMARY KEY, content_hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
-        text_col TEXT NOT NULL, text_pair_col TEXT, label_col TEXT NOT NULL,
-        rows INTEGER NOT NULL, created_at REAL NOT NULL);
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY, run_dir TEXT NOT NULL UNIQUE,
-        dataset_id INTEGER NOT NULL REFERENCES datasets(id),
-        label_names TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL,
-        timings TEXT NOT NULL, model_path TEXT NOT NULL, model_sha256 TEXT NOT NULL,
-        created_at REAL NOT NULL);
-    CREATE TABLE clusters (
-        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        cluster INTEGER NOT NULL, name TEXT NOT NULL, words TEXT NOT NULL,
-        scores TEXT NOT NULL, UNIQUE (run_id, cluster));
-    CREATE TABLE candidates (
-        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        cluster INTEGER, text TEXT NOT NULL, text_pair TEXT, label TEXT NOT NULL,
-        backend TEXT NOT NULL, model TEXT, prompt TEXT, sampling TEXT NOT NULL,
-        seed INTEGER, checks TEXT NOT NULL, created_at REAL NOT NULL, deleted_at REAL);
-    CREATE TABLE decisions (
-        id INTEGER PRIMARY KEY,
-        candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,
-        action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'edit', 'relabel')),
-        text TEXT, text_pair TEXT, label TEXT, actor TEXT NOT NULL, created_at REAL NOT NULL,
-        undone_at REAL);
-    CREATE TABLE training_rounds (
-        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        candidate_ids TEXT NOT NULL, config TEXT NOT NULL, metrics TEXT NOT NULL,
-        model_path TEXT, created_at REAL NOT NULL);
-    """,
-    # 2: the mixing ratio of mixup-directed generation, and the lookups vetting needs
-    """
-    ALTER TABLE candidates ADD COLUMN mix_ratio REAL;
-    CREATE INDEX decisions_by_candidate ON decisions (candidate_id, id);
-    CREATE INDEX candidates_by_run ON candidates (run_id, cluster);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+MODEL_WEIGHTS = "model.safetensors"
 
 
-class StoreError(ValueError):
+
+class StoreError(TopexError):
     """An id, action or path the store cannot use; nothing was written."""
 
 
@@ -158,45 +120,62 @@ class Store:
                              f"TopEx ({SCHEMA_VERSION}); upgrade TopEx")
         for number in range(version, SCHEMA_VERSION):
             with self._write() as db:
-                for statement in _statements(MIGRATIONS[number]):
+                for statement in statements(MIGRATIONS[number]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={number + 1}")
 
     # runs -----------------------------------------------------------------------------
 
     def register_run(self, run_dir: Path | str) -> int:
-        """The id of ``run_dir`` in the store, registering it (and its dataset) if new."""
-        from topex_core.training.run import MODEL_DIR, read_run
-
+        """The store's id of the run in ``run_dir``, registering it (and its dataset) if
+        new. Runs are known by the run id in their run.json, so a run folder that was moved
+        or renamed keeps its candidates; the store then notes where it now lives."""
         run_dir = Path(run_dir).resolve()
-        existing = self._db.execute("SELECT id FROM runs WHERE run_dir = ?",
-                                    (str(run_dir),)).fetchone()
-        if existing:
+        run_key = ensure_run_id(run_dir)
+        existing = self._db.execute("SELECT id, run_dir, run_key FROM runs WHERE run_key = ?",
+                                    (run_key,)).fetchone()
+        if existing is None:  # a run registered before run ids, still where it was
+            existing = self._db.execute("SELECT id, run_dir, run_key FROM runs WHERE"
+                                        " run_dir = ? AND run_key IS NULL",
+                                        (str(run_dir),)).fetchone()
+        if existing is not None:
+            if existing["run_dir"] != str(run_dir) or existing["run_key"] is None:
+                with self._write() as db:
+                    _release_path(db, run_dir, keep=int(existing["id"]))
+                    db.execute("UPDATE runs SET run_key = ?, run_dir = ?, model_path = ?"
+                               " WHERE id = ?", (run_key, str(run_dir),
+                                                 str(run_dir / MODEL_DIR / MODEL_WEIGHTS),
+                                                 existing["id"]))
             return int(existing["id"])
+        return self._insert_run(run_dir, run_key)
+
+    def _insert_run(self, run_dir: Path, run_key: str) -> int:
         record = read_run(run_dir)
-        model_path = run_dir / MODEL_DIR / "model.safetensors"
+        model_path = run_dir / MODEL_DIR / MODEL_WEIGHTS
         digest = file_sha256(model_path) if model_path.is_file() else ""
-        dataset = record["dataset"]
+        dataset = record.dataset
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO datasets (content_hash, source, text_col, text_pair_col,"
                 " label_col, rows, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (dataset["content_hash"], dataset["source"], dataset["text_col"],
-                 dataset["text_pair_col"], dataset["label_col"], dataset["rows"], time.time()))
+                (dataset.content_hash, dataset.source, dataset.text_col,
+                 dataset.text_pair_col, dataset.label_col, dataset.rows, time.time()))
             dataset_id = db.execute("SELECT id FROM datasets WHERE content_hash = ?",
-                                    (dataset["content_hash"],)).fetchone()["id"]
+                                    (dataset.content_hash,)).fetchone()["id"]
+            _release_path(db, run_dir, keep=None)
             cursor = db.execute(
-                "INSERT INTO runs (run_dir, dataset_id, label_names, config, versions, timings,"
-                " model_path, model_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(run_dir), dataset_id, json.dumps(record["label_names"]),
-                 json.dumps(record["config"]), json.dumps(record["versions"]),
-                 json.dumps(record["timings_s"]), str(model_path), digest, time.time()))
+                "INSERT INTO runs (run_key, run_dir, dataset_id, label_names, config, versions,"
+                " timings, model_path, model_sha256, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_key, str(run_dir), dataset_id, json.dumps(record.label_names),
+                 json.dumps(record.config), json.dumps(record.versions),
+                 json.dumps(record.timings_s), str(model_path), digest, time.time()))
             return int(cursor.lastrowid)
 
     def run_id(self, run_dir: Path | str) -> int:
-        """The id of an already registered run; StoreError when unknown."""
-        row = self._db.execute("SELECT id FROM runs WHERE run_dir = ?",
-                               (str(Path(run_dir).resolve()),)).fetchone()
+        """The store's id of an already registered run; StoreError when unknown."""
+        run_key = ensure_run_id(Path(run_dir))
+        row = self._db.execute("SELECT id FROM runs WHERE run_key = ?", (run_key,)).fetchone()
         if row is None:
             raise StoreError(f"{run_dir}: this run has no candidates in the store yet")
         return int(row["id"])
@@ -207,45 +186,6 @@ class Store:
         if row is None:
             raise StoreError(f"unknown run id {run_id}")
         return json.loads(row["label_names"])
-
-    def verify_artifacts(self, run_id: int) -> list[str]:
-        """Problems with the run's model file: missing, or not the file that was registered."""
-        row = self._db.execute("SELECT model_path, model_sha256 FROM runs WHERE id = ?",
-                               (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"unknown run id {run_id}")
-        path = Path(row["model_path"])
-        if not path.is_file():
-            return [f"{path}: model file missing"]
-        if row["model_sha256"] and file_sha256(path) != row["model_sha256"]:
-            return [f"{path}: model file changed or corrupt (SHA-256 differs from registration)"]
-        return []
-
-    def record_clusters(self, run_id: int, clusters: pd.DataFrame,
-                        words: dict[str, list]) -> int:
-        """Replace the run's clusters with the explorer's table (``explore.read_explore``)
-        and top words; returns how many were stored."""
-        self.label_names(run_id)
-        score_columns = [c for c in ("size", "errors", "error_rate", "true_majority",
-                                     "pred_majority", "confusion", "is_error_cluster",
-                                     "density", "apd", "gmd", "ctc", "cos", "weighted", "rank")
-                         if c in clusters.columns]
-        rows = [(run_id, int(row["cluster"]), str(row["name"]),
-                 json.dumps(words.get(str(int(row["cluster"])), [])),
-                 pd.Series(row[score_columns]).to_json())
-                for _, row in clusters.iterrows()]
-        with self._write() as db:
-            db.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
-            db.executemany("INSERT INTO clusters (run_id, cluster, name, words, scores)"
-                           " VALUES (?, ?, ?, ?, ?)", rows)
-        return len(rows)
-
-    def clusters(self, run_id: int) -> list[dict]:
-        rows = self._db.execute("SELECT cluster, name, words, scores FROM clusters"
-                                " WHERE run_id = ? ORDER BY cluster", (run_id,)).fetchall()
-        return [{"cluster": row["cluster"], "name": row["name"],
-                 "words": json.loads(row["words"]), "scores": json.loads(row["scores"])}
-                for row in rows]
 
     # candidates and decisions ---------------------------------------------------------
 
@@ -267,13 +207,6 @@ class Store:
                 (run_id, c.cluster, c.text, c.text_pair, c.label, c.backend, c.model, c.prompt,
                  json.dumps(c.sampling or {}), c.seed, json.dumps(c.checks or {}), c.mix_ratio,
                  now)).lastrowid) for c in candidates]
-
-    def delete_candidate(self, candidate_id: int) -> None:
-        """Mark a candidate deleted (kept for lineage); it can no longer be decided on."""
-        self._live_candidate(candidate_id)
-        with self._write() as db:
-            db.execute("UPDATE candidates SET deleted_at = ? WHERE id = ?",
-                       (time.time(), candidate_id))
 
     def decide(self, candidate_id: int, action: str, *, text: str | None = None,
                label: str | None = None, actor: str = "analyst") -> int:
@@ -358,9 +291,6 @@ class Store:
         frame = self.candidates(run_id)
         return frame[frame["status"] == "accepted"].reset_index(drop=True)
 
-    def decision_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
-
     def _live_candidate(self, candidate_id: int) -> sqlite3.Row:
         row = self._db.execute("SELECT * FROM candidates WHERE id = ?",
                                (candidate_id,)).fetchone()
@@ -369,26 +299,6 @@ class Store:
         if row["deleted_at"] is not None:
             raise StoreError(f"candidate {candidate_id} was deleted; it cannot be decided on")
         return row
-
-    def export_run(self, run_id: int, out_dir: Path) -> Path:
-        """Copy the run directory to ``out_dir`` with candidates.parquet (effective state)
-        and training_rounds.json beside it; refuses an existing ``out_dir``."""
-        import shutil
-
-        row = self._db.execute("SELECT run_dir FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"unknown run id {run_id}")
-        out_dir = Path(out_dir)
-        if out_dir.exists():
-            raise StoreError(f"{out_dir}: already exists; choose a new folder")
-        try:
-            shutil.copytree(row["run_dir"], out_dir)
-            self.candidates(run_id).to_parquet(out_dir / "candidates.parquet", index=False)
-            (out_dir / "training_rounds.json").write_text(
-                json.dumps(self.training_rounds(run_id), indent=2))
-        except OSError as error:
-            raise StoreError(f"{out_dir}: cannot export the run ({error})") from None
-        return out_dir
 
     # training rounds --------------------------------------------------------------------
 
@@ -420,42 +330,11 @@ def _insert_decision(db: sqlite3.Connection, candidate_id: int, action: str, act
         (candidate_id, action, text, label, actor, created_at)).lastrowid)
 
 
-def export_samples(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
-    """Write ``frame`` (e.g. ``Store.accepted``) as CSV, JSONL or Parquet."""
-    if fmt not in EXPORT_FORMATS:
-        raise StoreError(f"unknown format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}")
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        elif fmt == "jsonl":
-            frame.to_json(path, orient="records", lines=True, force_ascii=False)
-        else:
-            frame.to_parquet(path, index=False)
-    except OSError as error:
-        raise StoreError(f"{path}: cannot write the export ({error.strerror or error})") from None
-    return path
-
-
-def import_samples(path: Path) -> list[Candidate]:
-    """Candidates from an export of accepted samples (any of the three formats)."""
-    from topex_core.data.dataset import read_table
-
-    frame = read_table(path)
-    missing = {"text", "label"} - set(frame.columns)
-    if missing:
-        raise StoreError(f"{path}: not a TopEx export (missing {', '.join(sorted(missing))})")
-
-    def value(row: pd.Series, name: str):
-        item = row.get(name)
-        return None if item is None or (isinstance(item, float) and pd.isna(item)) else item
-
-    return [Candidate(text=str(row["text"]), label=str(row["label"]),
-                      backend=str(value(row, "backend") or "import"),
-                      text_pair=value(row, "text_pair"), model=value(row, "model"),
-                      prompt=value(row, "prompt"))
-            for _, row in frame.iterrows()]
+def _release_path(db: sqlite3.Connection, run_dir: Path, *, keep: int | None) -> None:
+    """Another run registered at ``run_dir`` no longer lives there (its folder was moved
+    or replaced): keep its row and candidates, under a path that names what happened."""
+    db.execute("UPDATE runs SET run_dir = run_dir || ' (moved away; run ' || COALESCE(run_key,"
+               " id) || ')' WHERE run_dir = ? AND id IS NOT ?", (str(run_dir), keep))
 
 
 def file_sha256(path: Path) -> str:

@@ -20,6 +20,7 @@ import torch
 
 from topex_core.config import PRECISIONS
 from topex_core.data.dataset import TextDataset
+from topex_core.errors import ModelError, SettingsError
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
 
 Progress = Callable[[float, str], None]
@@ -27,9 +28,6 @@ MAX_LENGTH_CAP = 256
 MIN_AUTO_LENGTH = 16
 META_FILE = "topex_classifier.json"
 
-
-class ModelError(ValueError):
-    """A backbone or saved classifier cannot be loaded; the message says which and why."""
 
 
 def default_backbone() -> str:
@@ -64,15 +62,15 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.train_size < 2:
-            raise ValueError(f"train_size must be at least 2, got {self.train_size}")
+            raise SettingsError(f"train_size must be at least 2, got {self.train_size}")
         if not 1 <= self.epochs <= 20:
-            raise ValueError(f"epochs must be between 1 and 20, got {self.epochs}")
+            raise SettingsError(f"epochs must be between 1 and 20, got {self.epochs}")
         if self.max_length is not None and not 8 <= self.max_length <= 4096:
-            raise ValueError(f"max_length must be between 8 and 4096, got {self.max_length}")
+            raise SettingsError(f"max_length must be between 8 and 4096, got {self.max_length}")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+            raise SettingsError(f"batch_size must be positive, got {self.batch_size}")
         if not 0 < self.learning_rate < 1:
-            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+            raise SettingsError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
 
 
 @dataclass
@@ -93,7 +91,7 @@ class Classifier:
 def check_precision(precision: str) -> str:
     """``precision`` itself when it is one of :data:`PRECISIONS`, else a ValueError."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
     return precision
 
 

@@ -1,15 +1,6 @@
-"""A run directory: the fine-tuned model and its logits for every row of a dataset.
-
-Layout (every later step reads and extends it)::
-
-    RUN_DIR/
-      run.json            config, dataset, package versions, stage timings, accuracies
-      model/              safetensors weights, config, tokenizer, label names
-      logits.npy          (N, C) float32 logits of the training pool, row i = points.id i
-      points.parquet      id, text, [text_pair], label, label_id, pred, pred_id, correct,
-                          max_prob, in_train
-      test_logits.npy     (M, C) float32, when a test split was given
-      test_points.parquet same columns as points.parquet, when a test split was given
+"""Training a run: fine-tune on a seeded subset of the pool (or load the cached model),
+predict logits for every row, and write the run directory (``topex_core.rundir`` owns
+its files and records).
 
 Fitted models and logits are cached under ``cache_dir()`` by (dataset hash, backbone,
 seed, config), so a second identical run copies files instead of training.
@@ -22,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,20 +21,24 @@ import pandas as pd
 
 from topex_core.config import TOPEX_VERSION, cache_dir
 from topex_core.data.dataset import TextDataset
+from topex_core.errors import RunError
+from topex_core.records import DatasetRecord, RunRecord
+from topex_core.rundir import (
+    MODEL_DIR,
+    RUN_FILE,
+    new_run_id,
+    read_run,
+    write_logits,
+    write_points,
+    write_run,
+)
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
-
-RUN_FILE = "run.json"
-MODEL_DIR = "model"
-
-
-class RunError(ValueError):
-    """A run directory is missing, incomplete or not writable."""
 
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
               test: TextDataset | None = None, cache: Path | None = None,
-              precision: str = "float32", progress: clf.Progress | None = None) -> dict:
+              precision: str = "float32", progress: clf.Progress | None = None) -> RunRecord:
     """Fine-tune on a seeded subset of ``pool``, predict logits, write ``out_dir``.
 
     ``precision`` is that of every forward pass of this run, now and in later rounds
@@ -59,16 +53,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     positions = clf.training_positions(len(pool), config.train_size, config.seed)
     training_set = pool.subset(positions)
     model_cache = (cache or cache_dir()) / "models" / _cache_key(training_set, config)
-
-    if (model_cache / "model.safetensors").is_file():
-        with timed("load_cached_model", timings):
-            classifier = clf.load_classifier(model_cache)
-        report(0.7, "loaded the cached fine-tuned model")
-    else:
-        with timed("fine_tune", timings):
-            classifier = clf.fine_tune(training_set, config,
-                                       progress=lambda f, m: report(0.7 * f, m))
-        clf.save_classifier(classifier, model_cache)
+    classifier = _fitted_classifier(training_set, config, model_cache, timings, report)
     classifier.precision = precision
     with timed("predict_logits", timings):
         logits = _cached_logits(classifier, pool, model_cache,
@@ -76,35 +61,44 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         test_logits = (_cached_logits(classifier, test, model_cache,
                                       lambda f, m: report(0.95 + 0.04 * f, m))
                        if test is not None else None)
-
     with timed("write_run", timings):
         _link_tree(model_cache, out_dir / MODEL_DIR)
-        np.save(out_dir / "logits.npy", logits)
         in_train = np.zeros(len(pool), dtype=bool)
         in_train[positions] = True
-        points_frame(pool, logits, in_train).to_parquet(out_dir / "points.parquet", index=False)
-        record = {
-            "topex_version": TOPEX_VERSION,
-            "config": {**asdict(config), "max_length": classifier.max_length},
-            "dataset": _dataset_record(pool),
-            "test_dataset": _dataset_record(test) if test is not None else None,
-            "label_names": pool.label_names,
-            "train_ids": pool.ids[positions].tolist(),
-            "logits_precision": precision,
-            "pool_accuracy": _accuracy(logits, pool.labels),
-            "test_accuracy": None,
-            "versions": package_versions(),
-            "device": str(classifier.device),
-        }
+        write_logits(out_dir, logits)
+        write_points(out_dir, points_frame(pool, logits, in_train))
         if test is not None:
-            np.save(out_dir / "test_logits.npy", test_logits)
-            points_frame(test, test_logits, np.zeros(len(test), dtype=bool)).to_parquet(
-                out_dir / "test_points.parquet", index=False)
-            record["test_accuracy"] = _accuracy(test_logits, test.labels)
-    record["timings_s"] = timings
-    write_json_atomic(out_dir / RUN_FILE, record)
+            write_logits(out_dir, test_logits, test=True)
+            write_points(out_dir, points_frame(test, test_logits,
+                                               np.zeros(len(test), dtype=bool)), test=True)
+    record = RunRecord(
+        run_id=new_run_id(), label_names=list(pool.label_names),
+        dataset=_dataset_record(pool),
+        config={**asdict(config), "max_length": classifier.max_length},
+        test_dataset=_dataset_record(test) if test is not None else None,
+        train_ids=pool.ids[positions].tolist(), logits_precision=precision,
+        pool_accuracy=_accuracy(logits, pool.labels),
+        test_accuracy=_accuracy(test_logits, test.labels) if test is not None else None,
+        versions=package_versions(), device=str(classifier.device), timings_s=timings,
+        topex_version=TOPEX_VERSION)
+    write_run(out_dir, record)
     report(1.0, "done")
     return record
+
+
+def _fitted_classifier(training_set: TextDataset, config: clf.TrainConfig, model_cache: Path,
+                       timings: dict[str, float], report: clf.Progress) -> clf.Classifier:
+    """The cached fine-tuned model of this training set and config, else a new one."""
+    if (model_cache / "model.safetensors").is_file():
+        with timed("load_cached_model", timings):
+            classifier = clf.load_classifier(model_cache)
+        report(0.7, "loaded the cached fine-tuned model")
+        return classifier
+    with timed("fine_tune", timings):
+        classifier = clf.fine_tune(training_set, config,
+                                   progress=lambda f, m: report(0.7 * f, m))
+    clf.save_classifier(classifier, model_cache)
+    return classifier
 
 
 def points_frame(dataset: TextDataset, logits: np.ndarray, in_train: np.ndarray) -> pd.DataFrame:
@@ -124,35 +118,8 @@ def points_frame(dataset: TextDataset, logits: np.ndarray, in_train: np.ndarray)
 def load_run_classifier(run_dir: Path) -> clf.Classifier:
     """The run's fine-tuned model, set to the precision its logits were computed in."""
     classifier = clf.load_classifier(Path(run_dir) / MODEL_DIR)
-    classifier.precision = read_run(run_dir).get("logits_precision", "float32")
+    classifier.precision = read_run(run_dir).logits_precision
     return classifier
-
-
-def read_run(run_dir: Path) -> dict:
-    """The run record of ``run_dir``; :class:`RunError` when it is not a finished run."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir}: not a TopEx run directory (no {RUN_FILE}); "
-                       "create one with 'topex train'")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: corrupt run record ({error})") from None
-
-
-def list_runs(root: Path) -> list[dict]:
-    """Finished runs under ``root``, newest first, each record with its ``run_dir`` added."""
-    if not root.is_dir():
-        return []
-    runs = []
-    for run_file in root.glob(f"*/{RUN_FILE}"):
-        try:
-            record = read_run(run_file.parent)
-        except RunError:
-            continue
-        runs.append({**record, "run_dir": str(run_file.parent),
-                     "modified": run_file.stat().st_mtime})
-    return sorted(runs, key=lambda record: record["modified"], reverse=True)
 
 
 def package_versions() -> dict[str, str]:
@@ -165,15 +132,6 @@ def package_versions() -> dict[str, str]:
             "transformers": transformers.__version__, "numpy": np.__version__,
             "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
             "topex": TOPEX_VERSION}
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                     suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2, ensure_ascii=False)
-        temporary = Path(handle.name)
-    os.replace(temporary, path)
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
@@ -238,10 +196,10 @@ def _link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(item, target / item.name)
 
 
-def _dataset_record(dataset: TextDataset) -> dict:
-    return {"source": dataset.source, "rows": len(dataset), "text_col": dataset.text_col,
-            "text_pair_col": dataset.text_pair_col, "label_col": dataset.label_col,
-            "content_hash": dataset.content_hash}
+def _dataset_record(dataset: TextDataset) -> DatasetRecord:
+    return DatasetRecord(source=dataset.source, rows=len(dataset), text_col=dataset.text_col,
+                         text_pair_col=dataset.text_pair_col, label_col=dataset.label_col,
+                         content_hash=dataset.content_hash)
 
 
 def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:

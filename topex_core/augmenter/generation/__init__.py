@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from topex_core.augmenter.generation.base import Backend, Generated, GenerationError, Sampling
 from topex_core.augmenter.generation.parsing import ParsedText, parse_output
+from topex_core.errors import SettingsError
 
 BACKENDS = ("eda", "openai", "transformers", "vllm")
 
@@ -30,4 +31,4 @@ def make_backend(name: str, **options) -> Backend:
     if name == "vllm":
         from topex_core.augmenter.generation.vllm_engine import VllmBackend
         return VllmBackend(**options)
-    raise ValueError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
+    raise SettingsError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")

@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from topex_core.augmenter.prompts import Prompt
+from topex_core.errors import SettingsError, TopexError
 
 # (prompt index, completion index, text so far): streamed text for a live preview
 OnDelta = Callable[[int, int, str], None]
 
 
-class GenerationError(ValueError):
+class GenerationError(TopexError):
     """Generation failed; ``received`` holds the completions that arrived before it did."""
 
     def __init__(self, message: str, received: Sequence[Generated] = ()) -> None:
@@ -48,11 +49,11 @@ class Sampling:
 
     def validate(self) -> Sampling:
         if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+            raise SettingsError(f"temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise SettingsError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 1 <= self.max_tokens <= 8192:
-            raise ValueError(f"max_tokens must be in [1, 8192], got {self.max_tokens}")
+            raise SettingsError(f"max_tokens must be in [1, 8192], got {self.max_tokens}")
         return self
 
     def as_dict(self) -> dict:
@@ -87,7 +88,7 @@ class Backend(Protocol):
 def check_request(prompts: Sequence[Prompt], n: int, sampling: Sampling) -> None:
     """Raise ValueError for a request no backend can serve."""
     if not prompts:
-        raise ValueError("no prompt to generate from")
+        raise SettingsError("no prompt to generate from")
     if not 1 <= n <= 1000:
-        raise ValueError(f"n must be between 1 and 1000 candidates per prompt, got {n}")
+        raise SettingsError(f"n must be between 1 and 1000 candidates per prompt, got {n}")
     sampling.validate()

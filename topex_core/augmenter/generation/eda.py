@@ -26,6 +26,7 @@ from topex_core.augmenter.generation.base import (
     check_request,
 )
 from topex_core.augmenter.prompts import PAIR_TASKS, Prompt
+from topex_core.errors import SettingsError
 
 OPERATIONS = ("synonym_replacement", "random_insertion", "random_swap", "random_deletion")
 WORD = re.compile(r"[a-z][a-z'-]{2,}")
@@ -64,7 +65,7 @@ class EdaBackend:
     def __init__(self, synonyms: dict[str, list[str]] | None = None, *,
                  alpha: float = 0.1) -> None:
         if not 0.0 < alpha <= 0.5:
-            raise ValueError(f"EDA alpha must be in (0, 0.5], got {alpha}")
+            raise SettingsError(f"EDA alpha must be in (0, 0.5], got {alpha}")
         self.synonyms = synonyms or {}
         self.alpha = alpha
 

@@ -14,6 +14,7 @@ from topex_core.augmenter.generation.base import (
     check_request,
 )
 from topex_core.augmenter.prompts import Prompt
+from topex_core.errors import SettingsError
 
 
 class TransformersBackend:
@@ -21,7 +22,7 @@ class TransformersBackend:
 
     def __init__(self, model: str, *, device: str | None = None, batch_size: int = 8) -> None:
         if not model:
-            raise ValueError("the transformers backend needs a model directory or id")
+            raise SettingsError("the transformers backend needs a model directory or id")
         self.model = model
         self.device = device
         self.batch_size = batch_size

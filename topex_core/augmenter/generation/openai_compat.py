@@ -33,6 +33,7 @@ from topex_core.augmenter.generation.base import (
     check_request,
 )
 from topex_core.augmenter.prompts import Prompt
+from topex_core.errors import SettingsError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BACKOFF_S = 0.5
@@ -58,13 +59,13 @@ class OpenAIBackend:
         self._api_key = (api_key or os.environ.get("TOPEX_OPENAI_API_KEY")
                          or os.environ.get("OPENAI_API_KEY") or "")
         if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError("the openai backend needs a base URL such as "
+            raise SettingsError("the openai backend needs a base URL such as "
                              "http://127.0.0.1:8000/v1 (set TOPEX_OPENAI_BASE_URL)")
         if not self.model:
-            raise ValueError("the openai backend needs a model name (set TOPEX_OPENAI_MODEL; "
+            raise SettingsError("the openai backend needs a model name (set TOPEX_OPENAI_MODEL; "
                              "it is the name the server was started with)")
         if timeout_s <= 0 or max_retries < 0 or concurrency < 1:
-            raise ValueError("timeout must be positive, retries 0 or more, concurrency ≥ 1")
+            raise SettingsError("timeout must be positive, retries 0 or more, concurrency ≥ 1")
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.concurrency, self.stream = concurrency, stream
         self.extra_body = extra_body or {}

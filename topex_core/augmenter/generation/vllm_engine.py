@@ -14,6 +14,7 @@ from topex_core.augmenter.generation.base import (
     check_request,
 )
 from topex_core.augmenter.prompts import Prompt
+from topex_core.errors import SettingsError
 
 
 class VllmBackend:
@@ -22,7 +23,7 @@ class VllmBackend:
     def __init__(self, model: str, *, gpu_memory_utilization: float = 0.85,
                  max_model_len: int | None = None) -> None:
         if not model:
-            raise ValueError("the vllm backend needs a model id or directory")
+            raise SettingsError("the vllm backend needs a model id or directory")
         self.model = model
         self.engine_options = {"gpu_memory_utilization": gpu_memory_utilization}
         if max_model_len:

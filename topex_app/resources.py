@@ -1,0 +1,39 @@
+"""Loaded models, shared by every page and session (``st.cache_resource``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from topex_core.augmenter import augment
+from topex_core.augmenter.checks import CandidateChecker, checker_for_run
+from topex_core.augmenter.generation import Backend
+from topex_core.training.classifier import set_cpu_threads
+from topex_core.training.embeddings import SentenceEmbedder
+
+
+@st.cache_resource(show_spinner="Loading the sentence embedder…")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+@st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
+                                "once per run)…", max_entries=4)
+def checker(run_dir: str, cluster: int, modified: float) -> CandidateChecker:
+    """``modified`` (explore.json's mtime) keys the cache: a new exploration, new checks."""
+    set_cpu_threads()
+    return checker_for_run(Path(run_dir), cluster, embed=embedder(),
+                           predict=augment.classifier_predict(Path(run_dir)))
+
+
+@st.cache_resource(show_spinner="Finding synonyms in the cluster's vocabulary…", max_entries=4)
+def eda_backend(run_dir: str, cluster: int, modified: float) -> Backend:
+    context = augment.cluster_context(Path(run_dir), cluster)
+    return augment.cluster_backend("eda", context, embed=embedder())
+
+
+@st.cache_resource(show_spinner="Loading the generator…", max_entries=2)
+def local_backend(name: str, model: str) -> Backend:
+    """A local generator (transformers, vllm), loaded once per model."""
+    return augment.local_backend(name, model)

@@ -1,0 +1,205 @@
+"""What each ``topex`` command does: read its arguments, call the core, print JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from topex_core.errors import SettingsError
+from topex_core.records import RoundResult
+
+
+def _read_template(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"--template-file {path}: cannot read it ({error})") from None
+
+
+def _datasets(args: argparse.Namespace):
+    """(pool, test or None) from --data, the column options and --test where it exists."""
+    from topex_core.data import demo
+    from topex_core.data.dataset import load_dataset
+
+    if args.data == "demo":
+        return demo.load_demo()
+    columns = {"text_col": args.text_col, "label_col": args.label_col,
+               "text_pair_col": args.text_pair_col}
+    pool = load_dataset(args.data, **columns)
+    test_path = getattr(args, "test", None)
+    test = load_dataset(test_path, **columns, label_names=pool.label_names) if test_path else None
+    return pool, test
+
+
+def train(args: argparse.Namespace) -> int:
+    from topex_core.training.classifier import TrainConfig, set_cpu_threads
+    from topex_core.training.run import train_run
+
+    pool, test = _datasets(args)
+    config = TrainConfig(backbone=args.backbone, train_size=args.train_size, epochs=args.epochs,
+                         seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate)
+    config.validate()
+    set_cpu_threads()
+    record = train_run(pool, config, args.out, test=test, precision=args.precision,
+                       progress=_stderr_progress("train"))
+    summary = {"run": str(args.out), "run_id": record.run_id, "rows": record.dataset.rows,
+               "pool_accuracy": record.pool_accuracy, "test_accuracy": record.test_accuracy,
+               "timings_s": record.timings_s}
+    print(json.dumps(summary))
+    return 0
+
+
+def explore(args: argparse.Namespace) -> int:
+    from topex_core.explorer.clustering import ClusterConfig
+    from topex_core.explorer.pipeline import ExploreConfig, explore_run
+    from topex_core.rundir import is_run
+    from topex_core.training.classifier import TrainConfig, set_cpu_threads
+    from topex_core.training.embeddings import SentenceEmbedder
+    from topex_core.training.run import train_run
+
+    set_cpu_threads()
+    if not is_run(args.run) and args.data:
+        pool, test = _datasets(args)
+        train_run(pool, TrainConfig(seed=args.seed), args.run, test=test,
+                  progress=_stderr_progress("train"))
+    config = ExploreConfig(
+        clustering=ClusterConfig(method=args.method, min_samples=args.min_samples, xi=args.xi,
+                                 max_eps=args.max_eps, error_threshold=args.error_threshold),
+        seed=args.seed)
+    result = explore_run(args.run, config, embed=SentenceEmbedder(),
+                         progress=_stderr_progress("explore"))
+    print(json.dumps({key: getattr(result, key) for key in
+                      ("method", "clusters", "error_clusters", "noise_points", "picked_cluster",
+                       "picked_name", "reason", "timings_s")}, ensure_ascii=False))
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from topex_core.augmenter import augment
+    from topex_core.augmenter.checks import checker_for_run
+    from topex_core.augmenter.generation import GenerationError, Sampling
+    from topex_core.storage.store import Store
+    from topex_core.training.classifier import set_cpu_threads
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    set_cpu_threads()
+    template = _read_template(args.template_file) if args.template_file else None
+    request = augment.AugmentRequest(
+        cluster=args.cluster, n=args.n, label=args.label, task=args.task, shots=args.shots,
+        mix_ratio=args.mix_ratio, template=template,
+        sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
+                          max_tokens=args.max_tokens, seed=args.seed)).validate()
+    context = augment.cluster_context(args.run, args.cluster)
+    prompt = augment.prepare_prompt(context, request)
+    embed = SentenceEmbedder()
+    backend = augment.cluster_backend(args.backend, context, embed=embed, model=args.model,
+                                      base_url=args.base_url, timeout_s=args.timeout,
+                                      concurrency=args.concurrency)
+    checker = checker_for_run(args.run, args.cluster, embed=embed,
+                              predict=augment.classifier_predict(args.run),
+                              progress=_stderr_progress("checks"))
+    with Store(args.db) as store:
+        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+                                              checker=checker, store=store)
+    for candidate in outcome.candidates:
+        print(json.dumps(candidate, ensure_ascii=False))
+    if outcome.error:
+        raise GenerationError(f"{outcome.error}; {len(outcome.candidates)} candidates were stored")
+    if outcome.dropped:
+        print(f"topex: {outcome.dropped} of {outcome.completions} completions had no usable "
+              "text and were dropped", file=sys.stderr)
+    return 0
+
+
+def retrain(args: argparse.Namespace) -> int:
+    from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
+    from topex_core.rundir import read_run
+    from topex_core.storage.store import Store
+    from topex_core.training.classifier import set_cpu_threads
+
+    seeds = consecutive_seeds(read_run(args.run).seed, args.seeds)
+    set_cpu_threads()
+    config = RetrainConfig(mode=args.mode, seeds=seeds, control=args.control)
+    with Store(args.db) as store:
+        result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
+    print(json.dumps(_compare_summary(result), ensure_ascii=False))
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from topex_core.rundir import ROUNDS_DIR, read_round
+
+    round_dir = args.run / ROUNDS_DIR / str(args.round) if args.round is not None else None
+    print(json.dumps(_compare_summary(read_round(args.run, round_dir)), ensure_ascii=False))
+    return 0
+
+
+def _compare_summary(result: RoundResult) -> dict:
+    metrics = result.metrics.to_json()
+    return {"round_dir": result.round_dir, "mode": result.mode, "seeds": result.seeds,
+            "samples": result.samples, **{key: metrics[key] for key in (
+                "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
+                "diff_ci95", "test", "per_cluster", "per_class", "across_seeds",
+                "against_control")},
+            "timings_s": result.timings_s}
+
+
+def decide(args: argparse.Namespace) -> int:
+    from topex_core.storage.store import BULK_ACTIONS, Store, StoreError
+
+    # The group is required and exclusive, so exactly one is set; "" counts as a (bad) edit.
+    action = next(name for name in ("accept", "reject", "edit", "relabel", "undo")
+                  if getattr(args, name) not in (None, False))
+    if len(args.candidate) > 1 and action not in BULK_ACTIONS:
+        raise StoreError(f"--{action} takes one --candidate; only --accept and --reject "
+                         "take several")
+    with Store(args.db) as store:
+        store.run_id(args.run)
+        if len(args.candidate) > 1:
+            decisions = store.decide_many(args.candidate, action, actor=args.actor)
+            print(json.dumps({"candidates": args.candidate, "decisions": decisions,
+                              "action": action}))
+            return 0
+        candidate = args.candidate[0]
+        if action == "undo":
+            print(json.dumps({"candidate": candidate, "undone_decision": store.undo(candidate)}))
+            return 0
+        decision = store.decide(candidate, action, text=args.edit, label=args.relabel,
+                                actor=args.actor)
+    print(json.dumps({"candidate": candidate, "decision": decision, "action": action}))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from topex_core.storage.export import export_run, export_samples
+    from topex_core.storage.store import Store
+
+    with Store(args.db) as store:
+        run_id = store.run_id(args.run)
+        if args.whole:
+            path = export_run(store, args.run, args.out)
+        else:
+            frame = store.accepted(run_id) if args.accepted else store.candidates(run_id)
+            path = export_samples(frame, args.out, args.format)
+            print(json.dumps({"out": str(path), "rows": len(frame)}))
+            return 0
+    print(json.dumps({"out": str(path)}))
+    return 0
+
+
+def _stderr_progress(stage: str) -> Callable[[float, str], None]:
+    """Print a progress line at most every two seconds, and always the last one."""
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2.0 or fraction >= 1.0:
+            last[0] = now
+            print(f"[{stage}] {100 * fraction:5.1f}% {message}", file=sys.stderr, flush=True)
+
+    return report

@@ -1,0 +1,174 @@
+"""The ``topex`` argument parser: one function per command. Choices come from the core's
+own constants, so the CLI offers exactly what the core accepts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from topex_core.cli import commands
+from topex_core.cli.experiment import add_experiment_commands
+from topex_core.config import MAX_SEEDS, PRECISIONS, RETRAIN_MODES
+from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
+from topex_core.explorer.clustering import METHODS, ClusterConfig
+from topex_core.storage.export import EXPORT_FORMATS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="topex", description="TopEx: find, name and repair "
+                                     "the regions where a text classifier fails.")
+    subcommands = parser.add_subparsers(title="commands")
+    _add_train(subcommands)
+    _add_explore(subcommands)
+    _add_generate(subcommands)
+    _add_retrain(subcommands)
+    _add_compare(subcommands)
+    _add_decide(subcommands)
+    _add_export(subcommands)
+    add_experiment_commands(subcommands)
+    return parser
+
+
+def _add_train(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("train",
+                                     help="fine-tune a classifier and write a run directory")
+    _add_data_arguments(command)
+    command.add_argument("--test", help="held-out split with the same columns (test accuracy)")
+    command.add_argument("--backbone", default="",
+                       help="Hugging Face model id or local directory (default: packaged MiniLM)")
+    command.add_argument("--train-size", type=int, default=1000)
+    command.add_argument("--epochs", type=int, default=3)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--max-length", type=int, default=None,
+                       help="tokens per sample (default: 99th percentile of the data, ≤ 256)")
+    command.add_argument("--batch-size", type=int, default=16)
+    command.add_argument("--learning-rate", type=float, default=1e-4)
+    command.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="of the forward passes: float32 (exact, default) or bfloat16 "
+                            "(faster on CPUs with AMX and on GPUs; logits move by about 0.01)")
+    command.add_argument("--out", required=True, type=Path, help="run directory to write")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.train)
+
+
+def _add_explore(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("explore", help="find, name, map and score error clusters")
+    command.add_argument("--run", required=True, type=Path, help="run directory (from train)")
+    command.add_argument("--data", help="train first on this dataset (or 'demo') when --run is "
+                         "not a run yet")
+    command.add_argument("--text-col", default="text")
+    command.add_argument("--text-pair-col", default=None)
+    command.add_argument("--label-col", default="label")
+    defaults = ClusterConfig()
+    command.add_argument("--method", default=defaults.method, choices=list(METHODS))
+    command.add_argument("--min-samples", type=int, default=defaults.min_samples)
+    command.add_argument("--xi", type=float, default=defaults.xi)
+    command.add_argument("--max-eps", type=float, default=defaults.max_eps)
+    command.add_argument("--error-threshold", type=float, default=defaults.error_threshold,
+                         help="a cluster is an error cluster above this share of mistakes")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.explore)
+
+
+def _add_generate(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("generate", help="generate candidate samples for a cluster")
+    _add_generate_arguments(command)
+    command.set_defaults(handler=commands.generate)
+
+
+def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("retrain", help="retrain with the accepted samples")
+    command.add_argument("--run", required=True, type=Path, help="explored run directory")
+    command.add_argument("--mode", default=RETRAIN_MODES[0], choices=RETRAIN_MODES,
+                         help="head: frozen encoder, seconds; full: fine-tune again")
+    command.add_argument("--seeds", type=int, default=1,
+                         help=f"number of seeds, 1 to {MAX_SEEDS} (the base run's seed, "
+                              "then +1, +2, …)")
+    command.add_argument("--control", action="store_true",
+                         help="also train each seed without the samples and compare with it")
+    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.retrain)
+
+
+def _add_compare(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("compare", help="before/after metrics of a training round")
+    command.add_argument("--run", required=True, type=Path)
+    command.add_argument("--round", type=int, default=None, help="round number (default: latest)")
+    command.add_argument("--json", action="store_true", help="print one JSON object (default)")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.compare)
+
+
+def _add_decide(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("decide", help="accept, reject, edit or relabel a candidate")
+    command.add_argument("--run", required=True, type=Path)
+    command.add_argument("--candidate", required=True, type=int, nargs="+",
+                        help="candidate id; several with --accept or --reject, all decided "
+                             "in one transaction")
+    action = command.add_mutually_exclusive_group(required=True)
+    action.add_argument("--accept", action="store_true")
+    action.add_argument("--reject", action="store_true")
+    action.add_argument("--edit", metavar="TEXT")
+    action.add_argument("--relabel", metavar="LABEL")
+    action.add_argument("--undo", action="store_true", help="undo the latest decision")
+    command.add_argument("--actor", default="cli")
+    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.decide)
+
+
+def _add_export(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser("export", help="export candidates, or a whole run")
+    command.add_argument("--run", required=True, type=Path)
+    command.add_argument("--accepted", action="store_true", help="accepted samples only")
+    command.add_argument("--whole", action="store_true",
+                        help="copy the whole run with its candidates to the folder --out")
+    command.add_argument("--format", default=EXPORT_FORMATS[0], choices=EXPORT_FORMATS)
+    command.add_argument("--out", required=True, type=Path)
+    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.set_defaults(handler=commands.export)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True,
+                        help=f"a {', '.join(SUPPORTED_SUFFIXES)} file, 'demo', or "
+                             f"{HF_PREFIX}NAME[:SPLIT]")
+    parser.add_argument("--text-col", default="text")
+    parser.add_argument("--text-pair-col", default=None,
+                        help="second text column for sentence-pair tasks (e.g. hypothesis)")
+    parser.add_argument("--label-col", default="label")
+
+
+def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    from topex_core.augmenter.generation import BACKENDS
+    from topex_core.augmenter.prompts import TASK_TEMPLATES
+
+    parser.add_argument("--run", required=True, type=Path, help="explored run directory")
+    parser.add_argument("--cluster", required=True, type=int, help="error cluster number")
+    parser.add_argument("--n", type=int, default=5, help="completions to ask for")
+    parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
+    parser.add_argument("--model", default=None,
+                        help="generator: model directory (transformers), model id (vllm), "
+                             "served model name (openai; else $TOPEX_OPENAI_MODEL)")
+    parser.add_argument("--base-url", default=None,
+                        help="openai: e.g. http://127.0.0.1:8000/v1 (else $TOPEX_OPENAI_BASE_URL)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
+    parser.add_argument("--concurrency", type=int, default=4, help="openai: requests at once")
+    parser.add_argument("--label", default=None,
+                        help="target class (default: the cluster's majority true label)")
+    parser.add_argument("--task", default=None, choices=list(TASK_TEMPLATES),
+                        help="prompt template (default: nli for pairs, else text)")
+    parser.add_argument("--template-file", type=Path, default=None,
+                        help="your own template with {label} and {issue}")
+    parser.add_argument("--shots", type=int, default=5, help="few-shot examples k (0: none)")
+    parser.add_argument("--mix-ratio", type=float, default=1.0,
+                        help="λ: share of examples from the cluster (rest: correct target rows)")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")

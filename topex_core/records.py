@@ -1,0 +1,281 @@
+"""The typed records that stages hand each other and that ``topex_core.rundir`` reads and
+writes as JSON. Frozen dataclasses; importing this module imports no torch.
+
+Each record has ``from_json(payload)`` and ``to_json()``; the JSON layout is the one run
+directories have always had, so runs written by earlier versions still open (fields they
+lack get the defaults given here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from topex_core.errors import RunError
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """Where a split came from: ``rows`` rows, columns as given, content SHA-256 (hex)."""
+
+    source: str
+    rows: int
+    text_col: str
+    label_col: str
+    content_hash: str
+    text_pair_col: str | None = None
+
+    @classmethod
+    def from_json(cls, payload: Json) -> DatasetRecord:
+        return cls(source=str(payload["source"]), rows=int(payload["rows"]),
+                   text_col=str(payload["text_col"]), label_col=str(payload["label_col"]),
+                   content_hash=str(payload["content_hash"]),
+                   text_pair_col=payload.get("text_pair_col"))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """``run.json``: a fine-tuned classifier and its logits for a dataset.
+
+    ``run_id`` identifies the run wherever its folder is moved (the store keys it);
+    ``config`` is the training configuration as saved (``TrainConfig`` fields plus the
+    resolved ``max_length``); accuracies are shares in [0, 1]; timings in seconds.
+    """
+
+    run_id: str
+    label_names: list[str]
+    dataset: DatasetRecord
+    config: Json = field(default_factory=dict)
+    test_dataset: DatasetRecord | None = None
+    train_ids: list[int] | None = None
+    logits_precision: str = "float32"
+    pool_accuracy: float | None = None
+    test_accuracy: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+    timings_s: dict[str, float] = field(default_factory=dict)
+    topex_version: str = ""
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @classmethod
+    def from_json(cls, payload: Json) -> RunRecord:
+        test = payload.get("test_dataset")
+        return cls(run_id=str(payload.get("run_id", "")),
+                   label_names=[str(name) for name in payload["label_names"]],
+                   dataset=DatasetRecord.from_json(payload["dataset"]),
+                   config=dict(payload.get("config", {})),
+                   test_dataset=DatasetRecord.from_json(test) if test else None,
+                   train_ids=payload.get("train_ids"),
+                   logits_precision=payload.get("logits_precision", "float32"),
+                   pool_accuracy=payload.get("pool_accuracy"),
+                   test_accuracy=payload.get("test_accuracy"),
+                   versions=dict(payload.get("versions", {})),
+                   device=str(payload.get("device", "")),
+                   timings_s=dict(payload.get("timings_s", {})),
+                   topex_version=str(payload.get("topex_version", "")))
+
+    def to_json(self) -> Json:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """``explore.json``: what the explorer found and how long each stage took (seconds).
+
+    ``normaliser_minimums``/``_maximums`` are the per-dimension bounds (C,) that map later
+    logits into the same [-1, 1] space.
+    """
+
+    config: Json
+    method: str
+    clusters: int
+    error_clusters: int
+    noise_points: int
+    picked_cluster: int | None
+    picked_name: str | None
+    reason: str
+    normaliser_minimums: list[float]
+    normaliser_maximums: list[float]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, payload: Json) -> ExploreResult:
+        bounds = payload["normaliser"]
+        picked = payload.get("picked_cluster")
+        return cls(config=payload.get("config", {}), method=payload["method"],
+                   clusters=int(payload["clusters"]),
+                   error_clusters=int(payload["error_clusters"]),
+                   noise_points=int(payload["noise_points"]),
+                   picked_cluster=None if picked is None else int(picked),
+                   picked_name=payload.get("picked_name"), reason=payload.get("reason", ""),
+                   normaliser_minimums=list(bounds["minimums"]),
+                   normaliser_maximums=list(bounds["maximums"]),
+                   timings_s=dict(payload.get("timings_s", {})))
+
+    def to_json(self) -> Json:
+        payload = asdict(self)
+        payload["normaliser"] = {"minimums": payload.pop("normaliser_minimums"),
+                                 "maximums": payload.pop("normaliser_maximums")}
+        return payload
+
+
+@dataclass(frozen=True)
+class PairedSummary:
+    """Paired predictions on the same ``rows``: accuracies (shares), rows fixed (wrong →
+    right) and broken (right → wrong), McNemar's exact p and the bootstrap 95% interval of
+    the accuracy difference (after − before, a share)."""
+
+    rows: int
+    accuracy_before: float
+    accuracy_after: float
+    fixed: int
+    broken: int
+    mcnemar_p: float
+    diff_ci95: tuple[float, float]
+
+    @property
+    def change(self) -> float:
+        return self.accuracy_after - self.accuracy_before
+
+    @classmethod
+    def from_json(cls, payload: Json) -> PairedSummary:
+        low, high = payload["diff_ci95"]
+        return cls(rows=int(payload["rows"]), accuracy_before=payload["accuracy_before"],
+                   accuracy_after=payload["accuracy_after"], fixed=int(payload["fixed"]),
+                   broken=int(payload["broken"]), mcnemar_p=float(payload["mcnemar_p"]),
+                   diff_ci95=(low, high))
+
+    def to_json(self) -> Json:
+        return {**asdict(self), "diff_ci95": list(self.diff_ci95)}
+
+
+def _optional_summary(payload: Json | None) -> PairedSummary | None:
+    return PairedSummary.from_json(payload) if payload else None
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """One seed of a round against the base model, and against its control when trained
+    (the control as "before": what the samples changed beyond retraining itself)."""
+
+    seed: int
+    pool: PairedSummary
+    test: PairedSummary | None = None
+    control_pool: PairedSummary | None = None
+    control_test: PairedSummary | None = None
+
+    @classmethod
+    def from_json(cls, payload: Json) -> SeedComparison:
+        control = payload.get("against_control") or {}
+        return cls(seed=int(payload["seed"]), pool=PairedSummary.from_json(payload["pool"]),
+                   test=_optional_summary(payload.get("test")),
+                   control_pool=_optional_summary(control.get("pool")),
+                   control_test=_optional_summary(control.get("test")))
+
+    def to_json(self) -> Json:
+        payload: Json = {"seed": self.seed, "pool": self.pool.to_json()}
+        if self.test is not None:
+            payload["test"] = self.test.to_json()
+        if self.control_pool is not None:
+            payload["against_control"] = {"pool": self.control_pool.to_json()}
+            if self.control_test is not None:
+                payload["against_control"]["test"] = self.control_test.to_json()
+        return payload
+
+
+@dataclass(frozen=True)
+class RoundMetrics:
+    """Before/after of a round (``retraining.compare``). The headline is the first seed;
+    ``per_cluster`` (error clusters, the picked one first) and ``per_class`` are rows of
+    rows, accuracy_before, accuracy_after, change, fixed, broken; ``across_seeds`` gives
+    per split the mean, std, min and max of the accuracy after."""
+
+    picked_cluster: int | None
+    seeds: list[SeedComparison]
+    per_cluster: list[Json]
+    per_class: list[Json]
+    across_seeds: dict[str, dict[str, float]]
+
+    @property
+    def first(self) -> SeedComparison:
+        return self.seeds[0]
+
+    @classmethod
+    def from_json(cls, payload: Json) -> RoundMetrics:
+        return cls(picked_cluster=payload.get("picked_cluster"),
+                   seeds=[SeedComparison.from_json(seed) for seed in payload["seeds"]],
+                   per_cluster=list(payload.get("per_cluster", [])),
+                   per_class=list(payload.get("per_class", [])),
+                   across_seeds=dict(payload.get("across_seeds", {})))
+
+    def to_json(self) -> Json:
+        """The layout earlier versions wrote, headline fields of the first seed included."""
+        first = self.first
+        test = first.test
+        against = first.to_json().get("against_control")
+        return {"picked_cluster": self.picked_cluster,
+                "accuracy_before": {"pool": first.pool.accuracy_before,
+                                    "test": test.accuracy_before if test else None},
+                "accuracy_after": {"pool": first.pool.accuracy_after,
+                                   "test": test.accuracy_after if test else None},
+                "fixed": first.pool.fixed, "broken": first.pool.broken,
+                "mcnemar_p": first.pool.mcnemar_p, "diff_ci95": list(first.pool.diff_ci95),
+                "test": test.to_json() if test else None,
+                "per_cluster": self.per_cluster, "per_class": self.per_class,
+                "seeds": [seed.to_json() for seed in self.seeds],
+                "across_seeds": self.across_seeds, "against_control": against}
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """``rounds/N/round.json``: a training round with the accepted samples.
+
+    ``store_round`` is the round's id in the store (None until it is recorded there).
+    """
+
+    round_dir: str
+    mode: str
+    seeds: list[int]
+    config: Json
+    base_config: Json
+    candidate_ids: list[int]
+    samples: int
+    model_paths: list[str]
+    timings_s: dict[str, float]
+    metrics: RoundMetrics
+    created_at: float
+    store_round: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The round's folder name (its number)."""
+        return self.round_dir.rstrip("/").rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_json(cls, payload: Json) -> RoundResult:
+        try:
+            return cls(round_dir=payload["round_dir"], mode=payload["mode"],
+                       seeds=[int(seed) for seed in payload["seeds"]],
+                       config=payload.get("config", {}),
+                       base_config=payload.get("base_config", {}),
+                       candidate_ids=[int(i) for i in payload["candidate_ids"]],
+                       samples=int(payload["samples"]),
+                       model_paths=list(payload.get("model_paths", [])),
+                       timings_s=dict(payload.get("timings_s", {})),
+                       metrics=RoundMetrics.from_json(payload["metrics"]),
+                       created_at=float(payload.get("created_at", 0.0)),
+                       store_round=payload.get("round"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunError(f"{payload.get('round_dir', 'a round')}: incomplete round record "
+                           f"({error})") from None
+
+    def to_json(self) -> Json:
+        payload = asdict(self)
+        payload["metrics"] = self.metrics.to_json()
+        payload["round"] = payload.pop("store_round")
+        return payload

@@ -1,0 +1,280 @@
+"""The run directory: every file name in it, and the only code that reads or writes them.
+
+Stages hand each other the typed records of ``topex_core.records``; importing this module
+imports no torch, so reading a run (a page, ``topex compare``, the store) stays light::
+
+    RUN_DIR/
+      run.json               RunRecord: run id, config, dataset, versions, accuracies
+      model/                 safetensors weights, config, tokenizer, label names
+      logits.npy             (N, C) float32 logits of the pool, row i = points row i
+      points.parquet         id, text, [text_pair], label, label_id, pred, pred_id, correct,
+                             max_prob, in_train (written once, by training)
+      test_logits.npy        (M, C) float32, when the run has a test split
+      test_points.parquet    the same columns for the test split
+      explore.json           ExploreResult: the explorer's settings, pick and timings
+      clusters.csv           one row per cluster: name, size, errors, confusion, scores, rank
+      cluster_words.json     {cluster: [[word, weight], …]}
+      map_points.parquet     id, cluster, sparse_pca_x/_y, tsne_x/_y (the explorer's view
+                             of points.parquet, which it never rewrites)
+      maps.npz, maps.json    the fitted 2D maps (``explorer.projection``)
+      head_features.npy, test_head_features.npy   (N, hidden) features the head reads
+      text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
+      rounds/N/round.json    RoundResult, with after_logits_S.npy, after_points.parquet, …
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topex_core.errors import RunError
+from topex_core.records import ExploreResult, RoundResult, RunRecord
+
+RUN_FILE = "run.json"
+MODEL_DIR = "model"
+LOGITS_FILE = "logits.npy"
+POINTS_FILE = "points.parquet"
+TEST_LOGITS_FILE = "test_logits.npy"
+TEST_POINTS_FILE = "test_points.parquet"
+EXPLORE_FILE = "explore.json"
+CLUSTERS_FILE = "clusters.csv"
+WORDS_FILE = "cluster_words.json"
+MAP_POINTS_FILE = "map_points.parquet"
+MAPS_ARRAYS_FILE = "maps.npz"
+MAPS_META_FILE = "maps.json"
+FEATURES_FILE = "head_features.npy"
+TEST_FEATURES_FILE = "test_head_features.npy"
+EMBEDDINGS_FILE = "text_embeddings.npy"
+EMBEDDINGS_META_FILE = "text_embeddings.json"
+ROUNDS_DIR = "rounds"
+ROUND_FILE = "round.json"
+AFTER_POINTS_FILE = "after_points.parquet"
+LOCK_FILE = ".retrain.lock"
+MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """A finished run found under a folder; ``modified`` is run.json's mtime (seconds)."""
+
+    run_dir: Path
+    record: RunRecord
+    modified: float
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2, ensure_ascii=False)
+        temporary = Path(handle.name)
+    os.replace(temporary, path)
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: corrupt {what} ({error})") from None
+
+
+# run.json -------------------------------------------------------------------------------
+
+def is_run(run_dir: Path) -> bool:
+    return (Path(run_dir) / RUN_FILE).is_file()
+
+
+def read_run(run_dir: Path) -> RunRecord:
+    """The run record of ``run_dir``; :class:`RunError` when it is not a finished run."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a TopEx run directory (no {RUN_FILE}); "
+                       "create one with 'topex train'")
+    payload = _read_json(path, "run record")
+    try:
+        return RunRecord.from_json(payload)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{path}: incomplete run record (missing {error})") from None
+
+
+def write_run(run_dir: Path, record: RunRecord) -> None:
+    write_json_atomic(Path(run_dir) / RUN_FILE, record.to_json())
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure_run_id(run_dir: Path) -> str:
+    """The run's id, written into run.json first if the run predates ids."""
+    record = read_run(run_dir)
+    if record.run_id:
+        return record.run_id
+    payload = _read_json(Path(run_dir) / RUN_FILE, "run record")
+    payload["run_id"] = new_run_id()
+    write_json_atomic(Path(run_dir) / RUN_FILE, payload)
+    return payload["run_id"]
+
+
+def list_runs(root: Path) -> list[RunListing]:
+    """Finished runs under ``root``, newest first."""
+    if not Path(root).is_dir():
+        return []
+    runs = []
+    for run_file in Path(root).glob(f"*/{RUN_FILE}"):
+        try:
+            record = read_run(run_file.parent)
+        except RunError:
+            continue
+        runs.append(RunListing(run_file.parent, record, run_file.stat().st_mtime))
+    return sorted(runs, key=lambda listing: listing.modified, reverse=True)
+
+
+# points and logits ---------------------------------------------------------------------
+
+def read_points(run_dir: Path) -> pd.DataFrame:
+    """The pool's points, with the explorer's cluster and map columns once explored."""
+    run_dir = Path(run_dir)
+    points = _read_parquet(run_dir / POINTS_FILE)
+    map_path = run_dir / MAP_POINTS_FILE
+    if not map_path.is_file():
+        return points
+    maps = _read_parquet(map_path)
+    if len(maps) != len(points) or not np.array_equal(maps["id"], points["id"]):
+        raise RunError(f"{map_path}: does not match {POINTS_FILE}; explore the run again")
+    points = points.drop(columns=[c for c in MAP_COLUMNS if c in points.columns])
+    return pd.concat([points, maps[MAP_COLUMNS].set_index(points.index)], axis=1)
+
+
+def read_test_points(run_dir: Path) -> pd.DataFrame | None:
+    path = Path(run_dir) / TEST_POINTS_FILE
+    return _read_parquet(path) if path.is_file() else None
+
+
+def write_points(run_dir: Path, points: pd.DataFrame, *, test: bool = False) -> None:
+    points.to_parquet(Path(run_dir) / (TEST_POINTS_FILE if test else POINTS_FILE), index=False)
+
+
+def write_map_points(run_dir: Path, map_points: pd.DataFrame) -> None:
+    """The explorer's columns (id and ``MAP_COLUMNS``), row for row with points.parquet."""
+    map_points[["id", *MAP_COLUMNS]].to_parquet(Path(run_dir) / MAP_POINTS_FILE, index=False)
+
+
+def read_logits(run_dir: Path, *, test: bool = False) -> np.ndarray | None:
+    """(N, C) float32 logits of the pool (or the test split; None when there is none)."""
+    path = Path(run_dir) / (TEST_LOGITS_FILE if test else LOGITS_FILE)
+    if test and not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: missing or corrupt ({error})") from None
+
+
+def write_logits(run_dir: Path, logits: np.ndarray, *, test: bool = False) -> None:
+    np.save(Path(run_dir) / (TEST_LOGITS_FILE if test else LOGITS_FILE), logits)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: missing or corrupt ({error})") from None
+
+
+# the explorer's results ----------------------------------------------------------------
+
+def is_explored(run_dir: Path) -> bool:
+    return (Path(run_dir) / EXPLORE_FILE).is_file()
+
+
+def explored_at(run_dir: Path) -> float:
+    """explore.json's mtime (seconds): keys caches of anything built on the exploration."""
+    return (Path(run_dir) / EXPLORE_FILE).stat().st_mtime
+
+
+def read_explore(run_dir: Path) -> tuple[ExploreResult, pd.DataFrame]:
+    """(explore.json, clusters table) of an explored run; RunError if not explored."""
+    run_dir = Path(run_dir)
+    if not is_explored(run_dir):
+        raise RunError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
+    result = ExploreResult.from_json(_read_json(run_dir / EXPLORE_FILE, "explorer result"))
+    try:
+        clusters = pd.read_csv(run_dir / CLUSTERS_FILE, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as error:
+        raise RunError(f"{run_dir / CLUSTERS_FILE}: missing or corrupt ({error})") from None
+    return result, clusters
+
+
+def write_explore(run_dir: Path, result: ExploreResult, clusters: pd.DataFrame,
+                  words: dict[str, list]) -> None:
+    """clusters.csv and cluster_words.json, then explore.json last: a run counts as
+    explored only once everything the explorer writes is there."""
+    run_dir = Path(run_dir)
+    clusters.to_csv(run_dir / CLUSTERS_FILE, index=False)
+    (run_dir / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    write_json_atomic(run_dir / EXPLORE_FILE, result.to_json())
+
+
+def read_words(run_dir: Path) -> dict[str, list]:
+    """{cluster (as text): [[word, weight], …]} of an explored run."""
+    return _read_json(Path(run_dir) / WORDS_FILE, "cluster words")
+
+
+# training rounds -----------------------------------------------------------------------
+
+def after_logits_path(round_dir: Path, seed: int, *, test: bool = False,
+                      control: bool = False) -> Path:
+    """Where a round keeps the logits of seed ``seed``: (N, C) float32 for the pool or
+    (M, C) for the test split, of the retrained model or of its control."""
+    prefix = ("test_" if test else "") + ("control_" if control else "")
+    return Path(round_dir) / f"{prefix}after_logits_{seed}.npy"
+
+
+def read_after_logits(round_dir: Path, seed: int, *, test: bool = False,
+                      control: bool = False) -> np.ndarray | None:
+    path = after_logits_path(round_dir, seed, test=test, control=control)
+    return np.load(path, allow_pickle=False) if path.is_file() else None
+
+
+def write_round(round_dir: Path, result: RoundResult) -> None:
+    write_json_atomic(Path(round_dir) / ROUND_FILE, result.to_json())
+
+
+def read_round(run_dir: Path, round_dir: Path | None = None) -> RoundResult:
+    """A round's record: ``round_dir``, or the latest round of the run."""
+    if round_dir is None:
+        rounds = list_rounds(run_dir)
+        if not rounds:
+            raise RunError(f"{run_dir}: no training round yet; run 'topex retrain'")
+        return rounds[-1]
+    path = Path(round_dir) / ROUND_FILE
+    if not path.is_file():
+        raise RunError(f"{round_dir}: not a training round")
+    return RoundResult.from_json(_read_json(path, "round record"))
+
+
+def list_rounds(run_dir: Path) -> list[RoundResult]:
+    """Finished rounds of the run, oldest first."""
+    folder = Path(run_dir) / ROUNDS_DIR
+    if not folder.is_dir():
+        return []
+    paths = sorted((p for p in folder.iterdir() if (p / ROUND_FILE).is_file()),
+                   key=lambda p: int(p.name) if p.name.isdigit() else 0)
+    return [RoundResult.from_json(_read_json(p / ROUND_FILE, "round record")) for p in paths]
+
+
+def read_after_points(round_dir: Path) -> pd.DataFrame:
+    """id, pred_after, correct_after and the after-coordinates in the same maps."""
+    return _read_parquet(Path(round_dir) / AFTER_POINTS_FILE)
+
+
+def write_after_points(round_dir: Path, frame: pd.DataFrame) -> None:
+    frame.to_parquet(Path(round_dir) / AFTER_POINTS_FILE, index=False)
