@@ -1,10 +1,13 @@
-"""Wall-clock timing of pipeline stages, recorded into a plain dict (seconds)."""
+"""Wall-clock timing of pipeline stages, recorded into a plain dict (seconds), and the
+progress callback that long stages report to."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+Progress = Callable[[float, str], None]
 
 
 @contextmanager

@@ -229,29 +229,26 @@ def _reference_positions(rows: int, cluster_positions: np.ndarray,
 
 
 def _warnings(result: dict, label: str) -> list[str]:
-    warnings = []
-    duplicate = result["duplicate"]
-    if duplicate["kind"] == "exact":
-        warnings.append(f"exact duplicate of {duplicate['of']}")
-    elif duplicate["kind"] == "near":
-        warnings.append(f"near duplicate of {duplicate['of']} "
-                        f"(similarity {duplicate['similarity']:.2f})")
-    length = result["length"]
-    if length["outlier"]:
-        warnings.append(f"{length['words']} words, unusual for '{label}' "
-                        f"(expected {length['low']:.0f}–{length['high']:.0f})")
-    prediction = result["prediction"]
-    if prediction is not None and not prediction["agrees"]:
-        warnings.append(f"the model predicts '{prediction['label']}' "
-                        f"({prediction['confidence']:.0%}): a hard example, or a wrong label")
-    intrusion = result["intrusion"]
-    if intrusion["intrudes"]:
-        warnings.append(f"lies among '{intrusion['nearest_label']}' rows "
-                        f"({intrusion['share_nearest']:.0%} of its nearest), not '{label}'")
-    topic = result["topic"]
-    if topic is not None and topic["off_topic"]:
-        warnings.append(f"off the cluster's topic (similarity {topic['similarity']:.2f})")
-    return warnings
+    """One line per check that fired; messages are formatted only for those (a check that
+    did not fire lacks the fields its message names)."""
+    duplicate, length, intrusion = result["duplicate"], result["length"], result["intrusion"]
+    prediction, topic = result["prediction"], result["topic"]
+    fired = [
+        (duplicate["kind"] == "exact", lambda: f"exact duplicate of {duplicate['of']}"),
+        (duplicate["kind"] == "near", lambda: f"near duplicate of {duplicate['of']} "
+                                              f"(similarity {duplicate['similarity']:.2f})"),
+        (length["outlier"], lambda: f"{length['words']} words, unusual for '{label}' "
+                                    f"(expected {length['low']:.0f}–{length['high']:.0f})"),
+        (prediction is not None and not prediction["agrees"],
+         lambda: f"the model predicts '{prediction['label']}' "
+                 f"({prediction['confidence']:.0%}): a hard example, or a wrong label"),
+        (intrusion["intrudes"], lambda: f"lies among '{intrusion['nearest_label']}' rows "
+                                        f"({intrusion['share_nearest']:.0%} of its nearest), "
+                                        f"not '{label}'"),
+        (topic is not None and topic["off_topic"],
+         lambda: f"off the cluster's topic (similarity {topic['similarity']:.2f})"),
+    ]
+    return [message() for raised, message in fired if raised]
 
 
 def _normal(text: str) -> str:

@@ -47,8 +47,7 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
                        help="of the forward passes: float32 (exact, default) or bfloat16 "
                             "(faster on CPUs with AMX and on GPUs; logits move by about 0.01)")
     command.add_argument("--out", required=True, type=Path, help="run directory to write")
-    command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.train)
+    _finish(command, commands.train)
 
 
 def _add_explore(subcommands: argparse._SubParsersAction) -> None:
@@ -67,14 +66,13 @@ def _add_explore(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--error-threshold", type=float, default=defaults.error_threshold,
                          help="a cluster is an error cluster above this share of mistakes")
     command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.explore)
+    _finish(command, commands.explore)
 
 
 def _add_generate(subcommands: argparse._SubParsersAction) -> None:
     command = subcommands.add_parser("generate", help="generate candidate samples for a cluster")
     _add_generate_arguments(command)
-    command.set_defaults(handler=commands.generate)
+    _finish(command, commands.generate, store=True)
 
 
 def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
@@ -87,9 +85,7 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
                               "then +1, +2, …)")
     command.add_argument("--control", action="store_true",
                          help="also train each seed without the samples and compare with it")
-    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
-    command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.retrain)
+    _finish(command, commands.retrain, store=True)
 
 
 def _add_compare(subcommands: argparse._SubParsersAction) -> None:
@@ -97,8 +93,7 @@ def _add_compare(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--run", required=True, type=Path)
     command.add_argument("--round", type=int, default=None, help="round number (default: latest)")
     command.add_argument("--json", action="store_true", help="print one JSON object (default)")
-    command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.compare)
+    _finish(command, commands.compare)
 
 
 def _add_decide(subcommands: argparse._SubParsersAction) -> None:
@@ -114,9 +109,7 @@ def _add_decide(subcommands: argparse._SubParsersAction) -> None:
     action.add_argument("--relabel", metavar="LABEL")
     action.add_argument("--undo", action="store_true", help="undo the latest decision")
     command.add_argument("--actor", default="cli")
-    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
-    command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.decide)
+    _finish(command, commands.decide, store=True)
 
 
 def _add_export(subcommands: argparse._SubParsersAction) -> None:
@@ -127,9 +120,15 @@ def _add_export(subcommands: argparse._SubParsersAction) -> None:
                         help="copy the whole run with its candidates to the folder --out")
     command.add_argument("--format", default=EXPORT_FORMATS[0], choices=EXPORT_FORMATS)
     command.add_argument("--out", required=True, type=Path)
-    command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
+    _finish(command, commands.export, store=True)
+
+
+def _finish(command: argparse.ArgumentParser, handler, *, store: bool = False) -> None:
+    """The options every command shares (``--db`` where it uses the store), and its handler."""
+    if store:
+        command.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.set_defaults(handler=commands.export)
+    command.set_defaults(handler=handler)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,5 +169,3 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=0.95)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--db", type=Path, default=None, help="store (default $TOPEX_HOME)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -20,8 +20,7 @@ from topex_core.explorer import clustering, naming, projection, scoring
 from topex_core.explorer.normalise import normalise_logits
 from topex_core.records import ExploreResult
 from topex_core.rundir import read_logits, read_points, read_run, write_explore, write_map_points
-from topex_core.timing import timed
-from topex_core.training.classifier import Progress
+from topex_core.timing import Progress, timed
 
 
 @dataclass(frozen=True)

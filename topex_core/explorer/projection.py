@@ -32,7 +32,7 @@ import numpy as np
 
 from topex_core.errors import RunError
 from topex_core.rundir import MAPS_ARRAYS_FILE, MAPS_META_FILE
-from topex_core.training.classifier import Progress
+from topex_core.timing import Progress
 
 MAP_NAMES = ("sparse_pca", "tsne")
 MIN_TSNE_POINTS = 8

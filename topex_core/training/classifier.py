@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -21,9 +21,9 @@ import torch
 from topex_core.config import PRECISIONS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
+from topex_core.timing import Progress
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
 
-Progress = Callable[[float, str], None]
 MAX_LENGTH_CAP = 256
 MIN_AUTO_LENGTH = 16
 META_FILE = "topex_classifier.json"

@@ -1,0 +1,57 @@
+"""The run directory's owner: records round-trip, and reading one stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_run
+
+from topex_core.errors import RunError, TopexError
+from topex_core.records import RoundMetrics
+from topex_core.rundir import ensure_run_id, read_run
+
+
+def test_reading_a_run_record_imports_no_torch(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    code = ("import sys; from topex_core.rundir import read_run, read_points; "
+            f"record = read_run({str(run)!r}); read_points({str(run)!r}); "
+            "from topex_core.retraining import compare; "
+            "print(record.label_names, 'torch' in sys.modules)")
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert printed[-1] == "False", "reading a run or computing McNemar imported torch"
+
+
+def test_a_record_missing_a_field_is_a_run_error(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    payload = json.loads((run / "run.json").read_text())
+    del payload["dataset"]
+    (run / "run.json").write_text(json.dumps(payload))
+    with pytest.raises(RunError, match="incomplete run record") as raised:
+        read_run(run)
+    assert isinstance(raised.value, TopexError)
+
+
+def test_a_run_without_an_id_gets_one_once(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    payload = json.loads((run / "run.json").read_text())
+    del payload["run_id"]
+    (run / "run.json").write_text(json.dumps(payload))
+    first = ensure_run_id(run)
+    assert first and ensure_run_id(run) == first == read_run(run).run_id
+
+
+def test_round_metrics_keep_the_json_layout_of_earlier_versions() -> None:
+    summary = {"rows": 4, "accuracy_before": 0.5, "accuracy_after": 0.75, "fixed": 1,
+               "broken": 0, "mcnemar_p": 1.0, "diff_ci95": [0.0, 0.5]}
+    written = {"picked_cluster": 3, "accuracy_before": {"pool": 0.5, "test": None},
+               "accuracy_after": {"pool": 0.75, "test": None}, "fixed": 1, "broken": 0,
+               "mcnemar_p": 1.0, "diff_ci95": [0.0, 0.5], "test": None, "per_cluster": [],
+               "per_class": [], "seeds": [{"seed": 0, "pool": summary,
+                                           "against_control": {"pool": summary}}],
+               "across_seeds": {}, "against_control": {"pool": summary}}
+    assert RoundMetrics.from_json(written).to_json() == written
