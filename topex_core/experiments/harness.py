@@ -49,6 +49,7 @@ from topex_core.augmenter.augment import (
 from topex_core.augmenter.generation import Backend, Sampling
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.augmenter.prompts import Example, build_prompt
+from topex_core.config import RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
@@ -104,8 +105,8 @@ class ExperimentConfig:
         if not self.n_synthetic or not all(1 <= n <= 10 for n in self.n_synthetic):
             raise ExperimentError("n-synthetic values must be between 1 and 10 (the paper "
                                   "never adds more than 10 samples to one cluster)")
-        if self.retrain_mode not in retrain.MODES:
-            raise ExperimentError(f"retrain mode must be one of {', '.join(retrain.MODES)}")
+        if self.retrain_mode not in RETRAIN_MODES:
+            raise ExperimentError(f"retrain mode must be one of {', '.join(RETRAIN_MODES)}")
         self.train.validate()
         return self
 

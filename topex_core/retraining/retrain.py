@@ -60,8 +60,6 @@ from topex_core.timing import timed
 from topex_core.training import classifier as clf
 from topex_core.training.run import load_run_classifier
 
-MODES = RETRAIN_MODES
-
 
 class RetrainError(TopexError):
     """A round cannot be trained; nothing was written."""
@@ -81,8 +79,9 @@ class RetrainConfig:
     head_batch_size: int = 32
 
     def validate(self) -> RetrainConfig:
-        if self.mode not in MODES:
-            raise RetrainError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
+        if self.mode not in RETRAIN_MODES:
+            raise RetrainError(f"unknown mode '{self.mode}'; choose one of "
+                               f"{', '.join(RETRAIN_MODES)}")
         if self.seeds is not None and not 1 <= len(self.seeds) <= MAX_SEEDS:
             raise RetrainError(f"between 1 and {MAX_SEEDS} seeds, got {len(self.seeds)}")
         if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
