@@ -31,10 +31,10 @@ from topex_core.training.run import train_run
 
 def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
     explored = json.loads((run_dir / "explore.json").read_text())
-    context = augment.cluster_context(run_dir, explored["picked_cluster"])
-    request = augment.AugmentRequest(cluster=context.cluster, n=count, shots=5)
+    context = augment.target_context(run_dir, cluster=explored["picked_cluster"])
+    request = augment.AugmentRequest(n=count, shots=5)
     prompt = augment.prepare_prompt(context, request)
-    backend = augment.eda_for_cluster(context, embed)
+    backend = augment.eda_for_target(context, embed)
     texts = [item.text for output in backend.generate([prompt], count, Sampling())
              for item in parse_output(output.raw, pair=False)][:count]
     run_id = store.register_run(run_dir)

@@ -1,4 +1,4 @@
-"""Augment: for the chosen error cluster, preview and edit the prompt, generate candidates
+"""Augment: for the chosen error cluster or slice, preview and edit the prompt, generate candidates
 with a backend, read their automatic checks, and accept, edit, relabel or reject them, one
 by one or all pending at once (undoable). Every candidate and decision goes to the store at
 once, so a refresh loses nothing."""
@@ -22,7 +22,8 @@ from topex_core.augmenter import augment
 from topex_core.augmenter.generation import BACKENDS, Sampling
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
-from topex_core.rundir import explored_at, read_explore
+from topex_core.explorer.targets import Target, list_targets
+from topex_core.rundir import explored_at
 from topex_core.storage.export import export_samples
 from topex_core.storage.store import Store
 
@@ -36,34 +37,35 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
                 "rejected": ":red[:material/cancel:]"}
 
 
-def _context(run_dir: Path) -> tuple[augment.ClusterContext, pd.DataFrame] | None:
-    _, clusters = read_explore(run_dir)
-    error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")
-    if error_clusters.empty:
-        st.success("This run has no error cluster to augment.")
+def _context(run_dir: Path) -> augment.TargetContext | None:
+    targets = list_targets(run_dir)
+    if not targets:
+        st.success("This run has no error cluster or error slice to augment.")
         return None
-    ids = error_clusters["cluster"].tolist()
-    names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
-    remembered = st.session_state.get(state.TARGET_CLUSTER)
-    cluster = st.selectbox("Error cluster", ids, key="augment_cluster",
-                           index=ids.index(remembered) if remembered in ids else 0,
-                           format_func=lambda c: f"{c}: {names[c]}")
-    st.session_state[state.TARGET_CLUSTER] = int(cluster)
-    return augment.cluster_context(run_dir, int(cluster)), clusters
+    options = [(kind, key) for kind, key, _ in targets]
+    names = {(kind, key): name for kind, key, name in targets}
+    remembered = st.session_state.get(state.TARGET)
+    kind, key = st.selectbox(
+        "Target: an error cluster or an error slice", options, key="augment_target",
+        index=options.index(remembered) if remembered in options else 0,
+        format_func=lambda target: f"{target[0]} {target[1]}: {names[target]}"
+        if target[0] == "cluster" else f"slice: {names[target]}")
+    st.session_state[state.TARGET] = (kind, key)
+    return augment.target_context(run_dir, **state.target_arguments(kind, key))
 
 
-def _request(context: augment.ClusterContext) -> augment.AugmentRequest:
+def _request(context: augment.TargetContext) -> augment.AugmentRequest:
     left, middle, right = st.columns(3)
     labels = context.label_names
     label = left.selectbox("Target label", labels, key="augment_label",
                            index=labels.index(context.majority_label),
-                           help="default: the label most of the cluster's rows truly have")
+                           help="default: the true label of the target's mistakes")
     tasks = list(TASK_TEMPLATES)
     task = middle.selectbox("Task template", tasks, key="augment_task",
                             index=tasks.index("nli" if context.pair else "text"))
     n = right.number_input("Candidates (n)", 1, 200, 5, key="augment_n")
     shots = left.number_input("Few-shot examples (k)", 0, 20, 5, key="augment_shots")
-    mix_ratio = middle.slider("λ: share of examples from the cluster", 0.0, 1.0, 1.0, 0.1,
+    mix_ratio = middle.slider("λ: share of examples from the target", 0.0, 1.0, 1.0, 0.1,
                               key="augment_mix",
                               help="the rest are correctly classified rows of the target label")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="augment_seed")
@@ -76,12 +78,12 @@ def _request(context: augment.ClusterContext) -> augment.AugmentRequest:
             top_p=b.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="augment_top_p"),
             max_tokens=int(c.number_input("Max tokens", 8, 4096, 256, key="augment_max_tokens")),
             seed=int(seed))
-    return augment.AugmentRequest(cluster=context.cluster, n=int(n), label=label, task=task,
+    return augment.AugmentRequest(n=int(n), label=label, task=task,
                                   shots=int(shots), mix_ratio=float(mix_ratio),
                                   template=template, sampling=sampling)
 
 
-def _examples(context: augment.ClusterContext, request: augment.AugmentRequest) -> list[Example]:
+def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -> list[Example]:
     """The drawn examples in an editor where the analyst can drop any of them."""
     drawn = augment.choose_examples(context, request)
     if not drawn:
@@ -94,11 +96,12 @@ def _examples(context: augment.ClusterContext, request: augment.AugmentRequest) 
     return [example for example, use in zip(drawn, edited["use"], strict=True) if use]
 
 
-def _backend(context: augment.ClusterContext, modified: float):
+def _backend(context: augment.TargetContext, modified: float):
     name = st.selectbox("Backend", list(BACKENDS), key="augment_backend",
                         format_func=lambda b: f"{b} — {BACKEND_HELP[b]}")
     if name == "eda":
-        return resources.eda_backend(str(context.run_dir), context.cluster, modified), False
+        return resources.eda_backend(str(context.run_dir), context.target.kind,
+                                     context.target.key, modified), False
     if name == "openai":
         left, middle, right = st.columns(3)
         base_url = left.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
@@ -108,7 +111,7 @@ def _backend(context: augment.ClusterContext, modified: float):
         api_key = right.text_input("API key", type="password", key="augment_api_key",
                                    help="empty: $TOPEX_OPENAI_API_KEY or $OPENAI_API_KEY")
         stream = st.checkbox("Stream the text as it is written", True, key="augment_stream")
-        return augment.cluster_backend("openai", context, embed=resources.embedder(),
+        return augment.target_backend("openai", context, embed=resources.embedder(),
                                        base_url=base_url, model=model,
                                        api_key=api_key or None, stream=stream), stream
     model = st.text_input("Model directory or id", key="augment_local_model")
@@ -201,9 +204,9 @@ def _decision_row(store: Store, candidate: pd.Series, labels: list[str]) -> None
                 st.rerun()
 
 
-def _bulk_actions(store: Store, cluster_candidates: pd.DataFrame) -> None:
-    """Accept or reject this cluster's pending candidates at once, and undo that."""
-    pending = cluster_candidates[cluster_candidates["status"] == "pending"]
+def _bulk_actions(store: Store, target_candidates: pd.DataFrame) -> None:
+    """Accept or reject this target's pending candidates at once, and undo that."""
+    pending = target_candidates[target_candidates["status"] == "pending"]
     clean = pending[pending["checks"].map(lambda checks: not checks.get("warnings"))]
     actions = (("augment_bulk_accept_clean", f"Accept {len(clean)} without warnings",
                 clean, "accept"),
@@ -224,7 +227,7 @@ def _bulk_actions(store: Store, cluster_candidates: pd.DataFrame) -> None:
         st.rerun()
 
 
-def _vetting(run_dir: Path, cluster: int, labels: list[str]) -> None:
+def _vetting(run_dir: Path, target: Target, labels: list[str]) -> None:
     with Store() as store:
         run_id = store.register_run(run_dir)
         everything = store.candidates(run_id)
@@ -232,14 +235,18 @@ def _vetting(run_dir: Path, cluster: int, labels: list[str]) -> None:
         if everything.empty:
             st.caption("No candidates yet: generate some above.")
             return
-        counts = everything.pivot_table(index="cluster", columns="status", values="id",
+        everything["target"] = [f"slice {s}" if isinstance(s, str) else
+                                (f"cluster {int(c)}" if pd.notna(c) else "—")
+                                for c, s in zip(everything["cluster"], everything["slice"],
+                                                strict=True)]
+        counts = everything.pivot_table(index="target", columns="status", values="id",
                                         aggfunc="count", fill_value=0)
         st.dataframe(counts.reindex(columns=list(STATUS_ICONS), fill_value=0), width="content")
         total = int((everything["status"] == "accepted").sum())
         st.caption(f"{total} accepted in this run: Retrain & compare adds them all to training.")
         show = st.radio("Show", ["pending", "all", "accepted", "rejected"], horizontal=True,
                         key="augment_show")
-        frame = everything[everything["cluster"] == cluster].copy()
+        frame = everything[everything["target"] == f"{target.kind} {target.key}"].copy()
         frame["checks"] = frame["checks"].map(_json)
         _bulk_actions(store, frame)
         if show != "all":
@@ -267,11 +274,11 @@ def _json(value: str) -> dict:
 
 
 st.title("Augment")
-run_dir = require_run(explored_because="the Explore page finds the error clusters to augment.")
-chosen = _context(run_dir)
-if chosen is None:
+run_dir = require_run(explored_because="the Explore page finds the error clusters and "
+                                       "slices to augment.")
+context = _context(run_dir)
+if context is None:
     st.stop()
-context, _ = chosen
 explored = explored_at(run_dir)
 try:
     request = _request(context)
@@ -284,9 +291,9 @@ except TopexError as error:
     st.error(str(error))
     st.stop()
 if st.button("Generate", type="primary", key="augment_generate"):
-    checker = resources.checker(str(run_dir), context.cluster, explored)
+    checker = resources.checker(str(run_dir), context.target.kind, context.target.key, explored)
     _generate(context, request, prompt, backend, checker, streaming)
 try:
-    _vetting(run_dir, context.cluster, context.label_names)
+    _vetting(run_dir, context.target, context.label_names)
 except TopexError as error:
     st.error(str(error))

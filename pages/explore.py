@@ -1,9 +1,11 @@
-"""Explore: the map of the model's output space, error clusters named and ranked."""
+"""Explore: the map of the model's output space, error clusters named and ranked, error
+slices with their statistics, and how much of the model's mistakes they hold."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,21 +16,32 @@ from topex_core import plots
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.explorer.targets import Target, list_targets, read_target
 from topex_core.records import ExploreResult
-from topex_core.rundir import explored_at, is_explored, read_explore, read_points, read_words
+from topex_core.rundir import (
+    explored_at,
+    is_explored,
+    read_explore,
+    read_points,
+    read_slices,
+    read_words,
+)
 from topex_core.training.classifier import set_cpu_threads
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
 TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
 DEFAULTS = ClusterConfig()
+PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _load(run_dir: str, modified: float) -> tuple[ExploreResult, pd.DataFrame, pd.DataFrame,
-                                                  dict]:
+                                                  dict, pd.DataFrame, dict]:
     """Explorer results of a run; ``modified`` (explore.json's mtime) keys the cache."""
     meta, clusters = read_explore(Path(run_dir))
-    return meta, clusters, read_points(Path(run_dir)), read_words(Path(run_dir))
+    slices, slice_rows = read_slices(Path(run_dir))
+    return (meta, clusters, read_points(Path(run_dir)), read_words(Path(run_dir)), slices,
+            slice_rows)
 
 
 def _explore_form(run_dir: Path) -> None:
@@ -61,17 +74,29 @@ def _explore_form(run_dir: Path) -> None:
 
 
 def _summary(meta: ExploreResult) -> None:
-    cols = st.columns(4)
-    cols[0].metric("Clusters", meta.clusters, help=f"method: {meta.method}")
-    cols[1].metric("Error clusters", meta.error_clusters)
-    cols[2].metric("Noise points", f"{meta.noise_points:,}")
-    cols[3].metric("Pick", meta.picked_cluster if meta.picked_cluster is not None else "—")
-    st.info(meta.reason)
+    cols = st.columns(5)
+    cols[0].metric("Clusters", meta.clusters, help=f"method: {meta.method}; "
+                   f"{meta.noise_points:,} points in no cluster")
+    cols[1].metric("Error clusters", meta.error_clusters,
+                   help="clusters in logit space where most rows are misclassified")
+    cols[2].metric("Error slices", meta.slices,
+                   help="words and phrases whose rows are misclassified more often than the "
+                        "rest (Fisher's exact test, Benjamini–Hochberg q ≤ 0.05)")
+    coverage = meta.coverage
+    cols[3].metric("Mistakes covered", "—" if coverage is None else f"{coverage:.0%}",
+                   help="share of the model's mistakes inside an error cluster or slice")
+    cols[4].metric("Pick", meta.picked_cluster if meta.picked_cluster is not None else "—")
+    if meta.mistakes:
+        st.info(f"Error clusters and slices hold **{coverage:.0%}** of the model's "
+                f"{meta.mistakes:,} mistakes ({meta.in_error_clusters:,} in error clusters, "
+                f"{meta.in_slices:,} in slices). {meta.reason}")
+    else:
+        st.success("The model makes no mistake on this pool.")
 
 
 @st.fragment
-def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame,
-                       selected_cluster: int | None) -> None:
+def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Target | None
+                       ) -> None:
     left, right = st.columns(2)
     map_name = left.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="explore_map_name",
                           format_func=plots.MAP_TITLES.get)
@@ -80,17 +105,70 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame,
                            format_func={"cluster": "error clusters", "label": "true label",
                                         "pred": "predicted label",
                                         "correct": "correctness"}.get)
-    figure = plots.cluster_map(points, clusters, map_name=map_name, color_by=color_by,
-                               selected_cluster=selected_cluster)
+    figure = plots.cluster_map(
+        points, clusters, map_name=map_name, color_by=color_by,
+        selected_cluster=target.cluster if target is not None else None,
+        selected_slice=((target.key, target.positions)
+                        if target is not None and target.kind == "slice" else None))
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key="explore_chart")
     rows = sorted({int(p["customdata"]) for p in event.selection.points
                    if p.get("customdata") is not None}) if event else []
+    if len(rows) == 1:
+        _select_clicked_cluster(points, clusters, rows[0], target)
     if rows:
         st.markdown(f"**{len(rows):,} selected points**")
         st.dataframe(points.iloc[rows][TEXT_COLUMNS], hide_index=True, width="stretch")
     else:
-        st.caption("Click, box- or lasso-select points on the map to list them here.")
+        st.caption("Click a point to select its error cluster; box- or lasso-select points "
+                   "to list them here.")
+
+
+def _select_clicked_cluster(points: pd.DataFrame, clusters: pd.DataFrame, row: int,
+                            target: Target | None) -> None:
+    cluster = int(points.iloc[row]["cluster"])
+    is_error = clusters.loc[clusters["cluster"] == cluster, "is_error_cluster"]
+    if cluster < 0 or not bool(is_error.any() and is_error.iloc[0]):
+        where = "no cluster" if cluster < 0 else f"cluster {cluster}, not an error cluster"
+        st.caption(f"Row {int(points.iloc[row]['id'])} is in {where}.")
+        return
+    if target is None or target.cluster != cluster:
+        st.session_state[PENDING_TARGET] = ("cluster", str(cluster))
+        st.rerun(scope="app")
+
+
+def _slice_table(slices: pd.DataFrame) -> None:
+    st.subheader("Error slices: terms the model fails on more than elsewhere")
+    if slices.empty:
+        st.caption("No term's rows are misclassified significantly more often than the rest "
+                   "(Benjamini–Hochberg q ≤ 0.05).")
+        return
+    table = slices.assign(scope=slices["true_label"].replace("", "all rows")
+                          .where(slices["true_label"] == "", "true " + slices["true_label"]))
+    st.dataframe(
+        table[["term", "scope", "rows", "errors", "error_rate", "base_rate", "lift", "q",
+               "confusion", "example_ids"]], hide_index=True, width="stretch",
+        column_config={
+            "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
+                                                          max_value=1.0, format="percent"),
+            "base_rate": st.column_config.NumberColumn(
+                "base rate", format="percent", help="error rate of every row in the scope"),
+            "lift": st.column_config.NumberColumn("lift", format="%.1f×"),
+            "q": st.column_config.NumberColumn(
+                "q", format="%.1e", help="Fisher's exact test, Benjamini–Hochberg corrected"),
+            "example_ids": st.column_config.TextColumn("misclassified rows")})
+
+
+def _uncovered(points: pd.DataFrame, clusters: pd.DataFrame, slice_rows: dict) -> None:
+    """The mistakes no error cluster or slice holds."""
+    wrong = ~points["correct"].to_numpy(bool)
+    covered = points["cluster"].isin(clusters.loc[clusters["is_error_cluster"], "cluster"])
+    covered = covered.to_numpy() | points["id"].isin(
+        np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])).to_numpy()
+    outside = points[wrong & ~covered]
+    with st.expander(f"{len(outside):,} mistakes outside every error cluster and slice"):
+        st.dataframe(outside[TEXT_COLUMNS].sort_values("max_prob", ascending=False),
+                     hide_index=True, width="stretch", height=300)
 
 
 def _score_table(clusters: pd.DataFrame) -> None:
@@ -104,9 +182,24 @@ def _score_table(clusters: pd.DataFrame) -> None:
                      for name in scoring.SCORE_COLUMNS}
     column_config["error_rate"] = st.column_config.ProgressColumn(
         "error rate", min_value=0.0, max_value=1.0, format="percent")
-    st.dataframe(error_clusters[["rank", "cluster", "name", "size", "error_rate", "confusion",
-                                 *scoring.SCORE_COLUMNS]],
+    column_config["name_coverage"] = st.column_config.NumberColumn(
+        "name coverage", format="percent",
+        help="share of the cluster's texts that contain one of its keywords")
+    st.dataframe(error_clusters[["rank", "cluster", "name", "size", "error_rate",
+                                 "name_coverage", *scoring.SCORE_COLUMNS]],
                  hide_index=True, width="stretch", column_config=column_config)
+
+
+def _slice_detail(points: pd.DataFrame, slices: pd.DataFrame, target: Target) -> None:
+    row = slices[slices["slice"] == target.key].iloc[0]
+    st.subheader(f"Slice: {target.name}")
+    scope = f"rows whose true label is {row['true_label']}" if row["true_label"] else "all rows"
+    st.caption(f"{row['rows']:,} rows contain “{row['term']}” among {scope} · "
+               f"{row['error_rate']:.0%} misclassified vs {row['base_rate']:.0%} of the scope "
+               f"({row['lift']:.1f}×, q = {row['q']:.1e}) · confusion {row['confusion']}")
+    members = points.iloc[target.positions]
+    mistakes_first = members.sort_values(["correct", "max_prob"], ascending=[True, False])
+    st.dataframe(mistakes_first[TEXT_COLUMNS], hide_index=True, width="stretch", height=360)
 
 
 def _cluster_detail(points: pd.DataFrame, clusters: pd.DataFrame, words: dict,
@@ -117,11 +210,37 @@ def _cluster_detail(points: pd.DataFrame, clusters: pd.DataFrame, words: dict,
                f"confusion {row['confusion'] or '—'} · true majority {row['true_majority']}, "
                f"predicted majority {row['pred_majority']}")
     left, right = st.columns([1, 2])
-    left.plotly_chart(plots.word_weights(words.get(str(cluster), []), title="Top words"),
-                      width="stretch", key="explore_words")
+    if words.get(str(cluster)):
+        left.plotly_chart(plots.word_weights(words[str(cluster)], title="Keywords"),
+                          width="stretch", key="explore_words")
+    else:
+        left.caption("These texts share no wording: no term occurs in enough of them to "
+                     "name the cluster.")
     members = points[points["cluster"] == cluster]
     right.dataframe(members[TEXT_COLUMNS].sort_values("max_prob"), hide_index=True,
                     width="stretch", height=360)
+
+
+def _choose_target(run_dir: Path, meta: ExploreResult, points: pd.DataFrame) -> Target | None:
+    targets = list_targets(run_dir)
+    if not targets:
+        return None
+    options = [(kind, key) for kind, key, _ in targets]
+    names = {(kind, key): name for kind, key, name in targets}
+    pending = st.session_state.pop(PENDING_TARGET, None)
+    if pending in options:
+        st.session_state["explore_target"] = pending
+    elif st.session_state.get("explore_target") not in options:
+        remembered = st.session_state.get(state.TARGET)
+        picked = ("cluster", str(meta.picked_cluster))
+        st.session_state["explore_target"] = (remembered if remembered in options else
+                                              picked if picked in options else options[0])
+    kind, key = st.selectbox(
+        "Target: an error cluster or an error slice", options, key="explore_target",
+        format_func=lambda t: f"cluster {t[1]}: {names[t]}" if t[0] == "cluster"
+        else f"slice: {names[t]}")
+    st.session_state[state.TARGET] = (kind, key)
+    return read_target(run_dir, points=points, **state.target_arguments(kind, key))
 
 
 st.title("Explore")
@@ -131,20 +250,16 @@ if not is_explored(run_dir):
     _explore_form(run_dir)
     st.stop()
 
-meta, clusters, points, words = _load(str(run_dir), explored_at(run_dir))
+meta, clusters, points, words, slices, slice_rows = _load(str(run_dir), explored_at(run_dir))
 _summary(meta)
-error_ids = clusters.loc[clusters["is_error_cluster"]].sort_values("rank")["cluster"].tolist()
-chosen = None
-if error_ids:
-    cluster_names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
-    chosen = st.selectbox(
-        "Cluster", error_ids, key="explore_cluster",
-        index=error_ids.index(meta.picked_cluster) if meta.picked_cluster in error_ids else 0,
-        format_func=lambda c: f"{c}: {cluster_names[c]}")
-    st.session_state[state.TARGET_CLUSTER] = int(chosen)
-_map_and_selection(points, clusters, chosen)
+target = _choose_target(run_dir, meta, points)
+_map_and_selection(points, clusters, target)
+_uncovered(points, clusters, slice_rows)
 _score_table(clusters)
-if chosen is not None:
-    _cluster_detail(points, clusters, words, int(chosen))
+_slice_table(slices)
+if target is not None and target.kind == "cluster":
+    _cluster_detail(points, clusters, words, int(target.key))
+elif target is not None:
+    _slice_detail(points, slices, target)
 with st.expander("Explore again with other settings"):
     _explore_form(run_dir)

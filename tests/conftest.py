@@ -163,8 +163,8 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
 
 
 def parts(run: Path, cluster: int):
-    context = augment.cluster_context(run, cluster)
-    checker = checker_for_run(run, cluster, embed=hashing_embed,
+    context = augment.target_context(run, cluster=cluster)
+    checker = checker_for_run(run, context.target, embed=hashing_embed,
                               predict=augment.classifier_predict(run))
     return context, checker
 

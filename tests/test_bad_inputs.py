@@ -106,7 +106,7 @@ def test_map_text_names_and_legends_are_escaped(color_by: str) -> None:
 def generate_with(backend, run: Path, cluster: int, store: Store, n: int = 2, **options):
     """Generate n candidates for the cluster with ``backend`` (options: on_delta, cancel)."""
     context, checker = parts(run, cluster)
-    request = augment.AugmentRequest(cluster=cluster, n=n, shots=2)
+    request = augment.AugmentRequest(n=n, shots=2)
     prompt = augment.prepare_prompt(context, request)
     return augment.generate_candidates(context, request, prompt, backend=backend,
                                        checker=checker, store=store, **options)

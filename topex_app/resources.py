@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from topex_app import state
 from topex_core.augmenter import augment
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend
@@ -20,17 +21,19 @@ def embedder() -> SentenceEmbedder:
 
 @st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
                                 "once per run)…", max_entries=4)
-def checker(run_dir: str, cluster: int, modified: float) -> CandidateChecker:
-    """``modified`` (explore.json's mtime) keys the cache: a new exploration, new checks."""
+def checker(run_dir: str, kind: str, key: str, modified: float) -> CandidateChecker:
+    """Checks for the target (``kind``, ``key``); ``modified`` (explore.json's mtime) keys
+    the cache: a new exploration, new checks."""
     set_cpu_threads()
-    return checker_for_run(Path(run_dir), cluster, embed=embedder(),
+    context = augment.target_context(Path(run_dir), **state.target_arguments(kind, key))
+    return checker_for_run(Path(run_dir), context.target, embed=embedder(),
                            predict=augment.classifier_predict(Path(run_dir)))
 
 
-@st.cache_resource(show_spinner="Finding synonyms in the cluster's vocabulary…", max_entries=4)
-def eda_backend(run_dir: str, cluster: int, modified: float) -> Backend:
-    context = augment.cluster_context(Path(run_dir), cluster)
-    return augment.cluster_backend("eda", context, embed=embedder())
+@st.cache_resource(show_spinner="Finding synonyms in the target's vocabulary…", max_entries=4)
+def eda_backend(run_dir: str, kind: str, key: str, modified: float) -> Backend:
+    context = augment.target_context(Path(run_dir), **state.target_arguments(kind, key))
+    return augment.target_backend("eda", context, embed=embedder())
 
 
 @st.cache_resource(show_spinner="Loading the generator…", max_entries=2)

@@ -10,7 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 RUN_DIR = "run_dir"  # str: the run every page works on (chosen on Data & model)
-TARGET_CLUSTER = "cluster"  # int: the error cluster picked on Explore, augmented on Augment
+TARGET = "target"  # (kind, key): the error cluster or slice picked on Explore, augmented on
+# Augment (``explorer.targets``: kind "cluster" or "slice", key the cluster number or slice)
 RETRAIN_ROUND = "retrain_round"  # str: the round just trained, shown first on Retrain
 
 
@@ -22,3 +23,8 @@ def current_run() -> Path | None:
 
 def set_current_run(run_dir: Path | str) -> None:
     st.session_state[RUN_DIR] = str(run_dir)
+
+
+def target_arguments(kind: str, key: str) -> dict:
+    """``read_target``'s keyword for a (kind, key) pair kept in the session."""
+    return {"cluster": int(key)} if kind == "cluster" else {"slice": key}

@@ -39,13 +39,16 @@ def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
 
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
-                color_by: str = "cluster", selected_cluster: int | None = None) -> go.Figure:
+                color_by: str = "cluster", selected_cluster: int | None = None,
+                selected_slice: tuple[str, np.ndarray] | None = None) -> go.Figure:
     """Scattergl map of ``points`` (needs ``{map_name}_x/_y``, cluster, label, pred, correct).
 
     ``clusters`` is the explorer's table (cluster, name, is_error_cluster, optional rank).
     With ``color_by="cluster"`` the ``MAX_NAMED_CLUSTERS`` best-ranked error clusters (and
     ``selected_cluster``, drawn larger) are coloured and labelled by name, the other error
     clusters share one trace, and every other point is a faint grey background.
+    ``selected_slice`` (name, row positions) draws that slice's rows on top, its mistakes
+    as filled rings and its correct rows as open ones, whatever the colouring.
     """
     if color_by not in COLOR_MODES:
         raise SettingsError(f"unknown colour mode '{color_by}'; choose one of "
@@ -70,6 +73,8 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         ))
     if color_by == "cluster":
         _label_error_clusters(figure, points, clusters, x, y, selected_cluster)
+    if selected_slice is not None:
+        _draw_slice(figure, points, *selected_slice, x, y, texts)
     figure.update_layout(
         template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
@@ -79,6 +84,23 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         uirevision=map_name, dragmode="lasso", hoverlabel={"font_size": 13},
     )
     return figure
+
+
+def _draw_slice(figure: go.Figure, points: pd.DataFrame, name: str, positions: np.ndarray,
+                x: np.ndarray, y: np.ndarray, texts: list[str] | None) -> None:
+    correct = points["correct"].to_numpy(bool)[positions]
+    for subset, label, symbol in ((positions[~correct], "misclassified", "circle"),
+                                  (positions[correct], "correct", "circle-open")):
+        if not len(subset):
+            continue
+        figure.add_trace(go.Scattergl(
+            x=x[subset], y=y[subset], mode="markers", customdata=subset,
+            name=html.escape(f"slice {_short(name, 28)}: {label} ({len(subset):,})"),
+            text=[texts[i] for i in subset] if texts is not None else None,
+            hovertemplate=("%{text}<br>" if texts is not None else "")
+            + "row %{customdata}<extra>slice</extra>",
+            marker={"size": 10, "symbol": symbol, "color": OKABE_ITO[7],
+                    "line": {"width": 1.5, "color": OKABE_ITO[7]}}))
 
 
 def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,

@@ -88,7 +88,10 @@ class ExploreResult:
     """``explore.json``: what the explorer found and how long each stage took (seconds).
 
     ``normaliser_minimums``/``_maximums`` are the per-dimension bounds (C,) that map later
-    logits into the same [-1, 1] space.
+    logits into the same [-1, 1] space. ``space`` is what was clustered and mapped
+    (``explorer.space``). ``mistakes``: misclassified pool rows, of which ``in_error_clusters``
+    lie in an error cluster, ``in_slices`` in an error slice, ``covered`` in either (runs
+    explored before slices existed read 0 for all four).
     """
 
     config: Json
@@ -102,6 +105,17 @@ class ExploreResult:
     normaliser_minimums: list[float]
     normaliser_maximums: list[float]
     timings_s: dict[str, float] = field(default_factory=dict)
+    space: str = "logits"
+    slices: int = 0
+    mistakes: int = 0
+    in_error_clusters: int = 0
+    in_slices: int = 0
+    covered: int = 0
+
+    @property
+    def coverage(self) -> float | None:
+        """Share of the model's mistakes inside an error cluster or slice (None: none)."""
+        return self.covered / self.mistakes if self.mistakes else None
 
     @classmethod
     def from_json(cls, payload: Json) -> ExploreResult:
@@ -115,10 +129,15 @@ class ExploreResult:
                    picked_name=payload.get("picked_name"), reason=payload.get("reason", ""),
                    normaliser_minimums=list(bounds["minimums"]),
                    normaliser_maximums=list(bounds["maximums"]),
-                   timings_s=dict(payload.get("timings_s", {})))
+                   timings_s=dict(payload.get("timings_s", {})),
+                   space=payload.get("space", "logits"), slices=int(payload.get("slices", 0)),
+                   **{key: int(payload.get("coverage", {}).get(key, 0))
+                      for key in ("mistakes", "in_error_clusters", "in_slices", "covered")})
 
     def to_json(self) -> Json:
         payload = asdict(self)
+        payload["coverage"] = {key: payload.pop(key) for key in
+                               ("mistakes", "in_error_clusters", "in_slices", "covered")}
         payload["normaliser"] = {"minimums": payload.pop("normaliser_minimums"),
                                  "maximums": payload.pop("normaliser_maximums")}
         return payload

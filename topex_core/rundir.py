@@ -14,6 +14,8 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       explore.json           ExploreResult: the explorer's settings, pick and timings
       clusters.csv           one row per cluster: name, size, errors, confusion, scores, rank
       cluster_words.json     {cluster: [[word, weight], …]}
+      slices.csv             one row per error slice: term, scope, rows, errors, lift, p, q
+      slice_rows.parquet     slice, id: the rows of each slice
       map_points.parquet     id, cluster, sparse_pca_x/_y, tsne_x/_y (the explorer's view
                              of points.parquet, which it never rewrites)
       maps.npz, maps.json    the fitted 2D maps (``explorer.projection``)
@@ -46,6 +48,8 @@ TEST_POINTS_FILE = "test_points.parquet"
 EXPLORE_FILE = "explore.json"
 CLUSTERS_FILE = "clusters.csv"
 WORDS_FILE = "cluster_words.json"
+SLICES_FILE = "slices.csv"
+SLICE_ROWS_FILE = "slice_rows.parquet"
 MAP_POINTS_FILE = "map_points.parquet"
 MAPS_ARRAYS_FILE = "maps.npz"
 MAPS_META_FILE = "maps.json"
@@ -214,13 +218,36 @@ def read_explore(run_dir: Path) -> tuple[ExploreResult, pd.DataFrame]:
 
 
 def write_explore(run_dir: Path, result: ExploreResult, clusters: pd.DataFrame,
-                  words: dict[str, list]) -> None:
-    """clusters.csv and cluster_words.json, then explore.json last: a run counts as
-    explored only once everything the explorer writes is there."""
+                  words: dict[str, list], slices: pd.DataFrame,
+                  slice_rows: dict[str, np.ndarray]) -> None:
+    """clusters.csv, cluster_words.json, slices.csv and slice_rows.parquet ({slice: row
+    ids}), then explore.json last: a run counts as explored only once everything the
+    explorer writes is there."""
     run_dir = Path(run_dir)
     clusters.to_csv(run_dir / CLUSTERS_FILE, index=False)
     (run_dir / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    slices.to_csv(run_dir / SLICES_FILE, index=False)
+    pd.DataFrame({"slice": [name for name, ids in slice_rows.items() for _ in ids],
+                  "id": np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])
+                  .astype(np.int64)}).to_parquet(run_dir / SLICE_ROWS_FILE, index=False)
     write_json_atomic(run_dir / EXPLORE_FILE, result.to_json())
+
+
+def read_slices(run_dir: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """(slices.csv, {slice: row ids}) of an explored run; empty for a run explored by a
+    version that found no slices."""
+    run_dir = Path(run_dir)
+    if not (run_dir / SLICES_FILE).is_file():
+        return pd.DataFrame(columns=["slice"]), {}
+    try:
+        table = pd.read_csv(run_dir / SLICES_FILE, keep_default_na=False, na_values=[""],
+                            dtype={"slice": str, "term": str, "true_label": str})
+    except (OSError, ValueError) as error:
+        raise RunError(f"{run_dir / SLICES_FILE}: missing or corrupt ({error})") from None
+    table["true_label"] = table["true_label"].fillna("")
+    rows = _read_parquet(run_dir / SLICE_ROWS_FILE)
+    return table, {name: group["id"].to_numpy(np.int64)
+                   for name, group in rows.groupby("slice", sort=False)}
 
 
 def read_words(run_dir: Path) -> dict[str, list]:

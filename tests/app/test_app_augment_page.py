@@ -31,7 +31,7 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     run, cluster = explored
     at = page(run)
     assert not at.exception
-    assert at.selectbox(key="augment_cluster").value == cluster
+    assert at.selectbox(key="augment_target").value == ("cluster", str(cluster))
     assert at.selectbox(key="augment_label").value == "billing"
     assert at.selectbox(key="augment_backend").value == "eda"
     assert "No candidates yet" in at.caption[-1].value

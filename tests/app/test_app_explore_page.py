@@ -36,11 +36,24 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     at.session_state["run_dir"] = str(run)
     at.run()
     assert not at.exception
-    assert [m.label for m in at.metric][:2] == ["Clusters", "Error clusters"]
-    assert at.metric[1].value == "1"
-    assert "was chosen because" in at.info[0].value or "only error cluster" in at.info[0].value
-    assert at.session_state["cluster"] == at.selectbox(key="explore_cluster").value
+    assert [m.label for m in at.metric][:4] == ["Clusters", "Error clusters", "Error slices",
+                                                "Mistakes covered"]
+    assert at.metric[1].value == "1" and at.metric[3].value == "100%"
+    assert "hold **100%** of the model's 25 mistakes" in at.info[0].value
+    assert "only error cluster" in at.info[0].value
+    target = at.selectbox(key="explore_target").value
+    assert target[0] == "cluster" and at.session_state["target"] == target
     assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
+    assert any("Error slices" in sub.value for sub in at.subheader)
+    assert "0 mistakes outside" in at.expander[0].label
     at.radio(key="explore_color_by").set_value("correct").run()
     at.radio(key="explore_map_name").set_value("sparse_pca").run()
     assert not at.exception
+    slices = [option for option in at.selectbox(key="explore_target").options
+              if option.startswith("slice")]
+    assert slices
+    at.selectbox(key="explore_target").set_value(("slice", slices[0].split(": ")[1]
+                                                  .split(" · ")[0])).run()
+    assert not at.exception, at.exception
+    assert at.session_state["target"][0] == "slice"
+    assert any(sub.value.startswith("Slice: ") for sub in at.subheader)

@@ -12,25 +12,25 @@ from conftest import hashing_embed, one_line, parts
 
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, make_backend
+from topex_core.errors import SettingsError
 from topex_core.storage.store import Store
 
 
 def test_prompt_uses_the_cluster_name_the_majority_label_and_mixed_examples(
         explored: tuple[Path, int]) -> None:
     run, cluster = explored
-    context = augment.cluster_context(run, cluster)
+    context = augment.target_context(run, cluster=cluster)
     assert context.majority_label == "billing" and not context.pair
-    request = augment.AugmentRequest(cluster=cluster, shots=4, mix_ratio=0.5)
+    request = augment.AugmentRequest(shots=4, mix_ratio=0.5)
     prompt = augment.prepare_prompt(context, request)
     assert prompt.label == "billing" and prompt.issue == context.name and prompt.task == "text"
     assert [e.source for e in prompt.examples].count("cluster") == 2
     assert all(e.row_id is not None for e in prompt.examples)
     assert prompt.mix_ratio == 0.5 and context.name in prompt.text
     member = int(context.rows["id"].iloc[0])
-    chosen = augment.prepare_prompt(context, augment.AugmentRequest(
-        cluster=cluster, example_ids=(member, 3)))
+    chosen = augment.prepare_prompt(context, augment.AugmentRequest(example_ids=(member, 3)))
     assert [(e.row_id, e.source) for e in chosen.examples] == [(member, "cluster"), (3, "target")]
-    zero_shot = augment.prepare_prompt(context, augment.AugmentRequest(cluster=cluster, shots=0))
+    zero_shot = augment.prepare_prompt(context, augment.AugmentRequest(shots=0))
     assert zero_shot.examples == () and zero_shot.mix_ratio is None
 
 
@@ -44,27 +44,27 @@ def test_prompt_uses_the_cluster_name_the_majority_label_and_mixed_examples(
 ])
 def test_bad_requests_are_refused(explored: tuple[Path, int], change: dict, message: str) -> None:
     run, cluster = explored
-    context = augment.cluster_context(run, cluster)
+    context = augment.target_context(run, cluster=cluster)
     with pytest.raises(ValueError, match=message):
-        augment.prepare_prompt(context, augment.AugmentRequest(cluster=cluster, **change))
+        augment.prepare_prompt(context, augment.AugmentRequest(**change))
 
 
 def test_unknown_cluster_lists_the_error_clusters(explored: tuple[Path, int]) -> None:
     run, cluster = explored
     with pytest.raises(ValueError, match=f"error clusters: {cluster}"):
-        augment.cluster_context(run, 999)
+        augment.target_context(run, cluster=999)
 
 
 def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path, int],
                                                            tmp_path: Path) -> None:
     run, cluster = explored
     context, checker = parts(run, cluster)
-    request = augment.AugmentRequest(cluster=cluster, n=6, shots=3, mix_ratio=2 / 3,
+    request = augment.AugmentRequest(n=6, shots=3, mix_ratio=2 / 3,
                                      sampling=Sampling(seed=5))
     prompt = augment.prepare_prompt(context, request)
     with Store(tmp_path / "topex.db") as store:
         outcome = augment.generate_candidates(
-            context, request, prompt, backend=augment.eda_for_cluster(context, hashing_embed),
+            context, request, prompt, backend=augment.eda_for_target(context, hashing_embed),
             checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     assert outcome.error is None and outcome.completions == 6
@@ -85,7 +85,7 @@ def test_a_failing_server_keeps_the_candidates_it_sent(explored: tuple[Path, int
                                                        tmp_path: Path) -> None:
     run, cluster = explored
     context, checker = parts(run, cluster)
-    request = augment.AugmentRequest(cluster=cluster, n=3, shots=2)
+    request = augment.AugmentRequest(n=3, shots=2)
     prompt = augment.prepare_prompt(context, request)
     with ChatServer("ignore_n") as server, Store(tmp_path / "topex.db") as store:
         backend = make_backend("openai", base_url=server.base_url, model="m", max_retries=0,
@@ -127,3 +127,25 @@ def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Pa
     assert one_line(error) and "cannot reach" in error and "0 candidates were stored" in error
     assert cli.main(["generate", "--run", str(run), "--cluster", "12345"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["generate", "--run", str(run), "--slice", "nonesuch"]) == 2
+    assert "'nonesuch' is not an error slice" in capsys.readouterr().err
+    assert cli.main(["generate", "--run", str(run), "--slice", "delivery", "--n", "3",
+                     "--shots", "2", "--db", str(db)]) == 0
+    slice_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    with Store(db) as store:
+        stored = store.candidates(store.run_id(run), slice="delivery")
+    assert len(stored) == len(slice_lines) >= 1 and stored["cluster"].isna().all()
+
+
+def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path: Path) -> None:
+    run, _ = explored
+    context = augment.target_context(run, slice="delivery")
+    assert context.target.kind == "slice" and context.target.cluster is None
+    assert context.name == "delivery · billing → shipping"
+    assert context.majority_label == "billing" and len(context.rows) == 25
+    prompt = augment.prepare_prompt(context, augment.AugmentRequest(shots=3))
+    assert "delivery · billing → shipping" in prompt.text
+    # the target's own rows are its mistakes: every example comes from them
+    assert all(e.row_id >= 180 and e.source == "cluster" for e in prompt.examples)
+    with pytest.raises(SettingsError, match="choose one target"):
+        augment.target_context(run, cluster=1, slice="delivery")

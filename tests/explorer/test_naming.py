@@ -1,23 +1,59 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import hashing_embed
 
-from topex_core.explorer.naming import name_clusters
+from topex_core.explorer.naming import NO_SHARED_WORDING, name_clusters, support_needed
+from topex_core.explorer.terms import phrases
 
 
-def test_names_are_the_distinctive_words_of_each_cluster() -> None:
-    texts = (["my parcel courier is late again"] * 6 + ["invoice refund card payment"] * 6
+def test_keywords_are_distinctive_and_each_occurs_in_several_texts() -> None:
+    texts = ([f"my parcel courier is late again day{i}" for i in range(6)]
+             + [f"invoice refund card payment ref{i}" for i in range(6)]
              + ["the screen battery died"] * 6)
     labels = np.array([0] * 6 + [5] * 6 + [-1] * 6)
     names = name_clusters(texts, labels, top_n_words=3)
     assert set(names) == {0, 5}
-    assert set(names[0].name.split()) <= {"parcel", "courier", "late", "again"}
-    assert set(names[5].name.split()) <= {"invoice", "refund", "card", "payment"}
-    assert len(names[0].words) == 3 and all(weight > 0 for _, weight in names[0].words)
-    assert "the" not in names[0].name.split()
+    for cluster, vocabulary in ((0, "parcel courier late"), (5, "invoice refund card payment")):
+        keywords = names[cluster].keywords
+        assert len(keywords) == 3 and all(set(k.split()) <= set(vocabulary.split())
+                                          for k in keywords)
+        assert names[cluster].coverage == 1.0
+        # no keyword repeats a word of a better one, no day0/ref0 that occurs once
+        tokens = [token for keyword in keywords for token in keyword.split()]
+        assert len(tokens) == len(set(tokens))
+    assert names[0].label("billing → shipping").endswith(" · billing → shipping")
+
+
+def test_words_used_once_are_never_keywords() -> None:
+    texts = ["glass accessibility baring", "stand ioc oas", "ashen bigfoot macbeth",
+             "wells malone martians", "sirk burdened eidologist"] * 1 + ["filler text"] * 5
+    labels = np.array([0] * 5 + [1] * 5)
+    names = name_clusters(texts, labels)
+    assert names[0].keywords == [] and names[0].name == NO_SHARED_WORDING
+    assert names[0].coverage == 0.0
+    assert names[0].label("a → b") == "no shared wording · a → b"
+
+
+def test_support_grows_with_the_cluster() -> None:
+    assert support_needed(5) == 2 and support_needed(50) == 10
+    # a word in 3 of 40 texts is not a keyword of that cluster; one in 20 of 40 is
+    texts = [f"rare{i % 13} common" for i in range(40)] + ["other words here"] * 40
+    texts[:3] = ["unusual common"] * 3
+    names = name_clusters(texts, np.array([0] * 40 + [1] * 40))
+    assert names[0].keywords == ["common"]
+
+
+def test_rerank_with_an_embedder_keeps_supported_keywords() -> None:
+    texts = [f"express delivery fee refund late parcel {i % 3}" for i in range(20)] + \
+            ["card payment invoice"] * 20
+    labels = np.array([0] * 20 + [1] * 20)
+    names = name_clusters(texts, labels, embed=hashing_embed, rerank=[0], top_n_words=2)
+    assert len(names[0].keywords) == 2
+    assert all(keyword in phrases(texts[0]) for keyword in names[0].keywords)
 
 
 def test_no_clusters_and_stop_words_only() -> None:
     assert name_clusters(["a b", "c d"], np.array([-1, -1])) == {}
     names = name_clusters(["the and", "of the"], np.array([0, 1]))
-    assert names[0].name == "cluster 0" and names[1].words == []
+    assert names[0].name == NO_SHARED_WORDING and names[1].words == []

@@ -10,7 +10,7 @@ from conftest import hashing_embed, make_run
 from topex_core.errors import RunError
 from topex_core.explorer.clustering import ClusterConfig
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
-from topex_core.rundir import read_explore, read_points
+from topex_core.rundir import read_explore, read_points, read_slices
 
 
 def test_explorer_finds_names_maps_and_ranks_the_planted_cluster(tmp_path: Path) -> None:
@@ -21,10 +21,18 @@ def test_explorer_finds_names_maps_and_ranks_the_planted_cluster(tmp_path: Path)
     meta, clusters = read_explore(run)
     assert meta == result
     assert result.error_clusters == 1 and result.method == "optics"
-    assert set(result.picked_name.split()) <= {"express", "delivery", "fee", "refund"}
+    keywords, confusion = result.picked_name.split(" · ")
+    assert confusion == "billing → shipping"
+    assert set(keywords.replace(",", " ").split()) <= {"express", "delivery", "fee", "refund"}
     top = clusters[clusters["rank"] == 1].iloc[0]
     assert top["confusion"] == "billing → shipping" and top["error_rate"] == 1.0
-    assert list(clusters.columns[:2]) == ["cluster", "name"]
+    assert top["keywords"].split("; ") == keywords.split(", ") and top["name_coverage"] == 1.0
+    assert list(clusters.columns[:4]) == ["cluster", "name", "keywords", "name_coverage"]
+    slices, slice_rows = read_slices(run)
+    assert slices.iloc[0]["confusion"] == "billing → shipping"
+    assert set(slice_rows[slices.iloc[0]["slice"]]) == set(range(180, 205))
+    assert result.mistakes == 25 and result.covered == 25 and result.coverage == 1.0
+    assert result.in_error_clusters == 25 and result.in_slices == 25
     points = read_points(run)
     assert {"cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"} <= set(points.columns)
     assert (points.loc[points["cluster"] == result.picked_cluster, "id"] >= 180).all()

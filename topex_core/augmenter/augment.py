@@ -1,4 +1,5 @@
-"""Directed augmentation of one error cluster: prompt → backend → parse → check → store.
+"""Directed augmentation of one target (an error cluster or an error slice): prompt →
+backend → parse → check → store.
 
 The dashboard and ``topex generate`` both call ``prepare_prompt`` (the prompt is shown
 and can be edited before anything is generated) and then ``generate_candidates``, which
@@ -37,21 +38,21 @@ from topex_core.augmenter.prompts import (
     build_prompt,
     select_examples,
 )
-from topex_core.errors import RunError, SettingsError
+from topex_core.errors import SettingsError
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
-from topex_core.rundir import read_explore, read_points, read_run
+from topex_core.explorer.targets import Target, read_target
+from topex_core.rundir import read_points, read_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.run import load_run_classifier
 
 
 @dataclass(frozen=True)
 class AugmentRequest:
-    """What to generate for ``cluster``. ``label`` None = the cluster's majority true label;
+    """What to generate for a target. ``label`` None = the label of the target's mistakes;
     ``task`` None = ``nli`` for sentence pairs, else ``text``; ``example_ids`` replaces the
     drawn examples with these dataset rows."""
 
-    cluster: int
     n: int = 5
     label: str | None = None
     task: str | None = None
@@ -74,20 +75,26 @@ class AugmentRequest:
 
 
 @dataclass(frozen=True)
-class ClusterContext:
-    """An error cluster of an explored run and the rows prompts draw on."""
+class TargetContext:
+    """A target of an explored run and the rows prompts draw on."""
 
     run_dir: Path
-    cluster: int
-    name: str
+    target: Target
     label_names: list[str]
-    majority_label: str
     pair: bool
     points: pd.DataFrame = field(repr=False)
 
     @property
     def rows(self) -> pd.DataFrame:
-        return self.points[self.points["cluster"] == self.cluster]
+        return self.points.iloc[self.target.positions]
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    @property
+    def majority_label(self) -> str:
+        return self.target.label
 
     def task(self, request: AugmentRequest) -> str:
         return request.task or ("nli" if self.pair else "text")
@@ -104,49 +111,49 @@ class Outcome:
     error: str | None = None
 
 
-def cluster_context(run_dir: Path, cluster: int) -> ClusterContext:
-    """The cluster's name and rows; ValueError when the run is not explored or the cluster
-    does not exist."""
+def target_context(run_dir: Path, *, cluster: int | None = None,
+                   slice: str | None = None) -> TargetContext:
+    """The error cluster or error slice and the run's rows; RunError when the run is not
+    explored or the target does not exist."""
     run_dir = Path(run_dir)
     record = read_run(run_dir)
-    _, clusters = read_explore(run_dir)
-    match = clusters[clusters["cluster"] == cluster]
-    if match.empty:
-        known = ", ".join(str(c) for c in clusters.loc[clusters["is_error_cluster"], "cluster"])
-        raise RunError(f"cluster {cluster} does not exist in {run_dir}; error clusters: "
-                         f"{known or 'none'}")
     points = read_points(run_dir)
-    row = match.iloc[0]
-    return ClusterContext(run_dir=run_dir, cluster=cluster, name=str(row["name"]),
-                          label_names=list(record.label_names),
-                          majority_label=str(row["true_majority"]),
-                          pair="text_pair" in points.columns, points=points)
+    return TargetContext(run_dir=run_dir,
+                         target=read_target(run_dir, cluster=cluster, slice=slice, points=points),
+                         label_names=list(record.label_names),
+                         pair="text_pair" in points.columns, points=points)
 
 
-def choose_examples(context: ClusterContext, request: AugmentRequest) -> list[Example]:
+def choose_examples(context: TargetContext, request: AugmentRequest) -> list[Example]:
     """The few-shot examples: ``request.example_ids`` when given, else round(λ·k) rows of
-    the cluster with the target label and the rest correct rows of the target label."""
+    the target with the target label (its mistakes, when it has some: a slice holds correct
+    rows too) and the rest correct rows of the target label elsewhere."""
     label = request.label or context.majority_label
     points = context.points
+    in_target = np.zeros(len(points), bool)
+    in_target[context.target.positions] = True
     if request.example_ids is not None:
-        by_id = points.set_index("id", drop=False)
-        unknown = sorted(set(request.example_ids) - set(by_id.index))
+        by_position = pd.Series(np.arange(len(points)), index=points["id"].to_numpy())
+        unknown = sorted(set(request.example_ids) - set(by_position.index))
         if unknown:
             raise SettingsError(f"example rows not in the dataset: {unknown[:5]}")
-        return [Example(*_row(by_id.loc[row_id]),
-                        source="cluster" if by_id.loc[row_id, "cluster"] == context.cluster
-                        else "target") for row_id in request.example_ids]
-    in_cluster = points["cluster"] == context.cluster
-    cluster_rows = points[in_cluster & (points["label"].astype(str) == label)]
+        return [Example(*_row(points.iloc[by_position[row_id]]),
+                        source="cluster" if in_target[by_position[row_id]] else "target")
+                for row_id in request.example_ids]
+    with_label = (points["label"].astype(str) == label).to_numpy()
+    correct = points["correct"].to_numpy(bool)
+    cluster_rows = points[in_target & with_label & ~correct]
     if cluster_rows.empty:
-        cluster_rows = points[in_cluster]
-    target_rows = points[~in_cluster & points["correct"] & (points["label"].astype(str) == label)]
+        cluster_rows = points[in_target & with_label]
+    if cluster_rows.empty:
+        cluster_rows = points[in_target]
+    target_rows = points[~in_target & correct & with_label]
     return select_examples([_row(r) for _, r in cluster_rows.iterrows()],
                            [_row(r) for _, r in target_rows.iterrows()], k=request.shots,
                            mix_ratio=request.mix_ratio, seed=request.sampling.seed)
 
 
-def prepare_prompt(context: ClusterContext, request: AugmentRequest,
+def prepare_prompt(context: TargetContext, request: AugmentRequest,
                    examples: Sequence[Example] | None = None) -> Prompt:
     """The prompt ``generate_candidates`` will send (examples drawn unless given)."""
     request.validate()
@@ -160,7 +167,7 @@ def prepare_prompt(context: ClusterContext, request: AugmentRequest,
                         mix_ratio=request.mix_ratio if chosen else None)
 
 
-def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt: Prompt, *,
+def generate_candidates(context: TargetContext, request: AugmentRequest, prompt: Prompt, *,
                         backend: Backend, checker: CandidateChecker, store: Store,
                         on_delta: OnDelta | None = None,
                         cancel: threading.Event | None = None) -> Outcome:
@@ -183,7 +190,8 @@ def generate_candidates(context: ClusterContext, request: AugmentRequest, prompt
                "example_ids": [e.row_id for e in prompt.examples],
                "example_sources": [e.source for e in prompt.examples]}
     candidates = [Candidate(text=item.text, text_pair=item.text_pair, label=prompt.label,
-                            backend=completion.backend, cluster=context.cluster,
+                            backend=completion.backend, cluster=context.target.cluster,
+                            slice=context.target.slice,
                             model=completion.model, prompt=prompt.text,
                             sampling={**completion.sampling, **lineage}, seed=completion.seed,
                             checks=check, mix_ratio=prompt.mix_ratio)
@@ -216,15 +224,15 @@ def generate_parsed(backend: Backend, prompt: Prompt, n: int, sampling: Sampling
     return parsed, dropped, len(completions), error
 
 
-def cluster_backend(name: str, context: ClusterContext, *, embed: Embed,
+def target_backend(name: str, context: TargetContext, *, embed: Embed,
                     model: str | None = None, base_url: str | None = None,
                     api_key: str | None = None, timeout_s: float = 120.0,
                     concurrency: int = 4, stream: bool = False) -> Backend:
-    """The generator ``name`` for ``context``: EDA with the cluster's own vocabulary, an
+    """The generator ``name`` for ``context``: EDA with the target's own vocabulary, an
     OpenAI-compatible server (``base_url``, ``model``), or a local model (transformers,
     vllm: ``model`` is a directory or id)."""
     if name == "eda":
-        return eda_for_cluster(context, embed)
+        return eda_for_target(context, embed)
     if name == "openai":
         return make_backend("openai", base_url=base_url, model=model, api_key=api_key,
                             timeout_s=timeout_s, concurrency=concurrency, stream=stream)
@@ -263,8 +271,8 @@ def classifier_predict(run_dir: Path) -> Predict:
     return predict
 
 
-def eda_for_cluster(context: ClusterContext, embed: Embed, **options) -> Backend:
-    """The EDA backend with synonyms from the cluster's own vocabulary."""
+def eda_for_target(context: TargetContext, embed: Embed, **options) -> Backend:
+    """The EDA backend with synonyms from the target's own vocabulary."""
     from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 
     return EdaBackend(vocabulary_synonyms(point_texts(context.rows), embed), **options)

@@ -12,12 +12,13 @@ For one candidate (text, optional pair, assigned label):
 - prediction: the current classifier's label and confidence (softmax probability).
 - intrusion (after inversedMixup's manifold intrusion): among the ``neighbours`` nearest
   reference rows by embedding, another class outnumbers the assigned label.
-- topic: cosine similarity to the centroid of the cluster's rows. Off topic when it is
-  below the threshold min(10th percentile of the cluster's own rows, 90th percentile of
-  the rows outside the cluster): no closer to the topic than most other rows are.
+- topic: cosine similarity to the centroid of the target's rows (an error cluster or
+  slice). Off topic when it is below the threshold min(10th percentile of the target's
+  own rows, 90th percentile of the rows outside it): no closer to the topic than most
+  other rows are.
 
 Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
-sample of that size plus every row of the cluster (exact duplicates still use all rows).
+sample of that size plus every row of the target (exact duplicates still use all rows).
 Reference embeddings are cached in the run directory (``text_embeddings.npy``).
 """
 
@@ -33,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topex_core.errors import RunError
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
+from topex_core.explorer.targets import Target
 from topex_core.rundir import EMBEDDINGS_FILE, EMBEDDINGS_META_FILE, read_points, read_run
 
 Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
@@ -173,18 +174,14 @@ class CandidateChecker:
                 "off_topic": bool(threshold is not None and similarity < threshold)}
 
 
-def checker_for_run(run_dir: Path, cluster: int, *, embed: Embed, predict: Predict | None,
+def checker_for_run(run_dir: Path, target: Target, *, embed: Embed, predict: Predict | None,
                     config: CheckConfig = CheckConfig(),
                     progress: Callable[[float, str], None] | None = None) -> CandidateChecker:
-    """A checker for ``cluster`` of an explored run, embedding the reference rows once
-    (cached in the run directory)."""
+    """A checker for ``target`` (an error cluster or slice) of an explored run, embedding
+    the reference rows once (cached in the run directory)."""
     record = read_run(run_dir)
     points = read_points(run_dir)
-    if "cluster" not in points.columns:
-        raise RunError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
-    cluster_positions = np.flatnonzero(points["cluster"].to_numpy() == cluster)
-    if len(cluster_positions) == 0:
-        raise RunError(f"cluster {cluster} does not exist in {run_dir}")
+    cluster_positions = target.positions
     reference_positions = _reference_positions(len(points), cluster_positions, config)
     texts = point_texts(points)
     embeddings = cached_embeddings(Path(run_dir), [texts[i] for i in reference_positions],

@@ -73,9 +73,11 @@ def explore(args: argparse.Namespace) -> int:
         seed=args.seed)
     result = explore_run(args.run, config, embed=SentenceEmbedder(),
                          progress=_stderr_progress("explore"))
-    print(json.dumps({key: getattr(result, key) for key in
-                      ("method", "clusters", "error_clusters", "noise_points", "picked_cluster",
-                       "picked_name", "reason", "timings_s")}, ensure_ascii=False))
+    summary = {key: getattr(result, key) for key in
+               ("method", "clusters", "error_clusters", "slices", "noise_points",
+                "picked_cluster", "picked_name", "reason", "mistakes", "in_error_clusters",
+                "in_slices", "covered", "timings_s")}
+    print(json.dumps(summary, ensure_ascii=False))
     return 0
 
 
@@ -90,17 +92,17 @@ def generate(args: argparse.Namespace) -> int:
     set_cpu_threads()
     template = _read_template(args.template_file) if args.template_file else None
     request = augment.AugmentRequest(
-        cluster=args.cluster, n=args.n, label=args.label, task=args.task, shots=args.shots,
+        n=args.n, label=args.label, task=args.task, shots=args.shots,
         mix_ratio=args.mix_ratio, template=template,
         sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
                           max_tokens=args.max_tokens, seed=args.seed)).validate()
-    context = augment.cluster_context(args.run, args.cluster)
+    context = augment.target_context(args.run, cluster=args.cluster, slice=args.slice)
     prompt = augment.prepare_prompt(context, request)
     embed = SentenceEmbedder()
-    backend = augment.cluster_backend(args.backend, context, embed=embed, model=args.model,
+    backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,
                                       base_url=args.base_url, timeout_s=args.timeout,
                                       concurrency=args.concurrency)
-    checker = checker_for_run(args.run, args.cluster, embed=embed,
+    checker = checker_for_run(args.run, context.target, embed=embed,
                               predict=augment.classifier_predict(args.run),
                               progress=_stderr_progress("checks"))
     with Store(args.db) as store:

@@ -70,7 +70,8 @@ def _add_explore(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _add_generate(subcommands: argparse._SubParsersAction) -> None:
-    command = subcommands.add_parser("generate", help="generate candidate samples for a cluster")
+    command = subcommands.add_parser(
+        "generate", help="generate candidate samples for an error cluster or slice")
     _add_generate_arguments(command)
     _finish(command, commands.generate, store=True)
 
@@ -146,7 +147,10 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     from topex_core.augmenter.prompts import TASK_TEMPLATES
 
     parser.add_argument("--run", required=True, type=Path, help="explored run directory")
-    parser.add_argument("--cluster", required=True, type=int, help="error cluster number")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--cluster", type=int, help="error cluster number (clusters.csv)")
+    target.add_argument("--slice", help="error slice: its key in slices.csv ('oil | Business') "
+                        "or a term, which names its best-ranked slice")
     parser.add_argument("--n", type=int, default=5, help="completions to ask for")
     parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
     parser.add_argument("--model", default=None,
@@ -157,14 +161,15 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
     parser.add_argument("--concurrency", type=int, default=4, help="openai: requests at once")
     parser.add_argument("--label", default=None,
-                        help="target class (default: the cluster's majority true label)")
+                        help="target class (default: the true label of the target's mistakes)")
     parser.add_argument("--task", default=None, choices=list(TASK_TEMPLATES),
                         help="prompt template (default: nli for pairs, else text)")
     parser.add_argument("--template-file", type=Path, default=None,
                         help="your own template with {label} and {issue}")
     parser.add_argument("--shots", type=int, default=5, help="few-shot examples k (0: none)")
     parser.add_argument("--mix-ratio", type=float, default=1.0,
-                        help="λ: share of examples from the cluster (rest: correct target rows)")
+                        help="λ: share of examples from the target (rest: correct rows of the "
+                             "label)")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-p", type=float, default=0.95)
     parser.add_argument("--max-tokens", type=int, default=256)

@@ -41,10 +41,10 @@ import torch
 
 from topex_core.augmenter.augment import (
     AugmentRequest,
-    ClusterContext,
-    cluster_context,
+    TargetContext,
     generate_parsed,
     prepare_prompt,
+    target_context,
 )
 from topex_core.augmenter.generation import Backend, Sampling
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
@@ -73,7 +73,7 @@ RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.jsonl"
 EXPERIMENT_FILE = "experiment.json"
 LABELLED_BY = "the cluster's target class, assigned automatically (no human review)"
-MakeBackend = Callable[[ClusterContext | None, Sequence[str]], Backend]
+MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
 
 
 class ExperimentError(TopexError):
@@ -147,7 +147,7 @@ def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfi
 
 def eda_backend_factory(embed: Embed) -> MakeBackend:
     """EDA with synonyms from the vocabulary of the texts it rewrites."""
-    def make(context: ClusterContext | None, texts: Sequence[str]) -> Backend:
+    def make(context: TargetContext | None, texts: Sequence[str]) -> Backend:
         return EdaBackend(vocabulary_synonyms(texts, embed))
     return make
 
@@ -196,7 +196,7 @@ class _SeedRun:
             self.clusters = clusters[clusters["is_error_cluster"]]
         self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
         self._random_backend: Backend | None = None
-        self._generators: dict[int, tuple[ClusterContext, Backend]] = {}
+        self._generators: dict[int, tuple[TargetContext, Backend]] = {}
         self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
 
     def result(self, strategy: str, n: int) -> dict:
@@ -248,12 +248,12 @@ class _SeedRun:
 
     def _cluster_samples(self, cluster: int, n: int) -> pd.DataFrame:
         if cluster not in self._generators:  # one context and backend per cluster, every n
-            context = cluster_context(self.run_dir, cluster)
+            context = target_context(self.run_dir, cluster=cluster)
             self._generators[cluster] = (context,
                                          self.make_backend(context, point_texts(context.rows)))
         context, backend = self._generators[cluster]
         shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
-        request = AugmentRequest(cluster=cluster, n=n, shots=min(shots, 10),
+        request = AugmentRequest(n=n, shots=min(shots, 10),
                                  sampling=Sampling(seed=self.seed))
         return _generate(backend, prepare_prompt(context, request), n, request.sampling)
 

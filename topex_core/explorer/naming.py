@@ -1,69 +1,170 @@
-"""Cluster names from BERTopic's class-based TF-IDF (TopEx §2.3).
+"""Cluster keywords backed by the cluster's own texts (TopEx §2.3, made to hold on real data).
 
-Manual topic modelling: our cluster labels are passed as ``y`` and BERTopic skips its own
-embedding, dimensionality reduction and clustering (``BaseEmbedder``, ``BaseCluster``,
-``BaseDimensionalityReduction``). The name is the top words joined by spaces, as in the
-paper ("cinderella disney her the"); English stop words are removed.
+BERTopic's class-based TF-IDF ranks each cluster's terms (manual topic modelling: our
+cluster labels are passed as ``y``; BERTopic skips its own embedding, reduction and
+clustering), with ``terms.phrases`` as the analyzer (1–2-grams, stop words out) and
+``reduce_frequent_words``. c-TF-IDF alone ranks words that occur once first in clusters of
+5–10 texts, so a term becomes a keyword only when it occurs in at least
+max(``min_support``, ``support_share`` × size) of the cluster's texts. The supported
+candidates of the clusters in ``rerank`` (the error clusters) are re-ranked by BERTopic's
+``MaximalMarginalRelevance`` over the sentence embedder (the packaged MiniLM), which
+prefers terms close to the cluster's wording and unlike each other; the other clusters keep
+the c-TF-IDF order (embedding every cluster's candidates would cost more than the rest of
+the explorer). A cluster whose texts share no supported term has no keywords, and says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+
+from topex_core.explorer.scoring import Embed
+from topex_core.explorer.terms import phrases, term_vectorizer
 
 TOP_WORDS = 4
+CANDIDATES = 50
+NO_SHARED_WORDING = "no shared wording"
 
 
 @dataclass(frozen=True)
 class ClusterName:
-    """``words``: (word, c-TF-IDF weight) pairs, best first; ``name``: the words joined."""
+    """``words``: (keyword, c-TF-IDF weight) pairs, best first, each in ≥ the support
+    threshold of the cluster's texts; ``coverage``: share of the cluster's texts that
+    contain at least one keyword (0 when there is none)."""
 
     cluster: int
-    name: str
     words: list[tuple[str, float]]
+    coverage: float
+
+    @property
+    def keywords(self) -> list[str]:
+        return [word for word, _ in self.words]
+
+    @property
+    def name(self) -> str:
+        return ", ".join(self.keywords) or NO_SHARED_WORDING
+
+    def label(self, confusion: str) -> str:
+        """The name shown to a user: keywords and the confusion they carry."""
+        return f"{self.name} · {confusion}" if confusion else self.name
+
+
+def support_needed(size: int, *, min_support: int = 2, support_share: float = 0.2) -> int:
+    """How many of a cluster's ``size`` texts must contain a term for it to be a keyword."""
+    return max(min_support, math.ceil(support_share * size))
 
 
 def name_clusters(texts: Sequence[str], cluster_labels: np.ndarray, *,
-                  top_n_words: int = TOP_WORDS, stop_words: str | None = "english",
-                  ) -> dict[int, ClusterName]:
+                  top_n_words: int = TOP_WORDS, embed: Embed | None = None,
+                  rerank: Collection[int] = (), min_support: int = 2,
+                  support_share: float = 0.2) -> dict[int, ClusterName]:
     """Names of every cluster in ``cluster_labels`` (N,) except noise (-1).
 
-    Noise texts still take part in c-TF-IDF (as BERTopic's outlier topic) so that words
-    common to every region are weighted down. A cluster whose texts have no usable word
-    (all stop words, emoji only…) is named ``cluster K``.
+    Noise texts take part in c-TF-IDF (as BERTopic's outlier topic) so that words common to
+    every region are weighted down. ``embed`` None skips the re-ranking.
     """
+    labels = np.asarray(cluster_labels, dtype=np.int64)
+    clusters = sorted(int(c) for c in np.unique(labels) if c != -1)
+    if not clusters:
+        return {}
+    support, vocabulary = _text_support(texts, labels, clusters)
+    if support is None:
+        return {c: ClusterName(c, [], 0.0) for c in clusters}
+    topic_model, candidates = _ctfidf_candidates(texts, labels, clusters, embed)
+    names = {}
+    for row, cluster in enumerate(clusters):
+        size = int((labels == cluster).sum())
+        needed = support_needed(size, min_support=min_support, support_share=support_share)
+        supported = _distinct([(word, weight) for word, weight in candidates.get(cluster, [])
+                               if word in vocabulary
+                               and support[row, vocabulary[word]] >= needed])
+        if embed is not None and cluster in rerank and len(supported) > top_n_words:
+            supported = _maximal_marginal_relevance(topic_model, supported, top_n_words)
+        words = supported[:top_n_words]
+        names[cluster] = ClusterName(cluster, words, _coverage(texts, labels == cluster, words))
+    return names
+
+
+def _text_support(texts: Sequence[str], labels: np.ndarray, clusters: list[int]
+                  ) -> tuple[np.ndarray | None, dict[str, int]]:
+    """(K, V) number of each cluster's texts containing each term in ≥ 2 texts overall."""
+    vectorizer = term_vectorizer(min_rows=2)
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # "empty vocabulary": no term shared by two texts anywhere
+        return None, {}
+    inside = np.isin(labels, clusters)
+    rows = np.searchsorted(clusters, labels[inside])
+    membership = sparse.csr_matrix((np.ones(len(rows)), (rows, np.flatnonzero(inside))),
+                                   shape=(len(clusters), len(labels)))
+    return np.asarray((membership @ counts).todense()), vectorizer.vocabulary_
+
+
+def _ctfidf_candidates(texts: Sequence[str], labels: np.ndarray, clusters: list[int],
+                       embed: Embed | None):
+    """BERTopic fitted on our clusters, and each cluster's top ``CANDIDATES`` terms."""
     from bertopic import BERTopic
-    from bertopic.backend import BaseEmbedder
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
-    from sklearn.feature_extraction.text import CountVectorizer
 
-    labels = np.asarray(cluster_labels, dtype=np.int64)
-    clusters = sorted(int(c) for c in np.unique(labels) if c != -1)
-    fallback = {c: ClusterName(c, f"cluster {c}", []) for c in clusters}
-    if not clusters:
-        return {}
     topic_model = BERTopic(
-        embedding_model=BaseEmbedder(), umap_model=BaseDimensionalityReduction(),
-        hdbscan_model=BaseCluster(), ctfidf_model=ClassTfidfTransformer(),
-        vectorizer_model=CountVectorizer(stop_words=stop_words), top_n_words=top_n_words,
-        calculate_probabilities=False, verbose=False,
-    )
-    try:
-        topic_model.fit(list(texts), embeddings=np.zeros((len(labels), 1)), y=labels)
-    except ValueError:  # "empty vocabulary": nothing but stop words anywhere
-        return fallback
+        embedding_model=_embedder(embed), umap_model=BaseDimensionalityReduction(),
+        hdbscan_model=BaseCluster(),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        vectorizer_model=term_vectorizer(), top_n_words=CANDIDATES,
+        calculate_probabilities=False, verbose=False)
+    topic_model.fit(list(texts), embeddings=np.zeros((len(labels), 1)), y=labels)
     # BERTopic renumbers topics by size: map each cluster to the topic its texts received
     assigned_topics = np.asarray(topic_model.topics_)
-    names = {}
+    candidates = {}
     for cluster in clusters:
-        topic_id = int(assigned_topics[np.flatnonzero(labels == cluster)[0]])
-        topic = topic_model.get_topic(topic_id) or []
-        words = [(word, round(float(weight), 4)) for word, weight in topic[:top_n_words]
-                 if word and weight > 0]
-        names[cluster] = (ClusterName(cluster, " ".join(w for w, _ in words), words)
-                          if words else fallback[cluster])
-    return names
+        topic = topic_model.get_topic(int(assigned_topics[np.flatnonzero(labels == cluster)[0]]))
+        candidates[cluster] = [(word, round(float(weight), 4)) for word, weight in topic or []
+                               if word and weight > 0]
+    return topic_model, candidates
+
+
+def _distinct(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``words`` without those sharing a token with a better one ("courier" after "parcel
+    courier"): the same wording twice says nothing more."""
+    kept, seen = [], set()
+    for word, weight in words:
+        tokens = set(word.split())
+        if not tokens & seen:
+            kept.append((word, weight))
+            seen |= tokens
+    return kept
+
+
+def _embedder(embed: Embed | None):
+    from bertopic.backend import BaseEmbedder
+
+    class SentenceEmbedder(BaseEmbedder):
+        """BERTopic's view of our sentence embedder (the packaged MiniLM)."""
+
+        def embed(self, documents, verbose: bool = False) -> np.ndarray:
+            return np.asarray(embed(list(documents)), dtype=np.float32)
+
+    return SentenceEmbedder() if embed is not None else BaseEmbedder()
+
+
+def _maximal_marginal_relevance(topic_model, words: list[tuple[str, float]],
+                                top_n_words: int) -> list[tuple[str, float]]:
+    from bertopic.representation import MaximalMarginalRelevance
+
+    return MaximalMarginalRelevance(diversity=0.3, top_n_words=top_n_words).extract_topics(
+        topic_model, None, None, {0: words})[0]
+
+
+def _coverage(texts: Sequence[str], members: np.ndarray,
+              words: list[tuple[str, float]]) -> float:
+    if not words:
+        return 0.0
+    keywords = {word for word, _ in words}
+    return float(np.mean([bool(keywords.intersection(phrases(texts[i])))
+                          for i in np.flatnonzero(members)]))

@@ -1,10 +1,12 @@
-"""The explorer: normalise → cluster → name → project → score, written into a run directory.
+"""The explorer: normalise → cluster → name → slice → project → score, into a run directory.
 
-Adds explore.json, clusters.csv, cluster_words.json, map_points.parquet and the fitted
-maps to RUN_DIR (``topex_core.rundir`` says what each holds); points.parquet, written by
-training, is never rewritten. clusters.csv has the columns cluster, name, size, errors,
-error_rate, true_majority, pred_majority, confusion, is_error_cluster, density, apd, gmd,
-ctc, cos, weighted, rank.
+Adds explore.json, clusters.csv, cluster_words.json, slices.csv, slice_rows.parquet,
+map_points.parquet and the fitted maps to RUN_DIR (``topex_core.rundir`` says what each
+holds); points.parquet, written by training, is never rewritten. clusters.csv has the
+columns cluster, name (keywords · confusion), keywords (``; ``-separated, empty when the
+texts share no wording), name_coverage, size, errors, error_rate, true_majority,
+pred_majority, confusion, is_error_cluster, density, apd, gmd, ctc, cos, weighted, rank.
+slices.csv has ``slices.SLICE_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
-from topex_core.explorer import clustering, naming, projection, scoring
+from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.normalise import normalise_logits
 from topex_core.records import ExploreResult
 from topex_core.rundir import read_logits, read_points, read_run, write_explore, write_map_points
@@ -26,6 +28,7 @@ from topex_core.timing import Progress, timed
 @dataclass(frozen=True)
 class ExploreConfig:
     clustering: clustering.ClusterConfig = field(default_factory=clustering.ClusterConfig)
+    slices: slices.SliceConfig = field(default_factory=slices.SliceConfig)
     seed: int = 0
     tsne_max_fit: int = 5_000
     top_words: int = naming.TOP_WORDS
@@ -50,6 +53,7 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     config.clustering.validate()
+    config.slices.validate()
     report = progress or (lambda fraction, message: None)
     points, logits = _load_points_and_logits(run_dir)
     texts = point_texts(points)
@@ -63,16 +67,22 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         summary = clustering.summarise_clusters(
             cluster_labels, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
             record.label_names, error_threshold=config.clustering.error_threshold)
-    report(0.3, "naming clusters with BERTopic")
+    error_clusters = summary.loc[summary["is_error_cluster"], "cluster"].tolist()
+    report(0.25, "naming clusters with BERTopic")
     with timed("name", timings):
-        names = naming.name_clusters(texts, cluster_labels, top_n_words=config.top_words)
+        names = naming.name_clusters(texts, cluster_labels, top_n_words=config.top_words,
+                                     embed=embed, rerank=error_clusters)
+    report(0.35, "testing terms for error slices")
+    with timed("slices", timings):
+        error_slices = slices.find_error_slices(
+            texts, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
+            record.label_names, points["id"].to_numpy(), config.slices)
     report(0.4, "projecting to 2D")
     with timed("project", timings):
         coords, maps = projection.fit_maps(
             normalised, seed=config.seed, tsne_max_fit=config.tsne_max_fit,
             progress=lambda f, m: report(0.4 + 0.45 * f, m))
     report(0.85, "scoring error clusters")
-    error_clusters = summary.loc[summary["is_error_cluster"], "cluster"].tolist()
     with timed("score", timings):
         scores = scoring.score_clusters(normalised, cluster_labels, error_clusters, texts,
                                         {c: names[c].name for c in error_clusters}, embed=embed)
@@ -83,11 +93,16 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         config=asdict(config), method=method, clusters=int(len(summary)),
         error_clusters=len(error_clusters),
         noise_points=int((cluster_labels == clustering.NOISE).sum()), picked_cluster=picked,
-        picked_name=names[picked].name if picked is not None else None,
+        picked_name=(names[picked].label(_confusion(summary, picked))
+                     if picked is not None else None),
         reason=scoring.pick_reason(scores), normaliser_minimums=scaler.minimums.tolist(),
-        normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings))
+        normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
+        slices=len(error_slices.table),
+        **_coverage(points, cluster_labels, error_clusters, error_slices))
+    slice_rows = {name: points["id"].to_numpy()[positions]
+                  for name, positions in error_slices.members.items()}
     write_explore(run_dir, result, _clusters_table(summary, names, scores),
-                  {str(c): n.words for c, n in names.items()})
+                  {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
 
@@ -102,13 +117,34 @@ def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,
     write_map_points(run_dir, map_points)
 
 
+def _coverage(points: pd.DataFrame, cluster_labels: np.ndarray, error_clusters: list[int],
+              error_slices: slices.ErrorSlices) -> dict[str, int]:
+    """How many of the model's mistakes lie in an error cluster, a slice, or either."""
+    wrong = ~points["correct"].to_numpy(bool)
+    in_cluster = np.isin(cluster_labels, error_clusters)
+    in_slice = np.zeros(len(points), bool)
+    for positions in error_slices.members.values():
+        in_slice[positions] = True
+    return {"mistakes": int(wrong.sum()), "in_error_clusters": int((wrong & in_cluster).sum()),
+            "in_slices": int((wrong & in_slice).sum()),
+            "covered": int((wrong & (in_cluster | in_slice)).sum())}
+
+
 def _clusters_table(summary: pd.DataFrame, names: dict[int, naming.ClusterName],
                     scores: pd.DataFrame) -> pd.DataFrame:
     """clusters.csv: the summary with names and scores, ``cluster`` and ``name`` first."""
-    clusters = summary.assign(name=summary["cluster"].map(lambda c: names[c].name))
+    clusters = summary.assign(
+        name=[names[c].label(confusion) for c, confusion in
+              zip(summary["cluster"], summary["confusion"], strict=True)],
+        keywords=summary["cluster"].map(lambda c: "; ".join(names[c].keywords)),
+        name_coverage=summary["cluster"].map(lambda c: round(names[c].coverage, 4)))
     clusters = clusters.merge(scores, on="cluster", how="left")
-    return clusters[["cluster", "name", *[c for c in clusters.columns
-                                          if c not in ("cluster", "name")]]]
+    first = ["cluster", "name", "keywords", "name_coverage"]
+    return clusters[[*first, *[c for c in clusters.columns if c not in first]]]
+
+
+def _confusion(summary: pd.DataFrame, cluster: int) -> str:
+    return str(summary.loc[summary["cluster"] == cluster, "confusion"].iloc[0])
 
 
 def _load_points_and_logits(run_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:

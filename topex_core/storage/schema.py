@@ -51,6 +51,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN run_key TEXT;
     CREATE UNIQUE INDEX runs_by_key ON runs (run_key);
     """,
+    # 4: a candidate's target is an error cluster or an error slice (its key in slices.csv)
+    """
+    ALTER TABLE candidates ADD COLUMN slice TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -48,13 +48,15 @@ class StoreError(TopexError):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A synthetic sample to vet; lineage fields say where it came from."""
+    """A synthetic sample to vet; lineage fields say where it came from. Its target is
+    ``cluster`` (an error cluster) or ``slice`` (an error slice's key), or neither."""
 
     text: str
     label: str
     backend: str
     text_pair: str | None = None
     cluster: int | None = None
+    slice: str | None = None
     model: str | None = None
     prompt: str | None = None
     sampling: dict | None = None
@@ -201,12 +203,12 @@ class Store:
         now = time.time()
         with self._write() as db:
             return [int(db.execute(
-                "INSERT INTO candidates (run_id, cluster, text, text_pair, label, backend, model,"
-                " prompt, sampling, seed, checks, mix_ratio, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, c.cluster, c.text, c.text_pair, c.label, c.backend, c.model, c.prompt,
-                 json.dumps(c.sampling or {}), c.seed, json.dumps(c.checks or {}), c.mix_ratio,
-                 now)).lastrowid) for c in candidates]
+                "INSERT INTO candidates (run_id, cluster, slice, text, text_pair, label, backend,"
+                " model, prompt, sampling, seed, checks, mix_ratio, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, c.cluster, c.slice, c.text, c.text_pair, c.label, c.backend, c.model,
+                 c.prompt, json.dumps(c.sampling or {}), c.seed, json.dumps(c.checks or {}),
+                 c.mix_ratio, now)).lastrowid) for c in candidates]
 
     def decide(self, candidate_id: int, action: str, *, text: str | None = None,
                label: str | None = None, actor: str = "analyst") -> int:
@@ -267,10 +269,11 @@ class Store:
             db.execute("UPDATE decisions SET undone_at = ? WHERE id = ?", (time.time(), row["id"]))
             return int(row["id"])
 
-    def candidates(self, run_id: int, *, cluster: int | None = None) -> pd.DataFrame:
-        """Live candidates with their effective state.
+    def candidates(self, run_id: int, *, cluster: int | None = None,
+                   slice: str | None = None) -> pd.DataFrame:
+        """Live candidates with their effective state, of one target when given.
 
-        Columns: id, cluster, original_text, text (after edits), text_pair, original_label,
+        Columns: id, cluster, slice, original_text, text (after edits), text_pair, original_label,
         label (after relabels), status (pending, accepted, rejected), backend, model, prompt,
         sampling, seed, checks, mix_ratio, created_at.
         """
@@ -279,6 +282,9 @@ class Store:
         if cluster is not None:
             query += " AND cluster = ?"
             parameters.append(cluster)
+        if slice is not None:
+            query += " AND slice = ?"
+            parameters.append(slice)
         frame = pd.read_sql_query(query + " ORDER BY id", self._db, params=parameters)
         decisions = pd.read_sql_query(
             "SELECT d.* FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
@@ -365,7 +371,7 @@ def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFra
             frame.iat[row, frame.columns.get_loc("label")] = decision.label
         elif decision.action in ("accept", "reject"):
             frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
-    columns = ["id", "cluster", "original_text", "text", "text_pair", "original_label", "label",
-               "status", "backend", "model", "prompt", "sampling", "seed", "checks",
+    columns = ["id", "cluster", "slice", "original_text", "text", "text_pair", "original_label",
+               "label", "status", "backend", "model", "prompt", "sampling", "seed", "checks",
                "mix_ratio", "created_at"]
     return frame[columns]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topex_core.errors import SettingsError
+from topex_core.explorer.slices import SliceConfig, find_error_slices
+
+
+def _planted(n: int = 3_000, seed: int = 0):
+    """Two classes, 8% noise mistakes, and rows about 'solar panels' wrong 70% of the time."""
+    rng = np.random.default_rng(seed)
+    topics = rng.choice(["football match", "stock market", "solar panels", "film review",
+                         "rainy weather"], n)
+    texts = [f"{topic} story {rng.integers(10_000)}" for topic in topics]
+    truth = rng.integers(0, 2, n)
+    wrong = rng.random(n) < np.where(topics == "solar panels", 0.7, 0.08)
+    return texts, truth, np.where(wrong, 1 - truth, truth), topics
+
+
+def test_a_planted_topical_error_is_the_first_slice_with_its_statistics() -> None:
+    texts, truth, pred, topics = _planted()
+    found = find_error_slices(texts, truth, pred, ["neg", "pos"], np.arange(len(texts)) + 100)
+    table = found.table
+    assert table.iloc[0]["term"] in {"solar", "panels", "solar panels"}
+    top = table.iloc[0]
+    solar = topics == "solar panels"
+    assert top["rows"] == solar.sum() and top["true_label"] == ""
+    assert top["errors"] == (solar & (truth != pred)).sum()
+    assert top["q"] < 1e-30 and top["lift"] > 3 and top["base_rate"] == pytest.approx(
+        (truth != pred).mean(), abs=1e-4)
+    assert (table["q"] <= 0.05).all() and (table["q"] >= table["p"]).all()
+    # "solar", "panels" and "solar panels" are the same rows: said once
+    assert table["term"].isin(["solar", "panels", "solar panels"]).sum() == 1
+    assert set(found.members[top["slice"]]) == set(np.flatnonzero(solar))
+    examples = [int(i) - 100 for i in top["example_ids"].split("; ")]
+    assert all(solar[i] and truth[i] != pred[i] for i in examples)
+
+
+def test_a_failure_of_one_label_is_a_slice_of_that_label() -> None:
+    texts, truth, pred, topics = _planted()
+    # only the positive 'film' rows fail: the slice names the label and the confusion
+    wrong = (truth != pred) & (topics != "solar panels")
+    wrong |= (topics == "film review") & (truth == 1)
+    found = find_error_slices(texts, truth, np.where(wrong, 1 - truth, truth), ["neg", "pos"],
+                              np.arange(len(texts)))
+    top = found.table.iloc[0]
+    assert top["true_label"] == "pos" and top["slice"].endswith(" | pos")
+    assert top["term"] in {"film", "review", "film review"} and top["confusion"] == "pos → neg"
+
+
+@pytest.mark.parametrize("case", ["no mistakes", "all wrong", "emoji", "one word"])
+def test_degenerate_data_gives_no_slices(case: str) -> None:
+    texts, truth, pred, _ = _planted(400)
+    if case == "no mistakes":
+        pred = truth
+    elif case == "all wrong":
+        pred = 1 - truth
+    elif case == "emoji":
+        texts = ["😀 🎉"] * len(texts)
+    else:
+        texts = [f"w{i}" for i in range(len(texts))]
+    found = find_error_slices(texts, truth, pred, ["a", "b"], np.arange(len(texts)))
+    assert found.table.empty and found.members == {}
+
+
+def test_a_hundred_classes_and_foreign_script() -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 100, 5_000)
+    words = np.where(rng.random(5_000) < 0.1, "проблема заказа", "обычный текст")
+    pred = np.where((words == "проблема заказа") & (rng.random(5_000) < 0.8), (truth + 1) % 100,
+                    truth)
+    found = find_error_slices([f"{w} {i}" for i, w in enumerate(words)], truth, pred,
+                              [f"c{i}" for i in range(100)], np.arange(5_000))
+    assert found.table.iloc[0]["term"] in {"проблема", "заказа", "проблема заказа"}
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(SettingsError, match="at least 2 rows"):
+        SliceConfig(min_rows=1).validate()
+    with pytest.raises(SettingsError, match="alpha"):
+        SliceConfig(alpha=0).validate()

@@ -1,0 +1,188 @@
+"""Error slices: terms whose rows the model gets wrong more often than the rest.
+
+Beside TopEx's clusters in logit space, a slice is read off the texts: the rows containing
+a term (``terms.phrases``: words and two-word phrases), in one of two scopes — every row,
+or the rows whose true label is A (a slice of one confusion). For a term in ``a`` of a
+scope's ``N`` rows, ``e`` of them misclassified, against ``E`` mistakes in the scope, the
+2×2 table (e, a−e; E−e, N−a−E+e) is tested one-sided with Fisher's exact test. Its p-value
+is the hypergeometric tail P(X ≥ e), X ~ Hypergeom(N, E, a), which is what
+``scipy.stats.fisher_exact(alternative="greater")`` returns; ``scipy.stats.hypergeom.sf``
+computes it for every term at once. All tests of a run are one family, corrected with
+Benjamini–Hochberg (``scipy.stats.false_discovery_control``) into q-values.
+
+A slice is kept when q ≤ ``alpha`` and its error rate is at least ``min_lift`` times the
+scope's base rate. Slices are ranked by p; one whose rows overlap a better-ranked slice's
+rows with Jaccard ≥ ``max_overlap`` is the same region said again ("york" beside "new
+york") and is dropped; so is one whose rows lie (≥ ``max_overlap``) inside a kept slice
+unless its error rate is at least ``SCOPE_GAIN`` times that slice's ("oil prices" inside
+"oil", or "oil" among true-Business rows inside "oil": a part says more only when it
+fails more).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from topex_core.errors import SettingsError
+from topex_core.explorer.terms import term_vectorizer
+
+SCOPE_GAIN = 1.2
+SLICE_COLUMNS = ["slice", "term", "true_label", "rows", "errors", "error_rate", "base_rate",
+                 "lift", "p", "q", "confusion", "example_ids"]
+
+
+@dataclass(frozen=True)
+class SliceConfig:
+    """``min_rows`` None = max(5, 0.2% of the rows); ``per_label`` adds the scopes of
+    each true label; ``examples``: misclassified example rows kept per slice."""
+
+    min_rows: int | None = None
+    alpha: float = 0.05
+    min_lift: float = 1.5
+    max_slices: int = 30
+    max_overlap: float = 0.8
+    per_label: bool = True
+    examples: int = 3
+
+    def validate(self) -> None:
+        if self.min_rows is not None and self.min_rows < 2:
+            raise SettingsError(f"a slice needs at least 2 rows, got min_rows={self.min_rows}")
+        if not 0 < self.alpha <= 1:
+            raise SettingsError(f"alpha must be in (0, 1], got {self.alpha}")
+        if self.min_lift < 1:
+            raise SettingsError(f"min_lift must be at least 1, got {self.min_lift}")
+        if self.max_slices < 1:
+            raise SettingsError(f"max_slices must be at least 1, got {self.max_slices}")
+        if not 0 < self.max_overlap <= 1:
+            raise SettingsError(f"max_overlap must be in (0, 1], got {self.max_overlap}")
+
+    def rows_needed(self, n_rows: int) -> int:
+        return self.min_rows or max(5, math.ceil(0.002 * n_rows))
+
+
+@dataclass(frozen=True)
+class ErrorSlices:
+    """``table``: one row per slice, best first (``SLICE_COLUMNS``); ``members``: the row
+    positions (into the explorer's points) of each slice, keyed by the ``slice`` column."""
+
+    table: pd.DataFrame
+    members: dict[str, np.ndarray]
+
+    @classmethod
+    def empty(cls) -> ErrorSlices:
+        return cls(pd.DataFrame(columns=SLICE_COLUMNS), {})
+
+
+def slice_name(term: str, true_label: str) -> str:
+    """The slice's key: the term, with the scope's true label when it has one."""
+    return f"{term} | {true_label}" if true_label else term
+
+
+def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.ndarray,
+                      label_names: Sequence[str], row_ids: np.ndarray,
+                      config: SliceConfig = SliceConfig()) -> ErrorSlices:
+    """Error slices of ``texts`` (N) with true and predicted label ids (N,) int.
+
+    ``row_ids`` (N,) are the dataset ids used for the example rows. Empty when the model
+    makes no mistake, makes nothing but mistakes, or the texts share no term.
+    """
+    config.validate()
+    true_ids, pred_ids = np.asarray(true_ids), np.asarray(pred_ids)
+    wrong = true_ids != pred_ids
+    if not wrong.any() or wrong.all():
+        return ErrorSlices.empty()
+    vectorizer = term_vectorizer(min_rows=config.rows_needed(len(texts)))
+    try:
+        counts = vectorizer.fit_transform(texts).tocsc()
+    except ValueError:  # no term in enough rows: emoji only, one-word texts, tiny data
+        return ErrorSlices.empty()
+    terms = vectorizer.get_feature_names_out()
+    scopes = _scope_indicators(true_ids, len(label_names), config.per_label)
+    tests = _fisher_tests(counts, scopes, wrong, config.rows_needed(len(texts)))
+    if tests.empty:
+        return ErrorSlices.empty()
+    tests["q"] = stats.false_discovery_control(tests["p"].to_numpy(), method="bh")
+    kept = tests[(tests["q"] <= config.alpha) & (tests["lift"] >= config.min_lift)]
+    kept = kept.sort_values(["p", "lift"], ascending=[True, False])
+    return _distinct_slices(kept, counts, scopes, terms, true_ids, pred_ids, wrong,
+                            list(label_names), np.asarray(row_ids), config)
+
+
+def _scope_indicators(true_ids: np.ndarray, n_labels: int, per_label: bool) -> sparse.csr_matrix:
+    """(S, N) 0/1 rows: scope 0 is every row, scope 1 + A the rows of true label A."""
+    rows = [np.ones(len(true_ids))]
+    if per_label and n_labels > 1:
+        rows += [(true_ids == label).astype(float) for label in range(n_labels)]
+    return sparse.csr_matrix(np.vstack(rows))
+
+
+def _fisher_tests(counts: sparse.csc_matrix, scopes: sparse.csr_matrix, wrong: np.ndarray,
+                  min_rows: int) -> pd.DataFrame:
+    """One row per (scope, term) with enough rows: its counts, error rates and p-value."""
+    term_rows = np.asarray((scopes @ counts).todense())  # (S, V) rows with the term
+    term_errors = np.asarray((scopes.multiply(wrong) @ counts).todense())
+    scope_rows = np.asarray(scopes.sum(axis=1)).ravel()
+    scope_errors = np.asarray(scopes @ wrong.astype(float)).ravel()
+    scope, term = np.nonzero((term_rows >= min_rows) & (term_errors >= 2))
+    tested = (scope_errors[scope] > 0) & (scope_errors[scope] < scope_rows[scope])
+    scope, term = scope[tested], term[tested]
+    rows, errors = term_rows[scope, term], term_errors[scope, term]
+    base_rate = scope_errors[scope] / scope_rows[scope]
+    error_rate = errors / rows
+    p = stats.hypergeom.sf(errors - 1, scope_rows[scope], scope_errors[scope], rows)
+    return pd.DataFrame({"scope": scope, "term_index": term, "rows": rows.astype(int),
+                         "errors": errors.astype(int), "error_rate": error_rate,
+                         "base_rate": base_rate, "lift": error_rate / base_rate, "p": p})
+
+
+def _distinct_slices(kept: pd.DataFrame, counts: sparse.csc_matrix, scopes: sparse.csr_matrix,
+                     terms: np.ndarray, true_ids: np.ndarray, pred_ids: np.ndarray,
+                     wrong: np.ndarray, label_names: list[str], row_ids: np.ndarray,
+                     config: SliceConfig) -> ErrorSlices:
+    rows, members, chosen = [], {}, []
+    for test in kept.head(20 * config.max_slices).itertuples(index=False):
+        in_scope = scopes[test.scope].toarray().ravel() > 0
+        positions = np.flatnonzero(in_scope & (counts[:, test.term_index].toarray().ravel() > 0))
+        if any(_repeats(positions, test.error_rate, other, other_rate, config.max_overlap)
+               for other, other_rate in chosen):
+            continue
+        chosen.append((positions, test.error_rate))
+        true_label = label_names[test.scope - 1] if test.scope > 0 else ""
+        name = slice_name(str(terms[test.term_index]), true_label)
+        mistakes = positions[wrong[positions]]
+        members[name] = positions
+        rows.append({"slice": name, "term": str(terms[test.term_index]),
+                     "true_label": true_label, "rows": test.rows, "errors": test.errors,
+                     "error_rate": round(test.error_rate, 4),
+                     "base_rate": round(test.base_rate, 4), "lift": round(test.lift, 3),
+                     "p": test.p, "q": test.q,
+                     "confusion": _confusion(true_ids[mistakes], pred_ids[mistakes],
+                                             label_names),
+                     "example_ids": "; ".join(str(i) for i in
+                                              row_ids[mistakes[:config.examples]])})
+        if len(rows) == config.max_slices:
+            break
+    return ErrorSlices(pd.DataFrame(rows, columns=SLICE_COLUMNS), members)
+
+
+def _repeats(positions: np.ndarray, error_rate: float, kept: np.ndarray, kept_rate: float,
+             max_overlap: float) -> bool:
+    """Whether a slice says again what the kept slice says (see the module)."""
+    shared = len(np.intersect1d(positions, kept, assume_unique=True))
+    if shared / (len(positions) + len(kept) - shared) >= max_overlap:
+        return True
+    return shared / len(positions) >= max_overlap and error_rate < SCOPE_GAIN * kept_rate
+
+
+def _confusion(true_ids: np.ndarray, pred_ids: np.ndarray, label_names: list[str]) -> str:
+    """The most common wrong pair among the slice's mistakes, e.g. ``"positive → negative"``."""
+    (true_id, pred_id), _ = Counter(zip(true_ids.tolist(), pred_ids.tolist(),
+                                        strict=True)).most_common(1)[0]
+    return f"{label_names[true_id]} → {label_names[pred_id]}"
