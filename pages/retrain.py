@@ -34,8 +34,8 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
     st.markdown(f"**{count} accepted sample{'' if count == 1 else 's'}** will be added to the "
                 "base run's training subset.")
     with st.expander("Accepted samples"):
-        st.dataframe(accepted[["id", "cluster", "text", "label", "backend"]], hide_index=True,
-                     width="stretch")
+        st.dataframe(accepted[["id", "cluster", "slice", "text", "label", "backend"]],
+                     hide_index=True, width="stretch")
     left, right = st.columns(2)
     mode = left.radio("Mode", RETRAIN_MODES, horizontal=True, key="retrain_mode",
                       format_func=MODE_HELP.get)
@@ -114,6 +114,23 @@ def _maps(points: pd.DataFrame, after: pd.DataFrame, picked: int | None) -> None
                     width="stretch", key="retrain_chart")
 
 
+def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
+    """Error rate of each slice before/after, the slices the samples targeted first."""
+    if not per_slice:
+        return
+    table = pd.DataFrame(per_slice)
+    targeted = set(accepted["slice"].dropna()) if not accepted.empty else set()
+    table.insert(0, "targeted", table["slice"].isin(targeted))
+    table = table.sort_values("targeted", ascending=False, kind="stable")
+    st.markdown("**Error slices before → after** (pool; test rows that contain the term)")
+    percent = {column: st.column_config.NumberColumn(column.replace("_", " "), format="percent")
+               for column in ("error_before", "error_after", "test_error_before",
+                              "test_error_after")}
+    st.dataframe(table.drop(columns=["term", "true_label"]), hide_index=True, width="stretch",
+                 column_config={**percent, "targeted": st.column_config.CheckboxColumn(
+                     "targeted", help="accepted samples were generated for this slice")})
+
+
 def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) -> None:
     joined = points.assign(pred_after=[label_names[i] for i in after["pred_after"]],
                            correct_after=after["correct_after"].to_numpy())
@@ -152,6 +169,7 @@ if metrics.per_cluster:
     st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster,
                                                   picked_cluster=metrics.picked_cluster),
                     width="stretch", key="retrain_clusters")
+_slices(metrics.per_slice, accepted)
 _changes(points, after, read_run(run_dir).label_names)
 with st.expander("Per class"):
     st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")

@@ -212,13 +212,15 @@ class RoundMetrics:
     """Before/after of a round (``retraining.compare``). The headline is the first seed;
     ``per_cluster`` (error clusters, the picked one first) and ``per_class`` are rows of
     rows, accuracy_before, accuracy_after, change, fixed, broken; ``across_seeds`` gives
-    per split the mean, std, min and max of the accuracy after."""
+    per split the mean, std, min and max of the accuracy after; ``per_slice`` has per
+    error slice its error rate before/after on the pool and on its test rows."""
 
     picked_cluster: int | None
     seeds: list[SeedComparison]
     per_cluster: list[Json]
     per_class: list[Json]
     across_seeds: dict[str, dict[str, float]]
+    per_slice: list[Json] = field(default_factory=list)
 
     @property
     def first(self) -> SeedComparison:
@@ -230,7 +232,8 @@ class RoundMetrics:
                    seeds=[SeedComparison.from_json(seed) for seed in payload["seeds"]],
                    per_cluster=list(payload.get("per_cluster", [])),
                    per_class=list(payload.get("per_class", [])),
-                   across_seeds=dict(payload.get("across_seeds", {})))
+                   across_seeds=dict(payload.get("across_seeds", {})),
+                   per_slice=list(payload.get("per_slice", [])))
 
     def to_json(self) -> Json:
         """The layout earlier versions wrote, headline fields of the first seed included."""
@@ -246,7 +249,7 @@ class RoundMetrics:
                 "mcnemar_p": first.pool.mcnemar_p, "diff_ci95": list(first.pool.diff_ci95),
                 "test": test.to_json() if test else None,
                 "per_cluster": self.per_cluster, "per_class": self.per_class,
-                "seeds": [seed.to_json() for seed in self.seeds],
+                "per_slice": self.per_slice, "seeds": [seed.to_json() for seed in self.seeds],
                 "across_seeds": self.across_seeds, "against_control": against}
 
 

@@ -38,6 +38,9 @@ def test_a_round_without_accepted_samples_is_refused(explored, tmp_path: Path) -
 
 def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> None:
     run, cluster = explored
+    # a test split holding the planted rows: the slice is measured on it too
+    points = pd.read_parquet(run / "points.parquet")
+    points.iloc[170:].to_parquet(run / "test_points.parquet")
     with Store(tmp_path / "db") as store:
         ids = accept(store, run, ["express delivery fee refund"] * 6)
         result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
@@ -48,6 +51,11 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
     assert picked["accuracy_after"] == 1.0 and picked["fixed"] == picked["rows"] >= 5
     assert metrics["fixed"] >= 20 and metrics["mcnemar_p"] < 0.001
     assert metrics["diff_ci95"][0] > 0
+    planted_slice = metrics["per_slice"][0]
+    assert planted_slice["term"] == "delivery" and planted_slice["rows"] == 25
+    assert planted_slice["error_before"] == 1.0 and planted_slice["error_after"] == 0.0
+    assert planted_slice["test_rows"] == 25 and planted_slice["test_error_before"] == 1.0
+    assert planted_slice["test_error_after"] == 0.0
     assert result.candidate_ids == ids and result.samples == 6
     assert len(rounds) == 1 and rounds[0]["metrics"]["fixed"] == metrics["fixed"]
     assert rounds[0]["candidate_ids"] == ids

@@ -13,6 +13,9 @@ broken (right → wrong):
 
 Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
 the picked one first) on the training pool, and overall and per class on the test split.
+Error slices report their error rate before/after on the pool and, where the test split
+has rows with the slice's term (and label), on those test rows too: a slice is defined by
+its words, so it reaches rows the model never saw.
 With several seeds, each seed is compared with the base run and the mean and standard
 deviation of the after-accuracy are reported; the first seed's after-points are placed
 into the SAME maps as before (the fitted maps' transform, never a refit). When the round
@@ -30,13 +33,16 @@ import pandas as pd
 from scipy.stats import binom
 
 from topex_core.explorer.normalise import MinMaxScaler
+from topex_core.explorer.pipeline import point_texts
 from topex_core.explorer.projection import MAP_NAMES, load_maps
+from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, PairedSummary, RoundMetrics, SeedComparison
 from topex_core.rundir import (
     read_after_logits,
     read_explore,
     read_points,
     read_run,
+    read_slices,
     read_test_points,
     write_after_points,
 )
@@ -116,12 +122,14 @@ def compare_round(run_dir: Path, round_dir: Path,
     after = first_logits.argmax(axis=1)
     label_names = read_run(run_dir).label_names
     per_class = group_accuracy(np.array(label_names)[labels], labels, before, after)
+    test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
     return RoundMetrics(
         picked_cluster=explore.picked_cluster, seeds=per_seed,
         per_cluster=_records(_per_cluster(points, clusters, explore.picked_cluster, labels,
                                           before, after)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
-        across_seeds=_across_seeds(per_seed))
+        across_seeds=_across_seeds(per_seed),
+        per_slice=_records(_per_slice(run_dir, points, after, test_points, test_after)))
 
 
 def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,
@@ -157,6 +165,42 @@ def _per_cluster(points: pd.DataFrame, clusters: pd.DataFrame, picked: int | Non
     names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
     per_cluster.insert(1, "name", per_cluster["cluster"].map(names))
     return per_cluster
+
+
+def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
+               test_points: pd.DataFrame | None, test_after: np.ndarray | None
+               ) -> pd.DataFrame:
+    """Per error slice (best first): rows and error rate before/after on the pool, and on
+    the test rows that contain its term (and have its label) when there are any."""
+    slices, members = read_slices(run_dir)
+    columns = ["slice", "term", "true_label", "rows", "error_before", "error_after", "fixed",
+               "broken", "test_rows", "test_error_before", "test_error_after"]
+    if slices.empty:
+        return pd.DataFrame(columns=columns)
+    labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
+    test_terms = (None if test_points is None or test_after is None else
+                  [set(phrases(text)) for text in point_texts(test_points)])
+    rows = []
+    for entry in slices.itertuples(index=False):
+        inside = np.isin(points["id"].to_numpy(), members[entry.slice])
+        pool = paired_summary(labels[inside], before[inside], after[inside])
+        row = {"slice": entry.slice, "term": entry.term, "true_label": entry.true_label,
+               "rows": pool.rows, "error_before": 1 - pool.accuracy_before,
+               "error_after": 1 - pool.accuracy_after, "fixed": pool.fixed,
+               "broken": pool.broken, "test_rows": 0, "test_error_before": None,
+               "test_error_after": None}
+        if test_terms is not None:
+            in_test = np.array([entry.term in terms for terms in test_terms], bool)
+            if entry.true_label:
+                in_test &= (test_points["label"].astype(str) == entry.true_label).to_numpy()
+            if in_test.any():
+                test = paired_summary(test_points["label_id"].to_numpy()[in_test],
+                                      test_points["pred_id"].to_numpy()[in_test],
+                                      test_after[in_test])
+                row.update(test_rows=test.rows, test_error_before=1 - test.accuracy_before,
+                           test_error_after=1 - test.accuracy_after)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
