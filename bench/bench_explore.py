@@ -23,9 +23,11 @@ import pandas as pd
 
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.explorer.pipeline import explore_run
+from topex_core.records import DatasetRecord, RunRecord
+from topex_core.rundir import new_run_id, write_run
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
-from topex_core.training.run import points_frame, train_run, write_json_atomic
+from topex_core.training.run import points_frame, train_run
 
 
 def synthetic_run(directory: Path, points: int, seed: int = 0) -> None:
@@ -49,7 +51,10 @@ def synthetic_run(directory: Path, points: int, seed: int = 0) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / "logits.npy", logits)
     points_frame(dataset, logits, np.zeros(points, bool)).to_parquet(directory / "points.parquet")
-    write_json_atomic(directory / "run.json", {"label_names": names})
+    write_run(directory, RunRecord(
+        run_id=new_run_id(), label_names=names,
+        dataset=DatasetRecord(source="synthetic", rows=points, text_col="text",
+                              label_col="label", content_hash=f"synthetic-{points}-{seed}")))
 
 
 def alternatives(run_dir: Path) -> dict:
@@ -101,8 +106,9 @@ def main() -> None:
         rows = len(pd.read_parquet(run_dir / "points.parquet", columns=["id"]))
     print(json.dumps({
         "benchmark": "explore", "points": rows, "source": args.points, "threads": threads,
-        "machine": platform.machine(), "method": result["method"],
-        "error_clusters": result["error_clusters"], "stages_s": result["timings_s"],
+        "machine": platform.machine(), "method": result.method,
+        "error_clusters": result.error_clusters, "slices": result.slices,
+        "stages_s": result.timings_s,
         "explore_s": round(total, 2), "imports_s": round(import_s, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         "alternatives_on_same_points": extra,

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from topex_core.rundir import write_json_atomic
 from topex_core.storage.store import Candidate, Store
-from topex_core.training.run import write_json_atomic
 
 
 def decisions_per_second(db_path: Path, run_dir: Path, count: int, synchronous: str) -> float:

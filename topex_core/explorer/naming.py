@@ -75,16 +75,25 @@ def name_clusters(texts: Sequence[str], cluster_labels: np.ndarray, *,
     if support is None:
         return {c: ClusterName(c, [], 0.0) for c in clusters}
     topic_model, candidates = _ctfidf_candidates(texts, labels, clusters, embed)
-    names = {}
+    supported = {}
     for row, cluster in enumerate(clusters):
-        size = int((labels == cluster).sum())
-        needed = support_needed(size, min_support=min_support, support_share=support_share)
-        supported = _distinct([(word, weight) for word, weight in candidates.get(cluster, [])
-                               if word in vocabulary
-                               and support[row, vocabulary[word]] >= needed])
-        if embed is not None and cluster in rerank and len(supported) > top_n_words:
-            supported = _maximal_marginal_relevance(topic_model, supported, top_n_words)
-        words = supported[:top_n_words]
+        needed = support_needed(int((labels == cluster).sum()), min_support=min_support,
+                                support_share=support_share)
+        supported[cluster] = _distinct([(word, weight) for word, weight in candidates[cluster]
+                                        if word in vocabulary
+                                        and support[row, vocabulary[word]] >= needed])
+    reranked = [c for c in clusters if embed is not None and c in rerank
+                and len(supported[c]) > top_n_words]
+    # MMR embeds each cluster's words and their join; one batch for all clusters instead
+    topic_model.embedding_model.remember(
+        [text for c in reranked for text in
+         [word for word, _ in supported[c]] + [" ".join(word for word, _ in supported[c])]])
+    names = {}
+    for cluster in clusters:
+        words = supported[cluster]
+        if cluster in reranked:
+            words = _maximal_marginal_relevance(topic_model, words, top_n_words)
+        words = words[:top_n_words]
         names[cluster] = ClusterName(cluster, words, _coverage(texts, labels == cluster, words))
     return names
 
@@ -145,12 +154,24 @@ def _embedder(embed: Embed | None):
     from bertopic.backend import BaseEmbedder
 
     class SentenceEmbedder(BaseEmbedder):
-        """BERTopic's view of our sentence embedder (the packaged MiniLM)."""
+        """BERTopic's view of our sentence embedder (the packaged MiniLM), serving texts it
+        was asked to ``remember`` from memory."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.known: dict[str, np.ndarray] = {}
+
+        def remember(self, texts: Sequence[str]) -> None:
+            new = [text for text in dict.fromkeys(texts) if text not in self.known]
+            if new and embed is not None:
+                self.known.update(zip(new, np.asarray(embed(new), dtype=np.float32),
+                                      strict=True))
 
         def embed(self, documents, verbose: bool = False) -> np.ndarray:
-            return np.asarray(embed(list(documents)), dtype=np.float32)
+            self.remember(list(documents))
+            return np.stack([self.known[document] for document in documents])
 
-    return SentenceEmbedder() if embed is not None else BaseEmbedder()
+    return SentenceEmbedder()
 
 
 def _maximal_marginal_relevance(topic_model, words: list[tuple[str, float]],
