@@ -88,8 +88,10 @@ def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -
     drawn = augment.choose_examples(context, request)
     if not drawn:
         return []
+    sources = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere"}
     table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
-                          "from": [e.source for e in drawn], "text": [e.text for e in drawn]})
+                          "from": [sources[e.source] for e in drawn],
+                          "text": [e.text for e in drawn]})
     edited = st.data_editor(table, hide_index=True, width="stretch", key="augment_examples",
                             disabled=["row", "from", "text"],
                             column_config={"use": st.column_config.CheckboxColumn(width="small")})

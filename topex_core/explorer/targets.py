@@ -103,5 +103,7 @@ def _slice_target(run_dir: Path, key: str, points: pd.DataFrame) -> Target:
 
 
 def _slice_name(row: dict) -> str:
-    """``oil · Business → World``: the term and the confusion its mistakes carry."""
-    return f"{row['term']} · {row['confusion']}"
+    """``oil (true Business) · Business → World``: the term, its scope when it is one
+    label's rows, and the confusion its mistakes carry."""
+    scope = f" (true {row['true_label']})" if row["true_label"] else ""
+    return f"{row['term']}{scope} · {row['confusion']}"
