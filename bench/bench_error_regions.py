@@ -10,8 +10,10 @@ HANS (a seeded 6,000-row sample of its 24,000 pairs), and two planted sets built
 
 - ``planted_flip``: AG News World vs Business (two classes) with the label of every text
   mentioning "oil" flipped: a topical systematic error.
-- ``planted_rare``: AG News (four classes) where the texts mentioning "nasa" or "space"
-  (a rare sub-topic of Sci/Tech) are labelled World.
+- ``planted_rare``: AG News (four classes) where the Sci/Tech texts mentioning "nasa" or
+  "space" (a rare sub-topic, 103 rows) are labelled World, except those in the 1,000-row
+  training sample: a sub-topic whose labelling the model never saw. (Relabelled in the
+  training sample too, the model learned it: 86 of 107 predicted World, no error region.)
 
 Each dataset: fine-tune MiniLM on 1,000 rows (3 epochs, seed 0; cached by content),
 explore with default settings, then measure on the pool (one JSON line per dataset):
@@ -39,7 +41,7 @@ from topex_core.data.demo import load_demo
 from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
 from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
-from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
 from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.run import train_run
 
@@ -66,6 +68,8 @@ def dataset(name: str):
             {"World": "Business", "Business": "World"})
     else:
         topic = lowered.str.contains(r"\bnasa\b|\bspace\b") & (frame["label"] == "Sci/Tech")
+        config = TrainConfig()
+        topic.iloc[training_positions(len(frame), config.train_size, config.seed)] = False
         frame = frame.copy()
         frame.loc[topic, "label"] = "World"
     return dataset_from_frame(frame.reset_index(drop=True), source=name)
