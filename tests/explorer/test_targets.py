@@ -19,7 +19,8 @@ def test_clusters_then_slices_and_the_scope_in_a_slice_name(tmp_path: Path) -> N
     targets = list_targets(run)
     assert [kind for kind, _, _ in targets] == ["cluster", "slice"]
     cluster = read_target(run, cluster=int(targets[0][1]))
-    assert cluster.title.startswith("cluster ") and cluster.label == "billing"
+    assert cluster.kind == "cluster" and cluster.label == "billing"
+    assert cluster.name.endswith(" · billing → shipping")
     delivery = read_target(run, slice="delivery")
     assert list(delivery.positions) == list(cluster.positions) == list(range(180, 205))
     # a one-label slice says its scope; a bare term names its best-ranked slice

@@ -80,7 +80,7 @@ class ErrorSlices:
         return cls(pd.DataFrame(columns=SLICE_COLUMNS), {})
 
 
-def slice_name(term: str, true_label: str) -> str:
+def _slice_key(term: str, true_label: str) -> str:
     """The slice's key: the term, with the scope's true label when it has one."""
     return f"{term} | {true_label}" if true_label else term
 
@@ -155,7 +155,7 @@ def _distinct_slices(kept: pd.DataFrame, counts: sparse.csc_matrix, scopes: spar
             continue
         chosen.append((positions, test.error_rate))
         true_label = label_names[test.scope - 1] if test.scope > 0 else ""
-        name = slice_name(str(terms[test.term_index]), true_label)
+        name = _slice_key(str(terms[test.term_index]), true_label)
         mistakes = positions[wrong[positions]]
         members[name] = positions
         rows.append({"slice": name, "term": str(terms[test.term_index]),

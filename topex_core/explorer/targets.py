@@ -16,8 +16,6 @@ import pandas as pd
 from topex_core.errors import RunError, SettingsError
 from topex_core.rundir import read_explore, read_points, read_slices
 
-KINDS = ("cluster", "slice")
-
 
 @dataclass(frozen=True)
 class Target:
@@ -39,11 +37,6 @@ class Target:
     @property
     def slice(self) -> str | None:
         return self.key if self.kind == "slice" else None
-
-    @property
-    def title(self) -> str:
-        """``cluster 3: stand for · abbreviation → entity`` or ``slice oil | Business: …``"""
-        return f"{self.kind} {self.key}: {self.name}"
 
 
 def read_target(run_dir: Path, *, cluster: int | None = None, slice: str | None = None,
