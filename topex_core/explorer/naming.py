@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from topex_core.explorer.scoring import Embed
-from topex_core.explorer.terms import phrases, term_vectorizer
+from topex_core.explorer.terms import term_vectorizer
 
 TOP_WORDS = 4
 CANDIDATES = 50
@@ -71,10 +71,11 @@ def name_clusters(texts: Sequence[str], cluster_labels: np.ndarray, *,
     clusters = sorted(int(c) for c in np.unique(labels) if c != -1)
     if not clusters:
         return {}
-    support, vocabulary = _text_support(texts, labels, clusters)
-    if support is None:
+    counts, vocabulary = _term_counts(texts)
+    if counts is None:
         return {c: ClusterName(c, [], 0.0) for c in clusters}
     topic_model, candidates = _ctfidf_candidates(texts, labels, clusters, embed)
+    support = _cluster_support(counts, labels, clusters)
     supported = {}
     for row, cluster in enumerate(clusters):
         needed = support_needed(int((labels == cluster).sum()), min_support=min_support,
@@ -94,23 +95,28 @@ def name_clusters(texts: Sequence[str], cluster_labels: np.ndarray, *,
         if cluster in reranked:
             words = _maximal_marginal_relevance(topic_model, words, top_n_words)
         words = words[:top_n_words]
-        names[cluster] = ClusterName(cluster, words, _coverage(texts, labels == cluster, words))
+        names[cluster] = ClusterName(cluster, words, _coverage(counts, vocabulary,
+                                                               labels == cluster, words))
     return names
 
 
-def _text_support(texts: Sequence[str], labels: np.ndarray, clusters: list[int]
-                  ) -> tuple[np.ndarray | None, dict[str, int]]:
-    """(K, V) number of each cluster's texts containing each term in ≥ 2 texts overall."""
+def _term_counts(texts: Sequence[str]) -> tuple[sparse.csr_matrix | None, dict[str, int]]:
+    """(N, V) 0/1 matrix of the terms in ≥ 2 texts overall, and its vocabulary."""
     vectorizer = term_vectorizer(min_rows=2)
     try:
-        counts = vectorizer.fit_transform(texts)
+        return vectorizer.fit_transform(texts).tocsr(), vectorizer.vocabulary_
     except ValueError:  # "empty vocabulary": no term shared by two texts anywhere
         return None, {}
+
+
+def _cluster_support(counts: sparse.csr_matrix, labels: np.ndarray,
+                     clusters: list[int]) -> np.ndarray:
+    """(K, V) number of each cluster's texts containing each term."""
     inside = np.isin(labels, clusters)
     rows = np.searchsorted(clusters, labels[inside])
     membership = sparse.csr_matrix((np.ones(len(rows)), (rows, np.flatnonzero(inside))),
                                    shape=(len(clusters), len(labels)))
-    return np.asarray((membership @ counts).todense()), vectorizer.vocabulary_
+    return np.asarray((membership @ counts).todense())
 
 
 def _ctfidf_candidates(texts: Sequence[str], labels: np.ndarray, clusters: list[int],
@@ -182,10 +188,11 @@ def _maximal_marginal_relevance(topic_model, words: list[tuple[str, float]],
         topic_model, None, None, {0: words})[0]
 
 
-def _coverage(texts: Sequence[str], members: np.ndarray,
+def _coverage(counts: sparse.csr_matrix, vocabulary: dict[str, int], members: np.ndarray,
               words: list[tuple[str, float]]) -> float:
+    """Share of the members' texts that contain at least one keyword (every keyword is in
+    ``vocabulary``: it occurs in two or more texts)."""
     if not words:
         return 0.0
-    keywords = {word for word, _ in words}
-    return float(np.mean([bool(keywords.intersection(phrases(texts[i])))
-                          for i in np.flatnonzero(members)]))
+    columns = [vocabulary[word] for word, _ in words]
+    return float((counts[np.flatnonzero(members)][:, columns].sum(axis=1) > 0).mean())
