@@ -39,6 +39,7 @@ import pandas as pd
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
+from topex_core.explorer.targets import in_error_regions
 from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
 from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
@@ -81,9 +82,7 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
     slices, members = read_slices(run_dir)
     wrong = ~points["correct"].to_numpy(bool)
     error_ids = clusters.loc[clusters["is_error_cluster"], "cluster"]
-    in_clusters = points["cluster"].isin(error_ids).to_numpy()
-    in_slices = points["id"].isin(
-        np.concatenate([*members.values(), np.zeros(0, int)])).to_numpy()
+    in_clusters, in_slices = in_error_regions(points, clusters, members)
     either = in_clusters | in_slices
     texts = point_texts(points)
     support, coverage = [], []

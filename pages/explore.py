@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +15,7 @@ from topex_core import plots
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
-from topex_core.explorer.targets import Target, list_targets, read_target
+from topex_core.explorer.targets import Target, in_error_regions, list_targets, read_target
 from topex_core.records import ExploreResult
 from topex_core.rundir import (
     explored_at,
@@ -162,10 +161,8 @@ def _slice_table(slices: pd.DataFrame) -> None:
 def _uncovered(points: pd.DataFrame, clusters: pd.DataFrame, slice_rows: dict) -> None:
     """The mistakes no error cluster or slice holds."""
     wrong = ~points["correct"].to_numpy(bool)
-    covered = points["cluster"].isin(clusters.loc[clusters["is_error_cluster"], "cluster"])
-    covered = covered.to_numpy() | points["id"].isin(
-        np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])).to_numpy()
-    outside = points[wrong & ~covered]
+    in_cluster, in_slice = in_error_regions(points, clusters, slice_rows)
+    outside = points[wrong & ~in_cluster & ~in_slice]
     with st.expander(f"{len(outside):,} mistakes outside every error cluster and slice"):
         st.dataframe(outside[TEXT_COLUMNS].sort_values("max_prob", ascending=False),
                      hide_index=True, width="stretch", height=300)
@@ -221,8 +218,20 @@ def _cluster_detail(points: pd.DataFrame, clusters: pd.DataFrame, words: dict,
                     width="stretch", height=360)
 
 
-def _choose_target(run_dir: Path, meta: ExploreResult, points: pd.DataFrame) -> Target | None:
-    targets = list_targets(run_dir)
+@st.cache_data(show_spinner=False, max_entries=4)
+def _targets(run_dir: str, modified: float) -> list[tuple[str, str, str]]:
+    return list_targets(Path(run_dir))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _target(run_dir: str, modified: float, kind: str, key: str) -> Target:
+    """One target, read once per exploration rather than on every rerun."""
+    return read_target(Path(run_dir), **state.target_arguments(kind, key))
+
+
+def _choose_target(run_dir: Path, meta: ExploreResult) -> Target | None:
+    modified = explored_at(run_dir)
+    targets = _targets(str(run_dir), modified)
     if not targets:
         return None
     options = [(kind, key) for kind, key, _ in targets]
@@ -240,7 +249,7 @@ def _choose_target(run_dir: Path, meta: ExploreResult, points: pd.DataFrame) -> 
         format_func=lambda t: f"cluster {t[1]}: {names[t]}" if t[0] == "cluster"
         else f"slice: {names[t]}")
     st.session_state[state.TARGET] = (kind, key)
-    return read_target(run_dir, points=points, **state.target_arguments(kind, key))
+    return _target(str(run_dir), modified, kind, key)
 
 
 st.title("Explore")
@@ -252,7 +261,7 @@ if not is_explored(run_dir):
 
 meta, clusters, points, words, slices, slice_rows = _load(str(run_dir), explored_at(run_dir))
 _summary(meta)
-target = _choose_target(run_dir, meta, points)
+target = _choose_target(run_dir, meta)
 _map_and_selection(points, clusters, target)
 _uncovered(points, clusters, slice_rows)
 _score_table(clusters)

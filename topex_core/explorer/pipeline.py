@@ -20,6 +20,7 @@ import pandas as pd
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.normalise import normalise_logits
+from topex_core.explorer.targets import in_error_regions
 from topex_core.records import ExploreResult
 from topex_core.rundir import read_logits, read_points, read_run, write_explore, write_map_points
 from topex_core.timing import Progress, timed
@@ -89,6 +90,8 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("write", timings):
         _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
     picked = int(scores.iloc[0]["cluster"]) if len(scores) else None
+    slice_rows = {name: points["id"].to_numpy()[positions]
+                  for name, positions in error_slices.members.items()}
     result = ExploreResult(
         config=asdict(config), method=method, clusters=int(len(summary)),
         error_clusters=len(error_clusters),
@@ -98,9 +101,7 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         reason=scoring.pick_reason(scores), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         slices=len(error_slices.table),
-        **_coverage(points, cluster_labels, error_clusters, error_slices))
-    slice_rows = {name: points["id"].to_numpy()[positions]
-                  for name, positions in error_slices.members.items()}
+        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
     write_explore(run_dir, result, _clusters_table(summary, names, scores),
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
@@ -117,14 +118,11 @@ def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,
     write_map_points(run_dir, map_points)
 
 
-def _coverage(points: pd.DataFrame, cluster_labels: np.ndarray, error_clusters: list[int],
-              error_slices: slices.ErrorSlices) -> dict[str, int]:
+def _coverage(points: pd.DataFrame, summary: pd.DataFrame,
+              slice_rows: dict[str, np.ndarray]) -> dict[str, int]:
     """How many of the model's mistakes lie in an error cluster, a slice, or either."""
     wrong = ~points["correct"].to_numpy(bool)
-    in_cluster = np.isin(cluster_labels, error_clusters)
-    in_slice = np.zeros(len(points), bool)
-    for positions in error_slices.members.values():
-        in_slice[positions] = True
+    in_cluster, in_slice = in_error_regions(points, summary, slice_rows)
     return {"mistakes": int(wrong.sum()), "in_error_clusters": int((wrong & in_cluster).sum()),
             "in_slices": int((wrong & in_slice).sum()),
             "covered": int((wrong & (in_cluster | in_slice)).sum())}

@@ -65,6 +65,17 @@ def list_targets(run_dir: Path) -> list[tuple[str, str, str]]:
                zip(slices["slice"], slices.to_dict("records"), strict=True)])
 
 
+def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,
+                     slice_rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool masks over explored ``points`` (id, cluster): in an error cluster of
+    ``clusters``, and in an error slice (``slice_rows``: {slice: row ids})."""
+    error_clusters = clusters.loc[clusters["is_error_cluster"].astype(bool), "cluster"]
+    in_cluster = points["cluster"].isin(error_clusters).to_numpy()
+    in_slice = points["id"].isin(
+        np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])).to_numpy()
+    return in_cluster, in_slice
+
+
 def _cluster_target(run_dir: Path, cluster: int, points: pd.DataFrame) -> Target:
     _, clusters = read_explore(run_dir)
     match = clusters[clusters["cluster"] == cluster]
