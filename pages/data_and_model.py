@@ -18,11 +18,13 @@ from topex_core.data.dataset import (
     HF_PREFIX,
     SUPPORTED_SUFFIXES,
     DataError,
+    TextDataset,
     dataset_from_frame,
     read_table,
 )
+from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.errors import TopexError
-from topex_core.rundir import RunListing, list_runs
+from topex_core.rundir import RunListing, is_run, list_runs
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.run import train_run
 
@@ -47,24 +49,51 @@ def _choose_source() -> tuple[str, Path | str | None]:
         st.caption("Support tickets of an imaginary electronics shop (10,000 train and 1,000 test "
                    "rows, 5 classes) with rare sub-topics written in another class's words.")
         return "demo", None
+    return source, _choose_file(source, "data")
+
+
+def _choose_file(source: str, key: str, what: str = "Labelled text file") -> Path | str | None:
+    """A file of the chosen kind of source: an upload, a server-side path or an HF split."""
     if source == SOURCES[1]:
-        upload = st.file_uploader("Labelled text file", key="data_upload",
+        upload = st.file_uploader(what, key=f"{key}_upload",
                                   type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES])
-        return ("file", _uploaded_path(upload)) if upload else ("file", None)
+        return _uploaded_path(upload) if upload else None
     if source == SOURCES[3]:
-        name = st.text_input("Dataset id and split", key="data_hf", placeholder="ag_news:train",
+        name = st.text_input(f"{what}: dataset id and split", key=f"{key}_hf",
+                             placeholder="ag_news:train" if key == "data" else "ag_news:test",
                              help="NAME[:SPLIT]; needs the 'datasets' package and network "
                                   "access (or a local Hugging Face cache)")
-        return ("file", f"{HF_PREFIX}{name.strip()}") if name.strip() else ("file", None)
-    typed = st.text_input("Path under the data root", key="data_path",
+        return f"{HF_PREFIX}{name.strip()}" if name.strip() else None
+    typed = st.text_input(f"{what}: path under the data root", key=f"{key}_path",
                           help=f"Data root: {topex_config.data_root()}")
     if not typed:
-        return "file", None
+        return None
     try:
-        return "file", topex_config.resolve_server_path(typed)
+        return topex_config.resolve_server_path(typed)
     except TopexError as error:
         st.error(str(error))
-        return "file", None
+        return None
+
+
+def _choose_test(source: str, pool: TextDataset,
+                 columns: dict[str, str | None]) -> tuple[TextDataset | None, float]:
+    """(test file's dataset or None, share to hold out): every run gets a test split."""
+    choice = st.radio("Test split", ["Hold out a share of this data", "A separate test file"],
+                      horizontal=True, key="data_test_choice",
+                      help="Test figures come from rows that no training, clustering or "
+                           "augmentation touched.")
+    if choice.startswith("Hold out"):
+        percent = st.slider("Held-out share (stratified by label, seeded)", 5, 50,
+                            int(100 * DEFAULT_TEST_SIZE), step=5, format="%d%%",
+                            key="data_test_share")
+        return None, percent / 100
+    path = _choose_file(source, "data_test", "Test file (same columns)")
+    if path is None:
+        st.warning("Give the test file, or hold out a share: without either, this run has "
+                   "no test figures.")
+        return None, 0.0
+    return dataset_from_frame(read_table(path), source=str(path), **columns,
+                              label_names=pool.label_names), 0.0
 
 
 def _choose_columns(frame: pd.DataFrame) -> dict[str, str | None]:
@@ -104,20 +133,30 @@ def _training_settings() -> tuple[TrainConfig, str]:
                        max_length=int(max_length) or None), precision
 
 
-def _run_name(label: str, config: TrainConfig, precision: str) -> str:
+def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size: float,
+              config: TrainConfig, precision: str) -> str:
+    """The file's stem, a short hash of its content (two files called train.csv get two
+    runs), and the settings, so that a run folder is never reused for other work."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
+    split = f"t{test.content_hash[:6]}" if test is not None else f"h{round(100 * test_size)}"
     suffix = "" if precision == "float32" else f"-{precision}"
-    return f"{stem}-n{config.train_size}-e{config.epochs}-s{config.seed}{suffix}"
+    return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs}"
+            f"-s{config.seed}-{split}{suffix}")
 
 
-def _train(pool, test, config: TrainConfig, precision: str, name: str) -> None:
+def _train(pool: TextDataset, test: TextDataset | None, test_size: float,
+           config: TrainConfig, precision: str, name: str) -> None:
     out_dir = topex_config.runs_dir() / name
+    if is_run(out_dir):
+        st.info(f"This data was trained with these settings before: reopened run {name}.")
     with long_work("Fine-tuning the classifier…", failed_label="Training failed",
                    first_step="loading the backbone") as work:
         set_cpu_threads()
-        record = train_run(pool, config, out_dir, test=test, precision=precision,
-                           progress=work.progress)
-        work.done(f"Done: pool accuracy {record.pool_accuracy:.1%}")
+        record = train_run(pool, config, out_dir, test=test, test_size=test_size,
+                           precision=precision, progress=work.progress)
+        test_note = ("" if record.test_accuracy is None
+                     else f", test accuracy {record.test_accuracy:.1%}")
+        work.done(f"Done: pool accuracy {record.pool_accuracy:.1%}{test_note}")
         set_current_run(out_dir)
 
 
@@ -128,14 +167,26 @@ def _show_current_run(runs: list[RunListing]) -> None:
         return
     st.subheader("Current run")
     cols = st.columns(4)
-    cols[0].metric("Rows", f"{record.dataset.rows:,}")
-    cols[1].metric("Classes", len(record.label_names))
-    cols[2].metric("Pool accuracy", f"{record.pool_accuracy:.1%}")
     test_accuracy = record.test_accuracy
-    cols[3].metric("Test accuracy", "—" if test_accuracy is None else f"{test_accuracy:.1%}")
+    cols[0].metric("Test accuracy", "—" if test_accuracy is None else f"{test_accuracy:.1%}",
+                   help=_test_origin(record.held_out.share if record.held_out else None,
+                                     record.test_dataset.rows if record.test_dataset else 0))
+    cols[1].metric("Pool accuracy", f"{record.pool_accuracy:.1%}",
+                   help="on the pool, which includes the rows the model was trained on")
+    cols[2].metric("Pool rows", f"{record.dataset.rows:,}")
+    cols[3].metric("Classes", len(record.label_names))
     stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
                         for stage, seconds in record.timings_s.items())
     st.caption(f"{run_dir} · {stages}")
+
+
+def _test_origin(held_out_share: float | None, test_rows: int) -> str:
+    if not test_rows:
+        return "this run has no test split"
+    if held_out_share is not None:
+        return (f"{test_rows:,} rows ({held_out_share:.0%} of the given data, stratified) "
+                "held out of training, clustering and augmentation")
+    return f"{test_rows:,} rows of the separate test file"
 
 
 def _past_runs(runs: list[RunListing]) -> None:
@@ -158,6 +209,7 @@ def _past_runs(runs: list[RunListing]) -> None:
 st.title("Data & model")
 kind, path = _choose_source()
 pool = test = None
+test_size = 0.0
 try:
     if kind == "demo":
         pool, test = demo.load_demo()
@@ -171,6 +223,7 @@ try:
         label = Path(path).stem
         st.caption(f"{len(pool):,} rows · {pool.num_classes} classes: "
                    f"{', '.join(pool.label_names[:12])}{' …' if pool.num_classes > 12 else ''}")
+        test, test_size = _choose_test(kind, pool, columns)
 except DataError as error:
     st.error(str(error))
     pool = None
@@ -178,7 +231,8 @@ except DataError as error:
 if pool is not None:
     config, precision = _training_settings()
     if st.button("Train", type="primary", key="data_train"):
-        _train(pool, test, config, precision, _run_name(label, config, precision))
+        _train(pool, test, test_size, config, precision,
+               _run_name(label, pool, test, test_size, config, precision))
 past_runs = list_runs(topex_config.runs_dir())
 _show_current_run(past_runs)
 _past_runs(past_runs)

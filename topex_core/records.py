@@ -36,12 +36,31 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """How a test split was held out of the given data: ``share`` of its rows (stratified,
+    ``seed``), and the content SHA-256 of all ``source_rows`` given rows, which identifies
+    the dataset a run was trained on."""
+
+    share: float
+    seed: int
+    source_rows: int
+    source_hash: str
+
+    @classmethod
+    def from_json(cls, payload: Json) -> HeldOut:
+        return cls(share=float(payload["share"]), seed=int(payload["seed"]),
+                   source_rows=int(payload["source_rows"]),
+                   source_hash=str(payload["source_hash"]))
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """``run.json``: a fine-tuned classifier and its logits for a dataset.
 
     ``run_id`` identifies the run wherever its folder is moved (the store keys it);
     ``config`` is the training configuration as saved (``TrainConfig`` fields plus the
     resolved ``max_length``); accuracies are shares in [0, 1]; timings in seconds.
+    ``held_out`` is set when the test split was held out of the given data.
     """
 
     run_id: str
@@ -57,14 +76,20 @@ class RunRecord:
     device: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)
     topex_version: str = ""
+    held_out: HeldOut | None = None
 
     @property
     def seed(self) -> int:
         return int(self.config.get("seed", 0))
 
+    @property
+    def input_hash(self) -> str:
+        """Content hash of the data the user gave (before any test split was held out)."""
+        return self.held_out.source_hash if self.held_out else self.dataset.content_hash
+
     @classmethod
     def from_json(cls, payload: Json) -> RunRecord:
-        test = payload.get("test_dataset")
+        test, held_out = payload.get("test_dataset"), payload.get("held_out")
         return cls(run_id=str(payload.get("run_id", "")),
                    label_names=[str(name) for name in payload["label_names"]],
                    dataset=DatasetRecord.from_json(payload["dataset"]),
@@ -77,7 +102,8 @@ class RunRecord:
                    versions=dict(payload.get("versions", {})),
                    device=str(payload.get("device", "")),
                    timings_s=dict(payload.get("timings_s", {})),
-                   topex_version=str(payload.get("topex_version", "")))
+                   topex_version=str(payload.get("topex_version", "")),
+                   held_out=HeldOut.from_json(held_out) if held_out else None)
 
     def to_json(self) -> Json:
         return asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -51,19 +52,44 @@ def test_bad_file_shows_a_plain_error(monkeypatch, tmp_path: Path) -> None:
     assert any("only one class" in error.value for error in at.error)
 
 
-@pytest.mark.slow
-def test_train_a_small_file_then_it_is_listed(monkeypatch, tmp_path: Path,
-                                              tiny_backbone: str) -> None:
+def test_a_test_file_with_unknown_labels_is_a_plain_error(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
-    tiny_frame().to_csv(tmp_path / "tickets.csv", index=False)
+    tiny_frame().to_csv(tmp_path / "train.csv", index=False)
+    tiny_frame().assign(label="gardening").to_csv(tmp_path / "test.csv", index=False)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("train.csv").run()
+    assert at.slider(key="data_test_share").value == 20
+    at.radio(key="data_test_choice").set_value("A separate test file").run()
+    assert any("no test figures" in warning.value for warning in at.warning)
+    at.text_input(key="data_test_path").input("test.csv").run()
+    assert not at.exception
+    assert any("labels unknown to the training data: gardening" in error.value
+               for error in at.error)
+
+
+@pytest.mark.slow
+def test_two_files_called_train_csv_give_two_runs_with_test_accuracy(
+        monkeypatch, tmp_path: Path, tiny_backbone: str) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    for folder, seed in (("a", 0), ("b", 7)):
+        (tmp_path / folder).mkdir()
+        tiny_frame(seed=seed).to_csv(tmp_path / folder / "train.csv", index=False)
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio(key="data_source").set_value("Server-side path").run()
-    at.text_input(key="data_path").input("tickets.csv").run()
+    at.text_input(key="data_path").input("a/train.csv").run()
     at.text_input(key="data_backbone").input(tiny_backbone).run()
     at.number_input(key="data_train_size").set_value(30).run()
     at.number_input(key="data_epochs").set_value(1).run()
-    at.button(key="data_train").click().run()
-    assert not at.exception
-    assert at.session_state["run_dir"].endswith("tickets-n30-e1-s0")
-    assert any(metric.label == "Pool accuracy" for metric in at.metric)
-    assert "tickets-n30-e1-s0" in at.dataframe[-1].value["run"].tolist()
+    run_dirs = []
+    for folder in ("a", "b"):
+        at.text_input(key="data_path").input(f"{folder}/train.csv").run()
+        at.button(key="data_train").click().run()
+        assert not at.exception
+        run_dirs.append(Path(at.session_state["run_dir"]))
+        test_metric = next(metric for metric in at.metric if metric.label == "Test accuracy")
+        assert test_metric.value.endswith("%")
+    assert run_dirs[0] != run_dirs[1]
+    assert all(re.fullmatch(r"train-[0-9a-f]{8}-n30-e1-s0-h20", d.name) for d in run_dirs)
+    listed = at.dataframe[-1].value["run"].tolist()
+    assert {d.name for d in run_dirs} <= set(listed)

@@ -101,3 +101,31 @@ def test_explore_with_data_trains_first(tiny_csv: Path, tmp_path: Path, capsys,
     status = main(["explore", "--run", str(tmp_path / "new"), "--data", str(tiny_csv)])
     assert status == 0 and (tmp_path / "new" / "run.json").is_file()
     assert json.loads(capsys.readouterr().out)["method"] == "optics"
+
+
+def test_train_onto_another_datasets_run_exits_2_and_leaves_it(tiny_csv: Path,
+                                                               tiny_backbone: str,
+                                                               tmp_path: Path, capsys) -> None:
+    common = ["--backbone", tiny_backbone, "--train-size", "30", "--epochs", "1",
+              "--out", str(tmp_path / "run")]
+    assert main(["train", "--data", str(tiny_csv), *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["rows"], summary["test_rows"], summary["held_out"]) == (48, 12, 0.2)
+    assert summary["test_accuracy"] is not None
+    before = (tmp_path / "run" / "run.json").read_bytes()
+    other = tmp_path / "other" / "tiny.csv"
+    other.parent.mkdir()
+    other.write_text(tiny_csv.read_text().replace("refund", "money back"))
+    status = main(["train", "--data", str(other), *common])
+    captured = capsys.readouterr()
+    assert status == 2 and one_line(captured.err)
+    assert "holds a run of another dataset" in captured.err and str(tiny_csv) in captured.err
+    assert (tmp_path / "run" / "run.json").read_bytes() == before
+
+
+def test_test_file_and_test_size_are_exclusive(tiny_csv: Path, tmp_path: Path,
+                                               capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data", str(tiny_csv), "--test", str(tiny_csv), "--test-size", "0.1",
+              "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err

@@ -86,3 +86,40 @@ def test_bfloat16_run_keeps_its_precision_and_its_own_cached_logits(tiny_backbon
     assert load_run_classifier(tmp_path / "exact").precision == "float32"
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
         train_run(pool, config(tiny_backbone), tmp_path / "bad", precision="float16")
+
+
+def test_without_a_test_file_a_stratified_share_is_held_out(tiny_backbone: str,
+                                                            tmp_path: Path) -> None:
+    given = dataset_from_frame(tiny_frame(), source="given.csv")
+    record = train_run(given, config(tiny_backbone), tmp_path / "run")
+    points = pd.read_parquet(tmp_path / "run" / "points.parquet")
+    test_points = pd.read_parquet(tmp_path / "run" / "test_points.parquet")
+    assert (len(points), len(test_points)) == (48, 12)
+    assert not set(points["id"]) & set(test_points["id"])
+    assert not test_points["in_train"].any() and not set(record.train_ids) & set(
+        test_points["id"])
+    assert record.test_accuracy is not None
+    assert record.held_out is not None and record.held_out.share == 0.2
+    assert record.input_hash == given.content_hash != record.dataset.content_hash
+    assert read_run(tmp_path / "run") == record
+    assert train_run(given, config(tiny_backbone), tmp_path / "none",
+                     test_size=0).test_dataset is None
+
+
+def test_a_run_folder_is_reused_for_the_same_data_and_never_overwritten(
+        tiny_backbone: str, tmp_path: Path) -> None:
+    given = dataset_from_frame(tiny_frame(), source="a/train.csv")
+    first = train_run(given, config(tiny_backbone), tmp_path / "run")
+    files = {path: path.read_bytes() for path in (tmp_path / "run").glob("*") if path.is_file()}
+    again = train_run(given, config(tiny_backbone), tmp_path / "run")
+    assert again.run_id == first.run_id
+    other = dataset_from_frame(tiny_frame(seed=5), source="b/train.csv")
+    with pytest.raises(RunError, match=r"holds a run of another dataset \(a/train.csv, 60 rows"
+                                       r"\); refusing to train b/train.csv \(60 rows\)"):
+        train_run(other, config(tiny_backbone), tmp_path / "run")
+    changed = TrainConfig(**{**config(tiny_backbone).__dict__, "epochs": 3})
+    with pytest.raises(RunError, match=r"same data with other settings \(epochs\)"):
+        train_run(given, changed, tmp_path / "run")
+    with pytest.raises(RunError, match=r"other settings \(test split\)"):
+        train_run(given, config(tiny_backbone), tmp_path / "run", test_size=0.3)
+    assert {path: path.read_bytes() for path in files} == files

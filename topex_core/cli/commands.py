@@ -45,9 +45,11 @@ def train(args: argparse.Namespace) -> int:
                          learning_rate=args.learning_rate)
     config.validate()
     set_cpu_threads()
-    record = train_run(pool, config, args.out, test=test, precision=args.precision,
-                       progress=_stderr_progress("train"))
+    record = train_run(pool, config, args.out, test=test, test_size=args.test_size,
+                       precision=args.precision, progress=_stderr_progress("train"))
     summary = {"run": str(args.out), "run_id": record.run_id, "rows": record.dataset.rows,
+               "test_rows": record.test_dataset.rows if record.test_dataset else 0,
+               "held_out": record.held_out.share if record.held_out else None,
                "pool_accuracy": record.pool_accuracy, "test_accuracy": record.test_accuracy,
                "timings_s": record.timings_s}
     print(json.dumps(summary))
@@ -66,7 +68,7 @@ def explore(args: argparse.Namespace) -> int:
     if not is_run(args.run) and args.data:
         pool, test = _datasets(args)
         train_run(pool, TrainConfig(seed=args.seed), args.run, test=test,
-                  progress=_stderr_progress("train"))
+                  test_size=args.test_size, progress=_stderr_progress("train"))
     config = ExploreConfig(
         clustering=ClusterConfig(method=args.method, min_samples=args.min_samples, xi=args.xi,
                                  max_eps=args.max_eps, error_threshold=args.error_threshold),

@@ -10,6 +10,7 @@ from topex_core.cli import commands
 from topex_core.cli.experiment import add_experiment_commands
 from topex_core.config import MAX_SEEDS, PRECISIONS, RETRAIN_MODES
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
+from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.storage.export import EXPORT_FORMATS
 
@@ -33,7 +34,9 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
     command = subcommands.add_parser("train",
                                      help="fine-tune a classifier and write a run directory")
     _add_data_arguments(command)
-    command.add_argument("--test", help="held-out split with the same columns (test accuracy)")
+    split = command.add_mutually_exclusive_group()
+    split.add_argument("--test", help="test split with the same columns (test accuracy)")
+    _add_test_size(split)
     command.add_argument("--backbone", default="",
                        help="Hugging Face model id or local directory (default: packaged MiniLM)")
     command.add_argument("--train-size", type=int, default=1000)
@@ -58,6 +61,7 @@ def _add_explore(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--text-col", default="text")
     command.add_argument("--text-pair-col", default=None)
     command.add_argument("--label-col", default="label")
+    _add_test_size(command)
     defaults = ClusterConfig()
     command.add_argument("--method", default=defaults.method, choices=list(METHODS))
     command.add_argument("--min-samples", type=int, default=defaults.min_samples)
@@ -140,6 +144,12 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-pair-col", default=None,
                         help="second text column for sentence-pair tasks (e.g. hypothesis)")
     parser.add_argument("--label-col", default="label")
+
+
+def _add_test_size(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--test-size", type=float, default=DEFAULT_TEST_SIZE,
+                        help="without --test, hold out this stratified share of --data as the "
+                             f"test split (default {DEFAULT_TEST_SIZE}; 0: no test split)")
 
 
 def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,11 @@
-"""Training a run: fine-tune on a seeded subset of the pool (or load the cached model),
-predict logits for every row, and write the run directory (``topex_core.rundir`` owns
-its files and records).
+"""Training a run: hold out a test split when none is given, fine-tune on a seeded subset
+of the pool (or load the cached model), predict logits for every row, and write the run
+directory (``topex_core.rundir`` owns its files and records).
 
 Fitted models and logits are cached under ``cache_dir()`` by (dataset hash, backbone,
-seed, config), so a second identical run copies files instead of training.
+seed, config), so a second identical run copies files instead of training. A run folder
+is never overwritten: training into the folder of a run with the same data and settings
+returns that run as it is; with other data or settings it is refused.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import pandas as pd
 
 from topex_core.config import TOPEX_VERSION, cache_dir
 from topex_core.data.dataset import TextDataset
+from topex_core.data.split import DEFAULT_TEST_SIZE, SPLIT_SEED, check_test_size, hold_out
 from topex_core.errors import RunError
-from topex_core.records import DatasetRecord, RunRecord
+from topex_core.records import DatasetRecord, HeldOut, RunRecord
 from topex_core.rundir import (
     MODEL_DIR,
     RUN_FILE,
@@ -37,16 +40,26 @@ from topex_core.training import classifier as clf
 
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
-              test: TextDataset | None = None, cache: Path | None = None,
-              precision: str = "float32", progress: clf.Progress | None = None) -> RunRecord:
+              test: TextDataset | None = None, test_size: float = DEFAULT_TEST_SIZE,
+              cache: Path | None = None, precision: str = "float32",
+              progress: clf.Progress | None = None) -> RunRecord:
     """Fine-tune on a seeded subset of ``pool``, predict logits, write ``out_dir``.
 
-    ``precision`` is that of every forward pass of this run, now and in later rounds
-    (:func:`load_run_classifier`). Returns the record written to ``run.json``.
+    Without ``test``, a stratified ``test_size`` share of ``pool`` is held out as the test
+    split (none when 0). ``precision`` is that of every forward pass of this run, now and
+    in later rounds (:func:`load_run_classifier`). Returns the record in ``run.json``.
     """
     config = config.resolved()
     config.validate()
     clf.check_precision(precision)
+    held_out = None
+    if test is None and check_test_size(test_size) > 0:
+        held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
+                           source_hash=pool.content_hash)
+        pool, test = hold_out(pool, test_size, SPLIT_SEED)
+    existing = _existing_run(Path(out_dir), pool, test, held_out, config, precision)
+    if existing is not None:
+        return existing
     out_dir = _prepare_out_dir(Path(out_dir))
     timings: dict[str, float] = {}
     report = progress or (lambda fraction, message: None)
@@ -80,7 +93,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         pool_accuracy=_accuracy(logits, pool.labels),
         test_accuracy=_accuracy(test_logits, test.labels) if test is not None else None,
         versions=package_versions(), device=str(classifier.device), timings_s=timings,
-        topex_version=TOPEX_VERSION)
+        topex_version=TOPEX_VERSION, held_out=held_out)
     write_run(out_dir, record)
     report(1.0, "done")
     return record
@@ -132,6 +145,39 @@ def package_versions() -> dict[str, str]:
             "transformers": transformers.__version__, "numpy": np.__version__,
             "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
             "topex": TOPEX_VERSION}
+
+
+def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
+                  held_out: HeldOut | None, config: clf.TrainConfig,
+                  precision: str) -> RunRecord | None:
+    """The run already in ``out_dir`` when it has this data and these settings; None when
+    there is none; :class:`RunError` naming both when it is another dataset's or has other
+    settings, so that no run is ever overwritten."""
+    if not (out_dir / RUN_FILE).is_file():
+        return None
+    existing = read_run(out_dir)
+    input_hash = held_out.source_hash if held_out else pool.content_hash
+    if existing.input_hash != input_hash:
+        raise RunError(f"{out_dir} holds a run of another dataset ({existing.dataset.source}, "
+                       f"{_given_rows(existing):,} rows); refusing to train "
+                       f"{pool.source} ({held_out.source_rows if held_out else len(pool):,} "
+                       "rows) into it; choose a new run folder")
+    differences = [name for name, value in asdict(config).items()
+                   if not (name == "max_length" and value is None)
+                   and existing.config.get(name) != value]
+    if existing.logits_precision != precision:
+        differences.append("precision")
+    existing_test = existing.test_dataset.content_hash if existing.test_dataset else None
+    if existing_test != (test.content_hash if test is not None else None):
+        differences.append("test split")
+    if differences:
+        raise RunError(f"{out_dir} holds a run of the same data with other settings "
+                       f"({', '.join(differences)}); choose a new run folder to keep both")
+    return existing
+
+
+def _given_rows(record: RunRecord) -> int:
+    return record.held_out.source_rows if record.held_out else record.dataset.rows
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
