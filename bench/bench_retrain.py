@@ -46,7 +46,7 @@ def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
 
 def timed_round(run_dir: Path, store: Store, mode: str) -> dict:
     start = time.perf_counter()
-    result = retrain(run_dir, RetrainConfig(mode=mode), store=store)
+    result = retrain(run_dir, RetrainConfig(mode=mode, control=False), store=store)
     metrics = result.metrics.to_json()
     return {"total_s": round(time.perf_counter() - start, 2), "stages_s": result.timings_s,
             "pool_accuracy": [metrics["accuracy_before"]["pool"],

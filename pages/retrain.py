@@ -42,7 +42,8 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
     seeds = right.number_input("Seeds", 1, MAX_SEEDS, 1, key="retrain_seeds",
                                help="more seeds show how much of the change is seed noise")
     control = st.checkbox(
-        "Also train a control without the samples (twice the time)", key="retrain_control",
+        _control_label(mode, read_run(run_dir).timings_s.get("fine_tune")),
+        value=mode == "head", key=f"retrain_control_{mode}",
         help="Retraining moves rows the samples never touch. The control is the same round "
              "without the samples; comparing against it shows what the samples themselves did.")
     if not st.button("Retrain", type="primary", key="retrain_go"):
@@ -60,47 +61,78 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         st.session_state[state.RETRAIN_ROUND] = result.name
 
 
+def _control_label(mode: str, fine_tune_s: float | None) -> str:
+    if mode == "head":
+        return "Compare against a control trained without the samples (seconds; recommended)"
+    cost = f", about {fine_tune_s / 60:.0f} more minutes" if fine_tune_s else ""
+    return f"Also train a control without the samples (twice the time{cost})"
+
+
 def _round_table(rounds: list[RoundResult]) -> None:
-    table = pd.DataFrame([{
-        "round": r.name, "mode": r.mode, "seeds": len(r.seeds), "samples": r.samples,
-        "pool before": r.metrics.first.pool.accuracy_before,
-        "pool after": r.metrics.first.pool.accuracy_after,
-        "test after": r.metrics.first.test.accuracy_after if r.metrics.first.test else None,
-        "fixed": r.metrics.first.pool.fixed, "broken": r.metrics.first.pool.broken,
-        "McNemar p": r.metrics.first.pool.mcnemar_p} for r in rounds])
+    table = pd.DataFrame([_round_row(r) for r in rounds])
     percent = st.column_config.NumberColumn(format="percent")
+    points = st.column_config.NumberColumn(format="%+.2f pp")
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"pool before": percent, "pool after": percent,
-                                "test after": percent,
+                 column_config={"test before": percent, "test after": percent,
+                                "pool after": percent, "samples vs control": points,
                                 "McNemar p": st.column_config.NumberColumn(format="%.4f")})
 
 
+def _round_row(round_result: RoundResult) -> dict:
+    first = round_result.metrics.first
+    headline = first.test if first.test is not None else first.pool
+    against = first.control_test if first.test is not None else first.control_pool
+    return {"round": round_result.name, "mode": round_result.mode,
+            "seeds": len(round_result.seeds), "samples": round_result.samples,
+            "test before": first.test.accuracy_before if first.test else None,
+            "test after": first.test.accuracy_after if first.test else None,
+            "pool after": first.pool.accuracy_after,
+            "samples vs control": 100 * against.change if against is not None else None,
+            "fixed": headline.fixed, "broken": headline.broken,
+            "McNemar p": headline.mcnemar_p}
+
+
 def _headline(metrics: RoundMetrics) -> None:
-    pool, test = metrics.first.pool, metrics.first.test
+    """Test figures first; with a control, what the samples did beyond retraining itself."""
+    first = metrics.first
+    split = "test" if first.test is not None else "pool"
+    base = first.test if first.test is not None else first.pool
+    against = first.control_test if first.test is not None else first.control_pool
+    headline = against if against is not None else base
     cols = st.columns(4)
-    cols[0].metric("Pool accuracy", f"{pool.accuracy_after:.2%}", f"{100 * pool.change:+.2f} pp")
-    if test is not None:
-        cols[1].metric("Test accuracy", f"{test.accuracy_after:.2%}",
-                       f"{100 * test.change:+.2f} pp")
-    cols[2].metric("Fixed / broken", f"{pool.fixed} / {pool.broken}")
-    cols[3].metric("McNemar p", f"{pool.mcnemar_p:.4f}")
-    low, high = pool.diff_ci95
-    significant = pool.mcnemar_p < 0.05
-    message = (f"Pool accuracy changed by {100 * pool.change:+.2f} "
-               f"points (95% bootstrap interval {100 * low:+.2f} to {100 * high:+.2f}); "
-               f"McNemar's exact test p = {pool.mcnemar_p:.4f}: "
+    cols[0].metric(f"{split.title()} accuracy", f"{base.accuracy_after:.2%}",
+                   f"{100 * base.change:+.2f} pp", help="after the round, against the base model")
+    if against is not None:
+        cols[1].metric("Samples vs control", f"{100 * against.change:+.2f} pp",
+                       help="accuracy after − accuracy of the same retraining without the "
+                            "samples: what the samples themselves changed")
+    cols[2].metric(f"Fixed / broken ({split})", f"{headline.fixed} / {headline.broken}")
+    cols[3].metric("McNemar p", f"{headline.mcnemar_p:.4f}")
+    low, high = headline.diff_ci95
+    significant = headline.mcnemar_p < 0.05
+    subject = ("**Samples vs control**" if against is not None else "**After vs before**")
+    message = (f"{subject} on the {split} ({headline.rows:,} rows): accuracy "
+               f"{100 * headline.change:+.2f} points (95% bootstrap interval {100 * low:+.2f} "
+               f"to {100 * high:+.2f}), {headline.fixed} rows fixed and {headline.broken} "
+               f"broken; McNemar's exact test p = {headline.mcnemar_p:.4f}: "
                + ("the change is unlikely to be chance." if significant else
                   "the change could be chance at the 5% level."))
-    (st.success if significant and pool.fixed > pool.broken else st.info)(message)
-    against = metrics.first.control_pool
+    (st.success if significant and headline.fixed > headline.broken else st.info)(message)
     if against is not None:
-        st.markdown(f"**Against the control** (the same retraining without the samples): "
-                    f"pool accuracy {100 * against.change:+.2f} points, {against.fixed} rows "
-                    f"fixed and {against.broken} broken by the samples themselves, McNemar p = "
-                    f"{against.mcnemar_p:.4f}.")
+        st.caption(f"Against the base model, retraining itself included: {split} accuracy "
+                   f"{100 * base.change:+.2f} points, {base.fixed} fixed and {base.broken} "
+                   f"broken (p = {base.mcnemar_p:.4f}).")
+    else:
+        st.caption("No control was trained: this change includes what retraining alone moves, "
+                   "so it is not the samples' effect by itself.")
+    if split == "test":
+        pool = first.pool
+        st.caption(f"On the pool (its training rows included): accuracy "
+                   f"{pool.accuracy_before:.2%} → {pool.accuracy_after:.2%}, {pool.fixed} "
+                   f"fixed and {pool.broken} broken.")
     if len(metrics.seeds) > 1:
-        spread = metrics.across_seeds["pool"]
-        st.caption(f"Across {len(metrics.seeds)} seeds, pool accuracy after: "
+        spread = metrics.across_seeds[split]
+        st.caption(f"Across {len(metrics.seeds)} seeds, {split} accuracy after: "
                    f"mean {spread['mean']:.2%}, sd {100 * spread['std']:.2f} pp, "
                    f"range {spread['min']:.2%}–{spread['max']:.2%}.")
 

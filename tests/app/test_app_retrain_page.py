@@ -35,26 +35,36 @@ def test_retrain_in_head_mode_and_show_before_after(explored) -> None:
         accept(store, run, ["express delivery fee refund"] * 4)
     at = page(run)
     assert at.radio(key="retrain_mode").value == "head"
+    at.checkbox(key="retrain_control_head").uncheck()
     at.button(key="retrain_go").click().run()
     assert not at.exception, at.exception
     assert len(list_rounds(run)) == 1
-    # the planted run has no test split, so there is no test metric
-    assert [m.label for m in at.metric] == ["Pool accuracy", "Fixed / broken", "McNemar p"]
-    assert "McNemar" in (at.success or at.info)[0].value
+    # the planted run has no test split, so the pool leads
+    assert [m.label for m in at.metric] == ["Pool accuracy", "Fixed / broken (pool)",
+                                            "McNemar p"]
+    assert "**After vs before** on the pool" in (at.success or at.info)[0].value
+    assert any("No control was trained" in caption.value for caption in at.caption)
     assert at.selectbox(key="retrain_round_choice").value == "1"
     at.radio(key="retrain_map").set_value("sparse_pca").run()
     assert not at.exception
     assert any("Fixed (" in m.value for m in at.markdown)
 
 
-def test_a_round_with_a_control_says_what_the_samples_did_themselves(explored) -> None:
+def test_head_mode_compares_against_a_control_by_default(explored) -> None:
     run, _ = explored
     with Store() as store:
         accept(store, run, ["express delivery fee refund"] * 4)
     at = page(run)
-    at.checkbox(key="retrain_control").check()
+    assert at.checkbox(key="retrain_control_head").value is True
+    at.radio(key="retrain_mode").set_value("full").run()
+    assert at.checkbox(key="retrain_control_full").value is False
+    assert "twice the time" in at.checkbox(key="retrain_control_full").label
+    at.radio(key="retrain_mode").set_value("head").run()
     at.button(key="retrain_go").click().run()
     assert not at.exception, at.exception
     assert list_rounds(run)[0].config["control"] is True
-    sentence = next(m.value for m in at.markdown if "Against the control" in m.value)
-    assert "rows fixed" in sentence and "McNemar p" in sentence
+    assert "Samples vs control" in [m.label for m in at.metric]
+    sentence = (at.success or at.info)[0].value
+    assert sentence.startswith("**Samples vs control** on the pool")
+    assert "rows fixed" in sentence and "McNemar" in sentence
+    assert any("Against the base model" in caption.value for caption in at.caption)

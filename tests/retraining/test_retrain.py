@@ -192,3 +192,9 @@ def test_a_bfloat16_run_retrains_in_bfloat16(explored, tmp_path: Path,
         for mode in ("head", "full"):
             retrain(run, RetrainConfig(mode=mode, **FAST_HEAD), store=store)
     assert precisions and set(precisions) == {"bfloat16"}
+
+
+def test_the_control_is_on_by_default_in_head_mode_only() -> None:
+    assert RetrainConfig().with_control and RetrainConfig(control=False).with_control is False
+    assert not RetrainConfig(mode="full").with_control
+    assert RetrainConfig(mode="full", control=True).with_control

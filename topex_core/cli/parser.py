@@ -88,8 +88,10 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--seeds", type=int, default=1,
                          help=f"number of seeds, 1 to {MAX_SEEDS} (the base run's seed, "
                               "then +1, +2, …)")
-    command.add_argument("--control", action="store_true",
-                         help="also train each seed without the samples and compare with it")
+    command.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
+                         help="also train each seed without the samples and compare with it "
+                              "(default: on in head mode, off in full mode, where it doubles "
+                              "the time)")
     _finish(command, commands.retrain, store=True)
 
 

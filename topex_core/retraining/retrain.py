@@ -69,11 +69,12 @@ class RetrainError(TopexError):
 class RetrainConfig:
     """``seeds`` None = the base run's seed. ``control`` also trains, per seed, the same
     round without the samples, so that the comparison can separate what the samples did
-    from what retraining alone moves. Head-mode optimiser settings are named ``head_*``."""
+    from what retraining alone moves; None = on in head mode (seconds), off in full mode
+    (it doubles the time). Head-mode optimiser settings are named ``head_*``."""
 
     mode: str = "head"
     seeds: tuple[int, ...] | None = None
-    control: bool = False
+    control: bool | None = None
     head_epochs: int = 20
     head_learning_rate: float = 2e-3
     head_batch_size: int = 32
@@ -88,6 +89,10 @@ class RetrainConfig:
             raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
         return self
 
+    @property
+    def with_control(self) -> bool:
+        return self.control if self.control is not None else self.mode == "head"
+
 
 def consecutive_seeds(base_seed: int, count: int) -> tuple[int, ...]:
     """``count`` seeds starting at the base run's: the first seed changes nothing but the
@@ -101,7 +106,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
             progress: clf.Progress | None = None) -> RoundResult:
     """Train a round on the training subset plus the run's accepted samples; returns the
     round record (also in ``round.json`` and the store)."""
-    config.validate()
+    config = replace(config.validate(), control=config.with_control)
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     report = progress or (lambda fraction, message: None)
@@ -149,7 +154,7 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
     timings: dict[str, float] = {}
     model_paths = []
     variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
-                                  if config.control else [])
+                                  if config.with_control else [])
     steps = len(seeds) * len(variants)
     for index, (seed, (prefix, added)) in enumerate(
             (seed, variant) for seed in seeds for variant in variants):
