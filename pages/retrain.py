@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -13,9 +14,18 @@ from topex_app.guards import require_run
 from topex_app.work import long_work
 from topex_core import plots
 from topex_core.config import MAX_SEEDS, RETRAIN_MODES
+from topex_core.errors import TopexError
+from topex_core.explorer.targets import read_target
+from topex_core.movement_plot import movement_map, movement_summary
 from topex_core.records import RoundMetrics, RoundResult
 from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
-from topex_core.rundir import list_rounds, read_after_points, read_points, read_run
+from topex_core.rundir import (
+    list_rounds,
+    read_after_points,
+    read_points,
+    read_run,
+    read_sample_points,
+)
 from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
 
@@ -137,13 +147,48 @@ def _headline(metrics: RoundMetrics) -> None:
                    f"range {spread['min']:.2%}–{spread['max']:.2%}.")
 
 
+def _round_targets(run_dir: Path, points: pd.DataFrame, samples: pd.DataFrame,
+                   picked: int | None) -> tuple[np.ndarray, str]:
+    """(N,) bools of the rows of the clusters and slices this round's samples were made
+    for (the explorer's pick when they name none) and what to call them."""
+    keys = ([("cluster", int(c)) for c in samples["cluster"].dropna().unique()]
+            + [("slice", str(k)) for k in samples["slice"].dropna().unique()])
+    if not keys and picked is not None:
+        keys = [("cluster", picked)]
+    rows = np.zeros(len(points), bool)
+    names = []
+    for kind, key in keys:
+        try:
+            target = read_target(run_dir, points=points, **{kind: key})
+        except TopexError:  # a target of an earlier exploration that no longer exists
+            continue
+        rows[target.positions] = True
+        names.append(f"{kind} {target.name}")
+    name = names[0] if len(names) == 1 else f"{len(names)} targets"
+    return rows, plots.short(name, 60)
+
+
 @st.fragment
-def _maps(points: pd.DataFrame, after: pd.DataFrame, picked: int | None) -> None:
+def _maps(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str],
+          target: tuple[np.ndarray, str], samples: pd.DataFrame | None) -> None:
     map_name = st.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="retrain_map",
                         format_func=plots.MAP_TITLES.get)
-    st.plotly_chart(plots.before_after_map(points, after, map_name=map_name,
-                                           picked_cluster=picked),
+    rows, name = target
+    st.plotly_chart(movement_map(points, after, label_names=label_names, map_name=map_name,
+                                 target=rows, target_name=name, samples=samples),
                     width="stretch", key="retrain_chart")
+    moved = movement_summary(points, after, map_name)
+    drawn = int((rows | (after["correct_after"].to_numpy(bool)
+                         != points["correct"].to_numpy(bool))).sum())
+    samples_note = (f" and the {len(samples):,} accepted samples (stars)"
+                    if samples is not None and len(samples) else "")
+    st.caption(
+        f"Lines join the {moved.fixed:,} fixed and {moved.broken:,} broken rows, the "
+        f"target's rows (ringed){samples_note} to where they were before; press play to "
+        f"watch them move. The other {moved.rows - drawn:,} rows are drawn once, faint, at "
+        f"their after position: their median move is {moved.median:.1%} of the map's "
+        f"diagonal, and {moved.share_over:.0%} of all rows moved more than "
+        f"{moved.threshold:.0%}.")
 
 
 def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
@@ -196,7 +241,11 @@ metrics = chosen.metrics
 _headline(metrics)
 points = read_points(run_dir)
 after = read_after_points(Path(chosen.round_dir))
-_maps(points, after, metrics.picked_cluster)
+round_samples = (accepted[accepted["id"].isin(chosen.candidate_ids)] if not accepted.empty
+                 else accepted)
+_maps(points, after, read_run(run_dir).label_names,
+      _round_targets(run_dir, points, round_samples, metrics.picked_cluster),
+      read_sample_points(Path(chosen.round_dir)))
 if metrics.per_cluster:
     st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster,
                                                   picked_cluster=metrics.picked_cluster),

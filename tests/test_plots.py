@@ -89,44 +89,6 @@ def test_many_error_clusters_name_only_the_best_ranked_and_the_selected() -> Non
     assert sum(len(trace.x) for trace in figure.data) == n
 
 
-def _before_after_frames(rows: int = 40):
-    rng = np.random.default_rng(0)
-    points = pd.DataFrame({"text": [f"<b>row {i}</b>" for i in range(rows)],
-                           "cluster": [3] * 10 + [-1] * (rows - 10),
-                           "correct": [False] * 10 + [True] * (rows - 10),
-                           "tsne_x": rng.normal(size=rows), "tsne_y": rng.normal(size=rows)})
-    after = pd.DataFrame({"correct_after": [True] * 8 + [False] * 2 + [True] * (rows - 11)
-                          + [False],
-                          "tsne_x": points["tsne_x"] + np.linspace(0.1, 1.0, rows),
-                          "tsne_y": points["tsne_y"]})
-    return points, after
-
-
-def test_before_after_map_marks_fixed_broken_moves_and_the_picked_cluster() -> None:
-    from topex_core.plots import before_after_map
-
-    points, after = _before_after_frames()
-    figure = before_after_map(points, after, picked_cluster=3, max_moves=5)
-    names = [trace.name for trace in figure.data]
-    assert names == ["movement", "unchanged", "fixed (8)", "broken (1)", "cluster 3 (after)"]
-    fixed = figure.data[2]
-    assert list(fixed.customdata) == list(range(8)) and fixed.marker.color == "#0072B2"
-    assert "&lt;b&gt;row 0&lt;/b&gt;" in fixed.text[0]
-    segments = figure.data[0].x
-    assert np.isnan(segments[2::3]).all()
-    assert len(segments) // 3 == len(set(range(10)) | set(range(35, 40)))
-    assert list(figure.data[-1].x) == list(after["tsne_x"][:10])
-
-
-def test_before_after_map_refuses_misaligned_frames() -> None:
-    from topex_core.plots import before_after_map
-
-    points, after = _before_after_frames()
-    with pytest.raises(ValueError, match="after-points"):
-        before_after_map(points, after.iloc[:5])
-    with pytest.raises(ValueError, match="unknown map"):
-        before_after_map(points, after, map_name="umap")
-
 
 def test_cluster_accuracy_change_puts_the_picked_cluster_first() -> None:
     from topex_core.plots import cluster_accuracy_change

@@ -35,7 +35,7 @@ MAP_TITLES = {"tsne": "t-SNE", "sparse_pca": "SparsePCA"}
 
 def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
     """HTML-escaped texts cut to ``limit`` characters (with an ellipsis)."""
-    return [html.escape(_short(text, limit)) for text in texts]
+    return [html.escape(short(text, limit)) for text in texts]
 
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
@@ -95,7 +95,7 @@ def _draw_slice(figure: go.Figure, points: pd.DataFrame, name: str, positions: n
             continue
         figure.add_trace(go.Scattergl(
             x=x[subset], y=y[subset], mode="markers", customdata=subset,
-            name=html.escape(f"slice {_short(name, 28)}: {label} ({len(subset):,})"),
+            name=html.escape(f"slice {short(name, 28)}: {label} ({len(subset):,})"),
             text=[texts[i] for i in subset] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")
             + "row %{customdata}<extra>slice</extra>",
@@ -131,7 +131,7 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
                        "color": OTHER_ERRORS_COLOR, "size": 6, "opacity": 0.6})
     for i, row in enumerate(named.sort_values("cluster").itertuples()):
         chosen = row.cluster == selected_cluster
-        groups.append({"name": f"{row.cluster}: {_short(row.name, 32)}",
+        groups.append({"name": f"{row.cluster}: {short(row.name, 32)}",
                        "mask": (points["cluster"] == row.cluster).to_numpy(),
                        "color": OKABE_ITO[i % (len(OKABE_ITO) - 1)],
                        "size": 15 if chosen else 11, "opacity": 1.0 if chosen else 0.9})
@@ -155,12 +155,12 @@ def _label_error_clusters(figure: go.Figure, points: pd.DataFrame, clusters: pd.
         members = (points["cluster"] == row.cluster).to_numpy()
         if members.any():
             figure.add_annotation(x=float(np.median(x[members])), y=float(np.median(y[members])),
-                                  text=html.escape(_short(row.name, 28)), showarrow=True,
+                                  text=html.escape(short(row.name, 28)), showarrow=True,
                                   arrowhead=0, ax=0, ay=-28, font={"size": 12},
                                   bgcolor="rgba(255,255,255,0.8)")
 
 
-def _short(text: str, limit: int) -> str:
+def short(text: str, limit: int) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -177,69 +177,12 @@ def word_weights(words: list[tuple[str, float]], *, title: str) -> go.Figure:
     return figure
 
 
-def before_after_map(points: pd.DataFrame, after: pd.DataFrame, *, map_name: str = "tsne",
-                     picked_cluster: int | None = None, max_moves: int = 3_000) -> go.Figure:
-    """Where each point went after retraining, in the SAME map as before.
-
-    ``points`` (explored points: text, cluster, correct, ``{map}_x/_y``) and ``after``
-    (a round's after_points: correct_after and the after-coordinates) are row-aligned.
-    Grey dots are points whose correctness did not change; fixed points (wrong → right)
-    are blue, broken ones (right → wrong) vermillion crosses; a thin line joins each fixed,
-    broken or picked-cluster point (and the ``max_moves`` points that moved furthest) to
-    where it was; the picked cluster is outlined.
-    """
-    if map_name not in MAP_TITLES:
-        raise SettingsError(f"unknown map '{map_name}'; choose one of {', '.join(MAP_TITLES)}")
-    if len(points) != len(after):
-        raise SettingsError(f"{len(points)} points but {len(after)} after-points")
-    x0, y0 = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
-    x1, y1 = after[f"{map_name}_x"].to_numpy(), after[f"{map_name}_y"].to_numpy()
-    before_ok, after_ok = points["correct"].to_numpy(bool), after["correct_after"].to_numpy(bool)
-    fixed, broken = after_ok & ~before_ok, before_ok & ~after_ok
-    picked = (points["cluster"] == picked_cluster).to_numpy() if picked_cluster is not None \
-        else np.zeros(len(points), bool)
-    texts = hover_text(points["text"]) if len(points) <= HOVER_TEXT_LIMIT else None
-    distance = np.hypot(x1 - x0, y1 - y0)
-    shown = fixed | broken | picked
-    shown[np.argsort(-distance)[:max_moves]] = True
-    shown &= distance > 0
-    figure = go.Figure()
-    figure.add_trace(go.Scattergl(x=_segments(x0, x1, shown), y=_segments(y0, y1, shown),
-                                  mode="lines", name="movement", hoverinfo="skip",
-                                  line={"width": 1, "color": "rgba(80,80,80,0.35)"}))
-    groups = [("unchanged", ~fixed & ~broken, BACKGROUND_GREY, 4, "circle", 0.4),
-              (f"fixed ({fixed.sum():,})", fixed, OKABE_ITO[3], 9, "circle", 0.95),
-              (f"broken ({broken.sum():,})", broken, OKABE_ITO[4], 10, "x", 0.95)]
-    for name, mask, color, size, symbol, opacity in groups:
-        positions = np.flatnonzero(mask)
-        figure.add_trace(go.Scattergl(
-            x=x1[mask], y=y1[mask], mode="markers", name=name, customdata=positions,
-            text=[texts[i] for i in positions] if texts is not None else None,
-            hovertemplate=("%{text}<br>" if texts is not None else "") + "row %{customdata}"
-            + f"<extra>{html.escape(name)}</extra>",
-            marker={"size": size, "color": color, "symbol": symbol, "opacity": opacity}))
-    if picked.any():
-        figure.add_trace(go.Scattergl(
-            x=x1[picked], y=y1[picked], mode="markers", hoverinfo="skip",
-            name=f"cluster {picked_cluster} (after)",
-            marker={"size": 15, "color": "rgba(0,0,0,0)", "line": {"width": 2,
-                                                                    "color": "#000000"}}))
-    figure.update_layout(
-        template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title={"text": f"Before → after in the same {MAP_TITLES[map_name]} map", "x": 0.01,
-               "font": {"size": 15}},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
-        xaxis=MAP_X_AXIS, yaxis=MAP_Y_AXIS,
-        uirevision=map_name, hoverlabel={"font_size": 13})
-    return figure
-
-
 def cluster_accuracy_change(per_cluster: list[dict], *,
                             picked_cluster: int | None = None) -> go.Figure:
     """Accuracy before and after per error cluster (grouped bars, the picked one first)."""
     rows = sorted(per_cluster, key=lambda r: (r["cluster"] != picked_cluster, -r["change"]))
     names = [("★ " if r["cluster"] == picked_cluster else "")
-             + html.escape(_short(f"{r['cluster']}: {r['name']}", 40)) for r in rows]
+             + html.escape(short(f"{r['cluster']}: {r['name']}", 40)) for r in rows]
     figure = go.Figure([
         go.Bar(y=names, x=[r["accuracy_before"] for r in rows], name="before",
                orientation="h", marker_color=BACKGROUND_GREY),
@@ -255,11 +198,3 @@ def cluster_accuracy_change(per_cluster: list[dict], *,
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"})
     return figure
-
-
-def _segments(start: np.ndarray, end: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Line segments start→end for ``mask`` rows, separated by NaN gaps (one trace)."""
-    chosen = np.flatnonzero(mask)
-    segments = np.full(3 * len(chosen), np.nan)
-    segments[0::3], segments[1::3] = start[chosen], end[chosen]
-    return segments

@@ -22,6 +22,7 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
       text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
       rounds/N/round.json    RoundResult, with after_logits_S.npy, after_points.parquet, …
+      rounds/N/sample_points.parquet   the accepted samples placed in the maps before/after
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ EMBEDDINGS_META_FILE = "text_embeddings.json"
 ROUNDS_DIR = "rounds"
 ROUND_FILE = "round.json"
 AFTER_POINTS_FILE = "after_points.parquet"
+SAMPLE_POINTS_FILE = "sample_points.parquet"
 LOCK_FILE = ".retrain.lock"
 MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 
@@ -305,3 +307,15 @@ def read_after_points(round_dir: Path) -> pd.DataFrame:
 
 def write_after_points(round_dir: Path, frame: pd.DataFrame) -> None:
     frame.to_parquet(Path(round_dir) / AFTER_POINTS_FILE, index=False)
+
+
+def read_sample_points(round_dir: Path) -> pd.DataFrame | None:
+    """candidate_id, text, label, pred_before, pred_after and, per map, the samples'
+    coordinates under the base model (``{map}_x_before``…) and the retrained one
+    (``{map}_x``…); None for rounds trained before samples were placed."""
+    path = Path(round_dir) / SAMPLE_POINTS_FILE
+    return _read_parquet(path) if path.is_file() else None
+
+
+def write_sample_points(round_dir: Path, frame: pd.DataFrame) -> None:
+    frame.to_parquet(Path(round_dir) / SAMPLE_POINTS_FILE, index=False)

@@ -27,6 +27,12 @@ def test_unchanged_points_land_where_they_were(tmp_path) -> None:
     assert median_shift < 0.2 * spread
 
 
+def test_one_new_row_is_placed_as_one_row() -> None:
+    _, maps = fit_maps(blobs(), seed=0)
+    placed = maps.transform(np.array([[0.5, 0.5, -0.5]]))
+    assert placed["sparse_pca"].shape == placed["tsne"].shape == (1, 2)
+
+
 def test_large_inputs_fit_on_a_sample_and_place_the_rest() -> None:
     points = blobs(n=600)
     coords, maps = fit_maps(points, seed=0, tsne_max_fit=200)

@@ -19,7 +19,7 @@ from topex_core.retraining.retrain import (
     _round_lock,
     retrain,
 )
-from topex_core.rundir import list_rounds, read_round
+from topex_core.rundir import list_rounds, read_round, read_sample_points
 from topex_core.storage.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -62,6 +62,13 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
     after = pd.read_parquet(Path(result.round_dir) / "after_points.parquet")
     assert len(after) == 205 and np.isfinite(after[["tsne_x", "tsne_y"]].to_numpy()).all()
     assert read_round(run).round_dir == result.round_dir
+    samples = read_sample_points(Path(result.round_dir))
+    assert samples["candidate_id"].tolist() == ids
+    assert (samples["label"] == "billing").all() and (samples["pred_after"] == "billing").all()
+    assert (samples["pred_before"] == "shipping").all()  # the base model made the mistake
+    coordinates = samples[[f"{m}_{a}{s}" for m in ("tsne", "sparse_pca") for a in "xy"
+                           for s in ("", "_before")]].to_numpy()
+    assert np.isfinite(coordinates).all()
 
 
 def test_identical_data_and_seed_give_identical_after_logits(explored, tmp_path: Path) -> None:

@@ -64,7 +64,8 @@ class FittedMaps:
         model = SparsePCA(n_components=2, ridge_alpha=self.ridge_alpha)
         model.components_, model.mean_ = self.components, self.mean
         model.n_components_, model.n_features_in_ = 2, self.components.shape[1]
-        return model.transform(points).astype(np.float32)
+        # scikit-learn's ridge solve returns one row as a flat (2,) array
+        return model.transform(points).reshape(len(points), 2).astype(np.float32)
 
     def _tsne(self, points: np.ndarray) -> np.ndarray:
         if not _enough_for_tsne(self.reference):

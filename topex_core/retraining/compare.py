@@ -203,11 +203,35 @@ def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
     return pd.DataFrame(rows, columns=columns)
 
 
-def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
-                        after_logits: np.ndarray, explore: ExploreResult) -> None:
+def map_coordinates(run_dir: Path, logits: np.ndarray,
+                    explore: ExploreResult | None = None) -> dict[str, np.ndarray]:
+    """Where rows with these (n, C) logits lie in the run's fitted maps: {map: (n, 2)},
+    through the same normaliser and the maps' transform (never a refit)."""
+    explore = explore or read_explore(run_dir)[0]
     scaler = MinMaxScaler(np.asarray(explore.normaliser_minimums),
                           np.asarray(explore.normaliser_maximums))
-    coordinates = load_maps(run_dir).transform(scaler.transform(after_logits))
+    return load_maps(run_dir).transform(scaler.transform(logits))
+
+
+def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
+                  before_logits: np.ndarray, after_logits: np.ndarray) -> pd.DataFrame:
+    """The accepted samples (candidate ``id``, text, label) placed in the maps with the
+    base model's (n, C) logits and the retrained model's (see ``read_sample_points``)."""
+    frame = pd.DataFrame({"candidate_id": samples["id"].astype(int).to_numpy(),
+                          "text": samples["text"].astype(str).to_numpy(),
+                          "label": samples["label"].astype(str).to_numpy(),
+                          "pred_before": np.array(label_names)[before_logits.argmax(1)],
+                          "pred_after": np.array(label_names)[after_logits.argmax(1)]})
+    for suffix, logits in (("_before", before_logits), ("", after_logits)):
+        for map_name, xy in map_coordinates(run_dir, logits).items():
+            frame[f"{map_name}_x{suffix}"] = xy[:, 0]
+            frame[f"{map_name}_y{suffix}"] = xy[:, 1]
+    return frame
+
+
+def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
+                        after_logits: np.ndarray, explore: ExploreResult) -> None:
+    coordinates = map_coordinates(run_dir, after_logits, explore)
     after = after_logits.argmax(axis=1)
     frame = pd.DataFrame({"id": points["id"], "pred_after": after,
                           "correct_after": after == points["label_id"].to_numpy()})

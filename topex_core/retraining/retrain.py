@@ -18,6 +18,8 @@ A round writes ``RUN_DIR/rounds/N/``::
                             the same for the control trained without the samples (optional)
     after_points.parquet    id, pred_after, correct_after and after-coordinates in the
                             SAME maps as before (first seed)
+    sample_points.parquet   the accepted samples placed in the same maps, by the base model
+                            and by the first seed's retrained model
     head_S.safetensors      head weights (head mode), or model_S/ (full mode)
 
 and the round (samples, config, metrics, model path) is recorded in the store.
@@ -32,6 +34,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,7 +44,7 @@ from topex_core.config import MAX_SEEDS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.records import RoundResult, RunRecord
-from topex_core.retraining.compare import compare_round
+from topex_core.retraining.compare import compare_round, sample_points
 from topex_core.rundir import (
     FEATURES_FILE,
     LOCK_FILE,
@@ -54,6 +57,7 @@ from topex_core.rundir import (
     read_run,
     read_test_points,
     write_round,
+    write_sample_points,
 )
 from topex_core.storage.store import Store
 from topex_core.timing import timed
@@ -153,6 +157,7 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                  seeds: tuple[int, ...], store: Store, report: clf.Progress) -> RoundResult:
     timings: dict[str, float] = {}
     model_paths = []
+    sample_logits = None  # of the first seed's model
     variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
                                   if config.with_control else [])
     steps = len(seeds) * len(variants)
@@ -164,22 +169,26 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
 
         with timed(f"{prefix}seed_{seed}", timings):
             if config.mode == "full":
-                logits, test_logits, model_path = _full(
-                    run_dir, round_dir, pool, test, added, record,
-                    replace(base_config, seed=seed), step_progress, prefix)
+                output = _full(run_dir, round_dir, pool, test, added, record,
+                               replace(base_config, seed=seed), step_progress, prefix)
             else:
-                logits, test_logits, model_path = _head(run_dir, round_dir, pool, test,
-                                                        added, record, config, seed,
-                                                        step_progress, prefix)
-        np.save(after_logits_path(round_dir, seed, control=bool(prefix)), logits)
-        if test_logits is not None:
+                output = _head(run_dir, round_dir, pool, test, added, record, config, seed,
+                               step_progress, prefix)
+        np.save(after_logits_path(round_dir, seed, control=bool(prefix)), output.logits)
+        if output.test_logits is not None:
             np.save(after_logits_path(round_dir, seed, test=True, control=bool(prefix)),
-                    test_logits)
+                    output.test_logits)
         if not prefix:
-            model_paths.append(str(model_path))
-    report(0.92, "placing the new points into the same maps")
+            model_paths.append(str(output.model_path))
+            if sample_logits is None:
+                sample_logits = output.sample_logits
+    report(0.92, "placing the new points and the samples into the same maps")
     with timed("compare", timings):
         metrics = compare_round(run_dir, round_dir, seeds)
+        base_sample_logits = clf.predict_logits(load_run_classifier(run_dir), samples.texts,
+                                                samples.text_pairs)
+        write_sample_points(round_dir, sample_points(run_dir, accepted, record.label_names,
+                                                     base_sample_logits, sample_logits))
     candidate_ids = accepted["id"].astype(int).tolist()
     store_round = store.add_training_round(run_id, candidate_ids,
                                            {**asdict(config), "seeds": list(seeds),
@@ -195,9 +204,19 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
     return result
 
 
+class _SeedOutput(NamedTuple):
+    """One seed's retrained model: logits (N, C) of the pool, (M, C) of the test split,
+    (S, C) of the added samples, all float32, and where the model was saved."""
+
+    logits: np.ndarray
+    test_logits: np.ndarray | None
+    sample_logits: np.ndarray
+    model_path: Path
+
+
 def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           samples: TextDataset, record: RunRecord, config: clf.TrainConfig,
-          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
+          progress: clf.Progress, prefix: str = "") -> _SeedOutput:
     training_set = concat(pool.subset(train_positions(pool, record)), samples)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
     model.precision = record.logits_precision  # as the logits before
@@ -205,14 +224,15 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
                    if test is not None else None)
+    sample_logits = clf.predict_logits(model, samples.texts, samples.text_pairs)
     model_path = round_dir / f"{prefix}model_{config.seed}"
     clf.save_classifier(model, model_path)
-    return logits, test_logits, model_path
+    return _SeedOutput(logits, test_logits, sample_logits, model_path)
 
 
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           samples: TextDataset, record: RunRecord, config: RetrainConfig, seed: int,
-          progress: clf.Progress, prefix: str = "") -> tuple[np.ndarray, np.ndarray | None, Path]:
+          progress: clf.Progress, prefix: str = "") -> _SeedOutput:
     from safetensors.torch import save_file
 
     base = load_run_classifier(run_dir)
@@ -220,27 +240,37 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
                                lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
     test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
                      if test is not None else None)
+    sample_features = _sample_features(base, samples)
     head = fit_head(base, features, pool.labels, train_positions(pool, record), samples,
-                    config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"))
-    with torch.no_grad():
-        logits = head(torch.as_tensor(features)).numpy()
-        test_logits = head(torch.as_tensor(test_features)).numpy() \
-            if test_features is not None else None
+                    config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"),
+                    sample_features=sample_features)
     model_path = round_dir / f"{prefix}head_{seed}.safetensors"
     save_file({name: value.contiguous() for name, value in head.state_dict().items()},
               str(model_path))
-    return logits.astype(np.float32), (None if test_logits is None
-                                       else test_logits.astype(np.float32)), model_path
+    with torch.no_grad():
+        logits, test_logits, sample_logits = (
+            None if inputs is None else head(torch.as_tensor(inputs)).numpy().astype(np.float32)
+            for inputs in (features, test_features, sample_features))
+    return _SeedOutput(logits, test_logits, sample_logits, model_path)
+
+
+def _sample_features(base: clf.Classifier, samples: TextDataset) -> np.ndarray:
+    """(S, hidden) float32 features of the samples the head reads (S may be 0)."""
+    if not len(samples):
+        return np.empty((0, clf.head_layer(base).in_features), np.float32)
+    return clf.predict_features(base, samples.texts, samples.text_pairs)[0]
 
 
 def fit_head(base: clf.Classifier, pool_features: np.ndarray, pool_labels: np.ndarray,
              positions: np.ndarray, samples: TextDataset, config: RetrainConfig, seed: int,
-             progress=lambda fraction: None) -> torch.nn.Linear:
+             progress=lambda fraction: None, *,
+             sample_features: np.ndarray | None = None) -> torch.nn.Linear:
     """The base model's final layer trained again on the training rows' features
-    (``pool_features[positions]``, (n, hidden) float32) plus the samples' features."""
+    (``pool_features[positions]``, (n, hidden) float32) plus the samples' features (computed
+    here unless given)."""
     layer = clf.head_layer(base)
-    sample_features = (clf.predict_features(base, samples.texts, samples.text_pairs)[0]
-                       if len(samples) else np.empty((0, layer.in_features), np.float32))
+    if sample_features is None:
+        sample_features = _sample_features(base, samples)
     inputs = torch.as_tensor(np.vstack([pool_features[positions], sample_features]))
     targets = torch.as_tensor(np.concatenate([pool_labels[positions], samples.labels]))
     head = torch.nn.Linear(layer.in_features, layer.out_features)
