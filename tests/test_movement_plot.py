@@ -82,7 +82,7 @@ def test_a_large_round_stays_light() -> None:
     broken[10:12_000] = True  # many rows broke: their lines are capped
     after.loc[broken, "correct_after"] = False
     figure = movement_map(points, after, label_names=LABELS, steps=4)
-    assert figure.data[0].text is None or all(t is None for t in figure.data[0].text)
+    assert figure.data[0].text is None and figure.data[0].hoverinfo == "skip"
     assert len(figure.data[1].x) == 3 * MAX_LINES
     assert len(figure.to_json()) < 6_000_000
 

@@ -89,14 +89,17 @@ def test_many_error_clusters_name_only_the_best_ranked_and_the_selected() -> Non
     assert sum(len(trace.x) for trace in figure.data) == n
 
 
-
-def test_cluster_accuracy_change_puts_the_picked_cluster_first() -> None:
+def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_rows() -> None:
     from topex_core.plots import cluster_accuracy_change
 
-    rows = [{"cluster": 1, "name": "a", "accuracy_before": 0.2, "accuracy_after": 0.4,
-             "change": 0.2, "fixed": 2, "broken": 0},
-            {"cluster": 7, "name": "b", "accuracy_before": 0.0, "accuracy_after": 1.0,
-             "change": 1.0, "fixed": 8, "broken": 0}]
+    rows = [{"cluster": 1, "name": "a", "rows": 5, "accuracy_before": 0.2,
+             "accuracy_after": 0.4, "change": 0.2, "fixed": 2, "broken": 1, "test_rows": 0,
+             "test_accuracy_before": None, "test_accuracy_after": None},
+            {"cluster": 7, "name": "b", "rows": 8, "accuracy_before": 0.0,
+             "accuracy_after": 1.0, "change": 1.0, "fixed": 8, "broken": 0, "test_rows": 4,
+             "test_accuracy_before": 0.25, "test_accuracy_after": 0.75}]
     figure = cluster_accuracy_change(rows, picked_cluster=1)
     assert list(figure.data[0].y) == ["★ 1: a", "7: b"]
-    assert list(figure.data[1].x) == [0.4, 1.0] and figure.data[1].text[1].startswith("+100%")
+    assert list(figure.data[1].x) == [0.4, 0.75]
+    assert figure.data[1].text[0] == "+20% on 5 pool rows (2 fixed, 1 broken)"
+    assert figure.data[1].text[1] == "+50% on 4 test rows"

@@ -90,10 +90,12 @@ def movement_map(points: pd.DataFrame, after: pd.DataFrame, *, label_names: list
                                     before_ok[described], after_ok[described])
     figure = go.Figure()
     quiet = ~moving
+    quiet_described = bool(described[quiet].all())
     figure.add_trace(go.Scattergl(
         x=end[quiet, 0], y=end[quiet, 1], mode="markers",
-        name=f"other rows, after ({quiet.sum():,})", text=hovers[quiet],
-        hoverinfo="text" if described[quiet].all() else "skip",
+        name=f"other rows, after ({quiet.sum():,})",
+        text=hovers[quiet] if quiet_described else None,
+        hoverinfo="text" if quiet_described else "skip",
         marker={"size": 4, "color": BACKGROUND_GREY, "opacity": 0.35}))
     layers = [_Layer(name, start[mask], end[mask], marker, hovers[mask])
               for mask, name, marker in _row_layers(fixed, broken, target, target_name)

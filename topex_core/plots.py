@@ -179,22 +179,35 @@ def word_weights(words: list[tuple[str, float]], *, title: str) -> go.Figure:
 
 def cluster_accuracy_change(per_cluster: list[dict], *,
                             picked_cluster: int | None = None) -> go.Figure:
-    """Accuracy before and after per error cluster (grouped bars, the picked one first)."""
+    """Accuracy before and after per error cluster (grouped bars, the picked one first):
+    on the cluster's test rows where it has any, else on its pool rows (marked "pool"),
+    which include rows the model was trained on."""
     rows = sorted(per_cluster, key=lambda r: (r["cluster"] != picked_cluster, -r["change"]))
+    measured = [_cluster_measure(r) for r in rows]
     names = [("★ " if r["cluster"] == picked_cluster else "")
              + html.escape(short(f"{r['cluster']}: {r['name']}", 40)) for r in rows]
     figure = go.Figure([
-        go.Bar(y=names, x=[r["accuracy_before"] for r in rows], name="before",
-               orientation="h", marker_color=BACKGROUND_GREY),
-        go.Bar(y=names, x=[r["accuracy_after"] for r in rows], name="after", orientation="h",
+        go.Bar(y=names, x=[m[1] for m in measured], name="before", orientation="h",
+               marker_color=BACKGROUND_GREY),
+        go.Bar(y=names, x=[m[2] for m in measured], name="after", orientation="h",
                marker_color=OKABE_ITO[3],
-               text=[f"{r['change']:+.0%} ({r['fixed']} fixed, {r['broken']} broken)"
-                     for r in rows], textposition="outside", cliponaxis=False)])
+               text=[f"{m[2] - m[1]:+.0%} on {m[0]}" for m in measured],
+               textposition="outside", cliponaxis=False)])
     figure.update_layout(
         template="plotly_white", barmode="group", height=120 + 56 * max(1, len(rows)),
-        margin={"l": 10, "r": 150, "t": 40, "b": 10},
-        title={"text": "Accuracy per error cluster", "x": 0.01, "font": {"size": 15}},
+        margin={"l": 10, "r": 190, "t": 40, "b": 10},
+        title={"text": "Accuracy per error cluster: on its test rows, else on the pool",
+               "x": 0.01, "font": {"size": 15}},
         xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the cluster's rows"},
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"})
     return figure
+
+
+def _cluster_measure(row: dict) -> tuple[str, float, float]:
+    """(where it was measured, accuracy before, after) of one per-cluster record."""
+    if row.get("test_rows"):
+        return (f"{row['test_rows']} test rows", row["test_accuracy_before"],
+                row["test_accuracy_after"])
+    return (f"{row['rows']} pool rows ({row['fixed']} fixed, {row['broken']} broken)",
+            row["accuracy_before"], row["accuracy_after"])

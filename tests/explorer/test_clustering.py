@@ -79,3 +79,15 @@ def test_large_inputs_cluster_a_sample_and_assign_the_rest() -> None:
     assert len(planted) == 1
     assert planted.iloc[0]["size"] >= 20 and planted.iloc[0]["error_rate"] == 1.0
     np.testing.assert_array_equal(labels, cluster_points(points, config))
+
+
+def test_new_points_join_a_cluster_only_within_its_reach() -> None:
+    from topex_core.explorer.clustering import assign_to_clusters
+
+    reference = np.array([[0.0, 0.0], [0.1, 0.0], [0.2, 0.0], [5.0, 5.0], [5.0, 5.3],
+                          [9.0, 0.0]])
+    labels = np.array([0, 0, 0, 1, 1, -1])
+    new = np.array([[0.25, 0.0], [0.6, 0.0], [5.0, 5.1], [9.0, 0.01], [5.0, 6.0]])
+    assert assign_to_clusters(reference, labels, new).tolist() == [0, -1, 1, -1, -1]
+    assert assign_to_clusters(reference, np.full(6, -1), new).tolist() == [-1] * 5
+    assert assign_to_clusters(reference, labels, np.empty((0, 2))).tolist() == []

@@ -41,6 +41,7 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
     # a test split holding the planted rows: the slice is measured on it too
     points = pd.read_parquet(run / "points.parquet")
     points.iloc[170:].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
     with Store(tmp_path / "db") as store:
         ids = accept(store, run, ["express delivery fee refund"] * 6)
         result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
@@ -49,6 +50,9 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
     picked = metrics["per_cluster"][0]
     assert picked["cluster"] == cluster and picked["accuracy_before"] == 0.0
     assert picked["accuracy_after"] == 1.0 and picked["fixed"] == picked["rows"] >= 5
+    # the planted rows in the test split fall into the planted cluster, and are fixed there
+    assert picked["test_rows"] >= 5 and picked["test_accuracy_before"] == 0.0
+    assert picked["test_accuracy_after"] == 1.0
     assert metrics["fixed"] >= 20 and metrics["mcnemar_p"] < 0.001
     assert metrics["diff_ci95"][0] > 0
     planted_slice = metrics["per_slice"][0]

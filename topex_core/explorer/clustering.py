@@ -103,6 +103,34 @@ def _cluster_all(points: np.ndarray, config: ClusterConfig) -> np.ndarray:
     return model.fit_predict(points).astype(np.int64)
 
 
+def assign_to_clusters(reference: np.ndarray, cluster_labels: np.ndarray,
+                       new_points: np.ndarray) -> np.ndarray:
+    """Cluster labels (M,) for ``new_points`` (M, C) from the clustered ``reference``
+    (N, C) with ``cluster_labels`` (N,): a new point joins the cluster of its nearest
+    reference point when it is no farther from it than that cluster's members are from
+    their own nearest fellow member (the largest such distance); otherwise it is noise.
+    Used to find held-out test rows in the pool's clusters without reclustering."""
+    from sklearn.neighbors import NearestNeighbors
+
+    labels = np.full(len(new_points), NOISE, dtype=np.int64)
+    if not len(new_points) or not (cluster_labels != NOISE).any():
+        return labels
+    reach = {}
+    for cluster in np.unique(cluster_labels[cluster_labels != NOISE]):
+        members = reference[cluster_labels == cluster]
+        if len(members) < 2:
+            reach[cluster] = 0.0
+            continue
+        distances, _ = NearestNeighbors(n_neighbors=2).fit(members).kneighbors(members)
+        reach[cluster] = float(distances[:, 1].max())
+    distance, index = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(new_points)
+    nearest = cluster_labels[index[:, 0]]
+    limits = np.array([reach.get(cluster, -1.0) for cluster in nearest])
+    inside = (nearest != NOISE) & (distance[:, 0] <= limits + 1e-9)
+    labels[inside] = nearest[inside]
+    return labels
+
+
 def summarise_clusters(cluster_labels: np.ndarray, true_labels: np.ndarray,
                        predicted_labels: np.ndarray, label_names: list[str], *,
                        error_threshold: float = 0.5) -> pd.DataFrame:

@@ -12,7 +12,10 @@ broken (right → wrong):
   same bootstrap without materialising N indices per resample.
 
 Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
-the picked one first) on the training pool, and overall and per class on the test split.
+the picked one first) on the training pool, and overall and per cluster on the test split:
+a test row belongs to a cluster when its normalised logits lie within the cluster's reach
+of a member (``clustering.assign_to_clusters``), so a cluster is measured on rows that no
+training touched wherever it has any.
 Error slices report their error rate before/after on the pool and, where the test split
 has rows with the slice's term (and label), on those test rows too: a slice is defined by
 its words, so it reaches rows the model never saw.
@@ -32,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
+from topex_core.explorer.clustering import assign_to_clusters
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.pipeline import point_texts
 from topex_core.explorer.projection import MAP_NAMES, load_maps
@@ -40,6 +44,7 @@ from topex_core.records import ExploreResult, PairedSummary, RoundMetrics, SeedC
 from topex_core.rundir import (
     read_after_logits,
     read_explore,
+    read_logits,
     read_points,
     read_run,
     read_slices,
@@ -125,8 +130,8 @@ def compare_round(run_dir: Path, round_dir: Path,
     test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
     return RoundMetrics(
         picked_cluster=explore.picked_cluster, seeds=per_seed,
-        per_cluster=_records(_per_cluster(points, clusters, explore.picked_cluster, labels,
-                                          before, after)),
+        per_cluster=_records(_per_cluster(run_dir, points, clusters, explore, after,
+                                          test_points, test_after)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
         per_slice=_records(_per_slice(run_dir, points, after, test_points, test_after)))
@@ -150,9 +155,13 @@ def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.nda
         control_test=control_test if control is not None else None)
 
 
-def _per_cluster(points: pd.DataFrame, clusters: pd.DataFrame, picked: int | None,
-                 labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
-    """Accuracy change per error cluster, the picked cluster first, then by rank."""
+def _per_cluster(run_dir: Path, points: pd.DataFrame, clusters: pd.DataFrame,
+                 explore: ExploreResult, after: np.ndarray, test_points: pd.DataFrame | None,
+                 test_after: np.ndarray | None) -> pd.DataFrame:
+    """Accuracy change per error cluster, the picked cluster first, then by rank: on the
+    pool, and on the test rows that fall into the cluster (``assign_to_clusters``)."""
+    picked = explore.picked_cluster
+    labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
     error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")["cluster"]
     order = ([picked] if picked is not None else []) + [c for c in error_clusters
                                                           if c != picked]
@@ -160,11 +169,30 @@ def _per_cluster(points: pd.DataFrame, clusters: pd.DataFrame, picked: int | Non
     per_cluster = group_accuracy(points["cluster"].to_numpy()[in_error_cluster],
                                  labels[in_error_cluster], before[in_error_cluster],
                                  after[in_error_cluster])
-    per_cluster = per_cluster.set_index("group").reindex(order).reset_index()
-    per_cluster = per_cluster.rename(columns={"group": "cluster"})
+    per_cluster = per_cluster.set_index("group").reindex(order)
+    test = pd.DataFrame(columns=["rows", "accuracy_before", "accuracy_after"])
+    if test_points is not None and test_after is not None and order:
+        test_clusters = _test_clusters(run_dir, points, explore)
+        inside = np.isin(test_clusters, order)
+        test = group_accuracy(test_clusters[inside], test_points["label_id"].to_numpy()[inside],
+                              test_points["pred_id"].to_numpy()[inside], test_after[inside]
+                              ).set_index("group")
+    per_cluster["test_rows"] = test["rows"].reindex(order).fillna(0).astype(int)
+    per_cluster["test_accuracy_before"] = test["accuracy_before"].reindex(order)
+    per_cluster["test_accuracy_after"] = test["accuracy_after"].reindex(order)
+    per_cluster = per_cluster.reset_index().rename(columns={"group": "cluster"})
     names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
     per_cluster.insert(1, "name", per_cluster["cluster"].map(names))
     return per_cluster
+
+
+def _test_clusters(run_dir: Path, points: pd.DataFrame, explore: ExploreResult) -> np.ndarray:
+    """(M,) cluster of each test row in the pool's clustering of normalised logits."""
+    scaler = MinMaxScaler(np.asarray(explore.normaliser_minimums),
+                          np.asarray(explore.normaliser_maximums))
+    return assign_to_clusters(scaler.transform(read_logits(run_dir)),
+                              points["cluster"].to_numpy(),
+                              scaler.transform(read_logits(run_dir, test=True)))
 
 
 def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
