@@ -92,6 +92,19 @@ def test_eda_rewrites_examples_with_each_operation_deterministically() -> None:
                                                          "payment"))
 
 
+def test_random_insertion_on_a_long_text_only_inserts_synonyms_of_its_own_words() -> None:
+    """Inserting shifts positions; a source chosen by a stale position was an inserted word
+    with no synonyms of its own (a KeyError on a real 40-word news text)."""
+    import numpy as np
+
+    backend = EdaBackend({"oil": ["crude"], "price": ["cost"]}, alpha=0.5)
+    words = ("oil price rises as the further talks stall " * 5).split()
+    for seed in range(50):
+        inserted = backend._random_insertion(list(words), np.random.default_rng(seed))
+        assert len(inserted) > len(words)
+        assert set(inserted) - set(words) <= {"crude", "cost"}
+
+
 def test_eda_without_synonyms_still_swaps_and_deletes() -> None:
     outputs = EdaBackend().generate([eda_prompt()], 4, Sampling())
     assert {o.sampling["operation"] for o in outputs} <= {"random_swap", "random_deletion"}

@@ -116,11 +116,12 @@ class EdaBackend:
         return words
 
     def _random_insertion(self, words: list[str], rng: np.random.Generator) -> list[str]:
-        positions = self._replaceable(words)
-        if not positions:
+        # the sources are chosen among the original words: an insertion shifts positions
+        sources = [words[i] for i in self._replaceable(words)]
+        if not sources:
             return words
         for _ in range(self._count(words)):
-            source = words[int(rng.choice(positions))]
+            source = sources[int(rng.integers(0, len(sources)))]
             words.insert(int(rng.integers(0, len(words) + 1)),
                          str(rng.choice(self.synonyms[_key(source)])))
         return words
