@@ -16,7 +16,7 @@ from topex_core import plots
 from topex_core.config import MAX_SEEDS, RETRAIN_MODES
 from topex_core.errors import TopexError
 from topex_core.explorer.targets import read_target
-from topex_core.movement_plot import movement_map, movement_summary
+from topex_core.movement_plot import MAX_CHANGE_LINES, movement_map, movement_summary
 from topex_core.records import RoundMetrics, RoundResult
 from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
 from topex_core.rundir import (
@@ -180,10 +180,13 @@ def _maps(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str],
     moved = movement_summary(points, after, map_name)
     drawn = int((rows | (after["correct_after"].to_numpy(bool)
                          != points["correct"].to_numpy(bool))).sum())
-    samples_note = (f" and the {len(samples):,} accepted samples (stars)"
+    samples_note = (f" and the accepted samples (stars, {len(samples):,})"
                     if samples is not None and len(samples) else "")
+    changed = moved.fixed + moved.broken
+    longest = (f" (the {MAX_CHANGE_LINES} longest moves of them)"
+               if changed > MAX_CHANGE_LINES else "")
     st.caption(
-        f"Lines join the {moved.fixed:,} fixed and {moved.broken:,} broken rows, the "
+        f"Lines join the {moved.fixed:,} fixed and {moved.broken:,} broken rows{longest}, the "
         f"target's rows (ringed){samples_note} to where they were before; press play to "
         f"watch them move. The other {moved.rows - drawn:,} rows are drawn once, faint, at "
         f"their after position: their median move is {moved.median:.1%} of the map's "
@@ -203,6 +206,10 @@ def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
     percent = {column: st.column_config.NumberColumn(column.replace("_", " "), format="percent")
                for column in ("error_before", "error_after", "test_error_before",
                               "test_error_after")}
+    percent["test_rows"] = st.column_config.NumberColumn(
+        "test rows", help="test rows that contain the term (with the slice's label); where "
+                          "there are none, only the pool figures exist and they include rows "
+                          "the model was trained on")
     st.dataframe(table.drop(columns=["term", "true_label"]), hide_index=True, width="stretch",
                  column_config={**percent, "targeted": st.column_config.CheckboxColumn(
                      "targeted", help="accepted samples were generated for this slice")})

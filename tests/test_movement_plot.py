@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from topex_core.movement_plot import MAX_LINES, movement_map, movement_summary
+from topex_core.movement_plot import MAX_CHANGE_LINES, movement_map, movement_summary
 
 LABELS = ["a", "b"]
 
@@ -40,9 +40,11 @@ def test_only_fixed_broken_target_rows_and_samples_move() -> None:
     figure = movement_map(points, after, label_names=LABELS, target=target,
                           target_name="cluster 3", samples=samples())
     names = [trace.name for trace in figure.data]
-    assert names == ["other rows, after (29)", "moves", "cluster 3 (10 rows)", "fixed (8)",
-                     "broken (1)", "accepted samples (2)"]
-    background, lines, ring, fixed, broken, stars = figure.data
+    assert names == ["other rows, after (29)", "where they were (open rings)", "moves",
+                     "cluster 3 (10 rows)", "fixed (8)", "broken (1)", "accepted samples (2)"]
+    background, origins, lines, ring, fixed, broken, stars = figure.data
+    np.testing.assert_allclose(origins.x, points["tsne_x"][[*range(8), 39]])
+    assert list(origins.marker.color) == ["#0072B2"] * 8 + ["#D55E00"]
     assert len(background.x) == 29 and background.marker.opacity < 0.5
     np.testing.assert_allclose(fixed.x, after["tsne_x"][:8])  # opens on the after state
     assert len(lines.x) == 3 * (10 + 1 + 2)  # target (incl. fixed), broken, samples
@@ -55,9 +57,10 @@ def test_only_fixed_broken_target_rows_and_samples_move() -> None:
 def test_frames_run_from_before_to_after_and_carry_only_coordinates() -> None:
     points, after = frames()
     figure = movement_map(points, after, label_names=LABELS, samples=samples(), steps=4)
-    assert [frame.name for frame in figure.frames] == ["before", "25%", "50%", "75%", "after"]
+    assert [frame.name for frame in figure.frames] == ["before", "25.0%", "50.0%", "75.0%", "after"]
+    assert [step.label for step in figure.layout.sliders[0].steps] == ["before", "", "", "", "after"]
     first, last = figure.frames[0], figure.frames[-1]
-    assert list(first.traces) == [1, 2, 3, 4]  # the background never changes
+    assert list(first.traces) == [2, 3, 4, 5]  # the background and the origins never change
     np.testing.assert_allclose(first.data[1].x, points["tsne_x"][:8], atol=1e-6)
     np.testing.assert_allclose(last.data[1].x, after["tsne_x"][:8], atol=1e-6)
     np.testing.assert_allclose(first.data[3].x, [0.0, 0.1])
@@ -83,7 +86,8 @@ def test_a_large_round_stays_light() -> None:
     after.loc[broken, "correct_after"] = False
     figure = movement_map(points, after, label_names=LABELS, steps=4)
     assert figure.data[0].text is None and figure.data[0].hoverinfo == "skip"
-    assert len(figure.data[1].x) == 3 * MAX_LINES
+    assert len(figure.data[2].x) == 3 * MAX_CHANGE_LINES  # the longest moves keep lines
+    assert len(figure.data[4].x) == 11_991  # every broken row is still drawn (row 99,999 too)
     assert len(figure.to_json()) < 6_000_000
 
 

@@ -2,8 +2,9 @@
 the target's rows and the accepted samples went, in the SAME map as before.
 
 Only the rows that tell the story move on screen: fixed and broken rows, the target's
-rows and the accepted samples get a line from where they were and take part in the
-animation (Plotly frames, a play button and a slider from "before" to "after"). Every
+rows and the accepted samples take part in the animation (Plotly frames, a play button
+and a slider from "before" to "after") and get a line from where they were (past
+``MAX_CHANGE_LINES`` fixed and broken rows, only the longest moves keep one). Every
 other row is drawn once, faint, at its after position; how far those rows shifted is
 summarised in numbers (:func:`movement_summary`) instead of drawn, so that a round that
 moves every row still reads at 100k rows (the figure's JSON grows with the moving rows,
@@ -33,7 +34,9 @@ from topex_core.plots import (
 
 SHIFT_THRESHOLD = 0.05  # a row "moved" when it shifted more than 5% of the map's diagonal
 ANIMATION_STEPS = 8
-MAX_LINES = 5_000  # more lines than this hide the map; the longest moves keep theirs
+# more lines than this hide the map: past it, the fixed and broken rows with the longest
+# moves keep theirs (the target's rows and the samples always do)
+MAX_CHANGE_LINES = 300
 
 
 @dataclass(frozen=True)
@@ -100,16 +103,21 @@ def movement_map(points: pd.DataFrame, after: pd.DataFrame, *, label_names: list
     layers = [_Layer(name, start[mask], end[mask], marker, hovers[mask])
               for mask, name, marker in _row_layers(fixed, broken, target, target_name)
               if mask.any()]
-    line_start, line_end = [start[moving]], [end[moving]]
+    changed = np.flatnonzero((fixed | broken) & ~target)
+    longest = changed[np.argsort(-np.hypot(*(end[changed] - start[changed]).T),
+                                 kind="stable")[:MAX_CHANGE_LINES]]
+    lined = np.sort(np.concatenate([np.flatnonzero(target), longest]))
+    line_start, line_end = [start[lined]], [end[lined]]
     if samples is not None and len(samples):
         layers.append(_sample_layer(samples, map_name))
         line_start.append(layers[-1].start)
         line_end.append(layers[-1].end)
-    lines = _longest(np.vstack(line_start), np.vstack(line_end), MAX_LINES)
+    lines = _Layer("moves", np.vstack(line_start), np.vstack(line_end), {}, None, lines=True)
+    figure.add_trace(_origins(start, fixed, broken))
     for layer in [lines, *layers]:
         figure.add_trace(layer.trace(1.0))
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    moving_traces = list(range(1, 2 + len(layers)))
+    moving_traces = list(range(2, 3 + len(layers)))  # after the background and the origins
     figure.frames = [go.Frame(name=_frame_name(t), traces=moving_traces,
                               data=[layer.positions(t) for layer in [lines, *layers]])
                      for t in fractions]
@@ -154,6 +162,17 @@ class _Layer:
         return go.Scattergl(x=current[:, 0], y=current[:, 1])
 
 
+def _origins(start: np.ndarray, fixed: np.ndarray, broken: np.ndarray) -> go.Scattergl:
+    """Open rings where the fixed (blue) and broken (vermillion) rows were before: they stay
+    visible when a round piles the rows onto a few after positions."""
+    changed = fixed | broken
+    return go.Scattergl(
+        x=start[changed, 0], y=start[changed, 1], mode="markers", hoverinfo="skip",
+        name="where they were (open rings)",
+        marker={"size": 7, "symbol": "circle-open", "line": {"width": 1.5},
+                "color": np.where(fixed[changed], OKABE_ITO[3], OKABE_ITO[4])})
+
+
 def _row_layers(fixed: np.ndarray, broken: np.ndarray, target: np.ndarray,
                 target_name: str) -> list[tuple[np.ndarray, str, dict]]:
     """(rows, legend name, marker) of the moving rows: the target's rows ringed beneath,
@@ -167,18 +186,11 @@ def _row_layers(fixed: np.ndarray, broken: np.ndarray, target: np.ndarray,
 
 def _sample_layer(samples: pd.DataFrame, map_name: str) -> _Layer:
     return _Layer(
-        f"accepted samples ({len(samples):,})",
+        f"accepted sample{'' if len(samples) == 1 else 's'} ({len(samples):,})",
         samples[[f"{map_name}_x_before", f"{map_name}_y_before"]].to_numpy(np.float32),
         samples[[f"{map_name}_x", f"{map_name}_y"]].to_numpy(np.float32),
         {"size": 14, "color": OKABE_ITO[2], "symbol": "star",
          "line": {"width": 1, "color": "#1B1B1B"}}, _sample_hovers(samples))
-
-
-def _longest(start: np.ndarray, end: np.ndarray, limit: int) -> _Layer:
-    """One line trace joining each moving row (n, 2) to where it started: the ``limit``
-    longest moves when there are more."""
-    keep = np.argsort(-np.hypot(*(end - start).T), kind="stable")[:limit]
-    return _Layer("moves", start[keep], end[keep], {}, None, lines=True)
 
 
 def _animation_controls(figure: go.Figure, fractions: np.ndarray) -> None:
@@ -197,12 +209,13 @@ def _animation_controls(figure: go.Figure, fractions: np.ndarray) -> None:
                                                                 "redraw": False}}]}]}],
         sliders=[{"active": len(fractions) - 1, "x": 0.22, "len": 0.78, "y": -0.02,
                   "yanchor": "top", "pad": {"t": 4}, "currentvalue": {"visible": False},
-                  "steps": [{"label": _frame_name(t), "method": "animate",
+                  "steps": [{"label": _frame_name(t) if t in (0.0, 1.0) else "",
+                             "method": "animate",
                              "args": [[_frame_name(t)], still]} for t in fractions]}])
 
 
 def _frame_name(t: float) -> str:
-    return {0.0: "before", 1.0: "after"}.get(float(t), f"{t:.0%}")
+    return {0.0: "before", 1.0: "after"}.get(float(t), f"{t:.1%}")
 
 
 def _row_hovers(points: pd.DataFrame, after_names: np.ndarray, before_ok: np.ndarray,

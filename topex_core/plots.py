@@ -194,13 +194,13 @@ def cluster_accuracy_change(per_cluster: list[dict], *,
                text=[f"{m[2] - m[1]:+.0%} on {m[0]}" for m in measured],
                textposition="outside", cliponaxis=False)])
     figure.update_layout(
-        template="plotly_white", barmode="group", height=120 + 56 * max(1, len(rows)),
-        margin={"l": 10, "r": 190, "t": 40, "b": 10},
+        template="plotly_white", barmode="group", height=150 + 56 * max(1, len(rows)),
+        margin={"l": 10, "r": 190, "t": 70, "b": 10},
         title={"text": "Accuracy per error cluster: on its test rows, else on the pool",
-               "x": 0.01, "font": {"size": 15}},
+               "x": 0.01, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
         xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the cluster's rows"},
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"})
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0, "xanchor": "left"})
     return figure
 
 

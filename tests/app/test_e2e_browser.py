@@ -1,10 +1,12 @@
 """End to end in real headless Chromium: the dashboard as a user drives it.
 
-Starts ``streamlit run app.py`` on 127.0.0.1, trains the embedded demo through the page
-(on the tiny local backbone, one epoch, so the test stays short), runs the explorer,
-checks that the WebGL map and the ranked table appear, generates candidates for the
-picked cluster with the offline backend, accepts one, retrains in head mode and waits for
-the before/after map. Screenshots go to
+Starts ``streamlit run app.py`` on 127.0.0.1, uploads a user's CSV with no test file (2,000
+rows of the demo's tickets), trains it through the page (on the tiny local backbone, one
+epoch, so the test stays short) and checks that a held-out test accuracy is shown, runs
+the explorer, checks that the WebGL map and the ranked table appear, generates
+candidates for the picked cluster with the offline backend, accepts one, retrains in
+head mode and checks that the before/after view shows fixed and broken rows and plays.
+Screenshots go to
 ``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
 can) and the ``playwright`` Python package (no browser download: it drives that binary).
 """
@@ -21,6 +23,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from topex_core.data import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -61,19 +65,25 @@ def dashboard(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
-                                                           tiny_backbone: str) -> None:
+def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny_backbone: str,
+                                                           tmp_path: Path) -> None:
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
                     "(make test does this where apt-get is allowed)")
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="pip install playwright (requirements-dev.txt)")
     ARTIFACTS.mkdir(exist_ok=True)
+    tickets = tmp_path / "tickets.csv"
+    pool, _ = demo.load_demo()
+    pool.to_frame()[["text", "label"]].sample(2_000, random_state=0).to_csv(tickets, index=False)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         try:
             page.goto(dashboard)
+            page.get_by_text("Upload a file").click()
+            page.locator("input[type=file]").set_input_files(str(tickets))
+            page.get_by_text("Held-out share").wait_for(timeout=60_000)
             page.get_by_text("Model and training").click()
             backbone = page.get_by_role("textbox", name="Backbone")
             backbone.fill(tiny_backbone)
@@ -84,6 +94,8 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
             page.get_by_role("button", name="Train").click()
             page.get_by_text("Current run").wait_for(timeout=240_000)
             page.screenshot(path=str(ARTIFACTS / "e2e_trained.png"), full_page=True)
+            test_metric = page.get_by_test_id("stMetric").filter(has_text="Test accuracy")
+            assert "%" in test_metric.inner_text(), test_metric.inner_text()
             page.get_by_role("link", name="Explore").click()
             page.get_by_role("button", name="Explore").click()
             page.get_by_text("Error clusters, ranked").wait_for(timeout=240_000)
@@ -103,12 +115,29 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str,
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             assert page.get_by_text("Before → after in the same").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)
+            check_the_movement_view(page)
             check_on_a_4k_screen(page)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def check_the_movement_view(page) -> None:
+    """The before → after map names its fixed and broken rows in the legend, draws them,
+    and plays from before to after."""
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(1_000)
+    legend = chart.locator(".legendtext").all_text_contents()  # SVG text has no innerText
+    counts = {name.split(" (")[0]: int(name.split("(")[-1].rstrip(")").replace(",", ""))
+              for name in legend if name.startswith(("fixed", "broken"))}
+    assert set(counts) == {"fixed", "broken"} and sum(counts.values()) > 0, legend
+    page.screenshot(path=str(ARTIFACTS / "e2e_movement.png"))
+    chart.get_by_text("play before → after").click()
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(ARTIFACTS / "e2e_movement_playing.png"))
 
 
 def check_on_a_4k_screen(page) -> None:
