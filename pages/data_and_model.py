@@ -196,10 +196,13 @@ def _past_runs(runs: list[RunListing]) -> None:
         return
     table = pd.DataFrame([{
         "run": r.run_dir.name, "dataset": r.record.dataset.source,
-        "rows": r.record.dataset.rows, "pool accuracy": r.record.pool_accuracy,
-        "test accuracy": r.record.test_accuracy,
+        "pool rows": r.record.dataset.rows,
+        "test rows": r.record.test_dataset.rows if r.record.test_dataset else 0,
+        "test accuracy": r.record.test_accuracy, "pool accuracy": r.record.pool_accuracy,
     } for r in runs])
-    st.dataframe(table, hide_index=True, width="stretch")
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"test accuracy": percent, "pool accuracy": percent})
     chosen = st.selectbox("Reopen", table["run"], key="data_reopen")
     if st.button("Open this run", key="data_open"):
         set_current_run(next(r.run_dir for r in runs if r.run_dir.name == chosen))
