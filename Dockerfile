@@ -19,11 +19,12 @@ RUN if ! command -v python3 >/dev/null; then \
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
-COPY requirements.txt requirements-gpu.txt ./
+COPY requirements.txt requirements-nodeps.txt requirements-gpu.txt ./
 RUN if [ "$GPU" = "1" ]; then \
       pip install -r requirements.txt --extra-index-url https://download.pytorch.org/whl/cu124 \
       && pip install -r requirements-gpu.txt; \
-    else pip install -r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu; fi
+    else pip install -r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu; fi \
+ && pip install --no-deps -r requirements-nodeps.txt
 
 COPY pyproject.toml README.md app.py ./
 COPY .streamlit ./.streamlit

@@ -7,14 +7,17 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint bench demo-data clean browser
+LLM_PORT ?= 8000
+
+.PHONY: run test lint bench demo-data clean browser llm-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -44,6 +47,15 @@ lint: $(DEV_STAMP)
 bench: $(STAMP)
 	mkdir -p bench/results
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_all.py --out bench/results
+
+# The packaged SmolLM2-135M-Instruct behind transformers' OpenAI-compatible server on
+# 127.0.0.1:$(LLM_PORT): the CPU stand-in for `vllm serve`. Point the openai backend at
+# http://127.0.0.1:$(LLM_PORT)/v1 with the model name the command prints.
+llm-server: $(STAMP)
+	@MODEL_DIR=$$(HF_HUB_OFFLINE=1 $(BIN)/python -m topex_core.augmenter.generation.packaged) \
+	  && echo "serving $$MODEL_DIR on http://127.0.0.1:$(LLM_PORT)/v1 (model name: $$MODEL_DIR)" \
+	  && HF_HUB_OFFLINE=1 $(BIN)/transformers serve --host 127.0.0.1 --port $(LLM_PORT) \
+	       --device cpu "$$MODEL_DIR"
 
 demo-data: $(STAMP)
 	$(BIN)/python -m topex_core.data.demo

@@ -20,6 +20,7 @@ from topex_app import resources, state
 from topex_app.guards import require_run
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import BACKENDS, Sampling
+from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
 from topex_core.explorer.targets import Target, list_targets
@@ -30,7 +31,8 @@ from topex_core.storage.store import Store
 BACKEND_HELP = {
     "eda": "Easy Data Augmentation of the examples: offline, no language model",
     "openai": "any OpenAI-compatible server, e.g. `vllm serve MODEL` (recommended)",
-    "transformers": "a local causal language model directory (CPU or GPU)",
+    "transformers": "a language model in this process: the packaged SmolLM2-135M-Instruct "
+                    "(offline) or a model directory",
     "vllm": "vLLM in this process (needs a GPU and requirements-gpu.txt)",
 }
 STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/check_circle:]",
@@ -98,8 +100,14 @@ def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -
     return [example for example, use in zip(drawn, edited["use"], strict=True) if use]
 
 
+def _default_backend() -> str:
+    """A configured server first; else the real language model every install carries."""
+    return "openai" if os.environ.get("TOPEX_OPENAI_BASE_URL") else "transformers"
+
+
 def _backend(context: augment.TargetContext, modified: float):
     name = st.selectbox("Backend", list(BACKENDS), key="augment_backend",
+                        index=list(BACKENDS).index(_default_backend()),
                         format_func=lambda b: f"{b} — {BACKEND_HELP[b]}")
     if name == "eda":
         return resources.eda_backend(str(context.run_dir), context.target.kind,
@@ -116,6 +124,18 @@ def _backend(context: augment.TargetContext, modified: float):
         return augment.target_backend("openai", context, embed=resources.embedder(),
                                        base_url=base_url, model=model,
                                        api_key=api_key or None, stream=stream), stream
+    if name == "transformers":
+        model = st.text_input("Model directory or id", key="augment_local_model",
+                              placeholder=PACKAGED_NAME,
+                              help="empty: the packaged model, converted once on first use "
+                                   "(about 20 s)")
+        if not model.strip():
+            st.info(f"**{PACKAGED_NAME}** writes these samples on this machine: a 135M "
+                    "model, a stand-in that shows the workflow. Expect some off-task texts "
+                    "(the checks flag meta-talk, refusals and echoes). For real work serve a "
+                    "larger model with `vllm serve MODEL --port 8000` and choose the openai "
+                    "backend with base URL `http://127.0.0.1:8000/v1`.")
+        return resources.local_backend(name, model.strip()), False
     model = st.text_input("Model directory or id", key="augment_local_model")
     return resources.local_backend(name, model), False
 

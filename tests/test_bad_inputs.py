@@ -124,7 +124,8 @@ def test_empty_and_runaway_answers_store_nothing(explored, tmp_path: Path,
     run, cluster = explored
     with ChatServer(reply=reply) as server, Store(tmp_path / "db") as store:
         outcome = generate_with(served(server), run, cluster, store)
-        assert outcome.candidates == [] and outcome.dropped == outcome.completions == 2
+        # the same answer twice is kept once (a server that repeats itself is asked again)
+        assert outcome.candidates == [] and outcome.dropped == outcome.completions >= 1
         assert store.candidates(store.run_id(run)).empty
 
 

@@ -33,7 +33,11 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     assert not at.exception
     assert at.selectbox(key="augment_target").value == ("cluster", str(cluster))
     assert at.selectbox(key="augment_label").value == "billing"
-    assert at.selectbox(key="augment_backend").value == "eda"
+    # no server configured: the packaged language model is the default, EDA the baseline
+    assert at.selectbox(key="augment_backend").value == "transformers"
+    assert any("SmolLM2-135M-Instruct" in info.value and "vllm serve" in info.value
+               for info in at.info)
+    at.selectbox(key="augment_backend").set_value("eda").run()
     assert "No candidates yet" in at.caption[-1].value
     at.number_input(key="augment_n").set_value(4)
     at.button(key="augment_generate").click().run()
@@ -63,7 +67,7 @@ def test_an_incomplete_backend_setting_is_a_plain_error(explored) -> None:
     at.selectbox(key="augment_backend").set_value("openai").run()
     assert not at.exception
     assert "base URL" in at.error[0].value
-    at.selectbox(key="augment_backend").set_value("transformers").run()
+    at.selectbox(key="augment_backend").set_value("vllm").run()
     assert "needs a model" in at.error[0].value
 
 

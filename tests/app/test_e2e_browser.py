@@ -4,7 +4,8 @@ Starts ``streamlit run app.py`` on 127.0.0.1, uploads a user's CSV with no test 
 rows of the demo's tickets), trains it through the page (on the tiny local backbone, one
 epoch, so the test stays short) and checks that a held-out test accuracy is shown, runs
 the explorer, checks that the WebGL map and the ranked table appear, generates
-candidates for the picked cluster with the offline backend, accepts one, retrains in
+candidates for the picked cluster with the default backend (the packaged SmolLM2 language
+model, converted on first use), accepts one, retrains in
 head mode and checks that the before/after view shows fixed and broken rows and plays.
 Screenshots go to
 ``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
@@ -111,7 +112,9 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()
             page.get_by_role("button", name="Retrain").click()
-            page.get_by_text("McNemar p").first.wait_for(timeout=300_000)
+            # the rounds table has a hidden "McNemar p" header too: wait for the metric
+            page.get_by_test_id("stMetricLabel").filter(has_text="McNemar p").first.wait_for(
+                timeout=300_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             assert page.get_by_text("Before → after in the same").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)

@@ -76,7 +76,7 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     assert lineage["example_ids"] == [e.row_id for e in prompt.examples]
     assert lineage["task"] == "text" and "operation" in lineage and row["seed"] == 5
     checks = json.loads(row["checks"])
-    assert set(checks) == {"duplicate", "length", "prediction", "intrusion", "topic",
+    assert set(checks) == {"duplicate", "length", "prediction", "intrusion", "topic", "output",
                            "warnings"}
     assert checks["prediction"]["label"] in ("billing", "shipping", "tech")
 

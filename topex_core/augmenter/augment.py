@@ -185,7 +185,8 @@ def generate_candidates(context: TargetContext, request: AugmentRequest, prompt:
                    for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
     checks = checker.check([item.text for _, item in parsed],
                            [item.text_pair for _, item in parsed] if pair else None,
-                           [prompt.label] * len(parsed), others=other_texts)
+                           [prompt.label] * len(parsed), others=other_texts,
+                           examples=prompt.examples)
     lineage = {"task": prompt.task, "template": prompt.template,
                "example_ids": [e.row_id for e in prompt.examples],
                "example_sources": [e.source for e in prompt.examples]}
@@ -240,10 +241,11 @@ def target_backend(name: str, context: TargetContext, *, embed: Embed,
 
 
 def local_backend(name: str, model: str | None) -> Backend:
-    """A generator that loads ``model`` (a directory or id) into this process."""
-    if not model:
+    """A generator that loads ``model`` (a directory or id) into this process; without a
+    model the transformers backend uses the packaged SmolLM2-135M-Instruct."""
+    if not model and name != "transformers":
         raise SettingsError(f"the {name} backend needs a model directory or id")
-    return make_backend(name, model=model)
+    return make_backend(name, model=model or None)
 
 
 def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:

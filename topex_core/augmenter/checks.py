@@ -16,6 +16,8 @@ For one candidate (text, optional pair, assigned label):
   slice). Off topic when it is below the threshold min(10th percentile of the target's
   own rows, 90th percentile of the rows outside it): no closer to the topic than most
   other rows are.
+- output: what a language model wrote instead of a sample — meta-talk, a refusal, an echo
+  of a prompt example, a loop (``output_checks``).
 
 Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
 sample of that size plus every row of the target (exact duplicates still use all rows).
@@ -34,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.augmenter.output_checks import OutputChecker
+from topex_core.augmenter.prompts import Example
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
 from topex_core.explorer.targets import Target
@@ -70,6 +74,7 @@ class CandidateChecker:
         self.exact = {_normal(text): int(row_id)
                       for text, row_id in zip(texts, points["id"], strict=True)}
         words = pd.Series([len(text.split()) for text in texts])
+        self.output = OutputChecker([texts[i] for i in reference_positions])
         self.length_range = {label: (0.5 * float(group.quantile(0.01)),
                                      1.5 * float(group.quantile(0.99)) + 2)
                              for label, group in words.groupby(points["label"].astype(str))}
@@ -85,11 +90,13 @@ class CandidateChecker:
                                        float(np.quantile(outside, 1 - config.topic_quantile)))
 
     def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
-              labels: Sequence[str], *, others: Sequence[str] = ()) -> list[dict]:
-        """One dict per candidate: the five checks and ``warnings`` (short sentences).
+              labels: Sequence[str], *, others: Sequence[str] = (),
+              examples: Sequence[Example] = ()) -> list[dict]:
+        """One dict per candidate: the six checks and ``warnings`` (short sentences).
 
         ``others`` are texts of candidates already stored for this run (joined like
-        ``explore.point_texts`` for pairs)."""
+        ``explore.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
+        (an echo of one is flagged)."""
         pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
         joined = [joined_text(text, pair) for text, pair in zip(texts, pairs, strict=True)]
         if not joined:
@@ -112,7 +119,9 @@ class CandidateChecker:
                 "intrusion": self._intrusion(vectors[i], label),
                 "topic": self._topic(vectors[i]),
             }
-            result["warnings"] = _warnings(result, label)
+            output = self.output.check(text, examples)
+            result["output"] = output.to_json()
+            result["warnings"] = _warnings(result, label) + output.warnings()
             results.append(result)
         return results
 

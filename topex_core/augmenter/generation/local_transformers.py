@@ -1,6 +1,7 @@
 """A local causal language model through transformers' ``AutoModelForCausalLM`` (CPU or
 GPU). Prompts go through the tokenizer's chat template when it has one; all prompts are
-generated in one left-padded batch with ``num_return_sequences = n``."""
+generated in one left-padded batch with ``num_return_sequences = n``. Without a model,
+the packaged SmolLM2-135M-Instruct (``generation.packaged``) is loaded on first use."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ from topex_core.augmenter.generation.base import (
     Sampling,
     check_request,
 )
+from topex_core.augmenter.generation.packaged import PACKAGED_NAME, packaged_model_dir
 from topex_core.augmenter.prompts import Prompt
-from topex_core.errors import SettingsError
 
 
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 8) -> None:
-        if not model:
-            raise SettingsError("the transformers backend needs a model directory or id")
-        self.model = model
+    def __init__(self, model: str | None = None, *, device: str | None = None,
+                 batch_size: int = 8) -> None:
+        # ``model`` is what lineage records: the directory or id, or the packaged model's name
+        self.model = model or PACKAGED_NAME
+        self._source = model
         self.device = device
         self.batch_size = batch_size
         self._loaded = None
@@ -75,9 +77,10 @@ class TransformersBackend:
             from topex_core.training.classifier import pick_device
 
             hf_logging.disable_progress_bar()
+            source = self._source or packaged_model_dir()
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model)
-                model = AutoModelForCausalLM.from_pretrained(self.model)
+                tokenizer = AutoTokenizer.from_pretrained(source)
+                model = AutoModelForCausalLM.from_pretrained(source)
             except (OSError, ValueError) as error:
                 raise GenerationError(f"transformers backend: cannot load a causal language "
                                       f"model from '{self.model}' ({error})") from None

@@ -3,8 +3,10 @@ recommended deployment), llama.cpp's server, Ollama, TGI.
 
 One request per prompt asks for all ``n`` completions (``n`` and ``seed`` set, so the
 engine batches them and shares the prompt's KV cache); a server that returns fewer
-choices (llama.cpp and Ollama ignore ``n``) is topped up with single requests seeded
-``seed + i``. Requests run concurrently up to ``concurrency``; each has a timeout and is
+choices (llama.cpp, Ollama and ``transformers serve`` ignore ``n``) or the same text
+twice is asked again, concurrently, one choice per request with seed ``seed + i``, until
+every prompt has ``n`` distinct completions or ``TOP_UP_BUDGET × n`` choices were asked.
+Requests run concurrently up to ``concurrency``; each has a timeout and is
 retried (HTTP 408/429/5xx, connection errors, timeouts) up to ``max_retries`` times with
 exponential backoff. When a request still fails, the others finish and
 ``GenerationError.received`` holds every completion that arrived.
@@ -37,6 +39,9 @@ from topex_core.errors import SettingsError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BACKOFF_S = 0.5
+# a server that ignores ``n`` (or the seed) is asked again, one choice per request, until
+# every prompt has ``n`` distinct completions or this many times ``n`` choices were asked
+TOP_UP_BUDGET = 3
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,23 @@ class OpenAIBackend:
         errors: list[str] = []
         first = [_Request(index, 0, n, sampling.seed) for index in range(len(prompts))]
         self._run(first, prompts, sampling, on_delta, received, errors)
-        top_up = [_Request(index, choice, 1, sampling.seed + choice)
-                  for index in range(len(prompts)) for choice in range(n)
-                  if (index, choice) not in received] if not errors else []
-        self._run(top_up, prompts, sampling, on_delta, received, errors)
+        # choice i of a prompt is asked with seed + i; the next unused choice per prompt
+        next_choice = {index: sum(key[0] == index for key in received)
+                       for index in range(len(prompts))}
+        while not errors:
+            _drop_repeats(received)
+            missing = {index: min(n - sum(key[0] == index for key in received),
+                                  TOP_UP_BUDGET * n - next_choice[index])
+                       for index in range(len(prompts))}
+            if max(missing.values()) <= 0:
+                break
+            top_up = [_Request(index, next_choice[index] + offset, 1,
+                               sampling.seed + next_choice[index] + offset)
+                      for index, count in missing.items() for offset in range(max(0, count))]
+            for index, count in missing.items():
+                next_choice[index] += max(0, count)
+            self._run(top_up, prompts, sampling, on_delta, received, errors)
+        _drop_repeats(received)
         outputs = [received[key] for key in sorted(received)]
         if errors:
             raise GenerationError(f"openai backend at {self.base_url}: {errors[0]}"
@@ -165,6 +183,18 @@ class OpenAIBackend:
 
 class _Retryable(Exception):
     pass
+
+
+def _drop_repeats(received: dict[tuple[int, int], Generated]) -> None:
+    """Keep the first of completions of one prompt with the same text (spacing and case
+    ignored): a server that ignores the seed answers every request alike."""
+    seen: set[tuple[int, str]] = set()
+    for key in sorted(received):
+        text = " ".join(received[key].raw.lower().split())
+        if (key[0], text) in seen:
+            del received[key]
+        else:
+            seen.add((key[0], text))
 
 
 def _read_json(payload: bytes) -> dict[int, tuple[str, int | None]]:

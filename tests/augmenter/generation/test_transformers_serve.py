@@ -1,0 +1,79 @@
+"""The openai backend against a real ``transformers serve`` process serving the packaged
+SmolLM2-135M-Instruct on a free loopback port: the protocol code meets a real server that
+returns one choice whatever ``n`` is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import parts
+
+from topex_core.augmenter import augment
+from topex_core.augmenter.generation import GenerationError, Sampling, make_backend
+from topex_core.augmenter.generation.packaged import packaged_model_dir
+from topex_core.storage.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def served_model(tmp_path_factory: pytest.TempPathFactory):
+    command = shutil.which("transformers", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("the transformers CLI is not installed")
+    try:
+        model_dir = packaged_model_dir(tmp_path_factory.mktemp("cache"))
+    except GenerationError as error:
+        pytest.skip(str(error))
+    port = free_port()
+    server = subprocess.Popen(
+        [command, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
+         str(model_dir)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("transformers serve did not answer /health within 120 s")
+    yield f"{url}/v1", str(model_dir)
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_three_candidates_from_a_real_server_are_parsed_checked_and_stored(
+        served_model: tuple[str, str], explored: tuple[Path, int], tmp_path: Path) -> None:
+    base_url, model = served_model
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(n=3, shots=2, sampling=Sampling(max_tokens=48, seed=3))
+    prompt = augment.prepare_prompt(context, request)
+    backend = make_backend("openai", base_url=base_url, model=model, timeout_s=120.0)
+    with Store(tmp_path / "topex.db") as store:
+        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+                                              checker=checker, store=store)
+        stored = store.candidates(store.run_id(run))
+    assert outcome.error is None, outcome.error
+    assert outcome.completions >= 3  # one choice per answer: the backend asked again
+    texts = [candidate["text"] for candidate in outcome.candidates]
+    assert len(texts) == len(set(texts)) == len(stored) >= 1
+    assert set(stored["backend"]) == {"openai"} and set(stored["model"]) == {model}
+    assert all("output" in candidate["checks"] for candidate in outcome.candidates)
