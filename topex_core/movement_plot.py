@@ -88,9 +88,7 @@ def movement_map(points: pd.DataFrame, after: pd.DataFrame, *, label_names: list
     moving = fixed | broken | target
     # hover texts for every moving row; for the others only while the figure stays light
     described = moving if len(points) > HOVER_TEXT_LIMIT else np.ones(len(points), bool)
-    hovers = np.full(len(points), None, dtype=object)
-    hovers[described] = _row_hovers(points[described], after_names[described],
-                                    before_ok[described], after_ok[described])
+    hovers = _row_hovers(points, after_names, before_ok, after_ok, described)
     figure = go.Figure()
     quiet = ~moving
     quiet_described = bool(described[quiet].all())
@@ -219,13 +217,19 @@ def _frame_name(t: float) -> str:
 
 
 def _row_hovers(points: pd.DataFrame, after_names: np.ndarray, before_ok: np.ndarray,
-                after_ok: np.ndarray) -> list[str]:
+                after_ok: np.ndarray, described: np.ndarray) -> np.ndarray:
+    """(N,) hover texts of the ``described`` rows (text, true label, both predictions);
+    None for the others."""
     mark = {True: "✓", False: "✗"}
-    return [f"{text}<br>true: {html.escape(str(label))} · before: {html.escape(str(before))} "
-            f"{mark[bool(ok_before)]} → after: {html.escape(str(now))} {mark[bool(ok_after)]}"
-            for text, label, before, now, ok_before, ok_after in zip(
-                hover_text(points["text"], limit=HOVER_CHARS), points["label"], points["pred"],
-                after_names, before_ok, after_ok, strict=True)]
+    hovers = np.full(len(points), None, dtype=object)
+    shown = points[described]
+    hovers[described] = [
+        f"{text}<br>true: {html.escape(str(label))} · before: {html.escape(str(before))} "
+        f"{mark[bool(ok_before)]} → after: {html.escape(str(now))} {mark[bool(ok_after)]}"
+        for text, label, before, now, ok_before, ok_after in zip(
+            hover_text(shown["text"], limit=HOVER_CHARS), shown["label"], shown["pred"],
+            after_names[described], before_ok[described], after_ok[described], strict=True)]
+    return hovers
 
 
 def _sample_hovers(samples: pd.DataFrame) -> np.ndarray:

@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import parts
+from conftest import free_port, parts, started_server
 
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import GenerationError, Sampling, make_backend
 from topex_core.augmenter.generation.packaged import packaged_model_dir
 from topex_core.storage.store import Store
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture()
@@ -38,21 +28,11 @@ def served_model(tmp_path_factory: pytest.TempPathFactory):
     except GenerationError as error:
         pytest.skip(str(error))
     port = free_port()
-    server = subprocess.Popen(
-        [command, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
-         str(model_dir)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("transformers serve did not answer /health within 120 s")
+    server = started_server(
+        [command, "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--device", "cpu", str(model_dir)], f"{url}/health", seconds=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"})
     yield f"{url}/v1", str(model_dir)
     server.terminate()
     server.wait(timeout=30)
