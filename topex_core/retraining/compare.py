@@ -188,8 +188,7 @@ def _per_cluster(run_dir: Path, points: pd.DataFrame, clusters: pd.DataFrame,
 
 def _test_clusters(run_dir: Path, points: pd.DataFrame, explore: ExploreResult) -> np.ndarray:
     """(M,) cluster of each test row in the pool's clustering of normalised logits."""
-    scaler = MinMaxScaler(np.asarray(explore.normaliser_minimums),
-                          np.asarray(explore.normaliser_maximums))
+    scaler = _scaler(explore)
     return assign_to_clusters(scaler.transform(read_logits(run_dir)),
                               points["cluster"].to_numpy(),
                               scaler.transform(read_logits(run_dir, test=True)))
@@ -235,10 +234,14 @@ def map_coordinates(run_dir: Path, logits: np.ndarray,
                     explore: ExploreResult | None = None) -> dict[str, np.ndarray]:
     """Where rows with these (n, C) logits lie in the run's fitted maps: {map: (n, 2)},
     through the same normaliser and the maps' transform (never a refit)."""
-    explore = explore or read_explore(run_dir)[0]
-    scaler = MinMaxScaler(np.asarray(explore.normaliser_minimums),
-                          np.asarray(explore.normaliser_maximums))
+    scaler = _scaler(explore or read_explore(run_dir)[0])
     return load_maps(run_dir).transform(scaler.transform(logits))
+
+
+def _scaler(explore: ExploreResult) -> MinMaxScaler:
+    """The explorer's normaliser, which maps later logits into the same [-1, 1] space."""
+    return MinMaxScaler(np.asarray(explore.normaliser_minimums),
+                        np.asarray(explore.normaliser_maximums))
 
 
 def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
@@ -250,10 +253,13 @@ def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
                           "label": samples["label"].astype(str).to_numpy(),
                           "pred_before": np.array(label_names)[before_logits.argmax(1)],
                           "pred_after": np.array(label_names)[after_logits.argmax(1)]})
-    for suffix, logits in (("_before", before_logits), ("", after_logits)):
-        for map_name, xy in map_coordinates(run_dir, logits).items():
-            frame[f"{map_name}_x{suffix}"] = xy[:, 0]
-            frame[f"{map_name}_y{suffix}"] = xy[:, 1]
+    # one transform for both: the maps are loaded (and t-SNE's reference prepared) once
+    placed = map_coordinates(run_dir, np.vstack([before_logits, after_logits]))
+    rows = len(frame)
+    for map_name, xy in placed.items():
+        for suffix, part in (("_before", xy[:rows]), ("", xy[rows:])):
+            frame[f"{map_name}_x{suffix}"] = part[:, 0]
+            frame[f"{map_name}_y{suffix}"] = part[:, 1]
     return frame
 
 
