@@ -78,11 +78,17 @@ def _request(context: augment.TargetContext) -> augment.AugmentRequest:
         sampling = Sampling(
             temperature=a.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="augment_temperature"),
             top_p=b.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="augment_top_p"),
-            max_tokens=int(c.number_input("Max tokens", 8, 4096, 256, key="augment_max_tokens")),
+            max_tokens=_optional_int(c.number_input(
+                "Max tokens", 8, 4096, None, key="augment_max_tokens", placeholder="auto",
+                help="Empty: room for twice the longest example (256 without examples)")),
             seed=int(seed))
     return augment.AugmentRequest(n=int(n), label=label, task=task,
                                   shots=int(shots), mix_ratio=float(mix_ratio),
                                   template=template, sampling=sampling)
+
+
+def _optional_int(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -> list[Example]:

@@ -49,6 +49,24 @@ def test_compose_publishes_the_dashboard_locally_and_points_it_at_vllm() -> None
     assert topex["environment"]["TOPEX_OPENAI_BASE_URL"] == "http://vllm:8000/v1"
     assert vllm["image"].startswith("vllm/vllm-openai")
     assert "${TOPEX_OPENAI_API_KEY" in topex["environment"]["TOPEX_OPENAI_API_KEY"]
+    assert topex["profiles"] == vllm["profiles"] == ["gpu"]
+
+
+def test_the_cpu_profile_serves_the_packaged_model_with_transformers_serve() -> None:
+    from topex_core.augmenter.generation.packaged import CONVERTED_DIR
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    dashboard, server = services["topex-cpu"], services["llm-cpu"]
+    assert dashboard["profiles"] == server["profiles"] == ["cpu"]
+    assert all(port.startswith("127.0.0.1:") for port in dashboard["ports"])
+    assert "ports" not in server
+    assert "transformers serve" in " ".join(server["command"])
+    assert "topex_core.augmenter.generation.packaged" in " ".join(server["command"])
+    environment = dashboard["environment"]
+    assert environment["TOPEX_OPENAI_BASE_URL"] == "http://llm-cpu:8000/v1"
+    # the served model's name is its directory under the image's TOPEX_HOME (/data/topex)
+    assert environment["TOPEX_OPENAI_MODEL"] == f"/data/topex/cache/generators/{CONVERTED_DIR}"
+    assert "TOPEX_HOME=/data/topex" in (ROOT / "Dockerfile").read_text()
 
 
 def test_secret_files_are_ignored_and_examples_are_committed() -> None:

@@ -16,17 +16,21 @@ from topex_core.errors import SettingsError
 from topex_core.storage.store import Store
 
 
-def test_prompt_uses_the_cluster_name_the_majority_label_and_mixed_examples(
+def test_prompt_states_the_topic_the_majority_label_the_confusion_and_mixed_examples(
         explored: tuple[Path, int]) -> None:
     run, cluster = explored
     context = augment.target_context(run, cluster=cluster)
     assert context.majority_label == "billing" and not context.pair
     request = augment.AugmentRequest(shots=4, mix_ratio=0.5)
     prompt = augment.prepare_prompt(context, request)
-    assert prompt.label == "billing" and prompt.issue == context.name and prompt.task == "text"
+    topic, confusion = context.name.split(" · ")
+    assert confusion == "billing → shipping"
+    assert prompt.label == "billing" and prompt.issue == topic and prompt.task == "text"
+    assert "wrongly reads such texts as shipping; the new text must clearly be billing" in (
+        prompt.text)
     assert [e.source for e in prompt.examples].count("cluster") == 2
     assert all(e.row_id is not None for e in prompt.examples)
-    assert prompt.mix_ratio == 0.5 and context.name in prompt.text
+    assert prompt.mix_ratio == 0.5 and f"'{topic}'" in prompt.text
     member = int(context.rows["id"].iloc[0])
     chosen = augment.prepare_prompt(context, augment.AugmentRequest(example_ids=(member, 3)))
     assert [(e.row_id, e.source) for e in chosen.examples] == [(member, "cluster"), (3, "target")]
@@ -77,7 +81,7 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     assert lineage["task"] == "text" and "operation" in lineage and row["seed"] == 5
     checks = json.loads(row["checks"])
     assert set(checks) == {"duplicate", "length", "prediction", "intrusion", "topic", "output",
-                           "warnings"}
+                           "warnings", "fired"}
     assert checks["prediction"]["label"] in ("billing", "shipping", "tech")
 
 
@@ -144,7 +148,8 @@ def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path
     assert context.name == "delivery · billing → shipping"
     assert context.majority_label == "billing" and len(context.rows) == 25
     prompt = augment.prepare_prompt(context, augment.AugmentRequest(shots=3))
-    assert "delivery · billing → shipping" in prompt.text
+    assert "the topic: 'delivery'. A classifier wrongly reads such texts as shipping" in (
+        prompt.text)
     # the target's own rows are its mistakes: every example comes from them
     assert all(e.row_id >= 180 and e.source == "cluster" for e in prompt.examples)
     with pytest.raises(SettingsError, match="choose one target"):

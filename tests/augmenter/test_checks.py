@@ -54,6 +54,8 @@ def test_exact_and_near_duplicates_of_the_dataset_and_of_other_candidates() -> N
                                              ["billing"])[0]
     assert near["duplicate"] == {"kind": "near", "of": "row 12", "similarity": 0.9129}
     assert "near duplicate of row 12 (similarity 0.91)" in near["warnings"]
+    assert near["fired"][near["warnings"].index("near duplicate of row 12 (similarity 0.91)")] == (
+        "duplicate")
 
 
 def test_length_outliers_use_the_label_rows_percentiles() -> None:

@@ -24,24 +24,31 @@ EXAMPLES = [Example("my invoice was charged twice, please refund the card", row_
 def test_meta_talk(text: str, meta: str | None) -> None:
     result = OutputChecker(TICKETS).check(text)
     assert result.meta_talk == meta
-    assert bool(result.warnings()) == (meta is not None)
+    assert [check for check, _ in result.findings()] == (["meta-talk"] if meta else [])
 
 
 def test_refusals_echoes_and_loops() -> None:
     checker = OutputChecker(TICKETS)
     refusal = checker.check("As a customer support AI, I'm unable to write that ticket.")
-    assert refusal.refusal and "a refusal, not a sample" in refusal.warnings()
+    assert refusal.refusal and ("refusal", "a refusal, not a sample") in refusal.findings()
     echo = checker.check("My invoice was charged twice, please refund the card!", EXAMPLES)
     assert echo.echo_of == 7 and echo.echo_ratio > 0.9
-    assert "repeats a prompt example (row 7" in echo.warnings()[0]
+    assert echo.findings()[0][0] == "echo"
+    assert "repeats a prompt example (row 7" in echo.findings()[0][1]
     appended = checker.check("my invoice was charged twice, please refund the card. The "
                              "example shows a billing problem.", EXAMPLES)
     assert appended.echo_of == 7 and appended.echo_ratio == 1.0
     fresh = checker.check("the app logs me out every time I open my billing history",
                           EXAMPLES)
-    assert fresh.echo_of is None and fresh.warnings() == []
+    assert fresh.echo_of is None and fresh.findings() == []
+    # a short question with one new word is a new sample of the same kind, not an echo
+    template = [Example("What does BMW stand for ?", row_id=3)]
+    assert checker.check("What does PI stand for?", template).echo_of is None
+    assert checker.check("What does BMW stand for?", template).echo_of == 3
     loop = "of the oil industry is delaying Iraq oil exports from the north " * 4
-    assert repetition(loop) > 0.6 and "repeats itself" in checker.check(loop).warnings()[0]
+    assert repetition(loop) > 0.6
+    check, message = checker.check(loop).findings()[0]
+    assert check == "repetition" and message.startswith("repeats itself (")
     assert repetition("short text") == 0.0
 
 

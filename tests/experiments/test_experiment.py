@@ -82,6 +82,16 @@ def test_every_strategy_and_n_is_measured_against_its_own_seed(splits, tmp_path:
     samples = [json.loads(line) for line in (tmp_path / SAMPLES_FILE).read_text().splitlines()]
     cluster_samples = [s for s in samples if s["cluster"] is not None]
     assert cluster_samples and all(s["labelled_by"] == LABELLED_BY for s in cluster_samples)
+    # the Augment page's checks ran on every cluster sample: warnings in samples.jsonl, the
+    # count of clean ones in results.csv
+    assert all(isinstance(s["warnings"], list) for s in cluster_samples)
+    trained = directed[directed["reused_from"].isna()]
+    clean = {(s["seed"], s["strategy"], s["n"]): 0 for s in cluster_samples}
+    for sample in cluster_samples:
+        clean[(sample["seed"], sample["strategy"], sample["n"])] += not sample["warnings"]
+    assert [clean[(r["seed"], r["strategy"], r["n"])] for r in trained.to_dict("records")] == (
+        trained["passed_checks"].astype(int).tolist())
+    assert ok.loc[ok["strategy"].isin(["eda_random", "none"]), "passed_checks"].isna().all()
     targets = dict(zip(zip(ok["seed"], ok["cluster"], strict=True), ok["target_label"],
                        strict=True))
     assert all(s["label"] == targets[(s["seed"], s["cluster"])] for s in cluster_samples)
@@ -147,6 +157,12 @@ def test_report_shows_the_harness_numbers(splits, tmp_path: Path) -> None:
     for row in summary[summary["n"] > 0].to_dict("records"):
         assert f"{row['delta_mean']:+.2f} ± {row['delta_half_width']:.2f}" in report
     assert "no human reviewed them" in report and "Control (`none`" in report
+    weighted_samples = [json.loads(line) for line in
+                        (tmp_path / SAMPLES_FILE).read_text().splitlines()]
+    weighted_samples = [s for s in weighted_samples if s["strategy"] == "weighted"]
+    passed = sum(not s["fired"] for s in weighted_samples)
+    assert (f"| TREC | eda | weighted | {len(weighted_samples)} | "
+            f"{passed / len(weighted_samples):.0%} ({passed}) |") in report
     control = results[results["strategy"] == "none"].set_index("seed")["accuracy"]
     weighted = results[(results["strategy"] == "weighted") & (results["n"] == 1)]
     against = 100 * (weighted["accuracy"].to_numpy() - control.loc[weighted["seed"]].to_numpy())

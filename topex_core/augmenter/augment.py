@@ -37,14 +37,19 @@ from topex_core.augmenter.prompts import (
     Prompt,
     build_prompt,
     select_examples,
+    typical_words,
 )
 from topex_core.errors import SettingsError
+from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
 from topex_core.explorer.targets import Target, read_target
 from topex_core.rundir import read_points, read_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.run import load_run_classifier
+
+# the prompt's issue when a target's texts share no wording its name could show
+SHARED_SUBJECT = "the subject the examples share"
 
 
 @dataclass(frozen=True)
@@ -162,9 +167,12 @@ def prepare_prompt(context: TargetContext, request: AugmentRequest,
         raise SettingsError(f"label '{label}' is not one of the run's labels: "
                          f"{', '.join(context.label_names)}")
     chosen = list(examples) if examples is not None else choose_examples(context, request)
-    return build_prompt(task=context.task(request), label=label, issue=context.name,
+    topic = context.target.topic
+    return build_prompt(task=context.task(request), label=label,
+                        issue=SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic,
                         examples=chosen, template=request.template,
-                        mix_ratio=request.mix_ratio if chosen else None)
+                        mix_ratio=request.mix_ratio if chosen else None,
+                        confused_with=context.target.confused_with)
 
 
 def generate_candidates(context: TargetContext, request: AugmentRequest, prompt: Prompt, *,
@@ -218,7 +226,9 @@ def generate_parsed(backend: Backend, prompt: Prompt, n: int, sampling: Sampling
     except GenerationError as failure:
         completions, error = failure.received, str(failure)
     pair = prompt.task in PAIR_TASKS
-    per_completion = [(completion, parse_output(completion.raw, pair=pair))
+    typical = typical_words(prompt)
+    per_completion = [(completion, parse_output(completion.raw, pair=pair,
+                                                typical_words=typical))
                       for completion in completions]
     parsed = [(completion, item) for completion, items in per_completion for item in items]
     dropped = sum(1 for _, items in per_completion if not items)

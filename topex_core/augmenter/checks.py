@@ -92,7 +92,8 @@ class CandidateChecker:
     def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
               labels: Sequence[str], *, others: Sequence[str] = (),
               examples: Sequence[Example] = ()) -> list[dict]:
-        """One dict per candidate: the six checks and ``warnings`` (short sentences).
+        """One dict per candidate: the six checks, ``warnings`` (short sentences) and
+        ``fired`` (the names of the checks behind them, in the same order).
 
         ``others`` are texts of candidates already stored for this run (joined like
         ``explore.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
@@ -121,7 +122,9 @@ class CandidateChecker:
             }
             output = self.output.check(text, examples)
             result["output"] = output.to_json()
-            result["warnings"] = _warnings(result, label) + output.warnings()
+            findings = _findings(result, label) + output.findings()
+            result["warnings"] = [message for _, message in findings]
+            result["fired"] = [check for check, _ in findings]
             results.append(result)
         return results
 
@@ -234,27 +237,30 @@ def _reference_positions(rows: int, cluster_positions: np.ndarray,
     return np.union1d(sample, cluster_positions)
 
 
-def _warnings(result: dict, label: str) -> list[str]:
-    """One line per check that fired; messages are formatted only for those (a check that
-    did not fire lacks the fields its message names)."""
+def _findings(result: dict, label: str) -> list[tuple[str, str]]:
+    """(check, message) per check that fired; messages are formatted only for those (a
+    check that did not fire lacks the fields its message names)."""
     duplicate, length, intrusion = result["duplicate"], result["length"], result["intrusion"]
     prediction, topic = result["prediction"], result["topic"]
     fired = [
-        (duplicate["kind"] == "exact", lambda: f"exact duplicate of {duplicate['of']}"),
-        (duplicate["kind"] == "near", lambda: f"near duplicate of {duplicate['of']} "
-                                              f"(similarity {duplicate['similarity']:.2f})"),
-        (length["outlier"], lambda: f"{length['words']} words, unusual for '{label}' "
-                                    f"(expected {length['low']:.0f}–{length['high']:.0f})"),
-        (prediction is not None and not prediction["agrees"],
+        ("duplicate", duplicate["kind"] == "exact",
+         lambda: f"exact duplicate of {duplicate['of']}"),
+        ("duplicate", duplicate["kind"] == "near",
+         lambda: f"near duplicate of {duplicate['of']} "
+                 f"(similarity {duplicate['similarity']:.2f})"),
+        ("length", length["outlier"],
+         lambda: f"{length['words']} words, unusual for '{label}' "
+                 f"(expected {length['low']:.0f}–{length['high']:.0f})"),
+        ("prediction", prediction is not None and not prediction["agrees"],
          lambda: f"the model predicts '{prediction['label']}' "
                  f"({prediction['confidence']:.0%}): a hard example, or a wrong label"),
-        (intrusion["intrudes"], lambda: f"lies among '{intrusion['nearest_label']}' rows "
-                                        f"({intrusion['share_nearest']:.0%} of its nearest), "
-                                        f"not '{label}'"),
-        (topic is not None and topic["off_topic"],
+        ("intrusion", intrusion["intrudes"],
+         lambda: f"lies among '{intrusion['nearest_label']}' rows "
+                 f"({intrusion['share_nearest']:.0%} of its nearest), not '{label}'"),
+        ("topic", topic is not None and topic["off_topic"],
          lambda: f"off the cluster's topic (similarity {topic['similarity']:.2f})"),
     ]
-    return [message() for raised, message in fired if raised]
+    return [(check, message()) for check, raised, message in fired if raised]
 
 
 def _normal(text: str) -> str:

@@ -4,8 +4,10 @@ small instruct model often answers the prompt instead of writing a sample.
 - meta-talk: the text talks about the task ("Here is an example…", "The label is…",
   "As an AI…"), a reply rather than a sample;
 - refusal: "I'm sorry, I can't…";
-- echo: the text repeats one of the prompt's few-shot examples (difflib's ratio ≥
-  ``ECHO_RATIO``, or the example contained whole);
+- echo: the text repeats one of the prompt's few-shot examples: the example contained
+  whole, or at least ``ECHO_SHARE`` of the text's words taken from it in order (difflib's
+  matching blocks over words). A short question with one new word ("What does PI stand
+  for?" after "What does BMW stand for?") is a new sample, not an echo;
 - repetition: the text loops (share of its word 3-grams that repeat an earlier one).
 
 A phrase counts only where the dataset itself rarely says it (in under ``MAX_DATA_RATE``
@@ -22,7 +24,7 @@ from difflib import SequenceMatcher
 
 from topex_core.augmenter.prompts import Example
 
-ECHO_RATIO = 0.8
+ECHO_SHARE = 0.9
 REPETITION_SHARE = 0.3
 MAX_DATA_RATE = 0.01
 META_TALK = {
@@ -53,17 +55,18 @@ class OutputChecks:
         return {"meta_talk": self.meta_talk, "refusal": self.refusal, "echo_of": self.echo_of,
                 "echo_ratio": round(self.echo_ratio, 3), "repetition": round(self.repetition, 3)}
 
-    def warnings(self) -> list[str]:
+    def findings(self) -> list[tuple[str, str]]:
+        """(check, message) for each problem found."""
         found = []
         if self.meta_talk:
-            found.append(f"talks about the task ({self.meta_talk}), not a sample")
+            found.append(("meta-talk", f"talks about the task ({self.meta_talk}), not a sample"))
         if self.refusal:
-            found.append("a refusal, not a sample")
+            found.append(("refusal", "a refusal, not a sample"))
         if self.echo_of is not None:
-            found.append(f"repeats a prompt example (row {self.echo_of}, "
-                         f"{self.echo_ratio:.0%} the same)")
+            found.append(("echo", f"repeats a prompt example (row {self.echo_of}, "
+                                  f"{self.echo_ratio:.0%} the same)"))
         if self.repetition >= REPETITION_SHARE:
-            found.append(f"repeats itself ({self.repetition:.0%} of its phrases)")
+            found.append(("repetition", f"repeats itself ({self.repetition:.0%} of its phrases)"))
         return found
 
 
@@ -100,13 +103,16 @@ def repetition(text: str) -> float:
 
 
 def _echo(lowered: str, examples: Sequence[Example]) -> tuple[int | None, float]:
-    """(row id of the example the text repeats, or None; the highest similarity)."""
+    """(row id of the example the text repeats, or None; the highest share of the text's
+    words taken from one example)."""
+    words = re.findall(r"\w+", lowered)
     best_row, best = None, 0.0
     for example in examples:
         reference = example.text.lower()
         if len(reference) >= 20 and reference in lowered:
             return example.row_id, 1.0
-        ratio = SequenceMatcher(None, lowered, reference, autojunk=False).ratio()
-        if ratio > best:
-            best_row, best = example.row_id, ratio
-    return (best_row if best >= ECHO_RATIO else None), best
+        matcher = SequenceMatcher(None, words, re.findall(r"\w+", reference), autojunk=False)
+        share = sum(block.size for block in matcher.get_matching_blocks()) / max(len(words), 1)
+        if share > best:
+            best_row, best = example.row_id, share
+    return (best_row if best >= ECHO_SHARE else None), best

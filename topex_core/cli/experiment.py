@@ -33,8 +33,12 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     experiment.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …)")
     experiment.add_argument("--selection", default="weighted,random,eda_random,none",
                             help=f"comma-separated from {', '.join(SELECTIONS + BASELINES)}")
-    experiment.add_argument("--generator", default="eda", choices=["eda", "openai", "vllm"])
-    experiment.add_argument("--model", default=None, help="openai/vllm generator model")
+    experiment.add_argument("--generator", default="eda",
+                            choices=["eda", "transformers", "openai", "vllm"],
+                            help="transformers without --model: the packaged SmolLM2-135M")
+    experiment.add_argument("--model", default=None,
+                            help="the generator's model (transformers/vllm: a directory or "
+                                 "id; openai: the served name)")
     experiment.add_argument("--base-url", default=None, help="openai: server URL")
     experiment.add_argument("--retrain-mode", default="full", choices=["full", "head"])
     experiment.add_argument("--out", required=True, type=Path)
@@ -104,18 +108,17 @@ def _command_line() -> str | None:
 def _backend_factory(args: argparse.Namespace, embed):
     """EDA for the EDA baseline (and everything when --generator eda); the language model
     otherwise, built once."""
+    from topex_core.augmenter.augment import local_backend
     from topex_core.augmenter.generation import make_backend
     from topex_core.experiments.harness import eda_backend_factory
 
     eda = eda_backend_factory(embed)
     if args.generator == "eda":
         return eda
-    options = {"model": args.model}
     if args.generator == "openai":
-        options["base_url"] = args.base_url
-    elif not args.model:
-        raise SettingsError("--generator vllm needs --model (a Hugging Face id or directory)")
-    language_model = make_backend(args.generator, **options)
+        language_model = make_backend("openai", model=args.model, base_url=args.base_url)
+    else:
+        language_model = local_backend(args.generator, args.model)
     return lambda context, texts: eda(context, texts) if context is None else language_model
 
 

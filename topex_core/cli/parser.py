@@ -184,5 +184,6 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                              "label)")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="tokens per completion (default: twice the longest example)")
     parser.add_argument("--seed", type=int, default=0)

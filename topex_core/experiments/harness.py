@@ -8,7 +8,11 @@ For every seed the harness fine-tunes a base classifier on a seeded subset of th
    seeded) or the error cluster with the most rows (``largest``);
 2. generates n samples for it with the chosen generator and labels them with the cluster's
    target class (its majority true label) with no human review: the lineage in
-   ``samples.jsonl`` says so;
+   ``samples.jsonl`` says so. The automatic checks a human would see on the Augment page
+   run on every sample (``checks``; the prediction check is left out: a sample for an
+   error cluster is meant to be hard for the model); their warnings go to
+   ``samples.jsonl`` and the count of samples with none to ``passed_checks``. Every
+   sample is added, warned or not;
 3. retrains (``full``: fine-tune again with the base config and seed; ``head``: the final
    layer only, see ``retrain``) and measures test accuracy against the base model of the
    same seed (fixed / broken test rows and McNemar's exact p).
@@ -46,6 +50,7 @@ from topex_core.augmenter.augment import (
     prepare_prompt,
     target_context,
 )
+from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend, Sampling
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.augmenter.prompts import Example, build_prompt
@@ -196,7 +201,8 @@ class _SeedRun:
             self.clusters = clusters[clusters["is_error_cluster"]]
         self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
         self._random_backend: Backend | None = None
-        self._generators: dict[int, tuple[TargetContext, Backend]] = {}
+        self._generators: dict[int, tuple[TargetContext, Backend, CandidateChecker]] = {}
+        self.embed = embed
         self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
 
     def result(self, strategy: str, n: int) -> dict:
@@ -206,7 +212,8 @@ class _SeedRun:
                "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
                "cluster_errors": None, "target_label": None, "samples": 0,
                "base_accuracy": base_accuracy, "accuracy": base_accuracy, "delta": 0.0,
-               "fixed": 0, "broken": 0, "mcnemar_p": 1.0, "status": "ok", "reused_from": None,
+               "fixed": 0, "broken": 0, "mcnemar_p": 1.0, "passed_checks": None,
+               "status": "ok", "reused_from": None,
                "generator": self.config.generator, "retrain_mode": self.config.retrain_mode}
         if strategy == "none":
             samples = _empty_samples()
@@ -230,6 +237,8 @@ class _SeedRun:
                     "seconds": time.perf_counter() - started}
         measured = {**_paired(self.test.labels, self.base_pred,
                               self._retrained_predictions(samples)), "samples": len(samples)}
+        if "warnings" in samples:
+            measured["passed_checks"] = int((samples["warnings"].str.len() == 0).sum())
         if row["cluster"] is not None:
             self.trained[(row["cluster"], n)] = (measured, strategy)
         return {**row, **measured, "seconds": time.perf_counter() - started}
@@ -249,13 +258,21 @@ class _SeedRun:
     def _cluster_samples(self, cluster: int, n: int) -> pd.DataFrame:
         if cluster not in self._generators:  # one context and backend per cluster, every n
             context = target_context(self.run_dir, cluster=cluster)
-            self._generators[cluster] = (context,
-                                         self.make_backend(context, point_texts(context.rows)))
-        context, backend = self._generators[cluster]
+            self._generators[cluster] = (
+                context, self.make_backend(context, point_texts(context.rows)),
+                checker_for_run(self.run_dir, context.target, embed=self.embed, predict=None))
+        context, backend, checker = self._generators[cluster]
         shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
         request = AugmentRequest(n=n, shots=min(shots, 10),
                                  sampling=Sampling(seed=self.seed))
-        return _generate(backend, prepare_prompt(context, request), n, request.sampling)
+        prompt = prepare_prompt(context, request)
+        samples = _generate(backend, prompt, n, request.sampling)
+        pairs = samples["text_pair"].tolist() if context.pair else None
+        checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
+                               examples=prompt.examples)
+        samples["warnings"] = [check["warnings"] for check in checks]
+        samples["fired"] = [check["fired"] for check in checks]
+        return samples
 
     def _random_row_samples(self, n: int) -> pd.DataFrame:
         positions = self.train_positions

@@ -8,7 +8,9 @@ Tables, in the shapes of the TopEx paper:
   best selection metric's mean Δ, per dataset;
 - Table 2: absolute Δ test accuracy (points) per strategy and n, mean ± 95% interval, and
   the same against the control retrained without samples (what the samples themselves
-  added, beyond the retraining).
+  added, beyond the retraining);
+- the share of generated samples that passed every automatic check, per strategy, with
+  the checks that fired most (from ``samples.jsonl``).
 
 Intervals are Student-t over seeds (none with one seed). The significance mark (``*``,
 p < 0.05) is McNemar's exact test on the test rows fixed and broken, summed over seeds:
@@ -25,7 +27,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from topex_core.experiments.harness import BASELINES, EXPERIMENT_FILE, RESULTS_FILE, SELECTIONS
+from topex_core.experiments.harness import (
+    BASELINES,
+    EXPERIMENT_FILE,
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    SELECTIONS,
+)
 from topex_core.retraining.compare import mcnemar_exact
 
 PAPER_BASE_ACCURACY = {"imdb": 89.4, "agnews": 87.8, "hans": 81.4, "trec": 84.1}
@@ -98,7 +106,13 @@ def render_report(experiment_dirs: list[Path], command: str | None = None) -> st
             parts += ["Against the control (accuracy minus the control's, same seed): what "
                       "the samples added beyond retraining itself.", "",
                       _delta_table(against, control_line=False), ""]
-    parts += ["## Clusters picked", "", _picks_table(results), "",
+    parts += ["## Samples that passed every check", "",
+              "Share of the samples generated for a picked cluster on which none of the "
+              "Augment page's checks fired (duplicate, length, intrusion, topic, meta-talk, "
+              "refusal, echo, repetition; the prediction check is left out), and the checks "
+              "that fired most. Every sample was added all the same.", "",
+              _checks_table(results, _samples(experiment_dirs)), "",
+              "## Clusters picked", "", _picks_table(results), "",
               "## Runs that did not train", "", _failures(results), ""]
     return "\n".join(parts)
 
@@ -229,6 +243,35 @@ def _picks_table(results: pd.DataFrame) -> str:
         lines.append(f"| {row['dataset']} | {row['seed']} | {row['strategy']} | "
                      f"{int(row['cluster'])} | {name} | {int(row['cluster_size'])} | "
                      f"{int(row['cluster_errors'])} | {row['target_label']} |")
+    return "\n".join(lines)
+
+
+def _samples(experiment_dirs: list[Path]) -> pd.DataFrame:
+    """The cluster samples of every experiment that recorded its checks."""
+    frames = []
+    for folder in experiment_dirs:
+        path = Path(folder) / SAMPLES_FILE
+        if path.is_file() and path.stat().st_size:
+            frames.append(pd.read_json(path, lines=True))
+    samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "fired" not in samples:
+        return pd.DataFrame(columns=["dataset", "strategy", "fired"])
+    return samples[samples["fired"].apply(lambda fired: isinstance(fired, list))]
+
+
+def _checks_table(results: pd.DataFrame, samples: pd.DataFrame) -> str:
+    if samples.empty:
+        return "No experiment here recorded its checks."
+    generators = results.drop_duplicates("dataset").set_index("dataset")["generator"]
+    lines = ["| dataset | generator | strategy | samples | passed every check | checks that "
+             "fired most |", "|---|---|---|---|---|---|"]
+    for (dataset, strategy), group in samples.groupby(["dataset", "strategy"], sort=False):
+        passed = int(sum(not fired for fired in group["fired"]))
+        counts = pd.Series([check for fired in group["fired"] for check in fired]).value_counts()
+        common = ", ".join(f"{check} {count / len(group):.0%}"
+                           for check, count in counts.head(3).items()) or "none"
+        lines.append(f"| {dataset} | {generators.get(dataset, '')} | {strategy} | {len(group)} "
+                     f"| {passed / len(group):.0%} ({passed}) | {common} |")
     return "\n".join(lines)
 
 

@@ -31,6 +31,18 @@ class Target:
     positions: np.ndarray = field(repr=False)
 
     @property
+    def topic(self) -> str:
+        """What the target's texts are about: the name without its confusion."""
+        suffix = f" · {self.confusion}"
+        return (self.name[: -len(suffix)] if self.confusion and self.name.endswith(suffix)
+                else self.name)
+
+    @property
+    def confused_with(self) -> str | None:
+        """The label the model wrongly gives the target's mistakes (None when it has none)."""
+        return self.confusion.split(" → ")[1] if " → " in self.confusion else None
+
+    @property
     def cluster(self) -> int | None:
         return int(self.key) if self.kind == "cluster" else None
 

@@ -17,8 +17,9 @@ from topex_core.augmenter.generation import (
     make_backend,
     parse_output,
 )
+from topex_core.augmenter.generation.base import check_request
 from topex_core.augmenter.generation.eda import OPERATIONS, EdaBackend, vocabulary_synonyms
-from topex_core.augmenter.prompts import Example, build_prompt
+from topex_core.augmenter.prompts import Example, build_prompt, completion_budget
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -163,3 +164,20 @@ def test_vllm_generates_on_a_gpu() -> None:
     outputs = make_backend("vllm", model=model).generate([eda_prompt()], 4, Sampling(seed=1))
     assert len(outputs) == 4 and all(o.tokens and o.tokens > 0 for o in outputs)
     assert np.all([o.backend == "vllm" for o in outputs])
+
+
+def test_a_single_text_ends_where_it_reaches_the_examples_length() -> None:
+    raw = ("The new text is:\n\nHi, I reset my password 7 times and still cannot sign in.\n\n"
+           "I'm sorry to hear that. If you need more help, just let me know.")
+    assert [item.text for item in parse_output(raw, pair=False, typical_words=10)] == [
+        "Hi, I reset my password 7 times and still cannot sign in."]
+    # a long review's paragraphs stay together until it reaches its class's length
+    paragraphs = "\n\n".join(["word " * 40] * 3)
+    assert len(parse_output(paragraphs, pair=False, typical_words=100)[0].text.split()) == 120
+    assert len(parse_output(paragraphs, pair=False)[0].text.split()) == 120
+
+
+def test_the_backend_sizes_max_tokens_from_the_prompt_when_none_is_given() -> None:
+    prompt = build_prompt(task="text", label="a", issue="x", examples=[Example("one " * 10)])
+    assert check_request([prompt], 1, Sampling()).max_tokens == completion_budget(prompt)
+    assert check_request([prompt], 1, Sampling(max_tokens=7)).max_tokens == 7

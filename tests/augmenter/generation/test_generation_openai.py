@@ -27,7 +27,7 @@ def test_one_request_per_prompt_asks_for_all_n_with_explicit_sampling() -> None:
     request = server.requests[0]
     assert request["n"] == 3 and request["seed"] == 11 and request["temperature"] == 0.7
     assert request["top_p"] == 0.95 and request["max_tokens"] == 256
-    assert request["messages"][0]["content"] in {p.text for p in PROMPTS}
+    assert request["messages"] in [list(p.messages) for p in PROMPTS]
     assert [o.prompt_index for o in outputs] == [0, 0, 0, 1, 1, 1]
     assert {o.raw for o in outputs if o.prompt_index == 0} == {
         f"Sample 11-{i} about the topic." for i in range(3)}

@@ -65,6 +65,18 @@ def test_prompts_go_through_the_chat_template(tiny_causal_lm: Path) -> None:
     formatted = backend._format(tokenizer, PROMPTS[1])
     assert formatted.startswith("[CLS] Write one text of the class shipping")
     assert formatted.endswith(" answer ")
+    # each example is a turn of its own, followed by the request for another
+    few_shot = backend._format(tokenizer, PROMPTS[0])
+    assert "[SEP][CLS] invoice refund card [SEP][CLS] Another one" in few_shot
+
+
+def test_a_prompt_longer_than_the_context_is_refused_before_generating(
+        tiny_causal_lm: Path) -> None:
+    backend = make_backend("transformers", model=str(tiny_causal_lm), device="cpu")
+    long = build_prompt(task="text", label="billing", issue="refund",
+                        examples=[Example("invoice refund card " * 60)] * 5)
+    with pytest.raises(GenerationError, match=r"the model reads at most 512; use fewer"):
+        backend.generate([long], 2, Sampling(max_tokens=16))
 
 
 def test_greedy_decoding_when_temperature_is_zero(tiny_causal_lm: Path) -> None:

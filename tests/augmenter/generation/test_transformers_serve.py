@@ -57,3 +57,12 @@ def test_three_candidates_from_a_real_server_are_parsed_checked_and_stored(
     assert len(texts) == len(set(texts)) == len(stored) >= 1
     assert set(stored["backend"]) == {"openai"} and set(stored["model"]) == {model}
     assert all("output" in candidate["checks"] for candidate in outcome.candidates)
+    # a model name the server does not have: one clear line, what arrived before is kept
+    wrong = make_backend("openai", base_url=base_url, model="no-such-model", timeout_s=60.0,
+                         max_retries=0)
+    with Store(tmp_path / "topex.db") as store:
+        failed = augment.generate_candidates(context, request, prompt, backend=wrong,
+                                             checker=checker, store=store)
+        assert len(store.candidates(store.run_id(run))) == len(stored)
+    assert failed.error is not None and "no-such-model" in failed.error or "HTTP" in failed.error
+    assert "\n" not in failed.error and failed.candidates == []

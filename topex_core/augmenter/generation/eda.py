@@ -71,7 +71,7 @@ class EdaBackend:
 
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
                  on_delta: OnDelta | None = None) -> list[Generated]:
-        check_request(prompts, n, sampling)
+        sampling = check_request(prompts, n, sampling)
         outputs = []
         for prompt_index, prompt in enumerate(prompts):
             if not prompt.examples:

@@ -1,7 +1,8 @@
 """A local causal language model through transformers' ``AutoModelForCausalLM`` (CPU or
-GPU). Prompts go through the tokenizer's chat template when it has one; all prompts are
-generated in one left-padded batch with ``num_return_sequences = n``. Without a model,
-the packaged SmolLM2-135M-Instruct (``generation.packaged``) is loaded on first use."""
+GPU). A prompt's turns go through the tokenizer's chat template when it has one (else its
+transcript, ending in "Assistant:"); all prompts are generated in one left-padded batch
+with ``num_return_sequences = n``. Without a model, the packaged SmolLM2-135M-Instruct
+(``generation.packaged``) is loaded on first use."""
 
 from __future__ import annotations
 
@@ -34,13 +35,14 @@ class TransformersBackend:
                  on_delta: OnDelta | None = None) -> list[Generated]:
         import torch
 
-        check_request(prompts, n, sampling)
+        sampling = check_request(prompts, n, sampling)
         model, tokenizer = self._load()
         outputs: list[Generated] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
             encoded = tokenizer([self._format(tokenizer, p) for p in batch], return_tensors="pt",
                                 padding=True).to(model.device)
+            _check_context(model, encoded["input_ids"].shape[1], sampling.max_tokens, outputs)
             torch.manual_seed(sampling.seed + start)
             # greedy decoding gives one answer per prompt: it is computed once and repeated
             sample = sampling.temperature > 0
@@ -94,6 +96,16 @@ class TransformersBackend:
     @staticmethod
     def _format(tokenizer, prompt: Prompt) -> str:
         if getattr(tokenizer, "chat_template", None):
-            return tokenizer.apply_chat_template([{"role": "user", "content": prompt.text}],
-                                                 tokenize=False, add_generation_prompt=True)
-        return prompt.text + "\n\n"
+            return tokenizer.apply_chat_template(list(prompt.messages), tokenize=False,
+                                                 add_generation_prompt=True)
+        return prompt.text + "\n\nAssistant:"
+
+
+def _check_context(model, prompt_tokens: int, max_tokens: int, received: list[Generated]) -> None:
+    """GenerationError when the prompt and its completion do not fit the model's context
+    (past it a model writes noise, or fails deep inside attention)."""
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context and prompt_tokens + max_tokens > context:
+        raise GenerationError(f"the prompt is {prompt_tokens:,} tokens and a completion may take "
+                              f"{max_tokens:,} more, but the model reads at most {context:,}; "
+                              "use fewer or shorter examples, or fewer max tokens", received)

@@ -77,7 +77,7 @@ class OpenAIBackend:
 
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
                  on_delta: OnDelta | None = None) -> list[Generated]:
-        check_request(prompts, n, sampling)
+        sampling = check_request(prompts, n, sampling)
         received: dict[tuple[int, int], Generated] = {}
         errors: list[str] = []
         first = [_Request(index, 0, n, sampling.seed) for index in range(len(prompts))]
@@ -125,7 +125,7 @@ class OpenAIBackend:
     def _complete(self, request: _Request, prompt: Prompt, sampling: Sampling,
                   on_delta: OnDelta | None) -> list[tuple[Generated, int]]:
         body = {**self.extra_body, "model": self.model,
-                "messages": [{"role": "user", "content": prompt.text}],
+                "messages": list(prompt.messages),
                 "n": request.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
                 "max_tokens": sampling.max_tokens, "seed": request.seed,
                 "stream": self.stream}

@@ -6,6 +6,9 @@ and bullets, a ``Title:`` marker, and quotes wrapping the whole text. A completi
 is a list of several items becomes several candidates. Pair tasks (NLI) are read from a
 JSON object (or a list of them) with ``premise`` and ``hypothesis``, or from
 ``Premise: … Hypothesis: …`` lines. Empty results are dropped; a text is one line.
+Given the examples' typical length, a single text ends at the first paragraph break where
+it has reached that length: what a small model writes after its sample (a comment, the
+next example) is not part of it.
 Candidates without a single letter (list debris such as "2. -"), and candidates longer than
 ``MAX_CHARS`` (a runaway generation) are dropped too; at most ``MAX_ITEMS`` are read from
 one completion.
@@ -30,6 +33,8 @@ HEADER_PREFIX = re.compile(r"^\s*#{1,6}\s*(?:response|answer|output)\s*:?\s*$", 
 ROLE_LINE = re.compile(r"^\s*(?:assistant|model|system|user)\s*:?\s*$", re.IGNORECASE)
 LEAD_IN = re.compile(r"^\s*(?:sure|certainly|of course|okay|ok|here(?:'s| is| are))\b[^\n]*:\s*$",
                      re.IGNORECASE)
+# a short first line ending with a colon ("The new text is:") announces the sample
+SHORT_LEAD_IN = re.compile(r"^\s*(?:\S+\s+){0,7}\S+:\s*$")
 FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*$")
 LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s+")
 TITLE = re.compile(r"^\s*\**title(?::\**|\**:)\s*", re.IGNORECASE)
@@ -45,10 +50,11 @@ class ParsedText:
     text_pair: str | None = None
 
 
-def parse_output(raw: str, *, pair: bool) -> list[ParsedText]:
-    """Clean candidates from one raw completion (possibly none, possibly several)."""
+def parse_output(raw: str, *, pair: bool, typical_words: int | None = None) -> list[ParsedText]:
+    """Clean candidates from one raw completion (possibly none, possibly several);
+    ``typical_words``: the examples' median length in words, if there were examples."""
     body = _strip_scaffolding(raw)
-    parsed = _parse_pairs(body) if pair else _parse_single(body)
+    parsed = _parse_pairs(body) if pair else _parse_single(body, typical_words)
     unique = dict.fromkeys(item for item in parsed
                            if len(item.text) + len(item.text_pair or "") <= MAX_CHARS
                            and any(character.isalpha() for character in item.text))
@@ -69,21 +75,35 @@ def _strip_scaffolding(raw: str) -> str:
     lines = [line for line in text.splitlines()
              if not FENCE.match(line) and not HEADER_PREFIX.match(line)]
     while lines and (not lines[0].strip() or LEAD_IN.match(lines[0])
-                     or ROLE_LINE.match(lines[0])):
+                     or SHORT_LEAD_IN.match(lines[0]) or ROLE_LINE.match(lines[0])):
         lines.pop(0)
     if lines:
         lines[0] = ROLE_PREFIX.sub("", lines[0])
     return "\n".join(lines).strip()
 
 
-def _parse_single(body: str) -> list[ParsedText]:
+def _parse_single(body: str, typical_words: int | None) -> list[ParsedText]:
     lines = [line for line in body.splitlines() if line.strip()]
     items = [line for line in lines if LIST_ITEM.match(line)]
     if len(items) >= 2 and len(items) == len(lines):
         texts = [clean_text(item) for item in items]
     else:
-        texts = [clean_text(" ".join(lines))]
+        texts = [clean_text(" ".join(_first_sample(body, typical_words)))]
     return [ParsedText(text) for text in texts if len(text) >= MIN_CHARS]
+
+
+def _first_sample(body: str, typical_words: int | None) -> list[str]:
+    """The body's paragraphs up to the first one that brings it to ``typical_words``."""
+    kept: list[str] = []
+    words = 0
+    for paragraph in re.split(r"\n\s*\n", body):
+        if not paragraph.strip():
+            continue
+        kept.append(paragraph)
+        words += len(paragraph.split())
+        if typical_words is not None and words >= typical_words:
+            break
+    return kept
 
 
 def _parse_pairs(body: str) -> list[ParsedText]:

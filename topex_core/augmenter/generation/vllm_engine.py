@@ -32,12 +32,12 @@ class VllmBackend:
 
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
                  on_delta: OnDelta | None = None) -> list[Generated]:
-        check_request(prompts, n, sampling)
+        sampling = check_request(prompts, n, sampling)
         engine, sampling_params_type = self._load()
         params = sampling_params_type(n=n, temperature=sampling.temperature,
                                       top_p=sampling.top_p, max_tokens=sampling.max_tokens,
                                       seed=sampling.seed)
-        conversations = [[{"role": "user", "content": prompt.text}] for prompt in prompts]
+        conversations = [list(prompt.messages) for prompt in prompts]
         results = engine.chat(conversations, params, use_tqdm=False)
         outputs = []
         for prompt_index, result in enumerate(results):
