@@ -20,7 +20,8 @@ from pathlib import Path
 SCRIPTS = [["bench_fine_tune.py"], ["bench_logits.py"], ["bench_explore.py", "--points", "trec"],
            ["bench_explore.py", "--points", "100000"], ["bench_store.py"],
            ["bench_generation.py"], ["bench_retrain.py"], ["bench_interaction.py"],
-           ["bench_stages.py"], ["bench_error_regions.py"], ["bench_movement.py"]]
+           ["bench_stages.py"], ["bench_error_regions.py"], ["bench_movement.py"],
+           ["bench_llm.py"]]
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def test_generates_n_sequences_per_prompt_in_one_batch(tiny_causal_lm: Path) -> 
 
 def test_prompts_go_through_the_chat_template(tiny_causal_lm: Path) -> None:
     backend = make_backend("transformers", model=str(tiny_causal_lm), device="cpu")
-    _, tokenizer = backend._load()
+    _, tokenizer = backend.load()
     formatted = backend._format(tokenizer, PROMPTS[1])
     assert formatted.startswith("[CLS] Write one text of the class shipping")
     assert formatted.endswith(" answer ")

@@ -36,7 +36,7 @@ class TransformersBackend:
         import torch
 
         sampling = check_request(prompts, n, sampling)
-        model, tokenizer = self._load()
+        model, tokenizer = self.load()
         outputs: list[Generated] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
@@ -71,7 +71,8 @@ class TransformersBackend:
                                          tokens=length))
         return outputs
 
-    def _load(self):
+    def load(self):
+        """The model and tokenizer, loaded on first call (generate calls it)."""
         if self._loaded is None:
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging
