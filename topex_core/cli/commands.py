@@ -36,14 +36,16 @@ def _datasets(args: argparse.Namespace):
 
 
 def train(args: argparse.Namespace) -> int:
+    from topex_core.training.adopt import parse_label_map
     from topex_core.training.classifier import TrainConfig, set_cpu_threads
     from topex_core.training.run import train_run
 
-    pool, test = _datasets(args)
     config = TrainConfig(backbone=args.backbone, train_size=args.train_size, epochs=args.epochs,
                          seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate)
+                         learning_rate=args.learning_rate, fine_tune=args.fine_tune,
+                         label_map=parse_label_map(args.label_map) if args.label_map else None)
     config.validate()
+    pool, test = _datasets(args)
     set_cpu_threads()
     record = train_run(pool, config, args.out, test=test, test_size=args.test_size,
                        precision=args.precision, progress=_stderr_progress("train"))

@@ -39,6 +39,11 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
     _add_test_size(split)
     command.add_argument("--backbone", default="",
                        help="Hugging Face model id or local directory (default: packaged MiniLM)")
+    command.add_argument("--no-fine-tune", dest="fine_tune", action="store_false",
+                         help="use --backbone, a fine-tuned sequence classifier, as it is")
+    command.add_argument("--label-map", default=None,
+                         help="with --no-fine-tune: data=MODEL label pairs for names that "
+                              "differ, e.g. neg=NEGATIVE,pos=POSITIVE")
     command.add_argument("--train-size", type=int, default=1000)
     command.add_argument("--epochs", type=int, default=3)
     command.add_argument("--seed", type=int, default=0)

@@ -48,6 +48,7 @@ from topex_core.retraining.compare import compare_round, sample_points
 from topex_core.rundir import (
     FEATURES_FILE,
     LOCK_FILE,
+    MODEL_DIR,
     ROUNDS_DIR,
     RUN_FILE,
     TEST_FEATURES_FILE,
@@ -123,7 +124,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
     pool, test = run_datasets(run_dir, record)
     samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
-    base_config = _base_config(record)
+    base_config = _base_config(record, run_dir)
     seeds = config.seeds or (base_config.seed,)
     with _round_lock(run_dir):
         round_dir = _new_round_dir(run_dir)
@@ -357,12 +358,18 @@ def train_positions(pool: TextDataset, record: RunRecord) -> np.ndarray:
     return clf.training_positions(len(pool), record.config["train_size"], record.seed)
 
 
-def _base_config(record: RunRecord) -> clf.TrainConfig:
+def _base_config(record: RunRecord, run_dir: Path) -> clf.TrainConfig:
+    """The base run's training config; for a classifier used as it is, fine-tuning starts
+    from the run's copy of it (its classes already in the data's order)."""
     fields = set(clf.TrainConfig.__dataclass_fields__)
     try:
-        return clf.TrainConfig(**{k: v for k, v in record.config.items() if k in fields})
+        config = clf.TrainConfig(**{k: v for k, v in record.config.items() if k in fields})
     except (KeyError, TypeError) as error:
         raise RetrainError(f"{RUN_FILE}: the base run's config is incomplete ({error})") from None
+    if not config.fine_tune:
+        config = replace(config, backbone=str(Path(run_dir) / MODEL_DIR), fine_tune=True,
+                         label_map=None)
+    return config
 
 
 def _new_round_dir(run_dir: Path) -> Path:

@@ -42,7 +42,11 @@ def default_backbone() -> str:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How the classifier is fine-tuned. ``max_length`` None means chosen from the data."""
+    """How the classifier is fine-tuned. ``max_length`` None means chosen from the data.
+
+    ``fine_tune`` False uses ``backbone`` (a fine-tuned sequence classifier) as it is, its
+    classes matched to the data's labels (``label_map``: data label → model label, for
+    names that differ; see ``adopt``); retraining then fine-tunes from it."""
 
     backbone: str = ""
     train_size: int = 1000
@@ -53,6 +57,8 @@ class TrainConfig:
     learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
+    fine_tune: bool = True
+    label_map: dict[str, str] | None = None
 
     def resolved(self) -> TrainConfig:
         """The same config with the default backbone filled in."""
@@ -61,6 +67,12 @@ class TrainConfig:
         return TrainConfig(**{**asdict(self), "backbone": default_backbone()})
 
     def validate(self) -> None:
+        if not self.fine_tune and not self.backbone:
+            raise SettingsError("using a classifier as it is needs its id or directory "
+                                "(--backbone MODEL)")
+        if self.label_map is not None and self.fine_tune:
+            raise SettingsError("a label map is for a classifier used as it is "
+                                "(--no-fine-tune); a fine-tuned one takes the data's labels")
         if self.train_size < 2:
             raise SettingsError(f"train_size must be at least 2, got {self.train_size}")
         if not 1 <= self.epochs <= 20:

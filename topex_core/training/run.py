@@ -37,20 +37,22 @@ from topex_core.rundir import (
 )
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
+from topex_core.training.adopt import adopt_classifier
 
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
               test: TextDataset | None = None, test_size: float = DEFAULT_TEST_SIZE,
               cache: Path | None = None, precision: str = "float32",
               progress: clf.Progress | None = None) -> RunRecord:
-    """Fine-tune on a seeded subset of ``pool``, predict logits, write ``out_dir``.
+    """Fine-tune on a seeded subset of ``pool`` (or, with ``config.fine_tune`` False, take
+    ``config.backbone`` as it is), predict logits, write ``out_dir``.
 
     Without ``test``, a stratified ``test_size`` share of ``pool`` is held out as the test
     split (none when 0). ``precision`` is that of every forward pass of this run, now and
     in later rounds (:func:`load_run_classifier`). Returns the record in ``run.json``.
     """
-    config = config.resolved()
     config.validate()
+    config = config.resolved()
     clf.check_precision(precision)
     held_out = None
     if test is None and check_test_size(test_size) > 0:
@@ -79,7 +81,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         in_train = np.zeros(len(pool), dtype=bool)
         in_train[positions] = True
         write_logits(out_dir, logits)
-        write_points(out_dir, points_frame(pool, logits, in_train))
+        write_points(out_dir, points_frame(pool, logits, in_train & config.fine_tune))
         if test is not None:
             write_logits(out_dir, test_logits, test=True)
             write_points(out_dir, points_frame(test, test_logits,
@@ -101,11 +103,21 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
 
 def _fitted_classifier(training_set: TextDataset, config: clf.TrainConfig, model_cache: Path,
                        timings: dict[str, float], report: clf.Progress) -> clf.Classifier:
-    """The cached fine-tuned model of this training set and config, else a new one."""
+    """The cached fine-tuned model of this training set and config, else a new one (the
+    given classifier, its classes in the data's order, when it is used as it is)."""
     if (model_cache / "model.safetensors").is_file():
         with timed("load_cached_model", timings):
             classifier = clf.load_classifier(model_cache)
         report(0.7, "loaded the cached fine-tuned model")
+        return classifier
+    if not config.fine_tune:
+        with timed("load_classifier", timings):
+            classifier = adopt_classifier(config.backbone, training_set.label_names,
+                                          training_set.texts, training_set.text_pairs,
+                                          label_map=config.label_map,
+                                          max_length=config.max_length)
+        report(0.7, "loaded the classifier as it is (not fine-tuned)")
+        clf.save_classifier(classifier, model_cache)
         return classifier
     with timed("fine_tune", timings):
         classifier = clf.fine_tune(training_set, config,
@@ -162,9 +174,10 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
                        f"{_given_rows(existing):,} rows); refusing to train "
                        f"{pool.source} ({held_out.source_rows if held_out else len(pool):,} "
                        "rows) into it; choose a new run folder")
+    defaults = asdict(clf.TrainConfig())  # runs written before a setting existed had its default
     differences = [name for name, value in asdict(config).items()
                    if not (name == "max_length" and value is None)
-                   and existing.config.get(name) != value]
+                   and existing.config.get(name, defaults[name]) != value]
     if existing.logits_precision != precision:
         differences.append("precision")
     existing_test = existing.test_dataset.content_hash if existing.test_dataset else None
