@@ -10,9 +10,9 @@ For every seed the harness fine-tunes a base classifier on a seeded subset of th
    target class (its majority true label) with no human review: the lineage in
    ``samples.jsonl`` says so. The automatic checks a human would see on the Augment page
    run on every sample (``checks``; the prediction check is left out: a sample for an
-   error cluster is meant to be hard for the model); their warnings go to
-   ``samples.jsonl`` and the count of samples with none to ``passed_checks``. Every
-   sample is added, warned or not;
+   error cluster is meant to be hard for the model); their warnings and the names of the
+   checks that fired go to ``samples.jsonl``, the count of samples on which none fired to
+   ``passed_checks``. Every sample is added, warned or not;
 3. retrains (``full``: fine-tune again with the base config and seed; ``head``: the final
    layer only, see ``retrain``) and measures test accuracy against the base model of the
    same seed (fixed / broken test rows and McNemar's exact p).
@@ -237,8 +237,8 @@ class _SeedRun:
                     "seconds": time.perf_counter() - started}
         measured = {**_paired(self.test.labels, self.base_pred,
                               self._retrained_predictions(samples)), "samples": len(samples)}
-        if "warnings" in samples:
-            measured["passed_checks"] = int((samples["warnings"].str.len() == 0).sum())
+        if "fired" in samples:
+            measured["passed_checks"] = int((samples["fired"].str.len() == 0).sum())
         if row["cluster"] is not None:
             self.trained[(row["cluster"], n)] = (measured, strategy)
         return {**row, **measured, "seconds": time.perf_counter() - started}
