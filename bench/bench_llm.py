@@ -24,12 +24,9 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +49,7 @@ from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.run import train_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def dataset(name: str):
@@ -93,15 +91,13 @@ def measure_dataset(name: str, run_dir: Path, backend, embedder, clusters: int,
 def measure_server(prompt, n: int, in_process) -> dict:
     command = shutil.which("transformers", path=str(Path(sys.executable).parent))
     model_dir = str(packaged_model_dir())
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([command, "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--device", "cpu", model_dir],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    from local_server import free_port, started_server
+
+    port = free_port()
+    server = started_server([command, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--device", "cpu", model_dir], f"http://127.0.0.1:{port}/health",
+                            seconds=180, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        _wait(f"http://127.0.0.1:{port}/health", 180)
         backend = make_backend("openai", base_url=f"http://127.0.0.1:{port}/v1",
                                model=model_dir, timeout_s=300)
         sampling = Sampling(seed=0)
@@ -124,17 +120,6 @@ def _seconds(call) -> float:
     start = time.perf_counter()
     call()
     return time.perf_counter() - start
-
-
-def _wait(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    raise SystemExit(f"transformers serve did not answer {url} within {seconds:.0f} s")
 
 
 def main() -> None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import time
-import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
@@ -182,25 +178,3 @@ def accept(store: Store, run: Path, texts: list[str], label: str = "billing") ->
     return ids
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def started_server(command: list[str], health_url: str, *, seconds: float,
-                   **popen_options) -> subprocess.Popen:
-    """Start ``command`` and wait until ``health_url`` answers 200; fail the test (and
-    kill the process) when it does not within ``seconds``."""
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              **popen_options)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(health_url, timeout=2).status == 200:
-                return server
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    pytest.fail(f"{command[0]} did not answer {health_url} within {seconds:g} s")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port, started_server
+from local_server import free_port, started_server
 
 from topex_core.data import demo
 

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port, parts, started_server
+from conftest import parts
+from local_server import free_port, started_server
 
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import GenerationError, Sampling, make_backend
