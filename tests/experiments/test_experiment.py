@@ -114,10 +114,15 @@ def test_an_interrupted_experiment_resumes_and_another_config_is_refused(
     assert len(first) == 1 and len(second) == 4
     assert not any(message.startswith("seed 0 eda_random") for message in calls)
     assert second.iloc[0].equals(first.iloc[0])
-    with pytest.raises(ExperimentError, match="another configuration"):
+    with pytest.raises(ExperimentError, match=r"another configuration \(retrain_mode\)"):
         run_experiment(pool, test, ExperimentConfig(**{**config.__dict__,
                                                        "retrain_mode": "full"}),
                        tmp_path, embed=hashing_embed)
+    # an experiment started before a training setting existed resumes with its default
+    meta = json.loads((tmp_path / "experiment.json").read_text())
+    del meta["comparable"]["train"]["fine_tune"], meta["comparable"]["train"]["label_map"]
+    (tmp_path / "experiment.json").write_text(json.dumps(meta))
+    assert len(run_experiment(pool, test, extended, tmp_path, embed=hashing_embed)) == 4
 
 
 def test_full_retraining_without_samples_reproduces_the_base_model(splits,

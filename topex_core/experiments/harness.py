@@ -358,10 +358,18 @@ def _check_same_config(out_dir: Path, config: ExperimentConfig) -> None:
                                                                               "selections",
                                                                               "n_synthetic")}
     if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous.get("comparable") != json.loads(json.dumps(comparable)):
-            raise ExperimentError(f"{out_dir} holds an experiment with another configuration; "
-                                  "choose a new --out")
+        previous = dict(json.loads(path.read_text(encoding="utf-8")).get("comparable", {}))
+        # experiments started before a training setting existed ran with its default
+        previous["train"] = {**asdict(clf.TrainConfig()), **previous.get("train", {})}
+        current = json.loads(json.dumps(comparable))
+        differences = sorted(
+            [f"train.{key}" for key, value in current["train"].items()
+             if previous["train"].get(key) != value]
+            + [key for key, value in current.items()
+               if key != "train" and previous.get(key) != value])
+        if differences:
+            raise ExperimentError(f"{out_dir} holds an experiment with another configuration "
+                                  f"({', '.join(differences)}); choose a new --out")
         return
     if (out_dir / RESULTS_FILE).exists():
         raise ExperimentError(f"{out_dir}: not an experiment directory; choose a new --out")
