@@ -24,7 +24,7 @@ from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
 from topex_core.explorer.targets import Target, list_targets
-from topex_core.rundir import explored_at
+from topex_core.rundir import explored_at, has_classifier
 from topex_core.storage.export import export_samples
 from topex_core.storage.store import Store
 
@@ -318,6 +318,9 @@ try:
 except TopexError as error:
     st.error(str(error))
     st.stop()
+if not has_classifier(run_dir):
+    st.caption("This run holds imported predictions and no model: candidates get every "
+               "check except the model's prediction of them.")
 if st.button("Generate", type="primary", key="augment_generate"):
     checker = resources.checker(str(run_dir), context.target.kind, context.target.key, explored)
     _generate(context, request, prompt, backend, checker, streaming)

@@ -1,4 +1,5 @@
-"""Data & model: pick a dataset and its columns, fine-tune, reopen past runs."""
+"""Data & model: pick a dataset and its columns; fine-tune, use a classifier as it is or
+import predictions; reopen past runs."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from topex_core.data import demo
 from topex_core.data.dataset import (
     HF_PREFIX,
     SUPPORTED_SUFFIXES,
-    DataError,
     TextDataset,
     dataset_from_frame,
     read_table,
@@ -25,10 +25,19 @@ from topex_core.data.dataset import (
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.errors import TopexError
 from topex_core.rundir import RunListing, is_run, list_runs
+from topex_core.training.adopt import parse_label_map
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.imported import (
+    ScoredDataset,
+    has_score_columns,
+    import_predictions,
+    scored_from_frame,
+)
 from topex_core.training.run import train_run
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
+MODEL_CHOICES = ["Fine-tune a backbone", "Use a classifier as it is",
+                 "Import the predictions in this file"]
 PREVIEW_ROWS = 8
 
 
@@ -75,9 +84,8 @@ def _choose_file(source: str, key: str, what: str = "Labelled text file") -> Pat
         return None
 
 
-def _choose_test(source: str, pool: TextDataset,
-                 columns: dict[str, str | None]) -> tuple[TextDataset | None, float]:
-    """(test file's dataset or None, share to hold out): every run gets a test split."""
+def _choose_test(source: str) -> tuple[Path | str | None, float]:
+    """(test file or None, share to hold out): every run gets a test split."""
     choice = st.radio("Test split", ["Hold out a share of this data", "A separate test file"],
                       horizontal=True, key="data_test_choice",
                       help="Test figures come from rows that no training, clustering or "
@@ -92,8 +100,7 @@ def _choose_test(source: str, pool: TextDataset,
         st.warning("Give the test file, or hold out a share: without either, this run has "
                    "no test figures.")
         return None, 0.0
-    return dataset_from_frame(read_table(path), source=str(path), **columns,
-                              label_names=pool.label_names), 0.0
+    return path, 0.0
 
 
 def _choose_columns(frame: pd.DataFrame) -> dict[str, str | None]:
@@ -109,6 +116,32 @@ def _choose_columns(frame: pd.DataFrame) -> dict[str, str | None]:
                                 key="data_label_col")
     return {"text_col": text_col, "label_col": label_col,
             "text_pair_col": None if pair == "(none)" else pair}
+
+
+def _model_choice(offers_import: bool) -> str:
+    choices = MODEL_CHOICES if offers_import else MODEL_CHOICES[:2]
+    return st.radio("Model", choices, horizontal=True, key="data_model_choice",
+                    index=2 if offers_import else 0,
+                    help="Fine-tune a backbone on this data; take a fine-tuned sequence "
+                         "classifier as it is (its classes matched to the labels); or read "
+                         "predictions made elsewhere from logit_<label> / prob_<label> "
+                         "columns, with no model at all.")
+
+
+def _as_is_settings() -> tuple[TrainConfig, str]:
+    left, right = st.columns(2)
+    model = left.text_input("Classifier", key="data_as_is_model",
+                            placeholder="a Hugging Face id or a local directory",
+                            help="A fine-tuned sequence-classification model with "
+                                 "safetensors weights (pickle checkpoints are refused).")
+    label_map = right.text_input("Label map (only where names differ)", key="data_label_map",
+                                 placeholder="neg=NEGATIVE,pos=POSITIVE",
+                                 help="data label=model label pairs; without it, labels are "
+                                      "matched exactly, then ignoring case and spaces.")
+    precision = st.selectbox("Logits precision", PRECISIONS, key="data_as_is_precision")
+    return TrainConfig(backbone=model.strip(), fine_tune=False,
+                       label_map=parse_label_map(label_map) if label_map.strip() else None
+                       ), precision
 
 
 def _training_settings() -> tuple[TrainConfig, str]:
@@ -140,8 +173,36 @@ def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
     split = f"t{test.content_hash[:6]}" if test is not None else f"h{round(100 * test_size)}"
     suffix = "" if precision == "float32" else f"-{precision}"
+    if not config.fine_tune:
+        model = hashlib.sha256(f"{config.backbone}{config.label_map}".encode()).hexdigest()
+        return f"{stem}-{pool.content_hash[:8]}-asis{model[:8]}-{split}{suffix}"
     return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs}"
             f"-s{config.seed}-{split}{suffix}")
+
+
+def _import_name(label: str, pool: ScoredDataset, test: ScoredDataset | None,
+                 test_size: float) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
+    scores = hashlib.sha256(pool.logits.tobytes()).hexdigest()[:8]
+    split = (f"t{hashlib.sha256(test.logits.tobytes()).hexdigest()[:6]}" if test is not None
+             else f"h{round(100 * test_size)}")
+    return f"{stem}-{pool.dataset.content_hash[:8]}-imported{scores}-{split}"
+
+
+def _import(pool: ScoredDataset, test: ScoredDataset | None, test_size: float,
+            name: str) -> None:
+    out_dir = topex_config.runs_dir() / name
+    if is_run(out_dir):
+        st.info(f"These predictions were imported before: reopened run {name}.")
+    record = import_predictions(pool, out_dir, test=test, test_size=test_size)
+    test_note = ("" if record.test_accuracy is None
+                 else f", test accuracy {record.test_accuracy:.1%}")
+    test_rows = record.test_dataset.rows if record.test_dataset else 0
+    st.success(f"Imported {record.dataset.rows + test_rows:,} predictions ({pool.kind} "
+               f"columns; {record.dataset.rows:,} in the pool, {test_rows:,} in the test "
+               f"split): pool accuracy {record.pool_accuracy:.1%}{test_note}. Explore them "
+               "next; retraining will fine-tune a backbone, since there is no model.")
+    set_current_run(out_dir)
 
 
 def _train(pool: TextDataset, test: TextDataset | None, test_size: float,
@@ -149,8 +210,9 @@ def _train(pool: TextDataset, test: TextDataset | None, test_size: float,
     out_dir = topex_config.runs_dir() / name
     if is_run(out_dir):
         st.info(f"This data was trained with these settings before: reopened run {name}.")
-    with long_work("Fine-tuning the classifier…", failed_label="Training failed",
-                   first_step="loading the backbone") as work:
+    with long_work("Fine-tuning the classifier…" if config.fine_tune
+                   else "Predicting with the classifier as it is…",
+                   failed_label="Training failed", first_step="loading the model") as work:
         set_cpu_threads()
         record = train_run(pool, config, out_dir, test=test, test_size=test_size,
                            precision=precision, progress=work.progress)
@@ -177,7 +239,16 @@ def _show_current_run(runs: list[RunListing]) -> None:
     cols[3].metric("Classes", len(record.label_names))
     stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
                         for stage, seconds in record.timings_s.items())
-    st.caption(f"{run_dir} · {stages}")
+    st.caption(f"{_model_origin(record.config)} · {run_dir}" + (f" · {stages}" if stages else ""))
+
+
+def _model_origin(config: dict) -> str:
+    if config.get("imported"):
+        return f"imported predictions ({config['imported']} columns), no model"
+    backbone = Path(str(config.get("backbone", ""))).name or "the packaged backbone"
+    if not config.get("fine_tune", True):
+        return f"classifier {backbone} used as it is"
+    return f"{backbone} fine-tuned on {config.get('train_size', 0):,} rows"
 
 
 def _test_origin(held_out_share: float | None, test_rows: int) -> str:
@@ -209,10 +280,40 @@ def _past_runs(runs: list[RunListing]) -> None:
         st.rerun()
 
 
+def _model_step(label: str, pool: TextDataset, test: TextDataset | None,
+                test_path: Path | str | None, test_size: float, frame: pd.DataFrame | None,
+                columns: dict[str, str | None]) -> None:
+    """Fine-tune, take a classifier as it is, or import the file's predictions."""
+    choice = _model_choice(frame is not None and has_score_columns(frame.columns))
+    if choice == MODEL_CHOICES[2]:
+        scored = scored_from_frame(frame, source=pool.source, **columns)
+        scored_test = (scored_from_frame(read_table(test_path), source=str(test_path),
+                                         **columns, label_names=pool.label_names)
+                       if test_path is not None else None)
+        st.caption(f"Scores: {scored.kind} columns"
+                   + (" (probabilities become log-probabilities)" if scored.kind == "prob"
+                      else "") + ". No model: the prediction check and head retraining need "
+                   "one; full retraining fine-tunes a backbone on this data.")
+        if st.button("Import", type="primary", key="data_import"):
+            _import(scored, scored_test, test_size, _import_name(label, scored, scored_test,
+                                                                  test_size))
+        return
+    if test_path is not None:
+        test = dataset_from_frame(read_table(test_path), source=str(test_path), **columns,
+                                  label_names=pool.label_names)
+    as_is = choice == MODEL_CHOICES[1]
+    config, precision = _as_is_settings() if as_is else _training_settings()
+    if st.button("Predict" if as_is else "Train", type="primary", key="data_train",
+                 disabled=as_is and not config.backbone):
+        _train(pool, test, test_size, config, precision,
+               _run_name(label, pool, test, test_size, config, precision))
+
+
 st.title("Data & model")
 kind, path = _choose_source()
-pool = test = None
+pool = test = frame = test_path = None
 test_size = 0.0
+columns: dict[str, str | None] = {}
 try:
     if kind == "demo":
         pool, test = demo.load_demo()
@@ -226,16 +327,11 @@ try:
         label = Path(path).stem
         st.caption(f"{len(pool):,} rows · {pool.num_classes} classes: "
                    f"{', '.join(pool.label_names[:12])}{' …' if pool.num_classes > 12 else ''}")
-        test, test_size = _choose_test(kind, pool, columns)
-except DataError as error:
+        test_path, test_size = _choose_test(kind)
+    if pool is not None:
+        _model_step(label, pool, test, test_path, test_size, frame, columns)
+except TopexError as error:
     st.error(str(error))
-    pool = None
-
-if pool is not None:
-    config, precision = _training_settings()
-    if st.button("Train", type="primary", key="data_train"):
-        _train(pool, test, test_size, config, precision,
-               _run_name(label, pool, test, test_size, config, precision))
 past_runs = list_runs(topex_config.runs_dir())
 _show_current_run(past_runs)
 _past_runs(past_runs)

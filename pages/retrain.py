@@ -20,6 +20,7 @@ from topex_core.movement_plot import MAX_CHANGE_LINES, movement_map, movement_su
 from topex_core.records import RoundMetrics, RoundResult
 from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
 from topex_core.rundir import (
+    has_classifier,
     list_rounds,
     read_after_points,
     read_points,
@@ -47,22 +48,36 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         st.dataframe(accepted[["id", "cluster", "slice", "text", "label", "backend"]],
                      hide_index=True, width="stretch")
     left, right = st.columns(2)
-    mode = left.radio("Mode", RETRAIN_MODES, horizontal=True, key="retrain_mode",
-                      format_func=MODE_HELP.get)
+    imported = not has_classifier(run_dir)
+    backbone = None
+    if imported:
+        mode, control = "full", True
+        st.info("This run holds imported predictions and no model, so there is no head to "
+                "retrain. A backbone is fine-tuned on the run's data with and without the "
+                "samples; the change the samples made is read against that control.")
+        backbone = left.text_input("Backbone to fine-tune", key="retrain_backbone",
+                                   placeholder="packaged all-MiniLM-L6-v2",
+                                   help="A Hugging Face model id or a local directory.")
+    else:
+        mode = left.radio("Mode", RETRAIN_MODES, horizontal=True, key="retrain_mode",
+                          format_func=MODE_HELP.get)
     seeds = right.number_input("Seeds", 1, MAX_SEEDS, 1, key="retrain_seeds",
                                help="more seeds show how much of the change is seed noise")
-    control = st.checkbox(
-        _control_label(mode, read_run(run_dir).timings_s.get("fine_tune")),
-        value=mode == "head", key=f"retrain_control_{mode}",
-        help="Retraining moves rows the samples never touch. The control is the same round "
-             "without the samples; comparing against it shows what the samples themselves did.")
+    if not imported:
+        control = st.checkbox(
+            _control_label(mode, read_run(run_dir).timings_s.get("fine_tune")),
+            value=mode == "head", key=f"retrain_control_{mode}",
+            help="Retraining moves rows the samples never touch. The control is the same "
+                 "round without the samples; comparing against it shows what the samples "
+                 "themselves did.")
     if not st.button("Retrain", type="primary", key="retrain_go"):
         return
     with long_work(f"Retraining ({mode})…", failed_label="Retraining failed") as work:
         # A click reruns the page; the next progress update then stops training and the
         # half-written round is removed (retrain cleans up on any interruption).
         st.button("Cancel", key="retrain_cancel", icon=":material/stop:")
-        config = RetrainConfig(mode=mode, control=control,
+        config = RetrainConfig(mode=mode, control=control, backbone=(backbone or "").strip()
+                               or None,
                                seeds=consecutive_seeds(read_run(run_dir).seed, int(seeds)))
         set_cpu_threads()
         with Store() as store:

@@ -97,6 +97,12 @@ def is_run(run_dir: Path) -> bool:
     return (Path(run_dir) / RUN_FILE).is_file()
 
 
+def has_classifier(run_dir: Path) -> bool:
+    """Whether the run has a classifier to predict new texts (imported predictions have
+    none)."""
+    return (Path(run_dir) / MODEL_DIR / "model.safetensors").is_file()
+
+
 def read_run(run_dir: Path) -> RunRecord:
     """The run record of ``run_dir``; :class:`RunError` when it is not a finished run."""
     path = Path(run_dir) / RUN_FILE

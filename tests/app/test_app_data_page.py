@@ -93,3 +93,53 @@ def test_two_files_called_train_csv_give_two_runs_with_test_accuracy(
     assert all(re.fullmatch(r"train-[0-9a-f]{8}-n30-e1-s0-h20", d.name) for d in run_dirs)
     listed = at.dataframe[-1].value["run"].tolist()
     assert {d.name for d in run_dirs} <= set(listed)
+
+
+def test_a_file_with_score_columns_is_imported_without_a_model(monkeypatch,
+                                                               tmp_path: Path) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    frame = tiny_frame(16)
+    for label in ("billing", "shipping", "technical"):  # right on all but the billing rows
+        frame[f"prob_{label}"] = 0.05 + 0.85 * (frame["label"] == label)
+    frame.loc[frame["label"] == "billing", ["prob_billing", "prob_shipping"]] = [0.2, 0.75]
+    frame.to_csv(tmp_path / "scored.csv", index=False)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("scored.csv").run()
+    assert at.radio(key="data_model_choice").value == "Import the predictions in this file"
+    assert any("prob columns" in caption.value for caption in at.caption)
+    at.button(key="data_import").click().run()
+    assert not at.exception and any("Imported 48 predictions" in s.value for s in at.success)
+    run_dir = Path(at.session_state["run_dir"])
+    assert re.fullmatch(r"scored-[0-9a-f]{8}-imported[0-9a-f]{8}-h20", run_dir.name)
+    assert any("imported predictions (prob columns), no model" in caption.value
+               for caption in at.caption)
+
+
+def test_score_columns_that_do_not_match_the_labels_are_a_plain_error(monkeypatch,
+                                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    tiny_frame().assign(logit_billing=1.0, logit_shipping=0.0).to_csv(tmp_path / "s.csv",
+                                                                      index=False)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("s.csv").run()
+    assert not at.exception
+    assert any("labels without a score column: technical" in error.value for error in at.error)
+    assert "data_import" not in [button.key for button in at.button]
+
+
+def test_a_classifier_used_as_it_is_needs_its_name_and_a_well_formed_map(
+        monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    tiny_frame().to_csv(tmp_path / "train.csv", index=False)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("train.csv").run()
+    assert at.radio(key="data_model_choice").options == [
+        "Fine-tune a backbone", "Use a classifier as it is"]
+    at.radio(key="data_model_choice").set_value("Use a classifier as it is").run()
+    assert at.button(key="data_train").disabled and at.button(key="data_train").label == "Predict"
+    at.text_input(key="data_label_map").input("billing").run()
+    assert not at.exception
+    assert any("expected data=MODEL pairs" in error.value for error in at.error)

@@ -68,3 +68,27 @@ def test_head_mode_compares_against_a_control_by_default(explored) -> None:
     assert sentence.startswith("**Samples vs control** on the pool")
     assert "rows fixed" in sentence and "McNemar" in sentence
     assert any("Against the base model" in caption.value for caption in at.caption)
+
+
+def test_a_run_of_imported_predictions_offers_a_backbone_instead_of_a_mode(
+        tmp_path: Path) -> None:
+    from conftest import hashing_embed, make_run
+
+    from topex_core.explorer.pipeline import explore_run
+    from topex_core.rundir import read_logits, read_points
+    from topex_core.training.imported import import_predictions, scored_from_frame
+
+    planted = make_run(tmp_path / "planted")
+    table = read_points(planted)[["text", "label"]]
+    for column, label in enumerate(["billing", "shipping", "tech"]):
+        table[f"logit_{label}"] = read_logits(planted)[:, column]
+    run = tmp_path / "imported"
+    import_predictions(scored_from_frame(table, source="p.csv"), run, test_size=0)
+    explore_run(run, embed=hashing_embed)
+    with Store() as store:
+        accept(store, run, ["express delivery fee refund"])
+    at = page(run)
+    assert not at.exception
+    assert "imported predictions and no model" in at.info[0].value
+    assert [radio.key for radio in at.radio if radio.key == "retrain_mode"] == []
+    assert at.text_input(key="retrain_backbone").placeholder == "packaged all-MiniLM-L6-v2"

@@ -44,7 +44,7 @@ from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.pipeline import joined_text, point_texts
 from topex_core.explorer.scoring import Embed
 from topex_core.explorer.targets import Target, read_target
-from topex_core.rundir import read_points, read_run
+from topex_core.rundir import has_classifier, read_points, read_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.run import load_run_classifier
 
@@ -271,10 +271,13 @@ def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> On
     return relay
 
 
-def classifier_predict(run_dir: Path) -> Predict:
-    """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``."""
+def classifier_predict(run_dir: Path) -> Predict | None:
+    """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``; None for a run
+    of imported predictions, which has no classifier (the prediction check is skipped)."""
     from topex_core.training.classifier import predict_logits, softmax
 
+    if not has_classifier(run_dir):
+        return None
     classifier = load_run_classifier(run_dir)
 
     def predict(texts: Sequence[str], pairs: Sequence[str] | None) -> np.ndarray:

@@ -58,6 +58,23 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_predictions(args: argparse.Namespace) -> int:
+    from topex_core.training.imported import import_predictions, load_scored
+
+    columns = {"text_col": args.text_col, "label_col": args.label_col,
+               "text_pair_col": args.text_pair_col}
+    pool = load_scored(args.data, **columns)
+    test = (load_scored(args.test, **columns, label_names=pool.dataset.label_names)
+            if args.test else None)
+    record = import_predictions(pool, args.out, test=test, test_size=args.test_size)
+    print(json.dumps({"run": str(args.out), "run_id": record.run_id,
+                      "scores": record.config["imported"], "rows": record.dataset.rows,
+                      "test_rows": record.test_dataset.rows if record.test_dataset else 0,
+                      "pool_accuracy": record.pool_accuracy,
+                      "test_accuracy": record.test_accuracy}))
+    return 0
+
+
 def explore(args: argparse.Namespace) -> int:
     from topex_core.explorer.clustering import ClusterConfig
     from topex_core.explorer.pipeline import ExploreConfig, explore_run
@@ -130,7 +147,8 @@ def retrain(args: argparse.Namespace) -> int:
 
     seeds = consecutive_seeds(read_run(args.run).seed, args.seeds)
     set_cpu_threads()
-    config = RetrainConfig(mode=args.mode, seeds=seeds, control=args.control)
+    config = RetrainConfig(mode=args.mode, seeds=seeds, control=args.control,
+                           backbone=args.backbone)
     with Store(args.db) as store:
         result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
     print(json.dumps(_compare_summary(result), ensure_ascii=False))

@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "the regions where a text classifier fails.")
     subcommands = parser.add_subparsers(title="commands")
     _add_train(subcommands)
+    _add_import_predictions(subcommands)
     _add_explore(subcommands)
     _add_generate(subcommands)
     _add_retrain(subcommands)
@@ -58,6 +59,18 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
     _finish(command, commands.train)
 
 
+def _add_import_predictions(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser(
+        "import-predictions", help="write a run directory from predictions made elsewhere "
+                                   "(logit_<label> or prob_<label> columns), with no model")
+    _add_data_arguments(command)
+    split = command.add_mutually_exclusive_group()
+    split.add_argument("--test", help="test split with the same columns, scores included")
+    _add_test_size(split)
+    command.add_argument("--out", required=True, type=Path, help="run directory to write")
+    _finish(command, commands.import_predictions)
+
+
 def _add_explore(subcommands: argparse._SubParsersAction) -> None:
     command = subcommands.add_parser("explore", help="find, name, map and score error clusters")
     command.add_argument("--run", required=True, type=Path, help="run directory (from train)")
@@ -93,6 +106,9 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--seeds", type=int, default=1,
                          help=f"number of seeds, 1 to {MAX_SEEDS} (the base run's seed, "
                               "then +1, +2, …)")
+    command.add_argument("--backbone", default=None,
+                         help="for a run of imported predictions (no classifier): the model "
+                              "to fine-tune on its data (default: packaged MiniLM)")
     command.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
                          help="also train each seed without the samples and compare with it "
                               "(default: on in head mode, off in full mode, where it doubles "

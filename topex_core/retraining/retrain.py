@@ -53,6 +53,7 @@ from topex_core.rundir import (
     RUN_FILE,
     TEST_FEATURES_FILE,
     after_logits_path,
+    has_classifier,
     is_explored,
     read_points,
     read_run,
@@ -75,7 +76,11 @@ class RetrainConfig:
     """``seeds`` None = the base run's seed. ``control`` also trains, per seed, the same
     round without the samples, so that the comparison can separate what the samples did
     from what retraining alone moves; None = on in head mode (seconds), off in full mode
-    (it doubles the time). Head-mode optimiser settings are named ``head_*``."""
+    (it doubles the time). Head-mode optimiser settings are named ``head_*``.
+
+    A run of imported predictions has no classifier: it is retrained in full mode only,
+    fine-tuning ``backbone`` (None = the packaged default) on its data with and without
+    the samples; the control is then always trained, since "before" is another model."""
 
     mode: str = "head"
     seeds: tuple[int, ...] | None = None
@@ -83,6 +88,7 @@ class RetrainConfig:
     head_epochs: int = 20
     head_learning_rate: float = 2e-3
     head_batch_size: int = 32
+    backbone: str | None = None
 
     def validate(self) -> RetrainConfig:
         if self.mode not in RETRAIN_MODES:
@@ -114,6 +120,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
     config = replace(config.validate(), control=config.with_control)
     run_dir = Path(run_dir)
     record = read_run(run_dir)
+    config = _for_base(config, has_classifier(run_dir), run_dir)
     report = progress or (lambda fraction, message: None)
     run_id = store.register_run(run_dir)
     accepted = store.accepted(run_id)
@@ -124,7 +131,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
     pool, test = run_datasets(run_dir, record)
     samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
-    base_config = _base_config(record, run_dir)
+    base_config = _base_config(record, run_dir, config.backbone)
     seeds = config.seeds or (base_config.seed,)
     with _round_lock(run_dir):
         round_dir = _new_round_dir(run_dir)
@@ -158,7 +165,7 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
                  seeds: tuple[int, ...], store: Store, report: clf.Progress) -> RoundResult:
     timings: dict[str, float] = {}
     model_paths = []
-    sample_logits = None  # of the first seed's model
+    sample_logits = control_sample_logits = None  # of the first seed's models
     variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
                                   if config.with_control else [])
     steps = len(seeds) * len(variants)
@@ -170,11 +177,11 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
 
         with timed(f"{prefix}seed_{seed}", timings):
             if config.mode == "full":
-                output = _full(run_dir, round_dir, pool, test, added, record,
+                output = _full(run_dir, round_dir, pool, test, added, samples, record,
                                replace(base_config, seed=seed), step_progress, prefix)
             else:
-                output = _head(run_dir, round_dir, pool, test, added, record, config, seed,
-                               step_progress, prefix)
+                output = _head(run_dir, round_dir, pool, test, added, samples, record, config,
+                               seed, step_progress, prefix)
         np.save(after_logits_path(round_dir, seed, control=bool(prefix)), output.logits)
         if output.test_logits is not None:
             np.save(after_logits_path(round_dir, seed, test=True, control=bool(prefix)),
@@ -183,11 +190,15 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
             model_paths.append(str(output.model_path))
             if sample_logits is None:
                 sample_logits = output.sample_logits
+        elif control_sample_logits is None:
+            control_sample_logits = output.sample_logits
     report(0.92, "placing the new points and the samples into the same maps")
     with timed("compare", timings):
         metrics = compare_round(run_dir, round_dir, seeds)
-        base_sample_logits = clf.predict_logits(load_run_classifier(run_dir), samples.texts,
-                                                samples.text_pairs)
+        # without a base classifier, the samples are placed "before" as the control reads them
+        base_sample_logits = (clf.predict_logits(load_run_classifier(run_dir), samples.texts,
+                                                 samples.text_pairs)
+                              if has_classifier(run_dir) else control_sample_logits)
         write_sample_points(round_dir, sample_points(run_dir, accepted, record.label_names,
                                                      base_sample_logits, sample_logits))
     candidate_ids = accepted["id"].astype(int).tolist()
@@ -207,7 +218,8 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
 
 class _SeedOutput(NamedTuple):
     """One seed's retrained model: logits (N, C) of the pool, (M, C) of the test split,
-    (S, C) of the added samples, all float32, and where the model was saved."""
+    (S, C) of the accepted samples (also when it was trained without them), all float32,
+    and where the model was saved."""
 
     logits: np.ndarray
     test_logits: np.ndarray | None
@@ -216,9 +228,9 @@ class _SeedOutput(NamedTuple):
 
 
 def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          samples: TextDataset, record: RunRecord, config: clf.TrainConfig,
-          progress: clf.Progress, prefix: str = "") -> _SeedOutput:
-    training_set = concat(pool.subset(train_positions(pool, record)), samples)
+          added: TextDataset, samples: TextDataset, record: RunRecord,
+          config: clf.TrainConfig, progress: clf.Progress, prefix: str = "") -> _SeedOutput:
+    training_set = concat(pool.subset(train_positions(pool, record)), added)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
     model.precision = record.logits_precision  # as the logits before
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
@@ -232,8 +244,8 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
 
 
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          samples: TextDataset, record: RunRecord, config: RetrainConfig, seed: int,
-          progress: clf.Progress, prefix: str = "") -> _SeedOutput:
+          added: TextDataset, samples: TextDataset, record: RunRecord, config: RetrainConfig,
+          seed: int, progress: clf.Progress, prefix: str = "") -> _SeedOutput:
     from safetensors.torch import save_file
 
     base = load_run_classifier(run_dir)
@@ -242,9 +254,9 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
                      if test is not None else None)
     sample_features = _sample_features(base, samples)
-    head = fit_head(base, features, pool.labels, train_positions(pool, record), samples,
+    head = fit_head(base, features, pool.labels, train_positions(pool, record), added,
                     config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"),
-                    sample_features=sample_features)
+                    sample_features=sample_features[:len(added)])
     model_path = round_dir / f"{prefix}head_{seed}.safetensors"
     save_file({name: value.contiguous() for name, value in head.state_dict().items()},
               str(model_path))
@@ -358,14 +370,33 @@ def train_positions(pool: TextDataset, record: RunRecord) -> np.ndarray:
     return clf.training_positions(len(pool), record.config["train_size"], record.seed)
 
 
-def _base_config(record: RunRecord, run_dir: Path) -> clf.TrainConfig:
+def _for_base(config: RetrainConfig, has_base_classifier: bool, run_dir: Path) -> RetrainConfig:
+    """``config`` checked against what the run has: a classifier to retrain, or imported
+    predictions only (full mode, always with the control)."""
+    if has_base_classifier:
+        if config.backbone:
+            raise RetrainError("a backbone is for runs of imported predictions; this run's "
+                               "own classifier is retrained (leave the backbone out)")
+        return config
+    if config.mode != "full":
+        raise RetrainError(f"{run_dir} has imported predictions and no classifier, so there "
+                           "is no head to retrain; use full mode, which fine-tunes a backbone "
+                           "on the run's data with and without the samples")
+    return replace(config, control=True)
+
+
+def _base_config(record: RunRecord, run_dir: Path, backbone: str | None = None
+                 ) -> clf.TrainConfig:
     """The base run's training config; for a classifier used as it is, fine-tuning starts
-    from the run's copy of it (its classes already in the data's order)."""
+    from the run's copy of it (its classes already in the data's order); for imported
+    predictions, from ``backbone`` (None: the packaged default)."""
     fields = set(clf.TrainConfig.__dataclass_fields__)
     try:
         config = clf.TrainConfig(**{k: v for k, v in record.config.items() if k in fields})
     except (KeyError, TypeError) as error:
         raise RetrainError(f"{RUN_FILE}: the base run's config is incomplete ({error})") from None
+    if record.config.get("imported"):
+        return replace(config, backbone=backbone or "", fine_tune=True).resolved()
     if not config.fine_tune:
         config = replace(config, backbone=str(Path(run_dir) / MODEL_DIR), fine_tune=True,
                          label_map=None)

@@ -62,7 +62,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     existing = _existing_run(Path(out_dir), pool, test, held_out, config, precision)
     if existing is not None:
         return existing
-    out_dir = _prepare_out_dir(Path(out_dir))
+    out_dir = prepare_out_dir(Path(out_dir))
     timings: dict[str, float] = {}
     report = progress or (lambda fraction, message: None)
     positions = clf.training_positions(len(pool), config.train_size, config.seed)
@@ -88,12 +88,12 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
                                                np.zeros(len(test), dtype=bool)), test=True)
     record = RunRecord(
         run_id=new_run_id(), label_names=list(pool.label_names),
-        dataset=_dataset_record(pool),
+        dataset=dataset_record(pool),
         config={**asdict(config), "max_length": classifier.max_length},
-        test_dataset=_dataset_record(test) if test is not None else None,
+        test_dataset=dataset_record(test) if test is not None else None,
         train_ids=pool.ids[positions].tolist(), logits_precision=precision,
-        pool_accuracy=_accuracy(logits, pool.labels),
-        test_accuracy=_accuracy(test_logits, test.labels) if test is not None else None,
+        pool_accuracy=accuracy(logits, pool.labels),
+        test_accuracy=accuracy(test_logits, test.labels) if test is not None else None,
         versions=package_versions(), device=str(classifier.device), timings_s=timings,
         topex_version=TOPEX_VERSION, held_out=held_out)
     write_run(out_dir, record)
@@ -193,7 +193,7 @@ def _given_rows(record: RunRecord) -> int:
     return record.held_out.source_rows if record.held_out else record.dataset.rows
 
 
-def _prepare_out_dir(out_dir: Path) -> Path:
+def prepare_out_dir(out_dir: Path) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise RunError(f"{out_dir}: exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / RUN_FILE).is_file():
@@ -255,11 +255,11 @@ def _link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(item, target / item.name)
 
 
-def _dataset_record(dataset: TextDataset) -> DatasetRecord:
+def dataset_record(dataset: TextDataset) -> DatasetRecord:
     return DatasetRecord(source=dataset.source, rows=len(dataset), text_col=dataset.text_col,
                          text_pair_col=dataset.text_pair_col, label_col=dataset.label_col,
                          content_hash=dataset.content_hash)
 
 
-def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return round(float((logits.argmax(axis=1) == labels).mean()), 4)
