@@ -40,10 +40,10 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "fine_tune", "dataset": str(args.data), "train_size": 1000, "epochs": 3,
         "max_length": args.max_length, "threads": threads, "machine": platform.machine(),
-        "fine_tune_s": record["timings_s"]["fine_tune"],
-        "predict_pool_and_test_s": record["timings_s"]["predict_logits"],
+        "fine_tune_s": record.timings_s["fine_tune"],
+        "predict_pool_and_test_s": record.timings_s["predict_logits"],
         "total_s": round(total, 2), "pool_rows": len(pool),
-        "test_accuracy": record["test_accuracy"], "pool_accuracy": record["pool_accuracy"],
+        "test_accuracy": record.test_accuracy, "pool_accuracy": record.pool_accuracy,
     }))
 
 

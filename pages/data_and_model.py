@@ -13,7 +13,7 @@ import streamlit as st
 from topex_app.state import current_run, set_current_run
 from topex_app.work import long_work
 from topex_core import config as topex_config
-from topex_core.config import PRECISIONS
+from topex_core.config import PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data import demo
 from topex_core.data.dataset import (
     HF_PREFIX,
@@ -26,7 +26,7 @@ from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.errors import TopexError
 from topex_core.rundir import RunListing, is_run, list_runs
 from topex_core.training.adopt import parse_label_map
-from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.classifier import TrainConfig, fast_train_precision, set_cpu_threads
 from topex_core.training.imported import (
     ScoredDataset,
     has_score_columns,
@@ -161,9 +161,19 @@ def _training_settings() -> tuple[TrainConfig, str]:
             help="float32 gives the model's exact logits. bfloat16 is about 1.7× faster on "
                  "CPUs with AMX and on GPUs, moves logits by about 0.01 and can flip a few "
                  "near-tied predictions; later rounds of the run use the same precision.")
+        truncation = left.selectbox(
+            "Long texts keep", TRUNCATIONS, key="data_truncation",
+            format_func={"head_tail": "their opening and ending (≤ 128 tokens)",
+                         "head": "their opening (≤ 256 tokens)"}.get,
+            help="A text longer than the token budget keeps its first quarter and last three "
+                 "quarters (reviews end with their verdict), or only its start.")
+        train_precision = middle.selectbox(
+            "Training precision", TRAIN_PRECISIONS, key="data_train_precision",
+            help=f"auto fine-tunes in bfloat16 where the hardware is fast at it (here: "
+                 f"{fast_train_precision()}), else float32.")
     return TrainConfig(backbone=backbone.strip(), train_size=int(train_size),
-                       epochs=int(epochs), seed=int(seed),
-                       max_length=int(max_length) or None), precision
+                       epochs=int(epochs), seed=int(seed), max_length=int(max_length) or None,
+                       truncation=truncation, train_precision=train_precision), precision
 
 
 def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size: float,
@@ -176,8 +186,10 @@ def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size
     if not config.fine_tune:
         model = hashlib.sha256(f"{config.backbone}{config.label_map}".encode()).hexdigest()
         return f"{stem}-{pool.content_hash[:8]}-asis{model[:8]}-{split}{suffix}"
+    long_texts = "" if (config.truncation, config.train_precision) == ("head", "float32") \
+        else f"-{config.truncation.replace('_', '')}-{config.train_precision}"
     return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs}"
-            f"-s{config.seed}-{split}{suffix}")
+            f"-s{config.seed}-{split}{suffix}{long_texts}")
 
 
 def _import_name(label: str, pool: ScoredDataset, test: ScoredDataset | None,

@@ -43,6 +43,7 @@ def train(args: argparse.Namespace) -> int:
     config = TrainConfig(backbone=args.backbone, train_size=args.train_size, epochs=args.epochs,
                          seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, fine_tune=args.fine_tune,
+                         truncation=args.truncation, train_precision=args.train_precision,
                          label_map=parse_label_map(args.label_map) if args.label_map else None)
     config.validate()
     pool, test = _datasets(args)

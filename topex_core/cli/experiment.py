@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from topex_core.cli.options import add_long_text_arguments
 from topex_core.data.dataset import SUPPORTED_SUFFIXES
 from topex_core.errors import DataError, SettingsError
 from topex_core.experiments.harness import BASELINES, SELECTIONS
@@ -29,6 +30,7 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     experiment.add_argument("--epochs", type=int, default=3)
     experiment.add_argument("--backbone", default="", help="default: packaged MiniLM")
     experiment.add_argument("--max-length", type=int, default=None)
+    add_long_text_arguments(experiment)
     experiment.add_argument("--n-synthetic", default="1,3,5,10", help="comma-separated, 1–10")
     experiment.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …)")
     experiment.add_argument("--selection", default="weighted,random,eda_random,none",
@@ -68,7 +70,8 @@ def _experiment(args: argparse.Namespace) -> int:
     config = ExperimentConfig(
         dataset_name=args.name or (args.data.name if args.data.is_dir() else args.data.stem),
         train=TrainConfig(backbone=args.backbone, train_size=args.train_size,
-                          epochs=args.epochs, max_length=args.max_length),
+                          epochs=args.epochs, max_length=args.max_length,
+                          truncation=args.truncation, train_precision=args.train_precision),
         n_synthetic=_integers(args.n_synthetic, "--n-synthetic"),
         seeds=tuple(range(_positive(args.seeds, "--seeds"))),
         selections=tuple(s.strip() for s in args.selection.split(",") if s.strip()),

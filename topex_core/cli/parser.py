@@ -8,6 +8,7 @@ from pathlib import Path
 
 from topex_core.cli import commands
 from topex_core.cli.experiment import add_experiment_commands
+from topex_core.cli.options import add_long_text_arguments
 from topex_core.config import MAX_SEEDS, PRECISIONS, RETRAIN_MODES
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
@@ -52,6 +53,7 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
                        help="tokens per sample (default: 99th percentile of the data, ≤ 256)")
     command.add_argument("--batch-size", type=int, default=16)
     command.add_argument("--learning-rate", type=float, default=1e-4)
+    add_long_text_arguments(command)
     command.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="of the forward passes: float32 (exact, default) or bfloat16 "
                             "(faster on CPUs with AMX and on GPUs; logits move by about 0.01)")

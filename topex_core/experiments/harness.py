@@ -359,8 +359,9 @@ def _check_same_config(out_dir: Path, config: ExperimentConfig) -> None:
                                                                               "n_synthetic")}
     if path.is_file():
         previous = dict(json.loads(path.read_text(encoding="utf-8")).get("comparable", {}))
-        # experiments started before a training setting existed ran with its default
-        previous["train"] = {**asdict(clf.TrainConfig()), **previous.get("train", {})}
+        # experiments started before a training setting existed ran with its legacy value
+        previous["train"] = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS,
+                             **previous.get("train", {})}
         current = json.loads(json.dumps(comparable))
         differences = sorted(
             [f"train.{key}" for key, value in current["train"].items()

@@ -70,10 +70,11 @@ def match_labels(model_labels: Sequence[str], data_labels: Sequence[str],
 def adopt_classifier(model: str, data_labels: Sequence[str], texts: Sequence[str],
                      text_pairs: Sequence[str] | None, *,
                      label_map: Mapping[str, str] | None = None,
-                     max_length: int | None = None) -> clf.Classifier:
+                     max_length: int | None = None,
+                     truncation: str = "head") -> clf.Classifier:
     """The classifier ``model`` (a Hugging Face id or local directory) with output i
     reordered to be ``data_labels[i]``; ``max_length`` None is chosen from ``texts`` within
-    what the model reads."""
+    what the model reads; a longer text is cut the ``truncation`` way."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -89,7 +90,8 @@ def adopt_classifier(model: str, data_labels: Sequence[str], texts: Sequence[str
     model_labels = [config.id2label[i] for i in range(config.num_labels)]
     order = match_labels(model_labels, data_labels, label_map)
     classifier = clf.Classifier(model=network.to(clf.pick_device()).eval(), tokenizer=tokenizer,
-                                label_names=list(data_labels), max_length=clf.MAX_LENGTH_CAP)
+                                label_names=list(data_labels), max_length=clf.MAX_LENGTH_CAP,
+                                truncation=truncation)
     head = clf.head_layer(classifier)
     with torch.no_grad():
         head.weight.copy_(head.weight[order].clone())
@@ -97,9 +99,8 @@ def adopt_classifier(model: str, data_labels: Sequence[str], texts: Sequence[str
             head.bias.copy_(head.bias[order].clone())
     network.config.id2label = dict(enumerate(data_labels))
     network.config.label2id = {label: i for i, label in enumerate(data_labels)}
-    readable = min(clf.MAX_LENGTH_CAP,
-                   getattr(config, "max_position_embeddings", clf.MAX_LENGTH_CAP) or
-                   clf.MAX_LENGTH_CAP)
+    cap = clf.length_cap(truncation)
+    readable = min(cap, getattr(config, "max_position_embeddings", cap) or cap)
     classifier.max_length = (max_length if max_length is not None
                              else clf.choose_max_length(tokenizer, texts, text_pairs,
                                                         cap=readable))

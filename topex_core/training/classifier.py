@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from topex_core.config import PRECISIONS
+from topex_core.config import PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
-from topex_core.timing import Progress
+from topex_core.timing import Progress, TimeLeft
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
 
-MAX_LENGTH_CAP = 256
+MAX_LENGTH_CAP = 256  # the largest budget chosen from the data with head truncation
+HEAD_TAIL_LENGTH_CAP = 128  # … and with head + tail, which keeps a long text's ending
+HEAD_SHARE = 0.25  # of a head + tail budget: the opening; the rest is the ending
 MIN_AUTO_LENGTH = 16
 META_FILE = "topex_classifier.json"
 
@@ -46,7 +48,17 @@ class TrainConfig:
 
     ``fine_tune`` False uses ``backbone`` (a fine-tuned sequence classifier) as it is, its
     classes matched to the data's labels (``label_map``: data label → model label, for
-    names that differ; see ``adopt``); retraining then fine-tunes from it."""
+    names that differ; see ``adopt``); retraining then fine-tunes from it.
+
+    ``truncation``: a text longer than ``max_length`` tokens keeps the first quarter and
+    the last three quarters of the budget ("head_tail"; the automatic budget is then at
+    most 128) or its first tokens ("head", at most 256); None is head_tail when
+    fine-tuning and head for a classifier used as it is (as most were trained). Sentence
+    pairs are always cut longest-first.
+
+    ``train_precision``: "auto" fine-tunes under bfloat16 autocast where the hardware runs
+    it fast (a CPU with AMX or AVX512-BF16, a GPU with bfloat16), else in float32;
+    ``resolved`` replaces it by what is used, which run.json records."""
 
     backbone: str = ""
     train_size: int = 1000
@@ -59,12 +71,19 @@ class TrainConfig:
     weight_decay: float = 0.01
     fine_tune: bool = True
     label_map: dict[str, str] | None = None
+    truncation: str | None = None
+    train_precision: str = "auto"
 
     def resolved(self) -> TrainConfig:
-        """The same config with the default backbone filled in."""
-        if self.backbone:
-            return self
-        return TrainConfig(**{**asdict(self), "backbone": default_backbone()})
+        """The same config with the default backbone, truncation and training precision
+        filled in."""
+        return TrainConfig(**{**asdict(self),
+                              "backbone": self.backbone or default_backbone(),
+                              "truncation": self.truncation or ("head_tail" if self.fine_tune
+                                                                else "head"),
+                              "train_precision": (fast_train_precision()
+                                                  if self.train_precision == "auto"
+                                                  else self.train_precision)})
 
     def validate(self) -> None:
         if not self.fine_tune and not self.backbone:
@@ -83,6 +102,28 @@ class TrainConfig:
             raise SettingsError(f"batch_size must be positive, got {self.batch_size}")
         if not 0 < self.learning_rate < 1:
             raise SettingsError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.truncation is not None and self.truncation not in TRUNCATIONS:
+            raise SettingsError(f"truncation must be one of {', '.join(TRUNCATIONS)}, "
+                                f"got '{self.truncation}'")
+        if self.train_precision not in TRAIN_PRECISIONS:
+            raise SettingsError(f"train precision must be one of {', '.join(TRAIN_PRECISIONS)}"
+                                f", got '{self.train_precision}'")
+
+
+# Runs and experiments written before a setting existed were made with these values.
+LEGACY_SETTINGS = {"truncation": "head", "train_precision": "float32"}
+
+
+def fast_train_precision() -> str:
+    """"bfloat16" where autocast runs it fast (AMX or AVX512-BF16 CPU, bfloat16 GPU), else
+    "float32" (emulated bfloat16 would be slower than float32)."""
+    if torch.cuda.is_available():
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
+    except OSError:  # not Linux: no cheap way to know, so the exact path
+        return "float32"
+    return "bfloat16" if {"amx_bf16", "avx512_bf16"} & set(flags) else "float32"
 
 
 @dataclass
@@ -94,6 +135,7 @@ class Classifier:
     label_names: list[str]
     max_length: int
     precision: str = "float32"  # of the forward pass; "bfloat16" runs it under autocast
+    truncation: str = "head"  # what a longer text keeps (TrainConfig.truncation)
 
     @property
     def device(self) -> torch.device:
@@ -141,7 +183,16 @@ def load_backbone(backbone: str, label_names: Sequence[str], *, seed: int) -> Cl
 def choose_max_length(tokenizer: object, texts: Sequence[str], text_pairs: Sequence[str] | None,
                       *, cap: int = MAX_LENGTH_CAP) -> int:
     """The 99th percentile of token lengths, rounded up to a multiple of 8, in [16, cap]."""
-    lengths = token_lengths(tokenizer, texts, text_pairs)
+    return length_budget(token_lengths(tokenizer, texts, text_pairs), cap)
+
+
+def length_cap(truncation: str) -> int:
+    """The largest automatic budget: a head + tail cut keeps what matters in fewer tokens."""
+    return HEAD_TAIL_LENGTH_CAP if truncation == "head_tail" else MAX_LENGTH_CAP
+
+
+def length_budget(lengths: np.ndarray, cap: int) -> int:
+    """The 99th percentile of ``lengths`` (tokens), up to a multiple of 8, in [16, cap]."""
     wanted = int(np.percentile(lengths, 99)) if len(lengths) else MIN_AUTO_LENGTH
     return int(min(cap, max(MIN_AUTO_LENGTH, 8 * math.ceil(wanted / 8))))
 
@@ -167,18 +218,27 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     """Fine-tune ``config.backbone`` on all rows of ``dataset`` (already the training subset).
 
     AdamW with linear warm-up and decay; batches are grouped by length inside shuffled
-    windows so that padding stays small without losing randomness.
+    windows so that padding stays small without losing randomness. The texts are tokenised
+    once (their lengths choose the budget, then they are cut). Progress messages carry the
+    time left once it can be estimated.
     """
     config = config.resolved()
     config.validate()
     classifier = load_backbone(config.backbone, dataset.label_names, seed=config.seed)
-    if config.max_length is None:
-        classifier.max_length = choose_max_length(classifier.tokenizer, dataset.texts,
-                                                  dataset.text_pairs)
-    else:
+    classifier.truncation = config.truncation
+    whole = (_tokenize_whole(classifier.tokenizer, dataset.texts)
+             if dataset.text_pairs is None else None)  # tokenised once: lengths, then cut
+    if config.max_length is not None:
         classifier.max_length = config.max_length
+    elif whole is not None:
+        classifier.max_length = length_budget(np.array([len(ids) for ids in whole["input_ids"]]),
+                                              length_cap(config.truncation))
+    else:
+        classifier.max_length = choose_max_length(classifier.tokenizer, dataset.texts,
+                                                  dataset.text_pairs,
+                                                  cap=length_cap(config.truncation))
     model, device = classifier.model, classifier.device
-    encoded = _encode(classifier, dataset.texts, dataset.text_pairs)
+    encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
     rng = np.random.default_rng(config.seed)
     steps_per_epoch = math.ceil(len(dataset) / config.batch_size)
@@ -190,12 +250,14 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
         optimizer, lambda step: min((step + 1) / warmup,
                                     max(0.0, (total_steps - step) / max(1, total_steps - warmup))))
     model.train()
-    step = 0
+    step, time_left = 0, TimeLeft()
     for epoch in range(config.epochs):
         for batch in _length_grouped_batches(encoded["length"], config.batch_size, rng):
             inputs = _collate(classifier, encoded, batch, device)
-            loss = torch.nn.functional.cross_entropy(model(**inputs).logits,
-                                                     labels[batch].to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16,
+                                enabled=config.train_precision == "bfloat16"):
+                scores = model(**inputs).logits
+            loss = torch.nn.functional.cross_entropy(scores.float(), labels[batch].to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -203,8 +265,10 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
             optimizer.zero_grad(set_to_none=True)
             step += 1
             if progress is not None:
+                left = time_left.left(step / total_steps)
                 progress(step / total_steps,
-                         f"epoch {epoch + 1}/{config.epochs}, loss {loss.item():.3f}")
+                         f"fine-tuning: epoch {epoch + 1}/{config.epochs}, loss "
+                         f"{loss.item():.3f}{f', {left}' if left else ''}")
     model.eval()
     return classifier
 
@@ -256,7 +320,8 @@ def save_classifier(classifier: Classifier, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     classifier.model.save_pretrained(directory, safe_serialization=True)
     classifier.tokenizer.save_pretrained(directory)
-    meta = {"label_names": classifier.label_names, "max_length": classifier.max_length}
+    meta = {"label_names": classifier.label_names, "max_length": classifier.max_length,
+            "truncation": classifier.truncation}
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
@@ -270,10 +335,11 @@ def load_classifier(directory: Path) -> Classifier:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         label_names, max_length = list(meta["label_names"]), int(meta["max_length"])
+        truncation = str(meta.get("truncation", LEGACY_SETTINGS["truncation"]))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ModelError(f"{meta_path}: corrupt classifier metadata ({error})") from None
     classifier = load_backbone(str(directory), label_names, seed=0)
-    classifier.max_length = max_length
+    classifier.max_length, classifier.truncation = max_length, truncation
     classifier.model.eval()
     return classifier
 
@@ -302,7 +368,7 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
         lambda module, inputs, output: captured.append(inputs[0])) if features else None)
     logits_of = (partial(cls_forward_logits, model) if supports_cls_forward(model)
                  else lambda **inputs: model(**inputs).logits)
-    collected = None
+    collected, time_left = None, TimeLeft()
     try:
         with torch.inference_mode(), torch.autocast(
                 device.type, dtype=torch.bfloat16,
@@ -316,22 +382,65 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
                         collected = np.empty((len(texts), captured[-1].shape[-1]), np.float32)
                     collected[batch] = captured.pop().float().cpu().numpy()
                 if progress is not None:
-                    progress(min(1.0, (start + len(batch)) / len(order)), "predicting logits")
+                    done = min(1.0, (start + len(batch)) / len(order))
+                    left = time_left.left(done)
+                    progress(done, f"predicting logits{f', {left}' if left else ''}")
     finally:
         if hook is not None:
             hook.remove()
     return logits, collected
 
 
-def _encode(classifier: Classifier, texts: Sequence[str],
-            text_pairs: Sequence[str] | None) -> dict[str, list | np.ndarray]:
-    encoded = classifier.tokenizer(
-        list(texts), list(text_pairs) if text_pairs is not None else None,
-        truncation=True, max_length=classifier.max_length, padding=False,
-        return_token_type_ids=True, return_attention_mask=False, verbose=False)
-    result = dict(encoded)
-    result["length"] = np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+def _encode(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,
+            *, whole: dict | None = None) -> dict[str, list | np.ndarray]:
+    """Token ids and type ids per row, cut to ``classifier.max_length`` the classifier's
+    way, and their lengths; ``whole`` is the uncut tokenisation when already made."""
+    if text_pairs is not None:  # the tokenizer cuts the longer of the two texts first
+        result = dict(classifier.tokenizer(
+            list(texts), list(text_pairs), truncation=True, max_length=classifier.max_length,
+            padding=False, return_token_type_ids=True, return_attention_mask=False,
+            verbose=False))
+    else:
+        whole = whole or _tokenize_whole(classifier.tokenizer, texts)
+        before, after = _special_tokens(classifier.tokenizer)
+        cut = partial(_truncated, max_length=classifier.max_length, before=before, after=after,
+                      truncation=classifier.truncation)
+        result = {name: [cut(ids) for ids in whole[name]]
+                  for name in ("input_ids", "token_type_ids")}
+    result["length"] = np.array([len(ids) for ids in result["input_ids"]], dtype=np.int64)
     return result
+
+
+def _tokenize_whole(tokenizer: object, texts: Sequence[str]) -> dict[str, list[list[int]]]:
+    """Every text's token ids and type ids, special tokens included, not truncated."""
+    return dict(tokenizer(list(texts), truncation=False, padding=False,
+                          return_token_type_ids=True, return_attention_mask=False,
+                          verbose=False))
+
+
+def _special_tokens(tokenizer: object) -> tuple[int, int]:
+    """How many special tokens the tokenizer puts before and after a single text."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    whole = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(whole) - len(plain) + 1):
+        if whole[start:start + len(plain)] == plain:
+            return start, len(whole) - start - len(plain)
+    raise ModelError("the tokenizer changes a text when it adds its special tokens; "
+                     "cannot truncate around them")
+
+
+def _truncated(ids: list[int], *, max_length: int, before: int, after: int,
+               truncation: str) -> list[int]:
+    """``ids`` (special tokens included) cut to ``max_length``: the special tokens stay,
+    the text keeps its head, or HEAD_SHARE of the budget from its head and the rest from
+    its tail."""
+    if len(ids) <= max_length:
+        return ids
+    budget = max(0, max_length - before - after)
+    text = ids[before:len(ids) - after]
+    head = budget if truncation == "head" else int(round(HEAD_SHARE * budget))
+    tail = text[len(text) - (budget - head):] if budget > head else []
+    return ids[:before] + text[:head] + tail + ids[len(ids) - after:]
 
 
 def _collate(classifier: Classifier, encoded: dict, batch: np.ndarray,

@@ -115,7 +115,8 @@ def _fitted_classifier(training_set: TextDataset, config: clf.TrainConfig, model
             classifier = adopt_classifier(config.backbone, training_set.label_names,
                                           training_set.texts, training_set.text_pairs,
                                           label_map=config.label_map,
-                                          max_length=config.max_length)
+                                          max_length=config.max_length,
+                                          truncation=config.truncation)
         report(0.7, "loaded the classifier as it is (not fine-tuned)")
         clf.save_classifier(classifier, model_cache)
         return classifier
@@ -174,7 +175,8 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
                        f"{_given_rows(existing):,} rows); refusing to train "
                        f"{pool.source} ({held_out.source_rows if held_out else len(pool):,} "
                        "rows) into it; choose a new run folder")
-    defaults = asdict(clf.TrainConfig())  # runs written before a setting existed had its default
+    # runs written before a setting existed ran with its legacy value, else its default
+    defaults = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS}
     differences = [name for name, value in asdict(config).items()
                    if not (name == "max_length" and value is None)
                    and existing.config.get(name, defaults[name]) != value]
