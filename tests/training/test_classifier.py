@@ -8,6 +8,7 @@ from conftest import tiny_frame
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.training import classifier as clf
+from topex_core.training import tokens
 
 
 @pytest.fixture()
@@ -70,16 +71,6 @@ def test_unknown_backbone_is_a_model_error(tmp_path: Path) -> None:
         clf.load_backbone(str(tmp_path / "no-such-model"), ["a", "b"], seed=0)
 
 
-def test_max_length_from_token_lengths(tiny_backbone) -> None:
-    classifier = clf.load_backbone(tiny_backbone, ["a", "b"], seed=0)
-    short = clf.choose_max_length(classifier.tokenizer, ["my card"] * 50, None)
-    long_texts = [" ".join(["card"] * 300)] * 50
-    assert short == clf.MIN_AUTO_LENGTH
-    assert clf.choose_max_length(classifier.tokenizer, long_texts, None) == clf.MAX_LENGTH_CAP
-    medium = clf.choose_max_length(classifier.tokenizer, [" ".join(["card"] * 38)] * 5, None)
-    assert medium == 40 and medium % 8 == 0
-
-
 def test_training_positions_are_seeded_and_bounded() -> None:
     first = clf.training_positions(100, 30, seed=4)
     assert len(first) == 30 and len(set(first.tolist())) == 30
@@ -88,28 +79,11 @@ def test_training_positions_are_seeded_and_bounded() -> None:
     assert clf.training_positions(10, 30, seed=0).tolist() == list(range(10))
 
 
-def test_head_tail_truncation_keeps_the_opening_and_the_ending(tiny_backbone) -> None:
-    classifier = clf.load_backbone(tiny_backbone, ["a", "b"], seed=0)
-    classifier.max_length = 18  # [CLS] + 16 words + [SEP]: 4 from the head, 12 from the tail
-    words = ["card"] * 4 + ["parcel"] * 30 + ["screen"] * 12
-    vocabulary = classifier.tokenizer.convert_ids_to_tokens
-    for truncation, kept in (("head_tail", ["card"] * 4 + ["screen"] * 12),
-                             ("head", ["card"] * 4 + ["parcel"] * 12)):
-        classifier.truncation = truncation
-        ids = clf._encode(classifier, [" ".join(words), "my card"], None)["input_ids"]
-        assert vocabulary(ids[0]) == ["[CLS]", *kept, "[SEP]"]
-        assert vocabulary(ids[1]) == ["[CLS]", "my", "card", "[SEP]"]  # short texts stay whole
-    # head truncation is exactly the tokenizer's own, as before head_tail existed
-    classifier.truncation = "head"
-    own = classifier.tokenizer([" ".join(words)], truncation=True, max_length=18)["input_ids"]
-    assert clf._encode(classifier, [" ".join(words)], None)["input_ids"] == own
-
-
 def test_the_automatic_budget_and_the_training_precision_resolve(tiny_backbone) -> None:
     config = clf.TrainConfig(backbone=tiny_backbone).resolved()
     assert config.truncation == "head_tail" and config.train_precision in ("float32", "bfloat16")
     assert clf.TrainConfig(backbone="x", fine_tune=False).resolved().truncation == "head"
-    assert clf.length_cap("head_tail") == 128 and clf.length_cap("head") == 256
+    assert tokens.length_cap("head_tail") == 128 and tokens.length_cap("head") == 256
     classifier = clf.fine_tune(
         dataset_from_frame(tiny_frame(4).assign(text=lambda f: f["text"] + " x" * 300),
                            source="long"),

@@ -17,6 +17,7 @@ import torch
 
 from topex_core.errors import ModelError, SettingsError
 from topex_core.training import classifier as clf
+from topex_core.training import tokens
 
 
 def parse_label_map(text: str) -> dict[str, str]:
@@ -90,7 +91,7 @@ def adopt_classifier(model: str, data_labels: Sequence[str], texts: Sequence[str
     model_labels = [config.id2label[i] for i in range(config.num_labels)]
     order = match_labels(model_labels, data_labels, label_map)
     classifier = clf.Classifier(model=network.to(clf.pick_device()).eval(), tokenizer=tokenizer,
-                                label_names=list(data_labels), max_length=clf.MAX_LENGTH_CAP,
+                                label_names=list(data_labels), max_length=tokens.MAX_LENGTH_CAP,
                                 truncation=truncation)
     head = clf.head_layer(classifier)
     with torch.no_grad():
@@ -99,10 +100,10 @@ def adopt_classifier(model: str, data_labels: Sequence[str], texts: Sequence[str
             head.bias.copy_(head.bias[order].clone())
     network.config.id2label = dict(enumerate(data_labels))
     network.config.label2id = {label: i for i, label in enumerate(data_labels)}
-    cap = clf.length_cap(truncation)
+    cap = tokens.length_cap(truncation)
     readable = min(cap, getattr(config, "max_position_embeddings", cap) or cap)
     classifier.max_length = (max_length if max_length is not None
-                             else clf.choose_max_length(tokenizer, texts, text_pairs,
+                             else tokens.choose_max_length(tokenizer, texts, text_pairs,
                                                         cap=readable))
     return classifier
 

@@ -22,12 +22,9 @@ from topex_core.config import PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
 from topex_core.timing import Progress, TimeLeft
+from topex_core.training import tokens
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
 
-MAX_LENGTH_CAP = 256  # the largest budget chosen from the data with head truncation
-HEAD_TAIL_LENGTH_CAP = 128  # … and with head + tail, which keeps a long text's ending
-HEAD_SHARE = 0.25  # of a head + tail budget: the opening; the rest is the ending
-MIN_AUTO_LENGTH = 16
 META_FILE = "topex_classifier.json"
 
 
@@ -177,32 +174,7 @@ def load_backbone(backbone: str, label_names: Sequence[str], *, seed: int) -> Cl
     finally:
         hf_logging.set_verbosity(verbosity)
     return Classifier(model=model.to(pick_device()), tokenizer=tokenizer,
-                      label_names=list(label_names), max_length=MAX_LENGTH_CAP)
-
-
-def choose_max_length(tokenizer: object, texts: Sequence[str], text_pairs: Sequence[str] | None,
-                      *, cap: int = MAX_LENGTH_CAP) -> int:
-    """The 99th percentile of token lengths, rounded up to a multiple of 8, in [16, cap]."""
-    return length_budget(token_lengths(tokenizer, texts, text_pairs), cap)
-
-
-def length_cap(truncation: str) -> int:
-    """The largest automatic budget: a head + tail cut keeps what matters in fewer tokens."""
-    return HEAD_TAIL_LENGTH_CAP if truncation == "head_tail" else MAX_LENGTH_CAP
-
-
-def length_budget(lengths: np.ndarray, cap: int) -> int:
-    """The 99th percentile of ``lengths`` (tokens), up to a multiple of 8, in [16, cap]."""
-    wanted = int(np.percentile(lengths, 99)) if len(lengths) else MIN_AUTO_LENGTH
-    return int(min(cap, max(MIN_AUTO_LENGTH, 8 * math.ceil(wanted / 8))))
-
-
-def token_lengths(tokenizer: object, texts: Sequence[str], text_pairs: Sequence[str] | None,
-                  ) -> np.ndarray:
-    """(N,) int token counts, special tokens included, without truncation."""
-    encoded = tokenizer(list(texts), list(text_pairs) if text_pairs is not None else None,
-                        add_special_tokens=True, truncation=False, verbose=False)
-    return np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+                      label_names=list(label_names), max_length=tokens.MAX_LENGTH_CAP)
 
 
 def training_positions(pool_size: int, train_size: int, seed: int) -> np.ndarray:
@@ -226,17 +198,18 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     config.validate()
     classifier = load_backbone(config.backbone, dataset.label_names, seed=config.seed)
     classifier.truncation = config.truncation
-    whole = (_tokenize_whole(classifier.tokenizer, dataset.texts)
+    whole = (tokens.tokenize_whole(classifier.tokenizer, dataset.texts)
              if dataset.text_pairs is None else None)  # tokenised once: lengths, then cut
     if config.max_length is not None:
         classifier.max_length = config.max_length
     elif whole is not None:
-        classifier.max_length = length_budget(np.array([len(ids) for ids in whole["input_ids"]]),
-                                              length_cap(config.truncation))
+        classifier.max_length = tokens.length_budget(
+            np.array([len(ids) for ids in whole["input_ids"]]),
+            tokens.length_cap(config.truncation))
     else:
-        classifier.max_length = choose_max_length(classifier.tokenizer, dataset.texts,
-                                                  dataset.text_pairs,
-                                                  cap=length_cap(config.truncation))
+        classifier.max_length = tokens.choose_max_length(
+            classifier.tokenizer, dataset.texts, dataset.text_pairs,
+            cap=tokens.length_cap(config.truncation))
     model, device = classifier.model, classifier.device
     encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
@@ -252,7 +225,7 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     model.train()
     step, time_left = 0, TimeLeft()
     for epoch in range(config.epochs):
-        for batch in _length_grouped_batches(encoded["length"], config.batch_size, rng):
+        for batch in tokens.length_grouped_batches(encoded["length"], config.batch_size, rng):
             inputs = _collate(classifier, encoded, batch, device)
             with torch.autocast(device.type, dtype=torch.bfloat16,
                                 enabled=config.train_precision == "bfloat16"):
@@ -393,54 +366,10 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
 
 def _encode(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,
             *, whole: dict | None = None) -> dict[str, list | np.ndarray]:
-    """Token ids and type ids per row, cut to ``classifier.max_length`` the classifier's
-    way, and their lengths; ``whole`` is the uncut tokenisation when already made."""
-    if text_pairs is not None:  # the tokenizer cuts the longer of the two texts first
-        result = dict(classifier.tokenizer(
-            list(texts), list(text_pairs), truncation=True, max_length=classifier.max_length,
-            padding=False, return_token_type_ids=True, return_attention_mask=False,
-            verbose=False))
-    else:
-        whole = whole or _tokenize_whole(classifier.tokenizer, texts)
-        before, after = _special_tokens(classifier.tokenizer)
-        cut = partial(_truncated, max_length=classifier.max_length, before=before, after=after,
-                      truncation=classifier.truncation)
-        result = {name: [cut(ids) for ids in whole[name]]
-                  for name in ("input_ids", "token_type_ids")}
-    result["length"] = np.array([len(ids) for ids in result["input_ids"]], dtype=np.int64)
-    return result
-
-
-def _tokenize_whole(tokenizer: object, texts: Sequence[str]) -> dict[str, list[list[int]]]:
-    """Every text's token ids and type ids, special tokens included, not truncated."""
-    return dict(tokenizer(list(texts), truncation=False, padding=False,
-                          return_token_type_ids=True, return_attention_mask=False,
-                          verbose=False))
-
-
-def _special_tokens(tokenizer: object) -> tuple[int, int]:
-    """How many special tokens the tokenizer puts before and after a single text."""
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    whole = tokenizer("a", add_special_tokens=True)["input_ids"]
-    for start in range(len(whole) - len(plain) + 1):
-        if whole[start:start + len(plain)] == plain:
-            return start, len(whole) - start - len(plain)
-    raise ModelError("the tokenizer changes a text when it adds its special tokens; "
-                     "cannot truncate around them")
-
-
-def _truncated(ids: list[int], *, max_length: int, before: int, after: int,
-               truncation: str) -> list[int]:
-    """``ids`` (special tokens included) cut to ``max_length``: the special tokens stay,
-    the text keeps its head, or HEAD_SHARE of the budget from its head and the rest from
-    its tail."""
-    if len(ids) <= max_length:
-        return ids
-    budget = max(0, max_length - before - after)
-    text = ids[before:len(ids) - after]
-    head = budget if truncation == "head" else int(round(HEAD_SHARE * budget))
-    tail = text[len(text) - (budget - head):] if budget > head else []
-    return ids[:before] + text[:head] + tail + ids[len(ids) - after:]
+    """``tokens.encode`` with the classifier's tokenizer, budget and truncation."""
+    return tokens.encode(classifier.tokenizer, texts, text_pairs,
+                         max_length=classifier.max_length, truncation=classifier.truncation,
+                         whole=whole)
 
 
 def _collate(classifier: Classifier, encoded: dict, batch: np.ndarray,
@@ -458,18 +387,6 @@ def _collate(classifier: Classifier, encoded: dict, batch: np.ndarray,
     if getattr(classifier.model.config, "type_vocab_size", 0) > 1:
         inputs["token_type_ids"] = token_type_ids
     return {name: torch.from_numpy(array).to(device) for name, array in inputs.items()}
-
-
-def _length_grouped_batches(lengths: np.ndarray, batch_size: int,
-                            rng: np.random.Generator) -> list[np.ndarray]:
-    order = rng.permutation(len(lengths))
-    window = batch_size * 8
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = order[start:start + window]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
