@@ -73,7 +73,7 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             epochs = page.get_by_role("spinbutton", name="Epochs")
             epochs.fill("1")
             epochs.press("Enter")
-            page.get_by_role("button", name="Train").click()
+            page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("Current run").wait_for(timeout=240_000)
             page.screenshot(path=str(ARTIFACTS / "e2e_trained.png"), full_page=True)
             test_metric = page.get_by_test_id("stMetric").filter(has_text="Test accuracy")

@@ -61,6 +61,7 @@ from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
 from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
 from topex_core.retraining import retrain
 from topex_core.retraining.compare import paired_summary
+from topex_core.retraining.head import cached_features, fit_head
 from topex_core.rundir import (
     FEATURES_FILE,
     TEST_FEATURES_FILE,
@@ -302,8 +303,8 @@ class _SeedRun:
             model = clf.fine_tune(training_set, self.base_config)
             return clf.predict_logits(model, self.test.texts, self.test.text_pairs).argmax(1)
         base, features, test_features = self._head_inputs()
-        head = retrain.fit_head(base, features, self.pool.labels, self.train_positions,
-                                sample_set, retrain.RetrainConfig(mode="head"), self.seed)
+        head = fit_head(base, features, self.pool.labels, self.train_positions, sample_set,
+                        retrain.RetrainConfig(mode="head").head_schedule, self.seed)
         with torch.no_grad():
             return head(torch.as_tensor(test_features)).numpy().argmax(1)
 
@@ -311,10 +312,10 @@ class _SeedRun:
         """The base model and its encoder features for pool and test, read once per seed."""
         if self._head is None:
             base = load_run_classifier(self.run_dir)
-            self._head = (base, retrain.cached_features(
-                base, self.pool, self.run_dir / FEATURES_FILE, None),
-                retrain.cached_features(base, self.test,
-                                        self.run_dir / TEST_FEATURES_FILE, None))
+            self._head = (base, cached_features(base, self.pool, self.run_dir / FEATURES_FILE,
+                                                None),
+                          cached_features(base, self.test, self.run_dir / TEST_FEATURES_FILE,
+                                          None))
         return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,

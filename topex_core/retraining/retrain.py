@@ -5,9 +5,8 @@ Two modes:
 - ``full``: fine-tune again from the same starting checkpoint with the base run's config
   (seed, schedule, max length); with the base seed, the added samples are the only change.
 - ``head``: the base model's encoder stays frozen; the features its final linear layer
-  reads (cached per run in ``head_features.npy``) train that layer again, warm-started
-  from the base model's weights, with AdamW on shuffled mini-batches. Seconds on a CPU,
-  for quick iteration.
+  reads (cached per run in ``head_features.npy``) train that layer again (``head``).
+  Seconds on a CPU, for quick iteration.
 
 A round writes ``RUN_DIR/rounds/N/``::
 
@@ -45,6 +44,12 @@ from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.records import RoundResult, RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
+from topex_core.retraining.head import (
+    HeadSchedule,
+    cached_features,
+    fit_head,
+    sample_features_of,
+)
 from topex_core.rundir import (
     FEATURES_FILE,
     LOCK_FILE,
@@ -99,6 +104,10 @@ class RetrainConfig:
         if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
             raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
         return self
+
+    @property
+    def head_schedule(self) -> HeadSchedule:
+        return HeadSchedule(self.head_epochs, self.head_learning_rate, self.head_batch_size)
 
     @property
     def with_control(self) -> bool:
@@ -253,9 +262,10 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
                                lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
     test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
                      if test is not None else None)
-    sample_features = _sample_features(base, samples)
+    sample_features = sample_features_of(base, samples)
     head = fit_head(base, features, pool.labels, train_positions(pool, record), added,
-                    config, seed, lambda f: progress(0.6 + 0.35 * f, "training the head"),
+                    config.head_schedule, seed,
+                    lambda f: progress(0.6 + 0.35 * f, "training the head"),
                     sample_features=sample_features[:len(added)])
     model_path = round_dir / f"{prefix}head_{seed}.safetensors"
     save_file({name: value.contiguous() for name, value in head.state_dict().items()},
@@ -265,63 +275,6 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
             None if inputs is None else head(torch.as_tensor(inputs)).numpy().astype(np.float32)
             for inputs in (features, test_features, sample_features))
     return _SeedOutput(logits, test_logits, sample_logits, model_path)
-
-
-def _sample_features(base: clf.Classifier, samples: TextDataset) -> np.ndarray:
-    """(S, hidden) float32 features of the samples the head reads (S may be 0)."""
-    if not len(samples):
-        return np.empty((0, clf.head_layer(base).in_features), np.float32)
-    return clf.predict_features(base, samples.texts, samples.text_pairs)[0]
-
-
-def fit_head(base: clf.Classifier, pool_features: np.ndarray, pool_labels: np.ndarray,
-             positions: np.ndarray, samples: TextDataset, config: RetrainConfig, seed: int,
-             progress=lambda fraction: None, *,
-             sample_features: np.ndarray | None = None) -> torch.nn.Linear:
-    """The base model's final layer trained again on the training rows' features
-    (``pool_features[positions]``, (n, hidden) float32) plus the samples' features (computed
-    here unless given)."""
-    layer = clf.head_layer(base)
-    if sample_features is None:
-        sample_features = _sample_features(base, samples)
-    inputs = torch.as_tensor(np.vstack([pool_features[positions], sample_features]))
-    targets = torch.as_tensor(np.concatenate([pool_labels[positions], samples.labels]))
-    head = torch.nn.Linear(layer.in_features, layer.out_features)
-    head.load_state_dict({name: value.detach().cpu() for name, value in
-                          layer.state_dict().items()})
-    _train_head(head, inputs, targets, config, seed, progress)
-    return head
-
-
-def _train_head(head: torch.nn.Linear, inputs: torch.Tensor, targets: torch.Tensor,
-                config: RetrainConfig, seed: int, progress) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.head_learning_rate,
-                                  weight_decay=0.01)
-    head.train()
-    for epoch in range(config.head_epochs):
-        order = torch.randperm(len(inputs), generator=generator)
-        for start in range(0, len(order), config.head_batch_size):
-            batch = order[start:start + config.head_batch_size]
-            loss = torch.nn.functional.cross_entropy(head(inputs[batch]), targets[batch])
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        progress((epoch + 1) / config.head_epochs)
-    head.eval()
-
-
-def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
-                    progress: clf.Progress | None) -> np.ndarray:
-    """The encoder features the head reads, (N, hidden) float32, cached at ``path``."""
-    if path.is_file():
-        features = np.load(path, allow_pickle=False)
-        if len(features) == len(dataset):
-            return features
-    features, _ = clf.predict_features(model, dataset.texts, dataset.text_pairs,
-                                       progress=progress)
-    np.save(path, features)
-    return features
 
 
 def run_datasets(run_dir: Path, record: RunRecord) -> tuple[TextDataset, TextDataset | None]:
