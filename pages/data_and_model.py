@@ -246,7 +246,9 @@ def _show_current_run(runs: list[RunListing]) -> None:
                    help=_test_origin(record.held_out.share if record.held_out else None,
                                      record.test_dataset.rows if record.test_dataset else 0))
     cols[1].metric("Pool accuracy", f"{record.pool_accuracy:.1%}",
-                   help="on the pool, which includes the rows the model was trained on")
+                   help="on the pool, which includes the rows the model was trained on"
+                   if record.config.get("fine_tune", True)
+                   else "on the pool; no row of it was used for training here")
     cols[2].metric("Pool rows", f"{record.dataset.rows:,}")
     cols[3].metric("Classes", len(record.label_names))
     stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
