@@ -14,14 +14,8 @@ from conftest import TOPIC_WORDS, hashing_embed, one_line, tiny_frame
 
 from topex_core.cli.main import main
 from topex_core.data.dataset import dataset_from_frame
-from topex_core.experiments.harness import (
-    LABELLED_BY,
-    RESULTS_FILE,
-    SAMPLES_FILE,
-    ExperimentConfig,
-    ExperimentError,
-    run_experiment,
-)
+from topex_core.experiments.folder import RESULTS_FILE, SAMPLES_FILE, ExperimentError
+from topex_core.experiments.harness import LABELLED_BY, ExperimentConfig, run_experiment
 from topex_core.experiments.report import (
     against_control,
     dataset_key,

@@ -89,7 +89,7 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _experiment_report(args: argparse.Namespace) -> int:
-    from topex_core.experiments.harness import RESULTS_FILE
+    from topex_core.experiments.folder import RESULTS_FILE
     from topex_core.experiments.report import write_report
 
     missing = [str(d) for d in args.experiments if not (d / RESULTS_FILE).is_file()]

@@ -32,8 +32,6 @@ each finishes, so an interrupted experiment resumes where it stopped), ``samples
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -56,7 +54,15 @@ from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.augmenter.prompts import Example, build_prompt
 from topex_core.config import RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
-from topex_core.errors import TopexError
+from topex_core.experiments.folder import (
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    ExperimentError,
+    append_row,
+    check_same_config,
+    read_results,
+    record_invocation,
+)
 from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
 from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
 from topex_core.retraining import retrain
@@ -68,22 +74,14 @@ from topex_core.rundir import (
     is_explored,
     read_explore,
     read_logits,
-    write_json_atomic,
 )
 from topex_core.training import classifier as clf
 from topex_core.training.run import load_run_classifier, train_run
 
 SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
 BASELINES = ("eda_random", "none")
-RESULTS_FILE = "results.csv"
-SAMPLES_FILE = "samples.jsonl"
-EXPERIMENT_FILE = "experiment.json"
 LABELLED_BY = "the cluster's target class, assigned automatically (no human review)"
 MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
-
-
-class ExperimentError(TopexError):
-    """The experiment cannot run as configured."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +127,10 @@ def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfi
     config.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_same_config(out_dir, config)
-    done = _read_results(out_dir)
+    payload = asdict(config)
+    payload["train"] = asdict(config.train.resolved())
+    check_same_config(out_dir, payload)
+    done = read_results(out_dir)
     make_backend = make_backend or eda_backend_factory(embed)
     started = time.perf_counter()
     for seed in config.seeds:
@@ -143,11 +143,11 @@ def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfi
             if (seed, strategy, n) in done:
                 continue
             row = seed_run.result(strategy, n)
-            _append_row(out_dir / RESULTS_FILE, row)
+            append_row(out_dir / RESULTS_FILE, row)
             done[(seed, strategy, n)] = row
             progress(f"seed {seed} {strategy} n={n}: Δ {100 * row['delta']:+.2f} points "
                      f"({time.perf_counter() - started:.0f} s so far)")
-    _record_invocation(out_dir, command, time.perf_counter() - started)
+    record_invocation(out_dir, command, time.perf_counter() - started)
     return pd.read_csv(out_dir / RESULTS_FILE)
 
 
@@ -156,24 +156,6 @@ def eda_backend_factory(embed: Embed) -> MakeBackend:
     def make(context: TargetContext | None, texts: Sequence[str]) -> Backend:
         return EdaBackend(vocabulary_synonyms(texts, embed))
     return make
-
-
-def machine_record() -> dict:
-    """The machine the figures came from."""
-    return {"platform": platform.platform(), "processor": _cpu_model(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": str(clf.pick_device()),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class _SeedRun:
@@ -350,52 +332,3 @@ def _paired(labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict:
             "fixed": summary.fixed, "broken": summary.broken, "mcnemar_p": summary.mcnemar_p}
 
 
-def _check_same_config(out_dir: Path, config: ExperimentConfig) -> None:
-    """Results of another configuration are never mixed in: resuming needs the same one."""
-    path = out_dir / EXPERIMENT_FILE
-    payload = asdict(config)
-    payload["train"] = asdict(config.train.resolved())
-    comparable = {key: value for key, value in payload.items() if key not in ("seeds",
-                                                                              "selections",
-                                                                              "n_synthetic")}
-    if path.is_file():
-        previous = dict(json.loads(path.read_text(encoding="utf-8")).get("comparable", {}))
-        # experiments started before a training setting existed ran with its legacy value
-        previous["train"] = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS,
-                             **previous.get("train", {})}
-        current = json.loads(json.dumps(comparable))
-        differences = sorted(
-            [f"train.{key}" for key, value in current["train"].items()
-             if previous["train"].get(key) != value]
-            + [key for key, value in current.items()
-               if key != "train" and previous.get(key) != value])
-        if differences:
-            raise ExperimentError(f"{out_dir} holds an experiment with another configuration "
-                                  f"({', '.join(differences)}); choose a new --out")
-        return
-    if (out_dir / RESULTS_FILE).exists():
-        raise ExperimentError(f"{out_dir}: not an experiment directory; choose a new --out")
-    write_json_atomic(path, {"config": payload, "comparable": comparable,
-                             "machine": machine_record(), "started_at": time.time()})
-
-
-def _record_invocation(out_dir: Path, command: str | None, seconds: float) -> None:
-    path = out_dir / EXPERIMENT_FILE
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if command:
-        meta["commands"] = [*meta.get("commands", []), command]
-    meta.update(seconds=seconds, machine=machine_record(), finished_at=time.time())
-    write_json_atomic(path, meta)
-
-
-def _read_results(out_dir: Path) -> dict[tuple, dict]:
-    path = out_dir / RESULTS_FILE
-    if not path.is_file():
-        return {}
-    frame = pd.read_csv(path)
-    return {(int(r["seed"]), str(r["strategy"]), int(r["n"])): r for r in frame.to_dict("records")}
-
-
-def _append_row(path: Path, row: dict) -> None:
-    frame = pd.DataFrame([row])
-    frame.to_csv(path, mode="a", header=not path.is_file(), index=False)
