@@ -32,6 +32,7 @@ from topex_core.training.imported import (
     has_score_columns,
     import_predictions,
     scored_from_frame,
+    scores_hash,
 )
 from topex_core.training.run import train_run
 
@@ -180,7 +181,7 @@ def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size
               config: TrainConfig, precision: str) -> str:
     """The file's stem, a short hash of its content (two files called train.csv get two
     runs), and the settings, so that a run folder is never reused for other work."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
+    stem = _stem(label)
     split = f"t{test.content_hash[:6]}" if test is not None else f"h{round(100 * test_size)}"
     suffix = "" if precision == "float32" else f"-{precision}"
     if not config.fine_tune:
@@ -194,11 +195,14 @@ def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size
 
 def _import_name(label: str, pool: ScoredDataset, test: ScoredDataset | None,
                  test_size: float) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
-    scores = hashlib.sha256(pool.logits.tobytes()).hexdigest()[:8]
-    split = (f"t{hashlib.sha256(test.logits.tobytes()).hexdigest()[:6]}" if test is not None
-             else f"h{round(100 * test_size)}")
-    return f"{stem}-{pool.dataset.content_hash[:8]}-imported{scores}-{split}"
+    split = f"t{scores_hash(test)[:6]}" if test is not None else f"h{round(100 * test_size)}"
+    return (f"{_stem(label)}-{pool.dataset.content_hash[:8]}-imported{scores_hash(pool)[:8]}"
+            f"-{split}")
+
+
+def _stem(label: str) -> str:
+    """The file's stem as a folder-name part: letters, digits, - and _, at most 40."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
 
 
 def _import(pool: ScoredDataset, test: ScoredDataset | None, test_size: float,

@@ -42,6 +42,7 @@ from topex_core.records import ExploreResult, RoundResult, RunRecord
 
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
+MODEL_WEIGHTS = "model.safetensors"  # in MODEL_DIR
 LOGITS_FILE = "logits.npy"
 POINTS_FILE = "points.parquet"
 TEST_LOGITS_FILE = "test_logits.npy"
@@ -100,7 +101,7 @@ def is_run(run_dir: Path) -> bool:
 def has_classifier(run_dir: Path) -> bool:
     """Whether the run has a classifier to predict new texts (imported predictions have
     none)."""
-    return (Path(run_dir) / MODEL_DIR / "model.safetensors").is_file()
+    return (Path(run_dir) / MODEL_DIR / MODEL_WEIGHTS).is_file()
 
 
 def read_run(run_dir: Path) -> RunRecord:

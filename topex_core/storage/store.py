@@ -31,14 +31,13 @@ import pandas as pd
 
 from topex_core.config import topex_home
 from topex_core.errors import TopexError
-from topex_core.rundir import MODEL_DIR, ensure_run_id, read_run
+from topex_core.rundir import MODEL_DIR, MODEL_WEIGHTS, ensure_run_id, read_run
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 ACTIONS = ("accept", "reject", "edit", "relabel")
 BULK_ACTIONS = ("accept", "reject")
 BUSY_TIMEOUT_MS = 30_000
 DB_FILE = "topex.db"
-MODEL_WEIGHTS = "model.safetensors"
 
 
 

@@ -156,11 +156,11 @@ def import_predictions(scored: ScoredDataset, out_dir: Path, *,
     held_out = None
     if test is None and check_test_size(test_size) > 0:
         held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
-                           source_hash=_scored_hash(scored))
+                           source_hash=scores_hash(scored))
         pool, test_set = hold_out(pool, test_size, SPLIT_SEED)
         test = ScoredDataset(test_set, logits[test_set.ids], scored.kind)
         logits = logits[pool.ids]
-    input_hash = held_out.source_hash if held_out else _scored_hash(scored)
+    input_hash = held_out.source_hash if held_out else scores_hash(scored)
     out_dir = Path(out_dir)
     if (out_dir / RUN_FILE).is_file():
         return _same_import(out_dir, input_hash)
@@ -193,8 +193,9 @@ def _same_import(out_dir: Path, input_hash: str) -> RunRecord:
     return existing
 
 
-def _scored_hash(scored: ScoredDataset) -> str:
-    """The dataset's content hash extended by its scores, so other scores are another run."""
+def scores_hash(scored: ScoredDataset) -> str:
+    """SHA-256 (hex) of the dataset's content hash and its scores: other scores of the same
+    texts are another run."""
     digest = hashlib.sha256(scored.dataset.content_hash.encode())
     digest.update(np.ascontiguousarray(scored.logits).tobytes())
     return digest.hexdigest()

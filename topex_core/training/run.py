@@ -28,6 +28,7 @@ from topex_core.errors import RunError
 from topex_core.records import DatasetRecord, HeldOut, RunRecord
 from topex_core.rundir import (
     MODEL_DIR,
+    MODEL_WEIGHTS,
     RUN_FILE,
     new_run_id,
     read_run,
@@ -105,7 +106,7 @@ def _fitted_classifier(training_set: TextDataset, config: clf.TrainConfig, model
                        timings: dict[str, float], report: clf.Progress) -> clf.Classifier:
     """The cached fine-tuned model of this training set and config, else a new one (the
     given classifier, its classes in the data's order, when it is used as it is)."""
-    if (model_cache / "model.safetensors").is_file():
+    if (model_cache / MODEL_WEIGHTS).is_file():
         with timed("load_cached_model", timings):
             classifier = clf.load_classifier(model_cache)
         report(0.7, "loaded the cached fine-tuned model")
