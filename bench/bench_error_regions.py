@@ -4,6 +4,7 @@ whether planted errors are found and named.
 
     python bench/bench_error_regions.py                      # every dataset below
     python bench/bench_error_regions.py --only trec planted_flip
+    python bench/bench_error_regions.py --only hans planted_flip --space logits features both
 
 Datasets (read from ../shared/datasets, never copied): the embedded demo, TREC, AG News,
 HANS (a seeded 6,000-row sample of its 24,000 pairs), and two planted sets built here:
@@ -22,6 +23,8 @@ its own), purity (share of rows inside them that are misclassified), name suppor
 of error-cluster keywords found in ≥ 2 of their cluster's texts), name coverage (mean
 share of an error cluster's texts containing one of its keywords), the explorer's time,
 and for planted sets the rank of the first slice whose term names the planted topic.
+With ``--space``, each dataset is explored in each of the given spaces (``explorer.space``)
+from the same fitted model, one JSON line each.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import pandas as pd
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
+from topex_core.explorer.space import SPACES
 from topex_core.explorer.targets import in_error_regions
 from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
@@ -95,7 +99,8 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
         support += [sum(word in terms for terms in member_terms) >= 2 for word in words]
         coverage.append(np.mean([bool(terms & set(words)) for terms in member_terms]))
     result = {
-        "benchmark": "error_regions", "dataset": name, "rows": len(points),
+        "benchmark": "error_regions", "dataset": name, "space": meta.space,
+        "rows": len(points),
         "classes": len(meta.normaliser_minimums), "mistakes": int(wrong.sum()),
         "error_clusters": meta.error_clusters, "slices": meta.slices,
         "recall": _share(wrong & either, wrong), "purity": _share(wrong & either, either),
@@ -144,6 +149,7 @@ def main() -> None:
     names = ["demo", "trec", "ag_news", "hans", "planted_flip", "planted_rare"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=names, choices=names)
+    parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
     args = parser.parse_args()
     threads = set_cpu_threads()
     embedder = SentenceEmbedder()
@@ -152,11 +158,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             run_dir = Path(scratch) / "run"
             train_run(dataset(name), TrainConfig(), run_dir)
-            start = time.perf_counter()
-            explore_run(run_dir, ExploreConfig(), embed=embedder)
-            result = measure(run_dir, name, time.perf_counter() - start)
-        print(json.dumps({**result, "threads": threads, "machine": platform.machine()},
-                         ensure_ascii=False), flush=True)
+            for space in args.space:
+                start = time.perf_counter()
+                explore_run(run_dir, ExploreConfig(space=space), embed=embedder)
+                result = measure(run_dir, name, time.perf_counter() - start)
+                print(json.dumps({**result, "threads": threads, "machine": platform.machine()},
+                                 ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

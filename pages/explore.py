@@ -15,10 +15,12 @@ from topex_core import plots
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.explorer.space import SPACES
 from topex_core.explorer.targets import Target, in_error_regions, list_targets, read_target
 from topex_core.records import ExploreResult
 from topex_core.rundir import (
     explored_at,
+    has_classifier,
     is_explored,
     read_explore,
     read_points,
@@ -30,6 +32,8 @@ from topex_core.training.classifier import set_cpu_threads
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
 TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
 DEFAULTS = ClusterConfig()
+SPACE_TITLES = {"logits": "Logits", "features": "Model features",
+                "both": "Logits + features"}
 PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
 
 
@@ -45,7 +49,7 @@ def _load(run_dir: str, modified: float) -> tuple[ExploreResult, pd.DataFrame, p
 
 def _explore_form(run_dir: Path) -> None:
     with st.form("explore_settings"):
-        st.markdown("**Clustering of the normalised logits**")
+        st.markdown("**Clustering and maps**")
         left, middle, right = st.columns(3)
         method = left.selectbox("Method", list(METHODS), key="explore_method",
                                 index=METHODS.index(DEFAULTS.method),
@@ -57,11 +61,22 @@ def _explore_form(run_dir: Path) -> None:
                                 key="explore_xi")
         threshold = left.slider("Error-cluster threshold (share misclassified)", 0.0, 0.95,
                                 DEFAULTS.error_threshold, 0.05, key="explore_threshold")
+        own_model = has_classifier(run_dir)
+        space = middle.selectbox(
+            "Space", SPACES if own_model else ["logits"], key="explore_space",
+            format_func=SPACE_TITLES.get,
+            help="what is clustered, mapped and scored. Logits: TopEx's space, the default. "
+                 "With two classes the logits are one-dimensional (the map is a line); the "
+                 "model's features give the map the texts' structure, but hold fewer of the "
+                 "mistakes in error clusters"
+                 + ("." if own_model else ". This run's predictions were imported, so it "
+                    "has no model features."))
         submitted = st.form_submit_button("Explore", type="primary")
     if not submitted:
         return
     config = ExploreConfig(clustering=ClusterConfig(method=method, min_samples=int(min_samples),
-                                                    xi=float(xi), error_threshold=threshold))
+                                                    xi=float(xi), error_threshold=threshold),
+                           space=space)
     with long_work("Exploring the model's errors…", failed_label="Exploring failed",
                    first_step="normalising logits") as work:
         set_cpu_threads()
@@ -77,7 +92,8 @@ def _summary(meta: ExploreResult) -> None:
     cols[0].metric("Clusters", meta.clusters, help=f"method: {meta.method}; "
                    f"{meta.noise_points:,} points in no cluster")
     cols[1].metric("Error clusters", meta.error_clusters,
-                   help="clusters in logit space where most rows are misclassified")
+                   help=f"clusters in the {SPACE_TITLES[meta.space].lower()} space where most "
+                        "rows are misclassified")
     cols[2].metric("Error slices", meta.slices,
                    help="words and phrases whose rows are misclassified more often than the "
                         "rest (Fisher's exact test, Benjamini–Hochberg q ≤ 0.05)")

@@ -19,6 +19,7 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       map_points.parquet     id, cluster, sparse_pca_x/_y, tsne_x/_y (the explorer's view
                              of points.parquet, which it never rewrites)
       maps.npz, maps.json    the fitted 2D maps (``explorer.projection``)
+      space.npz              the explorer's feature space, when not logits (``explorer.space``)
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
       text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
       rounds/N/round.json    RoundResult, with after_logits_S.npy, after_points.parquet, …
@@ -55,6 +56,7 @@ SLICE_ROWS_FILE = "slice_rows.parquet"
 MAP_POINTS_FILE = "map_points.parquet"
 MAPS_ARRAYS_FILE = "maps.npz"
 MAPS_META_FILE = "maps.json"
+SPACE_FILE = "space.npz"
 FEATURES_FILE = "head_features.npy"
 TEST_FEATURES_FILE = "test_head_features.npy"
 EMBEDDINGS_FILE = "text_embeddings.npy"

@@ -209,3 +209,30 @@ def test_the_control_is_on_by_default_in_head_mode_only() -> None:
     assert RetrainConfig().with_control and RetrainConfig(control=False).with_control is False
     assert not RetrainConfig(mode="full").with_control
     assert RetrainConfig(mode="full", control=True).with_control
+
+
+def test_a_round_on_a_run_explored_in_both_spaces_places_rows_with_their_features(
+        explored, tmp_path: Path) -> None:
+    from conftest import hashing_embed
+
+    from topex_core.explorer.pipeline import ExploreConfig, explore_run
+    from topex_core.rundir import TEST_FEATURES_FILE
+
+    run, _ = explored
+    points = pd.read_parquet(run / "points.parquet")
+    points.iloc[170:].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
+    explore_run(run, ExploreConfig(space="both"), embed=hashing_embed)
+    with Store(tmp_path / "db") as store:
+        accept(store, run, ["express delivery fee refund"] * 6)
+        result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
+    assert (run / TEST_FEATURES_FILE).is_file()  # the test rows were placed in the space
+    picked = result.metrics.to_json()["per_cluster"][0]
+    assert picked["test_rows"] >= 5  # the planted test rows fell into a cluster
+    after = pd.read_parquet(Path(result.round_dir) / "after_points.parquet")
+    before = pd.read_parquet(run / "map_points.parquet")
+    moved = np.hypot(*(after[["tsne_x", "tsne_y"]].to_numpy()
+                       - before[["tsne_x", "tsne_y"]].to_numpy()).T)
+    assert np.isfinite(moved).all() and moved[:170].mean() < moved[180:].mean()
+    samples = read_sample_points(Path(result.round_dir))
+    assert np.isfinite(samples[["tsne_x", "tsne_y", "tsne_x_before"]].to_numpy()).all()

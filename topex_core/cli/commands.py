@@ -92,11 +92,11 @@ def explore(args: argparse.Namespace) -> int:
     config = ExploreConfig(
         clustering=ClusterConfig(method=args.method, min_samples=args.min_samples, xi=args.xi,
                                  max_eps=args.max_eps, error_threshold=args.error_threshold),
-        seed=args.seed)
+        space=args.space, seed=args.seed)
     result = explore_run(args.run, config, embed=SentenceEmbedder(),
                          progress=_stderr_progress("explore"))
     summary = {key: getattr(result, key) for key in
-               ("method", "clusters", "error_clusters", "slices", "noise_points",
+               ("method", "space", "clusters", "error_clusters", "slices", "noise_points",
                 "picked_cluster", "picked_name", "reason", "mistakes", "in_error_clusters",
                 "in_slices", "covered", "timings_s")}
     print(json.dumps(summary, ensure_ascii=False))

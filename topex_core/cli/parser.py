@@ -13,6 +13,7 @@ from topex_core.config import MAX_SEEDS, PRECISIONS, RETRAIN_MODES
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.explorer.clustering import METHODS, ClusterConfig
+from topex_core.explorer.space import SPACES
 from topex_core.storage.export import EXPORT_FORMATS
 
 
@@ -89,6 +90,9 @@ def _add_explore(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--max-eps", type=float, default=defaults.max_eps)
     command.add_argument("--error-threshold", type=float, default=defaults.error_threshold,
                          help="a cluster is an error cluster above this share of mistakes")
+    command.add_argument("--space", default="logits", choices=SPACES,
+                         help="what to cluster, map and score: the normalised logits "
+                         "(default), the model's own sentence features, or both side by side")
     command.add_argument("--seed", type=int, default=0)
     _finish(command, commands.explore)
 

@@ -67,7 +67,7 @@ from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
 from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
 from topex_core.retraining import retrain
 from topex_core.retraining.compare import paired_summary
-from topex_core.retraining.head import cached_features, fit_head
+from topex_core.retraining.head import fit_head
 from topex_core.rundir import (
     FEATURES_FILE,
     TEST_FEATURES_FILE,
@@ -76,6 +76,7 @@ from topex_core.rundir import (
     read_logits,
 )
 from topex_core.training import classifier as clf
+from topex_core.training.features import cached_features, run_datasets
 from topex_core.training.run import load_run_classifier, train_run
 
 SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
@@ -169,7 +170,7 @@ class _SeedRun:
         self.run_dir = out_dir / "runs" / f"seed_{seed}"
         progress(f"seed {seed}: base model")
         self.record = train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
-        self.pool, self.test = retrain.run_datasets(self.run_dir, self.record)
+        self.pool, self.test = run_datasets(self.run_dir, self.record)
         self.train_positions = retrain.train_positions(self.pool, self.record)
         self.base_config = replace(config.train.resolved(), seed=seed,
                                    max_length=self.record.config["max_length"])

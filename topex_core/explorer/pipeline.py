@@ -1,11 +1,14 @@
 """The explorer: normalise → cluster → name → slice → project → score, into a run directory.
 
-Adds explore.json, clusters.csv, cluster_words.json, slices.csv, slice_rows.parquet,
-map_points.parquet and the fitted maps to RUN_DIR (``topex_core.rundir`` says what each
-holds); points.parquet, written by training, is never rewritten. clusters.csv has the
-columns cluster, name (keywords · confusion), keywords (``; ``-separated, empty when the
-texts share no wording), name_coverage, size, errors, error_rate, true_majority,
-pred_majority, confusion, is_error_cluster, density, apd, gmd, ctc, cos, weighted, rank.
+Clusters, maps and scores live in the space ``ExploreConfig.space`` names
+(``explorer.space``: the normalised logits by default, or the model's own features, or
+both). Adds explore.json, clusters.csv, cluster_words.json, slices.csv, slice_rows.parquet,
+map_points.parquet, the fitted maps and the fitted space to RUN_DIR (``topex_core.rundir``
+says what each holds); points.parquet, written by training, is never rewritten.
+clusters.csv has the columns cluster, name (keywords · confusion), keywords (``; ``-separated,
+empty when the texts share no wording), name_coverage, size, errors, error_rate,
+true_majority, pred_majority, confusion, is_error_cluster, density, apd, gmd, ctc, cos,
+weighted, rank.
 slices.csv has ``slices.SLICE_COLUMNS``.
 """
 
@@ -20,9 +23,17 @@ import pandas as pd
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.normalise import normalise_logits
+from topex_core.explorer.space import check_space, fit_space, needs_features
 from topex_core.explorer.targets import in_error_regions
 from topex_core.records import ExploreResult
-from topex_core.rundir import read_logits, read_points, read_run, write_explore, write_map_points
+from topex_core.rundir import (
+    has_classifier,
+    read_logits,
+    read_points,
+    read_run,
+    write_explore,
+    write_map_points,
+)
 from topex_core.timing import Progress, timed
 
 
@@ -31,6 +42,7 @@ class ExploreConfig:
     clustering: clustering.ClusterConfig = field(default_factory=clustering.ClusterConfig)
     slices: slices.SliceConfig = field(default_factory=slices.SliceConfig)
     seed: int = 0
+    space: str = "logits"
     tsne_max_fit: int = 5_000
     top_words: int = naming.TOP_WORDS
 
@@ -55,16 +67,24 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     record = read_run(run_dir)
     config.clustering.validate()
     config.slices.validate()
+    space = check_space(config.space, has_features=has_classifier(run_dir))
     report = progress or (lambda fraction, message: None)
     points, logits = _load_points_and_logits(run_dir)
     texts = point_texts(points)
     timings: dict[str, float] = {}
     with timed("normalise", timings):
         normalised, scaler = normalise_logits(logits)
+    if needs_features(space):
+        with timed("features", timings):
+            features = _run_features(run_dir, lambda f, m: report(0.04 * f, f"features: {m}"))
+    else:
+        features = None
+    fitted_space = fit_space(space, normalised, features)
+    space_points = fitted_space.points(normalised, features)
     method = clustering.chosen_method(len(points), config.clustering)
-    report(0.05, f"clustering {len(points):,} points ({method})")
+    report(0.05, f"clustering {len(points):,} points in the {space} space ({method})")
     with timed("cluster", timings):
-        cluster_labels = clustering.cluster_points(normalised, config.clustering)
+        cluster_labels = clustering.cluster_points(space_points, config.clustering)
         summary = clustering.summarise_clusters(
             cluster_labels, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
             record.label_names, error_threshold=config.clustering.error_threshold)
@@ -81,14 +101,15 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     report(0.4, "projecting to 2D")
     with timed("project", timings):
         coords, maps = projection.fit_maps(
-            normalised, seed=config.seed, tsne_max_fit=config.tsne_max_fit,
+            space_points, seed=config.seed, tsne_max_fit=config.tsne_max_fit,
             progress=lambda f, m: report(0.4 + 0.45 * f, m))
     report(0.85, "scoring error clusters")
     with timed("score", timings):
-        scores = scoring.score_clusters(normalised, cluster_labels, error_clusters, texts,
+        scores = scoring.score_clusters(space_points, cluster_labels, error_clusters, texts,
                                         {c: names[c].name for c in error_clusters}, embed=embed)
     with timed("write", timings):
         _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
+        fitted_space.save(run_dir)
     picked = int(scores.iloc[0]["cluster"]) if len(scores) else None
     slice_rows = {name: points["id"].to_numpy()[positions]
                   for name, positions in error_slices.members.items()}
@@ -100,12 +121,19 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
                      if picked is not None else None),
         reason=scoring.pick_reason(scores), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
-        slices=len(error_slices.table),
+        space=space, slices=len(error_slices.table),
         **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
     write_explore(run_dir, result, _clusters_table(summary, names, scores),
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
+
+
+def _run_features(run_dir: Path, progress: Progress) -> np.ndarray:
+    # imported here: the model features need torch, which a logits-only explorer never loads
+    from topex_core.training.features import run_features
+
+    return run_features(run_dir, progress=progress)
 
 
 def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,

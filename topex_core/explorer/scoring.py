@@ -30,8 +30,8 @@ MIN_EXTENT = 1e-3
 WEIGHTS = {"cos": 0.68, "apd": 0.65, "density": 0.41}
 SCORE_COLUMNS = ["density", "apd", "gmd", "ctc", "cos", "weighted"]
 EXPLANATIONS = {
-    "density": "points per unit of the cluster's widest extent in logit space: how tightly "
-               "the model's outputs for these texts agree",
+    "density": "points per unit of the cluster's widest extent in the explored space (the "
+               "logits by default): how tightly the model's outputs for these texts agree",
     "apd": "summed distance from the cluster's points to every point outside it, per outside "
            "point: how far the cluster sits from the rest of the data",
     "gmd": "mean distance of the cluster's points to their geometric median: its spread",

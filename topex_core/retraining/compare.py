@@ -13,9 +13,9 @@ broken (right → wrong):
 
 Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
 the picked one first) on the training pool, and overall and per cluster on the test split:
-a test row belongs to a cluster when its normalised logits lie within the cluster's reach
-of a member (``clustering.assign_to_clusters``), so a cluster is measured on rows that no
-training touched wherever it has any.
+a test row belongs to a cluster when its point in the explorer's space (``space_points``)
+lies within the cluster's reach of a member (``clustering.assign_to_clusters``), so a
+cluster is measured on rows that no training touched wherever it has any.
 Error slices report their error rate before/after on the pool and, where the test split
 has rows with the slice's term (and label), on those test rows too: a slice is defined by
 its words, so it reaches rows the model never saw.
@@ -39,6 +39,7 @@ from topex_core.explorer.clustering import assign_to_clusters
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.pipeline import point_texts
 from topex_core.explorer.projection import MAP_NAMES, load_maps
+from topex_core.explorer.space import load_space, needs_features
 from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, PairedSummary, RoundMetrics, SeedComparison
 from topex_core.rundir import (
@@ -187,11 +188,11 @@ def _per_cluster(run_dir: Path, points: pd.DataFrame, clusters: pd.DataFrame,
 
 
 def _test_clusters(run_dir: Path, points: pd.DataFrame, explore: ExploreResult) -> np.ndarray:
-    """(M,) cluster of each test row in the pool's clustering of normalised logits."""
-    scaler = _scaler(explore)
-    return assign_to_clusters(scaler.transform(read_logits(run_dir)),
+    """(M,) cluster of each test row in the pool's clustering, in the explorer's space."""
+    return assign_to_clusters(space_points(run_dir, read_logits(run_dir), explore),
                               points["cluster"].to_numpy(),
-                              scaler.transform(read_logits(run_dir, test=True)))
+                              space_points(run_dir, read_logits(run_dir, test=True), explore,
+                                           test=True))
 
 
 def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
@@ -230,12 +231,28 @@ def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
     return pd.DataFrame(rows, columns=columns)
 
 
-def map_coordinates(run_dir: Path, logits: np.ndarray,
-                    explore: ExploreResult | None = None) -> dict[str, np.ndarray]:
-    """Where rows with these (n, C) logits lie in the run's fitted maps: {map: (n, 2)},
-    through the same normaliser and the maps' transform (never a refit)."""
-    scaler = _scaler(explore or read_explore(run_dir)[0])
-    return load_maps(run_dir).transform(scaler.transform(logits))
+def map_coordinates(run_dir: Path, logits: np.ndarray, explore: ExploreResult | None = None,
+                    features: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Where rows with these (n, C) logits (and, in a feature space, the base model's (n, H)
+    features; the pool's when None) lie in the run's fitted maps: {map: (n, 2)}, through
+    the same normaliser, space and the maps' transform (never a refit)."""
+    explore = explore or read_explore(run_dir)[0]
+    return load_maps(run_dir).transform(space_points(run_dir, logits, explore,
+                                                     features=features))
+
+
+def space_points(run_dir: Path, logits: np.ndarray, explore: ExploreResult, *,
+                 test: bool = False, features: np.ndarray | None = None) -> np.ndarray:
+    """(n, D) points of rows with these (n, C) logits in the space the run was explored in.
+    In a feature space the rows' base-model features are ``features``, or else the pool's
+    (the test split's with ``test``), read from the run's cache."""
+    normalised = _scaler(explore).transform(logits)
+    if needs_features(explore.space) and features is None:
+        # imported here: only a feature space needs the model (and torch)
+        from topex_core.training.features import run_features
+
+        features = run_features(run_dir, test=test)
+    return load_space(run_dir, explore.space).points(normalised, features)
 
 
 def _scaler(explore: ExploreResult) -> MinMaxScaler:
@@ -245,16 +262,20 @@ def _scaler(explore: ExploreResult) -> MinMaxScaler:
 
 
 def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
-                  before_logits: np.ndarray, after_logits: np.ndarray) -> pd.DataFrame:
+                  before_logits: np.ndarray, after_logits: np.ndarray,
+                  features: np.ndarray | None = None) -> pd.DataFrame:
     """The accepted samples (candidate ``id``, text, label) placed in the maps with the
-    base model's (n, C) logits and the retrained model's (see ``read_sample_points``)."""
+    base model's (n, C) logits and the retrained model's (see ``read_sample_points``);
+    ``features`` (n, H) are the base model's, needed where the run was explored in a
+    feature space."""
     frame = pd.DataFrame({"candidate_id": samples["id"].astype(int).to_numpy(),
                           "text": samples["text"].astype(str).to_numpy(),
                           "label": samples["label"].astype(str).to_numpy(),
                           "pred_before": np.array(label_names)[before_logits.argmax(1)],
                           "pred_after": np.array(label_names)[after_logits.argmax(1)]})
     # one transform for both: the maps are loaded (and t-SNE's reference prepared) once
-    placed = map_coordinates(run_dir, np.vstack([before_logits, after_logits]))
+    placed = map_coordinates(run_dir, np.vstack([before_logits, after_logits]),
+                             features=None if features is None else np.vstack([features] * 2))
     rows = len(frame)
     for map_name, xy in placed.items():
         for suffix, part in (("_before", xy[:rows]), ("", xy[rows:])):

@@ -5,7 +5,6 @@ model's weights, with AdamW on shuffled mini-batches. Seconds on a CPU."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -65,16 +64,3 @@ def _train_head(head: torch.nn.Linear, inputs: torch.Tensor, targets: torch.Tens
             optimizer.zero_grad(set_to_none=True)
         progress((epoch + 1) / schedule.epochs)
     head.eval()
-
-
-def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
-                    progress: clf.Progress | None) -> np.ndarray:
-    """The encoder features the head reads, (N, hidden) float32, cached at ``path``."""
-    if path.is_file():
-        features = np.load(path, allow_pickle=False)
-        if len(features) == len(dataset):
-            return features
-    features, _ = clf.predict_features(model, dataset.texts, dataset.text_pairs,
-                                       progress=progress)
-    np.save(path, features)
-    return features

@@ -44,12 +44,7 @@ from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.records import RoundResult, RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
-from topex_core.retraining.head import (
-    HeadSchedule,
-    cached_features,
-    fit_head,
-    sample_features_of,
-)
+from topex_core.retraining.head import HeadSchedule, fit_head, sample_features_of
 from topex_core.rundir import (
     FEATURES_FILE,
     LOCK_FILE,
@@ -60,15 +55,14 @@ from topex_core.rundir import (
     after_logits_path,
     has_classifier,
     is_explored,
-    read_points,
     read_run,
-    read_test_points,
     write_round,
     write_sample_points,
 )
 from topex_core.storage.store import Store
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
+from topex_core.training.features import cached_features, run_datasets
 from topex_core.training.run import load_run_classifier
 
 
@@ -205,11 +199,13 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
     with timed("compare", timings):
         metrics = compare_round(run_dir, round_dir, seeds)
         # without a base classifier, the samples are placed "before" as the control reads them
-        base_sample_logits = (clf.predict_logits(load_run_classifier(run_dir), samples.texts,
-                                                 samples.text_pairs)
-                              if has_classifier(run_dir) else control_sample_logits)
+        base_sample_features, base_sample_logits = (
+            clf.predict_features(load_run_classifier(run_dir), samples.texts,
+                                 samples.text_pairs)
+            if has_classifier(run_dir) else (None, control_sample_logits))
         write_sample_points(round_dir, sample_points(run_dir, accepted, record.label_names,
-                                                     base_sample_logits, sample_logits))
+                                                     base_sample_logits, sample_logits,
+                                                     base_sample_features))
     candidate_ids = accepted["id"].astype(int).tolist()
     store_round = store.add_training_round(run_id, candidate_ids,
                                            {**asdict(config), "seeds": list(seeds),
@@ -275,23 +271,6 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
             None if inputs is None else head(torch.as_tensor(inputs)).numpy().astype(np.float32)
             for inputs in (features, test_features, sample_features))
     return _SeedOutput(logits, test_logits, sample_logits, model_path)
-
-
-def run_datasets(run_dir: Path, record: RunRecord) -> tuple[TextDataset, TextDataset | None]:
-    """(pool, test or None) read back from the run's points files."""
-    pool = _dataset_from_points(read_points(run_dir), record)
-    test_points = read_test_points(run_dir)
-    test = _dataset_from_points(test_points, record) if test_points is not None else None
-    return pool, test
-
-
-def _dataset_from_points(points: pd.DataFrame, record: RunRecord) -> TextDataset:
-    pairs = points["text_pair"].astype(str).tolist() if "text_pair" in points.columns else None
-    return TextDataset(source=record.dataset.source, text_col="text", label_col="label",
-                       text_pair_col="text_pair" if pairs is not None else None,
-                       ids=points["id"].to_numpy(np.int64), texts=points["text"].tolist(),
-                       text_pairs=pairs, labels=points["label_id"].to_numpy(np.int64),
-                       label_names=list(record.label_names))
 
 
 def samples_dataset(accepted: pd.DataFrame, label_names: list[str], pair: bool) -> TextDataset:
