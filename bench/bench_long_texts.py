@@ -38,16 +38,26 @@ CONFIGS = {
     "bfloat16": ("uniform", "head", None, "bfloat16"),
     "head_128": ("uniform", "head", 128, "float32"),
     "head_tail_128": ("uniform", "head_tail", 128, "float32"),
-    "together": ("uniform", "head_tail", None, "auto"),
-    "together_bf16_logits": ("uniform", "head_tail", None, "auto"),
+    "together": ("uniform", "head_tail", 128, "auto"),
+    "together_bf16_logits": ("uniform", "head_tail", 128, "auto"),
+    "head_tail_160_bf16_logits": ("uniform", "head_tail", 160, "auto"),
+    "head_tail_192_bf16_logits": ("uniform", "head_tail", 192, "auto"),
+    "head_tail_192_2_epochs_bf16_logits": ("uniform", "head_tail", 192, "auto"),
+    "new_defaults": ("uniform", "head_tail", None, "auto"),
+    "ending_new_defaults": ("ending", "head_tail", None, "auto"),
     "ending_head_256": ("ending", "head", None, "auto"),
     "ending_head_128": ("ending", "head", 128, "auto"),
-    "ending_head_tail_128": ("ending", "head_tail", None, "auto"),
+    "ending_head_tail_128": ("ending", "head_tail", 128, "auto"),
     "trec_today": ("trec", "head", None, "float32"),
     "trec_together": ("trec", "head_tail", None, "auto"),
 }
-BFLOAT16_LOGITS = {"together_bf16_logits"}  # the run's forward passes in bfloat16 (opt-in)
-FIRST_MAP = {"together", "together_bf16_logits"}  # explored too: the time to the first map
+# the run's forward passes in bfloat16 as well (opt-in)
+BFLOAT16_LOGITS = {"together_bf16_logits", "head_tail_160_bf16_logits",
+                   "head_tail_192_bf16_logits", "head_tail_192_2_epochs_bf16_logits"}
+EPOCHS = {"head_tail_192_2_epochs_bf16_logits": 2}  # fewer steps over the same rows
+# the defaults since the second round: budget ≤ 192 from the data, epochs chosen by it
+NEW_DEFAULTS = {"new_defaults", "ending_new_defaults", "trec_together"}
+FIRST_MAP = {"together", "new_defaults", *BFLOAT16_LOGITS}  # explored too: time to first map
 
 
 def long_documents(kind: str, rows: int, split: str, seed: int) -> pd.DataFrame:
@@ -84,12 +94,14 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
         test = dataset_from_frame(long_documents(kind, test_rows, "test", 1), source=kind,
                                   label_names=pool.label_names)
     config = TrainConfig(truncation=truncation, max_length=max_length,
-                         train_precision=precision)
+                         train_precision=precision,
+                         epochs=EPOCHS.get(name, None if name in NEW_DEFAULTS else 3))
     with tempfile.TemporaryDirectory() as home:
         os.environ["TOPEX_HOME"] = home
         start = time.perf_counter()
         record = train_run(pool, config, Path(home) / "run", test=test,
-                           precision="bfloat16" if name in BFLOAT16_LOGITS else "float32")
+                           precision=("bfloat16" if name in BFLOAT16_LOGITS else
+                                      "auto" if name in NEW_DEFAULTS else "float32"))
         trained = time.perf_counter() - start
         explore_s = None
         if name in FIRST_MAP:
@@ -100,6 +112,7 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
     return {"config": name, "documents": kind, "truncation": record.config["truncation"],
             "max_length": record.config["max_length"],
             "train_precision": record.config["train_precision"],
+            "epochs": record.config["epochs"],
             "logits_precision": record.logits_precision, "rows": len(pool),
             "test_rows": len(test), "mean_words": round(float(words), 1), "threads": threads,
             "fine_tune_s": record.timings_s.get("fine_tune"),

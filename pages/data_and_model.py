@@ -13,7 +13,7 @@ import streamlit as st
 from topex_app.state import current_run, set_current_run
 from topex_app.work import long_work
 from topex_core import config as topex_config
-from topex_core.config import PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
+from topex_core.config import PRECISIONS, RUN_PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data import demo
 from topex_core.data.dataset import (
     HF_PREFIX,
@@ -139,7 +139,9 @@ def _as_is_settings() -> tuple[TrainConfig, str]:
                                  placeholder="neg=NEGATIVE,pos=POSITIVE",
                                  help="data label=model label pairs; without it, labels are "
                                       "matched exactly, then ignoring case and spaces.")
-    precision = st.selectbox("Logits precision", PRECISIONS, key="data_as_is_precision")
+    precision = st.selectbox("Logits precision", PRECISIONS, key="data_as_is_precision",
+                             help="float32 gives the model's exact logits; bfloat16 is "
+                                  "faster on CPUs with AMX and on GPUs.")
     return TrainConfig(backbone=model.strip(), fine_tune=False,
                        label_map=parse_label_map(label_map) if label_map.strip() else None
                        ), precision
@@ -153,18 +155,23 @@ def _training_settings() -> tuple[TrainConfig, str]:
                                    help="A Hugging Face model id or a local directory.")
         train_size = middle.number_input("Training subset", 2, 1_000_000, 1000, step=100,
                                          key="data_train_size")
-        epochs = right.number_input("Epochs", 1, 20, 3, key="data_epochs")
+        epochs = right.number_input("Epochs (0 = auto)", 0, 20, 0, key="data_epochs",
+                                    help="auto: 3, or 2 when the texts get more than 128 "
+                                         "tokens (long texts carry more per row and each "
+                                         "epoch costs more)")
         seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="data_seed")
         max_length = middle.number_input("Max tokens (0 = from the data)", 0, 4096, 0,
                                          key="data_max_length")
         precision = right.selectbox(
-            "Logits precision", PRECISIONS, key="data_precision",
+            "Logits precision", RUN_PRECISIONS, key="data_precision",
             help="float32 gives the model's exact logits. bfloat16 is about 1.7× faster on "
                  "CPUs with AMX and on GPUs, moves logits by about 0.01 and can flip a few "
-                 "near-tied predictions; later rounds of the run use the same precision.")
+                 "near-tied predictions; later rounds of the run use the same precision. "
+                 "auto: bfloat16 for long texts (more than 128 tokens) where training ran "
+                 "in bfloat16, else float32.")
         truncation = left.selectbox(
             "Long texts keep", TRUNCATIONS, key="data_truncation",
-            format_func={"head_tail": "their opening and ending (≤ 128 tokens)",
+            format_func={"head_tail": "their opening and ending (≤ 192 tokens)",
                          "head": "their opening (≤ 256 tokens)"}.get,
             help="A text longer than the token budget keeps its first quarter and last three "
                  "quarters (reviews end with their verdict), or only its start.")
@@ -173,7 +180,8 @@ def _training_settings() -> tuple[TrainConfig, str]:
             help=f"auto fine-tunes in bfloat16 where the hardware is fast at it (here: "
                  f"{fast_train_precision()}), else float32.")
     return TrainConfig(backbone=backbone.strip(), train_size=int(train_size),
-                       epochs=int(epochs), seed=int(seed), max_length=int(max_length) or None,
+                       epochs=int(epochs) or None, seed=int(seed),
+                       max_length=int(max_length) or None,
                        truncation=truncation, train_precision=train_precision), precision
 
 
@@ -189,7 +197,7 @@ def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size
         return f"{stem}-{pool.content_hash[:8]}-asis{model[:8]}-{split}{suffix}"
     long_texts = "" if (config.truncation, config.train_precision) == ("head", "float32") \
         else f"-{config.truncation.replace('_', '')}-{config.train_precision}"
-    return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs}"
+    return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs or 'auto'}"
             f"-s{config.seed}-{split}{suffix}{long_texts}")
 
 

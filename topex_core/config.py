@@ -13,6 +13,8 @@ TOPEX_VERSION = "0.1.0"
 HOME_ENV = "TOPEX_HOME"
 DATA_ROOT_ENV = "TOPEX_DATA_ROOT"
 PRECISIONS = ("float32", "bfloat16")  # of a run's forward passes; float32 is exact
+# auto: bfloat16 for long texts fine-tuned in bfloat16 (``classifier.run_precision``)
+RUN_PRECISIONS = ("auto", *PRECISIONS)
 TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")  # of fine-tuning; auto: bfloat16 where fast
 TRUNCATIONS = ("head_tail", "head")  # what a text longer than the budget keeps
 RETRAIN_MODES = ("head", "full")  # head: frozen encoder, seconds; full: fine-tune again

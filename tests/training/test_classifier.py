@@ -83,12 +83,29 @@ def test_the_automatic_budget_and_the_training_precision_resolve(tiny_backbone) 
     config = clf.TrainConfig(backbone=tiny_backbone).resolved()
     assert config.truncation == "head_tail" and config.train_precision in ("float32", "bfloat16")
     assert clf.TrainConfig(backbone="x", fine_tune=False).resolved().truncation == "head"
-    assert tokens.length_cap("head_tail") == 128 and tokens.length_cap("head") == 256
+    assert tokens.length_cap("head_tail") == 192 and tokens.length_cap("head") == 256
     classifier = clf.fine_tune(
         dataset_from_frame(tiny_frame(4).assign(text=lambda f: f["text"] + " x" * 300),
                            source="long"),
         clf.TrainConfig(backbone=tiny_backbone, epochs=1, train_precision="bfloat16"))
+    # capped at 192, and then at the tiny backbone's 128 positions
     assert classifier.max_length == 128 and classifier.truncation == "head_tail"
+
+
+def test_long_texts_get_one_epoch_fewer_and_bfloat16_forward_passes_where_trained_so() -> None:
+    config = clf.TrainConfig(backbone="x")
+    assert clf.epochs_for(config, 64) == 3 and clf.epochs_for(config, 136) == 2
+    assert clf.epochs_for(clf.TrainConfig(backbone="x", epochs=5), 192) == 5
+    bf16 = clf.TrainConfig(backbone="x", train_precision="bfloat16")
+    fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
+    assert clf.run_precision("auto", bf16, 192) == "bfloat16"
+    assert clf.run_precision("auto", bf16, 128) == "float32"  # short texts: exact logits
+    assert clf.run_precision("auto", fp32, 192) == "float32"  # no fast bfloat16 here
+    assert clf.run_precision("float32", bf16, 192) == "float32"
+    as_is = clf.TrainConfig(backbone="x", fine_tune=False, train_precision="bfloat16")
+    assert clf.run_precision("auto", as_is, 256) == "float32"
+    with pytest.raises(ValueError):
+        clf.run_precision("float16", bf16, 192)
 
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"train_size": 1}, {"max_length": 4},

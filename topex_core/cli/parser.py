@@ -9,7 +9,7 @@ from pathlib import Path
 from topex_core.cli import commands
 from topex_core.cli.experiment import add_experiment_commands
 from topex_core.cli.options import add_long_text_arguments
-from topex_core.config import MAX_SEEDS, PRECISIONS, RETRAIN_MODES
+from topex_core.config import MAX_SEEDS, RETRAIN_MODES, RUN_PRECISIONS
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.explorer.clustering import METHODS, ClusterConfig
@@ -48,16 +48,20 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
                          help="with --no-fine-tune: data=MODEL label pairs for names that "
                               "differ, e.g. neg=NEGATIVE,pos=POSITIVE")
     command.add_argument("--train-size", type=int, default=1000)
-    command.add_argument("--epochs", type=int, default=3)
+    command.add_argument("--epochs", type=int, default=None,
+                         help="default: 3, or 2 when the texts get more than 128 tokens")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--max-length", type=int, default=None,
-                       help="tokens per sample (default: 99th percentile of the data, ≤ 256)")
+                       help="tokens per sample (default: 99th percentile of the data, ≤ 192 "
+                            "with head + tail truncation, ≤ 256 with head)")
     command.add_argument("--batch-size", type=int, default=16)
     command.add_argument("--learning-rate", type=float, default=1e-4)
     add_long_text_arguments(command)
-    command.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="of the forward passes: float32 (exact, default) or bfloat16 "
-                            "(faster on CPUs with AMX and on GPUs; logits move by about 0.01)")
+    command.add_argument("--precision", choices=RUN_PRECISIONS, default="auto",
+                       help="of the forward passes: float32 (exact) or bfloat16 (faster on "
+                            "CPUs with AMX and on GPUs; logits move by about 0.01); auto "
+                            "(default): bfloat16 for long texts (> 128 tokens) fine-tuned in "
+                            "bfloat16, else float32")
     command.add_argument("--out", required=True, type=Path, help="run directory to write")
     _finish(command, commands.train)
 

@@ -49,9 +49,13 @@ class TrainConfig:
 
     ``truncation``: a text longer than ``max_length`` tokens keeps the first quarter and
     the last three quarters of the budget ("head_tail"; the automatic budget is then at
-    most 128) or its first tokens ("head", at most 256); None is head_tail when
+    most 192) or its first tokens ("head", at most 256); None is head_tail when
     fine-tuning and head for a classifier used as it is (as most were trained). Sentence
     pairs are always cut longest-first.
+
+    ``epochs`` None is ``DEFAULT_EPOCHS``, or ``LONG_TEXT_EPOCHS`` when the budget is above
+    ``tokens.LONG_TEXT_TOKENS`` (long texts carry more per row, and each epoch costs more;
+    :func:`epochs_for`).
 
     ``train_precision``: "auto" fine-tunes under bfloat16 autocast where the hardware runs
     it fast (a CPU with AMX or AVX512-BF16, a GPU with bfloat16), else in float32;
@@ -59,7 +63,7 @@ class TrainConfig:
 
     backbone: str = ""
     train_size: int = 1000
-    epochs: int = 3
+    epochs: int | None = None
     seed: int = 0
     max_length: int | None = None
     batch_size: int = 16
@@ -91,7 +95,7 @@ class TrainConfig:
                                 "(--no-fine-tune); a fine-tuned one takes the data's labels")
         if self.train_size < 2:
             raise SettingsError(f"train_size must be at least 2, got {self.train_size}")
-        if not 1 <= self.epochs <= 20:
+        if self.epochs is not None and not 1 <= self.epochs <= 20:
             raise SettingsError(f"epochs must be between 1 and 20, got {self.epochs}")
         if self.max_length is not None and not 8 <= self.max_length <= 4096:
             raise SettingsError(f"max_length must be between 8 and 4096, got {self.max_length}")
@@ -109,6 +113,15 @@ class TrainConfig:
 
 # Runs and experiments written before a setting existed were made with these values.
 LEGACY_SETTINGS = {"truncation": "head", "train_precision": "float32"}
+DEFAULT_EPOCHS = 3
+LONG_TEXT_EPOCHS = 2
+
+
+def epochs_for(config: TrainConfig, max_length: int) -> int:
+    """The epochs a fine-tune with this budget (tokens) runs: ``config.epochs`` when set."""
+    if config.epochs is not None:
+        return config.epochs
+    return LONG_TEXT_EPOCHS if max_length > tokens.LONG_TEXT_TOKENS else DEFAULT_EPOCHS
 
 
 def fast_train_precision() -> str:
@@ -137,6 +150,19 @@ class Classifier:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+def run_precision(precision: str, config: TrainConfig, max_length: int) -> str:
+    """The precision of a run's forward passes: ``precision`` unless it is "auto", which
+    is bfloat16 where the model was fine-tuned in bfloat16 (the hardware is fast at it)
+    and its budget is above ``tokens.LONG_TEXT_TOKENS`` (long texts, where the logits are
+    a fifth of the first map's time), else float32, the exact logits. ``config`` is
+    resolved."""
+    if precision != "auto":
+        return check_precision(precision)
+    long_texts = max_length > tokens.LONG_TEXT_TOKENS
+    fast = config.fine_tune and config.train_precision == "bfloat16"
+    return "bfloat16" if long_texts and fast else "float32"
 
 
 def check_precision(precision: str) -> str:
@@ -200,22 +226,24 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     classifier.truncation = config.truncation
     whole = (tokens.tokenize_whole(classifier.tokenizer, dataset.texts)
              if dataset.text_pairs is None else None)  # tokenised once: lengths, then cut
+    # the automatic budget never exceeds the positions the backbone has
+    cap = min(tokens.length_cap(config.truncation),
+              getattr(classifier.model.config, "max_position_embeddings", None) or 10**6)
     if config.max_length is not None:
         classifier.max_length = config.max_length
     elif whole is not None:
         classifier.max_length = tokens.length_budget(
-            np.array([len(ids) for ids in whole["input_ids"]]),
-            tokens.length_cap(config.truncation))
+            np.array([len(ids) for ids in whole["input_ids"]]), cap)
     else:
         classifier.max_length = tokens.choose_max_length(
-            classifier.tokenizer, dataset.texts, dataset.text_pairs,
-            cap=tokens.length_cap(config.truncation))
+            classifier.tokenizer, dataset.texts, dataset.text_pairs, cap=cap)
     model, device = classifier.model, classifier.device
     encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
     rng = np.random.default_rng(config.seed)
+    epochs = epochs_for(config, classifier.max_length)
     steps_per_epoch = math.ceil(len(dataset) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
+    total_steps = steps_per_epoch * epochs
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
                                   lr=config.learning_rate)
     warmup = max(1, int(config.warmup_ratio * total_steps))
@@ -224,7 +252,7 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
                                     max(0.0, (total_steps - step) / max(1, total_steps - warmup))))
     model.train()
     step, time_left = 0, TimeLeft()
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         for batch in tokens.length_grouped_batches(encoded["length"], config.batch_size, rng):
             inputs = _collate(classifier, encoded, batch, device)
             with torch.autocast(device.type, dtype=torch.bfloat16,
@@ -240,7 +268,7 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
             if progress is not None:
                 left = time_left.left(step / total_steps)
                 progress(step / total_steps,
-                         f"fine-tuning: epoch {epoch + 1}/{config.epochs}, loss "
+                         f"fine-tuning: epoch {epoch + 1}/{epochs}, loss "
                          f"{loss.item():.3f}{f', {left}' if left else ''}")
     model.eval()
     return classifier

@@ -43,18 +43,20 @@ from topex_core.training.adopt import adopt_classifier
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
               test: TextDataset | None = None, test_size: float = DEFAULT_TEST_SIZE,
-              cache: Path | None = None, precision: str = "float32",
+              cache: Path | None = None, precision: str = "auto",
               progress: clf.Progress | None = None) -> RunRecord:
     """Fine-tune on a seeded subset of ``pool`` (or, with ``config.fine_tune`` False, take
     ``config.backbone`` as it is), predict logits, write ``out_dir``.
 
     Without ``test``, a stratified ``test_size`` share of ``pool`` is held out as the test
     split (none when 0). ``precision`` is that of every forward pass of this run, now and
-    in later rounds (:func:`load_run_classifier`). Returns the record in ``run.json``.
+    in later rounds (:func:`load_run_classifier`); "auto" is resolved by
+    ``classifier.run_precision``. Returns the record in ``run.json``.
     """
     config.validate()
     config = config.resolved()
-    clf.check_precision(precision)
+    if precision != "auto":
+        clf.check_precision(precision)
     held_out = None
     if test is None and check_test_size(test_size) > 0:
         held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
@@ -70,6 +72,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     training_set = pool.subset(positions)
     model_cache = (cache or cache_dir()) / "models" / _cache_key(training_set, config)
     classifier = _fitted_classifier(training_set, config, model_cache, timings, report)
+    precision = clf.run_precision(precision, config, classifier.max_length)
     classifier.precision = precision
     with timed("predict_logits", timings):
         logits = _cached_logits(classifier, pool, model_cache,
@@ -90,7 +93,8 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     record = RunRecord(
         run_id=new_run_id(), label_names=list(pool.label_names),
         dataset=dataset_record(pool),
-        config={**asdict(config), "max_length": classifier.max_length},
+        config={**asdict(config), "max_length": classifier.max_length,
+                "epochs": clf.epochs_for(config, classifier.max_length)},
         test_dataset=dataset_record(test) if test is not None else None,
         train_ids=pool.ids[positions].tolist(), logits_precision=precision,
         pool_accuracy=accuracy(logits, pool.labels),
@@ -179,9 +183,9 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
     # runs written before a setting existed ran with its legacy value, else its default
     defaults = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS}
     differences = [name for name, value in asdict(config).items()
-                   if not (name == "max_length" and value is None)
+                   if not (name in ("max_length", "epochs") and value is None)
                    and existing.config.get(name, defaults[name]) != value]
-    if existing.logits_precision != precision:
+    if precision != "auto" and existing.logits_precision != precision:
         differences.append("precision")
     existing_test = existing.test_dataset.content_hash if existing.test_dataset else None
     if existing_test != (test.content_hash if test is not None else None):

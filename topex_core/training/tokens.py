@@ -16,7 +16,8 @@ import numpy as np
 from topex_core.errors import ModelError
 
 MAX_LENGTH_CAP = 256  # the largest budget chosen from the data with head truncation
-HEAD_TAIL_LENGTH_CAP = 128  # … and with head + tail, which keeps a long text's ending
+HEAD_TAIL_LENGTH_CAP = 192  # … and with head + tail, which keeps a long text's ending
+LONG_TEXT_TOKENS = 128  # a budget above this makes a long-text run: one epoch fewer
 HEAD_SHARE = 0.25  # of a head + tail budget: the opening; the rest is the ending
 MIN_AUTO_LENGTH = 16
 
