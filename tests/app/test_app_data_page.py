@@ -90,7 +90,7 @@ def test_two_files_called_train_csv_give_two_runs_with_test_accuracy(
         test_metric = next(metric for metric in at.metric if metric.label == "Test accuracy")
         assert test_metric.value.endswith("%")
     assert run_dirs[0] != run_dirs[1]
-    assert all(re.fullmatch(r"train-[0-9a-f]{8}-n30-e1-s0-h20-headtail-auto", d.name)
+    assert all(re.fullmatch(r"train-[0-9a-f]{8}-n30-e1-s0-h20-auto-headtail-auto", d.name)
                for d in run_dirs)
     listed = at.dataframe[-1].value["run"].tolist()
     assert {d.name for d in run_dirs} <= set(listed)
