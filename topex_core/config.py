@@ -19,6 +19,7 @@ TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")  # of fine-tuning; auto: bflo
 TRUNCATIONS = ("head_tail", "head")  # what a text longer than the budget keeps
 RETRAIN_MODES = ("head", "full")  # head: frozen encoder, seconds; full: fine-tune again
 MAX_SEEDS = 10  # seeds of one retraining round
+LOGITS_ENGINES = ("local", "ray")  # topex logits: this process, or a Ray Data job
 
 
 def topex_home() -> Path:

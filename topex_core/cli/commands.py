@@ -76,6 +76,24 @@ def import_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
+def logits(args: argparse.Namespace) -> int:
+    from topex_core.training.batch_logits import LogitsJob, score_file
+    from topex_core.training.classifier import set_cpu_threads
+
+    set_cpu_threads()
+    job = LogitsJob(run_dir=args.run, data=args.data, out=args.out, text_col=args.text_col,
+                    text_pair_col=args.text_pair_col, engine=args.engine,
+                    batch_size=args.batch_size, actors=args.actors,
+                    cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor)
+    start = time.perf_counter()
+    scored = score_file(job, progress=_stderr_progress("logits"))
+    seconds = time.perf_counter() - start
+    print(json.dumps({"out": str(args.out), "rows": len(scored), "engine": args.engine,
+                      "seconds": round(seconds, 2),
+                      "rows_per_second": round(len(scored) / max(seconds, 1e-9), 1)}))
+    return 0
+
+
 def explore(args: argparse.Namespace) -> int:
     from topex_core.explorer.clustering import ClusterConfig
     from topex_core.explorer.pipeline import ExploreConfig, explore_run

@@ -9,7 +9,7 @@ from pathlib import Path
 from topex_core.cli import commands
 from topex_core.cli.experiment import add_experiment_commands
 from topex_core.cli.options import add_long_text_arguments
-from topex_core.config import MAX_SEEDS, RETRAIN_MODES, RUN_PRECISIONS
+from topex_core.config import LOGITS_ENGINES, MAX_SEEDS, RETRAIN_MODES, RUN_PRECISIONS
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.explorer.clustering import METHODS, ClusterConfig
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(title="commands")
     _add_train(subcommands)
     _add_import_predictions(subcommands)
+    _add_logits(subcommands)
     _add_explore(subcommands)
     _add_generate(subcommands)
     _add_retrain(subcommands)
@@ -76,6 +77,26 @@ def _add_import_predictions(subcommands: argparse._SubParsersAction) -> None:
     _add_test_size(split)
     command.add_argument("--out", required=True, type=Path, help="run directory to write")
     _finish(command, commands.import_predictions)
+
+
+def _add_logits(subcommands: argparse._SubParsersAction) -> None:
+    command = subcommands.add_parser(
+        "logits", help="a run's classifier on a whole file, here or as a Ray Data job")
+    command.add_argument("--run", required=True, type=Path, help="run with its own model")
+    command.add_argument("--data", required=True, type=Path, help="CSV or Parquet to score")
+    command.add_argument("--text-col", default="text")
+    command.add_argument("--text-pair-col", default=None)
+    command.add_argument("--engine", default="local", choices=LOGITS_ENGINES,
+                         help="local: this process; ray: a Ray Data job on RAY_ADDRESS's "
+                              "cluster, or a local Ray when it is not set")
+    command.add_argument("--batch-size", type=int, default=256, help="rows per Ray batch")
+    command.add_argument("--actors", type=int, default=None,
+                         help="Ray actors (default: the cluster's CPUs / --cpus-per-actor)")
+    command.add_argument("--cpus-per-actor", type=int, default=1)
+    command.add_argument("--gpus-per-actor", type=float, default=0.0)
+    command.add_argument("--out", required=True, type=Path,
+                         help="Parquet file: the input's columns plus logit_<label> columns")
+    _finish(command, commands.logits)
 
 
 def _add_explore(subcommands: argparse._SubParsersAction) -> None:
