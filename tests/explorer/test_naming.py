@@ -16,7 +16,7 @@ def test_keywords_are_distinctive_and_each_occurs_in_several_texts() -> None:
     assert set(names) == {0, 5}
     for cluster, vocabulary in ((0, "parcel courier late"), (5, "invoice refund card payment")):
         keywords = names[cluster].keywords
-        assert len(keywords) == 3 and all(set(k.split()) <= set(vocabulary.split())
+        assert len(keywords) >= 2 and all(set(k.split()) <= set(vocabulary.split())
                                           for k in keywords)
         assert names[cluster].coverage == 1.0
         # no keyword repeats a word of a better one, no day0/ref0 that occurs once

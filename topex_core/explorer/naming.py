@@ -26,7 +26,6 @@ from topex_core.explorer.scoring import Embed
 from topex_core.explorer.terms import term_vectorizer
 
 TOP_WORDS = 4
-CANDIDATES = 50
 NO_SHARED_WORDING = "no shared wording"
 
 
@@ -121,7 +120,7 @@ def _cluster_support(counts: sparse.csr_matrix, labels: np.ndarray,
 
 def _ctfidf_candidates(texts: Sequence[str], labels: np.ndarray, clusters: list[int],
                        embed: Embed | None):
-    """BERTopic fitted on our clusters, and each cluster's top ``CANDIDATES`` terms."""
+    """BERTopic fitted on our clusters, and each cluster's terms by c-TF-IDF weight."""
     from bertopic import BERTopic
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
@@ -131,16 +130,25 @@ def _ctfidf_candidates(texts: Sequence[str], labels: np.ndarray, clusters: list[
         embedding_model=_embedder(embed), umap_model=BaseDimensionalityReduction(),
         hdbscan_model=BaseCluster(),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-        vectorizer_model=term_vectorizer(), top_n_words=CANDIDATES,
+        vectorizer_model=term_vectorizer(), top_n_words=TOP_WORDS,
         calculate_probabilities=False, verbose=False)
     topic_model.fit(list(texts), embeddings=np.zeros((len(labels), 1)), y=labels)
     # BERTopic renumbers topics by size: map each cluster to the topic its texts received
     assigned_topics = np.asarray(topic_model.topics_)
+    terms = topic_model.vectorizer_model.get_feature_names_out()
+    weights = topic_model.c_tf_idf_.tocsr()
     candidates = {}
     for cluster in clusters:
-        topic = topic_model.get_topic(int(assigned_topics[np.flatnonzero(labels == cluster)[0]]))
-        candidates[cluster] = [(word, round(float(weight), 4)) for word, weight in topic or []
-                               if word and weight > 0]
+        topic = int(assigned_topics[np.flatnonzero(labels == cluster)[0]])
+        # every term of the topic, not BERTopic's top few: in a cluster of a few long texts
+        # the top c-TF-IDF terms are the single-use ones, and the shared ones rank below
+        row = weights[topic + topic_model._outliers]  # BERTopic's own row for a topic
+        ranked = sorted(((str(terms[index]), round(float(weight), 4))
+                         for index, weight in zip(row.indices, row.data, strict=True)
+                         if weight > 0),
+                        # ties: the phrase before its words ("stand for" before "stand")
+                        key=lambda term: (-term[1], -term[0].count(" "), term[0]))
+        candidates[cluster] = ranked
     return topic_model, candidates
 
 
