@@ -2,6 +2,14 @@
 
     python bench/bench_explore.py --points trec     # TREC train logits (trains once, cached)
     python bench/bench_explore.py --points 100000   # synthetic clumped logits, C = 6
+    python bench/bench_explore.py --points 100000 --scale-checks
+
+With ``--scale-checks`` (synthetic points), the same run also measures what the large-N
+path gave up or replaced: the HDBSCAN implementations on the same points (time, clusters,
+adjusted Rand index against scikit-learn's), the t-SNE placement of 2,000 rows outside the
+fitted sample by nearest-reference interpolation against openTSNE's ``transform``
+(displacement as a share of the map's width), and the sampled average pairwise distance of
+the largest error cluster against the exact one (with its standard error).
 
 Prints one JSON object: stage timings, total, peak memory (max RSS of this process), and
 for TREC the obvious alternatives measured on the same points in the same run (HDBSCAN
@@ -80,10 +88,91 @@ def alternatives(run_dir: Path) -> dict:
     return timings
 
 
+def scale_checks(run_dir: Path) -> dict:
+    from sklearn.metrics import adjusted_rand_score
+
+    from topex_core.explorer import projection
+    from topex_core.explorer.normalise import normalise_logits
+    from topex_core.explorer.scoring import APD_SAMPLE, average_pairwise_distance
+    from topex_core.rundir import read_explore, read_points
+
+    points, _ = normalise_logits(np.load(run_dir / "logits.npy"))
+    points = points.astype(np.float64)
+    checks: dict = {"hdbscan": {}}
+    labels = {}
+    for name, cluster in _hdbscan_implementations().items():
+        start = time.perf_counter()
+        labels[name] = cluster(points)
+        checks["hdbscan"][name] = {"s": round(time.perf_counter() - start, 2),
+                                   "clusters": int(labels[name].max() + 1)}
+    for name in labels:
+        checks["hdbscan"][name]["ari_vs_sklearn"] = round(
+            adjusted_rand_score(labels["sklearn"], labels[name]), 4)
+    maps = projection.load_maps(run_dir)
+    outside = np.setdiff1d(np.arange(len(points)), _reference_rows(points, maps.reference))
+    chosen = np.random.default_rng(0).choice(outside, 2_000, replace=False)
+    start = time.perf_counter()
+    transformed = maps._tsne(points[chosen])
+    transform_s = time.perf_counter() - start
+    start = time.perf_counter()
+    interpolated = projection._nearest_average(maps.reference, maps.reference_coords,
+                                               points[chosen])
+    interpolate_s = time.perf_counter() - start
+    width = float(np.ptp(maps.reference_coords, axis=0).max())
+    shift = np.linalg.norm(interpolated - transformed, axis=1) / width
+    checks["tsne_placement_2000"] = {
+        "transform_s": round(transform_s, 2), "interpolation_s": round(interpolate_s, 3),
+        "median_shift_of_width": round(float(np.median(shift)), 4),
+        "p90_shift_of_width": round(float(np.quantile(shift, 0.9)), 4)}
+    _, clusters = read_explore(run_dir)
+    map_points = read_points(run_dir)
+    errors = clusters[clusters["is_error_cluster"]].sort_values("size", ascending=False)
+    if len(errors):
+        members = (map_points["cluster"] == errors.iloc[0]["cluster"]).to_numpy()
+        start = time.perf_counter()
+        exact, _ = average_pairwise_distance(points, members)
+        exact_s = time.perf_counter() - start
+        start = time.perf_counter()
+        estimate, error = average_pairwise_distance(points, members, sample=APD_SAMPLE)
+        checks["apd_largest_error_cluster"] = {
+            "members": int(members.sum()), "exact": round(exact, 2),
+            "exact_s": round(exact_s, 2), "estimate": round(estimate, 2),
+            "standard_error": round(error, 2), "estimate_s": round(time.perf_counter() - start, 2),
+            "relative_error": round(abs(estimate - exact) / exact, 5)}
+    return checks
+
+
+def _hdbscan_implementations() -> dict:
+    import hdbscan
+    from sklearn.cluster import HDBSCAN
+
+    implementations = {
+        "sklearn": lambda x: HDBSCAN(min_cluster_size=5, min_samples=5).fit_predict(x),
+        "hdbscan_boruvka": lambda x: hdbscan.HDBSCAN(
+            min_cluster_size=5, min_samples=5, algorithm="boruvka_kdtree",
+            core_dist_n_jobs=2).fit_predict(x)}
+    try:
+        import fast_hdbscan  # measured where installed; not a dependency
+    except ImportError:
+        return implementations
+    implementations["fast_hdbscan"] = lambda x: fast_hdbscan.HDBSCAN(
+        min_cluster_size=5, min_samples=5).fit_predict(x)
+    return implementations
+
+
+def _reference_rows(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    distance, index = NearestNeighbors(n_neighbors=1).fit(points).kneighbors(reference)
+    return index[:, 0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="trec", help="'trec' or a number of synthetic points")
     parser.add_argument("--data", default="../shared/datasets/trec/train.csv")
+    parser.add_argument("--scale-checks", action="store_true",
+                        help="synthetic points: also compare the large-N replacements")
     args = parser.parse_args()
     threads = set_cpu_threads()
     start = time.perf_counter()
@@ -102,7 +191,9 @@ def main() -> None:
         start = time.perf_counter()
         result = explore_run(run_dir, embed=embedder)
         total = time.perf_counter() - start
-        extra = alternatives(run_dir) if args.points == "trec" else {}
+        peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # the explorer's
+        extra = (alternatives(run_dir) if args.points == "trec"
+                 else scale_checks(run_dir) if args.scale_checks else {})
         rows = len(pd.read_parquet(run_dir / "points.parquet", columns=["id"]))
     print(json.dumps({
         "benchmark": "explore", "points": rows, "source": args.points, "threads": threads,
@@ -110,7 +201,7 @@ def main() -> None:
         "error_clusters": result.error_clusters, "slices": result.slices,
         "stages_s": result.timings_s,
         "explore_s": round(total, 2), "imports_s": round(import_s, 2),
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "peak_rss_gb": round(peak_gb, 2),
         "alternatives_on_same_points": extra,
     }))
 

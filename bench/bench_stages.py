@@ -106,7 +106,7 @@ def bench_point_stages(size: int, repeats: int) -> None:
     members = labels == np.bincount(labels[labels >= 0]).argmax()
     naive = size <= 5_000
     report("apd_score", size,
-           timed(lambda: average_pairwise_distance(normalised, members), repeats),
+           timed(lambda: average_pairwise_distance(normalised, members)[0], repeats),
            timed(lambda: _naive_apd(normalised, members), repeats) if naive else None,
            "scipy cdist, full matrix" if naive else None, cluster_points=int(members.sum()))
     clusters = sorted(set(labels[labels >= 0].tolist()))[:20]

@@ -110,8 +110,8 @@ def _summary(meta: ExploreResult) -> None:
 
 
 @st.fragment
-def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Target | None
-                       ) -> None:
+def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Target | None,
+                       space: str) -> None:
     left, right = st.columns(2)
     map_name = left.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="explore_map_name",
                           format_func=plots.MAP_TITLES.get)
@@ -124,11 +124,16 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Tar
         points, clusters, map_name=map_name, color_by=color_by,
         selected_cluster=target.cluster if target is not None else None,
         selected_slice=((target.key, target.positions)
-                        if target is not None and target.kind == "slice" else None))
+                        if target is not None and target.kind == "slice" else None),
+        space=space)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key="explore_chart")
     rows = sorted({int(p["customdata"]) for p in event.selection.points
                    if p.get("customdata") is not None}) if event else []
+    if event and (event.selection.get("box") or event.selection.get("lasso")):
+        # the region, not the drawn points: above the density threshold most rows are
+        # in the picture, not in a trace
+        rows = plots.rows_in_region(points, map_name, event.selection).tolist()
     if len(rows) == 1:
         _select_clicked_cluster(points, clusters, rows[0], target)
     if rows:
@@ -278,7 +283,7 @@ if not is_explored(run_dir):
 meta, clusters, points, words, slices, slice_rows = _load(str(run_dir), explored_at(run_dir))
 _summary(meta)
 target = _choose_target(run_dir, meta)
-_map_and_selection(points, clusters, target)
+_map_and_selection(points, clusters, target, meta.space)
 _uncovered(points, clusters, slice_rows)
 _score_table(clusters)
 _slice_table(slices)

@@ -103,3 +103,37 @@ def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_
     assert list(figure.data[1].x) == [0.4, 0.75]
     assert figure.data[1].text[0] == "+20% on 5 pool rows (2 fixed, 1 broken)"
     assert figure.data[1].text[1] == "+50% on 4 test rows"
+
+
+def test_a_large_map_sends_a_density_picture_and_only_the_mistakes_as_points() -> None:
+    import json
+
+    rng = np.random.default_rng(1)
+    n = 200_000
+    points = pd.DataFrame({"text": "t", "label": "a", "pred": "a",
+                           "cluster": rng.integers(-1, 50, n),
+                           "tsne_x": rng.normal(size=n), "tsne_y": rng.normal(size=n)})
+    points["correct"] = rng.random(n) > 0.05
+    clusters = pd.DataFrame({"cluster": np.arange(50), "name": [f"c{i}" for i in range(50)],
+                             "is_error_cluster": np.arange(50) < 3, "rank": np.arange(50)})
+    figure = plots.cluster_map(points, clusters, color_by="correct", space="both")
+    assert len(figure.layout.images) == 1 and figure.layout.images[0].layer == "below"
+    drawn = sum(len(trace.x) for trace in figure.data if trace.x[0] is not None)
+    assert drawn == (~points["correct"]).sum() <= plots.FOREGROUND_MAX
+    assert "logits and features" in figure.layout.title.text
+    assert len(json.dumps(figure.to_plotly_json(), default=str)) < 3_000_000
+    by_cluster = plots.cluster_map(points, clusters)
+    in_error = points["cluster"].isin([0, 1, 2]).sum()
+    assert sum(len(t.x) for t in by_cluster.data if t.x[0] is not None) == in_error
+    sample = plots.cluster_map(points, clusters, color_by="label")  # every row foreground
+    assert sum(len(t.x) for t in sample.data if t.x[0] is not None) <= 1.05 * plots.FOREGROUND_MAX
+    assert "sample" in sample.data[-1].name
+
+
+def test_a_box_or_lasso_selects_every_row_inside_it() -> None:
+    points = pd.DataFrame({"tsne_x": [0.0, 1, 2, 3, 0.5], "tsne_y": [0.0, 1, 2, 3, 0.2]})
+    box = plots.rows_in_region(points, "tsne", {"box": [{"x": [1.5, -0.5], "y": [-1, 1.5]}]})
+    assert box.tolist() == [0, 1, 4]
+    triangle = {"lasso": [{"x": [-1, 3.5, -1], "y": [-1, -1, 3.5]}]}  # below x + y = 2.5
+    assert plots.rows_in_region(points, "tsne", triangle).tolist() == [0, 1, 4]
+    assert plots.rows_in_region(points, "tsne", {"box": [], "lasso": []}).tolist() == []

@@ -4,11 +4,20 @@ Colours are the Okabe–Ito palette (colour-blind safe); legends sit below the p
 never cover points. Points carry their row position as ``customdata`` so a selection can
 be mapped back to rows; hover text is HTML-escaped and shortened, and left out above
 ``HOVER_TEXT_LIMIT`` points because a rerun re-sends the whole figure (DESIGN.md).
+
+Above ``DENSITY_ABOVE`` rows a map stays light: the background rows (every row, in fact)
+become one density picture (counts in ``DENSITY_BINS``² bins, log-scaled, a PNG under the
+axes), and only the foreground (error clusters, mistakes, the selection, a slice) is
+drawn as points, at most ``FOREGROUND_MAX`` of them (a seeded sample beyond, said in the
+legend). A box or lasso over the picture still selects rows: :func:`rows_in_region` maps
+the selected region back to every row inside it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import numpy as np
 import pandas as pd
@@ -31,6 +40,12 @@ MAX_NAMED_CLUSTERS = 10  # more names than this cover the map; the rest share on
 OTHER_ERRORS_COLOR = "#7A4F9A"
 COLOR_MODES = ("cluster", "label", "pred", "correct")
 MAP_TITLES = {"tsne": "t-SNE", "sparse_pca": "SparsePCA"}
+SPACE_TITLES = {"logits": "the model's normalised logits",
+                "features": "the model's own sentence features",
+                "both": "the model's logits and features"}
+DENSITY_ABOVE = 50_000
+DENSITY_BINS = 360
+FOREGROUND_MAX = 30_000
 
 
 def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
@@ -40,7 +55,8 @@ def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
                 color_by: str = "cluster", selected_cluster: int | None = None,
-                selected_slice: tuple[str, np.ndarray] | None = None) -> go.Figure:
+                selected_slice: tuple[str, np.ndarray] | None = None,
+                space: str = "logits") -> go.Figure:
     """Scattergl map of ``points`` (needs ``{map_name}_x/_y``, cluster, label, pred, correct).
 
     ``clusters`` is the explorer's table (cluster, name, is_error_cluster, optional rank).
@@ -48,7 +64,9 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     ``selected_cluster``, drawn larger) are coloured and labelled by name, the other error
     clusters share one trace, and every other point is a faint grey background.
     ``selected_slice`` (name, row positions) draws that slice's rows on top, its mistakes
-    as filled rings and its correct rows as open ones, whatever the colouring.
+    as filled rings and its correct rows as open ones, whatever the colouring. ``space``
+    (``explorer.space``) names what the map was drawn from. Above ``DENSITY_ABOVE`` rows
+    the background is a density picture (module docstring).
     """
     if color_by not in COLOR_MODES:
         raise SettingsError(f"unknown colour mode '{color_by}'; choose one of "
@@ -58,11 +76,15 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     x, y = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
     texts = hover_text(points["text"]) if len(points) <= HOVER_TEXT_LIMIT else None
     figure = go.Figure()
-    for group in _groups(points, clusters, color_by, selected_cluster):
-        mask = group["mask"]
-        positions = np.flatnonzero(mask)
+    groups = _groups(points, clusters, color_by, selected_cluster)
+    dense = len(points) > DENSITY_ABOVE
+    if dense:
+        _add_density(figure, x, y)
+        groups = _foreground(groups)
+    for group in groups:
+        positions = np.flatnonzero(group["mask"])
         figure.add_trace(go.Scattergl(
-            x=x[mask], y=y[mask], mode="markers", name=html.escape(group["name"]),
+            x=x[positions], y=y[positions], mode="markers", name=html.escape(group["name"]),
             customdata=positions,
             text=[texts[i] for i in positions] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")
@@ -77,13 +99,90 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         _draw_slice(figure, points, *selected_slice, x, y, texts)
     figure.update_layout(
         template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title={"text": f"{MAP_TITLES[map_name]} map of the model's normalised logits",
-               "x": 0.01, "font": {"size": 15}},
+        title={"text": f"{MAP_TITLES[map_name]} map of {SPACE_TITLES[space]}"
+                       + (f" ({len(points):,} rows as density, the highlighted as points)"
+                          if dense else ""), "x": 0.01, "font": {"size": 15}},
         legend={"orientation": "h", "yanchor": "top", "y": -0.04, "x": 0, "font": {"size": 12}},
         xaxis=MAP_X_AXIS, yaxis=MAP_Y_AXIS,
         uirevision=map_name, dragmode="lasso", hoverlabel={"font_size": 13},
     )
     return figure
+
+
+def _add_density(figure: go.Figure, x: np.ndarray, y: np.ndarray) -> None:
+    """Every row as a log-scaled density picture under the axes, and the axes fixed to it
+    (a layout image takes no part in autoscaling)."""
+    from PIL import Image
+
+    x_range, y_range = _padded(x), _padded(y)
+    counts, _, _ = np.histogram2d(x, y, bins=DENSITY_BINS, range=[x_range, y_range])
+    shade = np.log1p(counts.T[::-1]) / max(np.log1p(counts.max()), 1e-9)  # row 0 = top
+    pixels = np.zeros((*shade.shape, 4), np.uint8)
+    pixels[..., :3] = 80
+    pixels[..., 3] = np.where(counts.T[::-1] > 0, 40 + 200 * shade, 0).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(buffer, format="PNG", optimize=True)
+    figure.add_layout_image(
+        source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+        xref="x", yref="y", x=x_range[0], y=y_range[1], sizex=x_range[1] - x_range[0],
+        sizey=y_range[1] - y_range[0], sizing="stretch", layer="below")
+    # an invisible trace names the picture in the legend
+    figure.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="all rows (density)",
+                                  marker={"size": 8, "color": "#505050", "symbol": "square"},
+                                  hoverinfo="skip"))
+    figure.update_xaxes(range=list(x_range))
+    figure.update_yaxes(range=list(y_range))
+
+
+def _padded(values: np.ndarray) -> tuple[float, float]:
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = max(high - low, 1e-9) * 0.02
+    return low - pad, high + pad
+
+
+def _foreground(groups: list[dict]) -> list[dict]:
+    """The groups drawn as points over the density picture: every group but the
+    background, thinned to ``FOREGROUND_MAX`` points by one seeded rate for all."""
+    shown = [group for group in groups if not group.get("background")]
+    total = sum(int(group["mask"].sum()) for group in shown)
+    # small markers: over a density picture, large ones would hide it
+    shown = [{**group, "size": min(group["size"], 3), "opacity": 0.7} if group["size"] < 10
+             else group for group in shown]
+    if total <= FOREGROUND_MAX:
+        return shown
+    rng = np.random.default_rng(0)
+    rate = FOREGROUND_MAX / total
+    thinned = []
+    for group in shown:
+        mask = group["mask"] & (rng.random(len(group["mask"])) < rate)
+        thinned.append({**group, "mask": mask, "name": f"{group['name']} (a {rate:.0%} sample)"})
+    return thinned
+
+
+def rows_in_region(points: pd.DataFrame, map_name: str, selection: dict) -> np.ndarray:
+    """Row positions inside a box or lasso selection of a map (Streamlit's plotly
+    ``selection``: ``box`` [{"x": [x0, x1], "y": [y0, y1]}], ``lasso`` [{"x": [...],
+    "y": [...]}]), so that a selection over the density picture reaches every row."""
+    x, y = points[f"{map_name}_x"].to_numpy(), points[f"{map_name}_y"].to_numpy()
+    inside = np.zeros(len(points), bool)
+    for box in selection.get("box") or []:
+        (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
+        inside |= (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    for lasso in selection.get("lasso") or []:
+        inside |= _in_polygon(x, y, np.asarray(lasso["x"], float), np.asarray(lasso["y"], float))
+    return np.flatnonzero(inside)
+
+
+def _in_polygon(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Even-odd rule: a point is inside when a ray to its right crosses the polygon's
+    edges an odd number of times (one vectorised pass per edge)."""
+    inside = np.zeros(len(x), bool)
+    for x0, y0, x1, y1 in zip(xs, ys, np.roll(xs, 1), np.roll(ys, 1), strict=True):
+        crosses = (y0 > y) != (y1 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= crosses & (x < at)
+    return inside
 
 
 def _draw_slice(figure: go.Figure, points: pd.DataFrame, name: str, positions: np.ndarray,
@@ -109,7 +208,7 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
         correct = points["correct"].to_numpy(bool)
         return [
             {"name": "correct", "mask": correct, "color": BACKGROUND_GREY, "size": 4,
-             "opacity": 0.45},
+             "opacity": 0.45, "background": True},
             {"name": "misclassified", "mask": ~correct, "color": OKABE_ITO[4], "size": 6,
              "opacity": 0.9},
         ]
@@ -124,7 +223,7 @@ def _groups(points: pd.DataFrame, clusters: pd.DataFrame, color_by: str,
     in_error = points["cluster"].isin(error_table["cluster"]).to_numpy()
     in_named = points["cluster"].isin(named["cluster"]).to_numpy()
     groups = [{"name": "other points", "mask": ~in_error, "color": BACKGROUND_GREY,
-               "size": 4, "opacity": 0.35}]
+               "size": 4, "opacity": 0.35, "background": True}]
     unnamed = len(error_table) - len(named)
     if unnamed:
         groups.append({"name": f"{unnamed} more error clusters", "mask": in_error & ~in_named,

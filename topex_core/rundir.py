@@ -22,6 +22,7 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       space.npz              the explorer's feature space, when not logits (``explorer.space``)
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
       text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
+      row_embeddings.npz     the error clusters' rows embedded for the scores (explorer)
       rounds/N/round.json    RoundResult, with after_logits_S.npy, after_points.parquet, …
       rounds/N/sample_points.parquet   the accepted samples placed in the maps before/after
 """
@@ -61,6 +62,7 @@ FEATURES_FILE = "head_features.npy"
 TEST_FEATURES_FILE = "test_head_features.npy"
 EMBEDDINGS_FILE = "text_embeddings.npy"
 EMBEDDINGS_META_FILE = "text_embeddings.json"
+ROW_EMBEDDINGS_FILE = "row_embeddings.npz"
 ROUNDS_DIR = "rounds"
 ROUND_FILE = "round.json"
 AFTER_POINTS_FILE = "after_points.parquet"

@@ -47,7 +47,12 @@ def test_auto_switches_to_hdbscan_above_threshold() -> None:
 def test_degenerate_inputs() -> None:
     assert cluster_points(np.zeros((3, 2))).tolist() == [0, 0, 0]
     identical = cluster_points(np.ones((50, 3)), ClusterConfig(min_samples=5))
-    assert len(identical) == 50
+    assert identical.tolist() == [0] * 50  # nothing to separate: one cluster
+    # a few distinct points repeated many times: one cluster, at once, for either method
+    repeated = np.repeat(np.eye(3)[:2], 120_000, axis=0)
+    for method in ("hdbscan", "optics"):
+        labels = cluster_points(repeated, ClusterConfig(method=method, min_samples=5))
+        assert len(labels) == 240_000 and (labels == 0).all()
     truth = np.array([0, 1, 0, 1])
     no_errors = summarise_clusters(np.zeros(4, int), truth, truth, ["a", "b"])
     assert not no_errors["is_error_cluster"].any() and no_errors["confusion"][0] == ""

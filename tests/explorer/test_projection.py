@@ -65,3 +65,20 @@ def test_sklearn_fallback_without_opentsne(monkeypatch) -> None:
     np.testing.assert_array_equal(maps.transform(points)["tsne"], coords["tsne"])
     first, second = coords["tsne"][:80].mean(axis=0), coords["tsne"][80:160].mean(axis=0)
     assert np.linalg.norm(first - second) > np.ptp(coords["tsne"], axis=0).max() / 4
+
+
+def test_many_points_at_once_are_placed_by_their_nearest_reference_points(monkeypatch) -> None:
+    from topex_core.explorer import projection
+
+    points = blobs(n=600)
+    coords, maps = fit_maps(points[:300], seed=0)
+    transformed = maps.transform(points[300:])["tsne"]
+    monkeypatch.setattr(projection, "TRANSFORM_MAX_POINTS", 100)
+    interpolated = maps.transform(points[300:])["tsne"]
+    assert interpolated.shape == (300, 2) and np.isfinite(interpolated).all()
+    assert not np.array_equal(interpolated, transformed)  # the other method ran
+    spread = np.ptp(coords["tsne"], axis=0).max()
+    # each new point lands in its own blob, near where transform put it
+    assert np.median(np.linalg.norm(interpolated - transformed, axis=1)) < 0.1 * spread
+    low, high = coords["tsne"].min(axis=0), coords["tsne"].max(axis=0)
+    assert ((interpolated >= low) & (interpolated <= high)).all()

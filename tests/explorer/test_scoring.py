@@ -16,12 +16,13 @@ def test_density_by_hand() -> None:
 
 def test_average_pairwise_distance_by_hand() -> None:
     points = np.array([[0.0, 0], [3, 4], [0, 1]])
-    assert scoring.average_pairwise_distance(points, np.array([True, False, False])) == 3.0
+    assert scoring.average_pairwise_distance(points, np.array([True, False, False])) == (3.0,
+                                                                                          0.0)
     points = np.array([[0.0, 0], [0, 2], [3, 4]])
     expected = 5 + math.sqrt(13)
-    assert scoring.average_pairwise_distance(points, np.array([True, True, False])) == (
-        pytest.approx(expected))
-    assert math.isnan(scoring.average_pairwise_distance(points, np.ones(3, bool)))
+    apd, error = scoring.average_pairwise_distance(points, np.array([True, True, False]))
+    assert apd == pytest.approx(expected) and error == 0.0
+    assert all(math.isnan(v) for v in scoring.average_pairwise_distance(points, np.ones(3, bool)))
 
 
 def test_average_pairwise_distance_chunking_matches_brute_force() -> None:
@@ -29,7 +30,27 @@ def test_average_pairwise_distance_chunking_matches_brute_force() -> None:
     points = rng.normal(size=(300, 4))
     mask = rng.random(300) < 0.3
     brute = np.linalg.norm(points[mask][:, None] - points[~mask][None], axis=2).sum() / (~mask).sum()
-    assert scoring.average_pairwise_distance(points, mask, chunk_elements=1500) == pytest.approx(brute)
+    apd, error = scoring.average_pairwise_distance(points, mask, chunk_elements=1500)
+    assert apd == pytest.approx(brute) and error == 0.0
+    # as many sampled outsiders as there are: still exact
+    assert scoring.average_pairwise_distance(points, mask, sample=(~mask).sum())[0] == (
+        pytest.approx(brute))
+
+
+def test_a_sampled_apd_lies_within_its_standard_error_of_the_exact_one() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(20_000, 6))
+    mask = np.zeros(len(points), bool)
+    mask[:40] = True
+    exact, _ = scoring.average_pairwise_distance(points, mask)
+    estimates = [scoring.average_pairwise_distance(points, mask, sample=2_000, seed=seed)
+                 for seed in range(20)]
+    errors = np.array([estimate - exact for estimate, _ in estimates])
+    standard_errors = np.array([error for _, error in estimates])
+    assert (standard_errors > 0).all() and (standard_errors < 0.02 * exact).all()
+    # a standard error that is honest: about two thirds of estimates lie within one
+    assert 0.45 <= np.mean(np.abs(errors) <= standard_errors) <= 0.95
+    assert np.abs(errors).max() < 4 * standard_errors.mean()
 
 
 def test_geometric_median_by_hand() -> None:
@@ -64,7 +85,8 @@ def test_tight_coherent_cluster_ranks_first_with_a_reason() -> None:
                                     {0: "refund express delivery", 1: "alpha beta"},
                                     embed=hashing_embed)
     assert scores["cluster"].tolist() == [0, 1] and scores["rank"].tolist() == [1, 2]
-    assert list(scores.columns) == ["cluster", *scoring.SCORE_COLUMNS, "rank"]
+    assert list(scores.columns) == ["cluster", *scoring.SCORE_COLUMNS, "apd_se", "rank"]
+    assert (scores["apd_se"] == 0).all()  # few points: apd is exact
     assert scores.loc[0, "ctc"] > scores.loc[1, "ctc"]
     reason = scoring.pick_reason(scores)
     assert reason.startswith("Cluster 0 was chosen because its ") and "× the mean" in reason

@@ -1,17 +1,21 @@
 """Clustering of normalised logits and the error clusters among them (TopEx §2.2).
 
 OPTICS is the paper's default; above ``auto_threshold`` points the ``auto`` method uses
-HDBSCAN, because OPTICS grows roughly quadratically (20k points took 34 s on 2 cores).
+HDBSCAN (the ``hdbscan`` package's Borůvka implementation), because OPTICS grows roughly
+quadratically (20k points took 34 s on 2 cores).
 An error cluster is a cluster whose share of misclassified points exceeds a threshold.
 
 Very large inputs (more than ``max_cluster_points``, default 100,000): the clustering runs
 on a seeded random sample of that size and every other point takes the label of its
 nearest sampled point (noise included). This is the 1M-point path: sklearn's HDBSCAN did
-not finish 1M points in 30 minutes on 2 cores, and took 43 s on 100k.
+not finish 1M points in 30 minutes on 2 cores and took 45 s on 100k; the Borůvka
+implementation takes 4.4 s on 100k and 150 s on all of 1M, so the sample keeps the 1M
+path to seconds.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 
@@ -63,16 +67,25 @@ def chosen_method(n_points: int, config: ClusterConfig) -> str:
 def cluster_points(normalised: np.ndarray, config: ClusterConfig = ClusterConfig()) -> np.ndarray:
     """Cluster labels (N,) int64 for ``normalised`` (N, C); -1 is noise.
 
-    With fewer points than ``min_samples`` every point forms one cluster (0): there is
-    nothing to separate.
+    With fewer points, or fewer distinct points, than ``min_samples`` every point forms one
+    cluster (0): there is nothing to separate (one point repeated 1M times kept HDBSCAN's
+    tree busy for 508 s and came back as noise).
     """
     config.validate()
     points = np.asarray(normalised, dtype=np.float64)
-    if len(points) < config.min_samples:
+    if len(points) < config.min_samples or _fewer_distinct(points, config.min_samples):
         return np.zeros(len(points), dtype=np.int64)
     if len(points) > config.max_cluster_points:
         return _cluster_sample_and_assign(points, config)
     return _cluster_all(points, config)
+
+
+def _fewer_distinct(points: np.ndarray, count: int) -> bool:
+    """True when ``points`` (N, d) hold fewer than ``count`` distinct rows."""
+    # a prefix with enough distinct rows settles the common case without sorting N rows
+    if len(np.unique(points[: 50 * count], axis=0)) >= count:
+        return False
+    return len(np.unique(points, axis=0)) < count
 
 
 def _cluster_sample_and_assign(points: np.ndarray, config: ClusterConfig) -> np.ndarray:
@@ -96,10 +109,13 @@ def _cluster_all(points: np.ndarray, config: ClusterConfig) -> np.ndarray:
         model = OPTICS(min_samples=config.min_samples, xi=config.xi, max_eps=config.max_eps,
                        metric="euclidean")
     else:
-        from sklearn.cluster import HDBSCAN
+        import hdbscan
 
-        model = HDBSCAN(min_cluster_size=config.min_samples, min_samples=config.min_samples,
-                        copy=True)
+        # the hdbscan package's Borůvka KD-tree: the same clusters as scikit-learn's HDBSCAN
+        # (adjusted Rand 1.0 on 100k planted points) in 4.4 s instead of 45 s (README)
+        model = hdbscan.HDBSCAN(min_cluster_size=config.min_samples,
+                                min_samples=config.min_samples, algorithm="boruvka_kdtree",
+                                core_dist_n_jobs=os.cpu_count() or 1)
     return model.fit_predict(points).astype(np.int64)
 
 

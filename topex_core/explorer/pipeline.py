@@ -23,6 +23,7 @@ import pandas as pd
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.normalise import normalise_logits
+from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import check_space, fit_space, needs_features
 from topex_core.explorer.targets import in_error_regions
 from topex_core.records import ExploreResult
@@ -106,7 +107,8 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     report(0.85, "scoring error clusters")
     with timed("score", timings):
         scores = scoring.score_clusters(space_points, cluster_labels, error_clusters, texts,
-                                        {c: names[c].name for c in error_clusters}, embed=embed)
+                                        {c: names[c].name for c in error_clusters}, embed=embed,
+                                        embed_rows=RowEmbeddings(run_dir, texts, embed))
     with timed("write", timings):
         _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
         fitted_space.save(run_dir)

@@ -18,7 +18,12 @@ points (sklearn's t-SNE has no ``transform``).
 
 Large inputs: t-SNE is fitted on a seeded sample of at most ``tsne_max_fit`` points
 (default 5,000) and the rest are placed with openTSNE's ``transform``. Measured on the
-10,000-point demo: a full fit took 52 s, fit on 5,000 plus transform 12.7 s.
+10,000-point demo: a full fit took 52 s, fit on 5,000 plus transform 12.7 s. Above
+``TRANSFORM_MAX_POINTS`` points to place at once, ``transform`` (which optimises every
+new point against the reference) gives way to the inverse-distance-weighted mean of each
+point's ``FALLBACK_NEIGHBOURS`` nearest reference points, the start openTSNE's own
+``prepare_partial`` takes, without the optimisation: a documented deviation, its
+displacement against ``transform`` measured in ``bench/bench_explore.py`` (README).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ MAP_NAMES = ("sparse_pca", "tsne")
 MIN_TSNE_POINTS = 8
 SNAP_DISTANCE = 1e-6
 FALLBACK_NEIGHBOURS = 10
+TRANSFORM_MAX_POINTS = 20_000
+SPARSE_PCA_MAX_FIT = 50_000  # SparsePCA's components are fitted on a seeded sample above this
 
 
 @dataclass
@@ -81,6 +88,8 @@ class FittedMaps:
         return placed
 
     def _place(self, points: np.ndarray) -> np.ndarray:
+        if len(points) > TRANSFORM_MAX_POINTS:
+            return _nearest_average(self.reference, self.reference_coords, points)
         if self._embedding is None:
             self._embedding = _reference_embedding(self.reference, self.reference_coords,
                                                    self.perplexity, self.seed)
@@ -94,15 +103,19 @@ def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000
     """Fit both maps on ``normalised`` (N, C); return ({map name: (N, 2) float32}, maps).
 
     With fewer than ``MIN_TSNE_POINTS`` distinct rows the t-SNE map repeats SparsePCA's.
+    SparsePCA's two components are fitted on a seeded sample of ``SPARSE_PCA_MAX_FIT`` rows
+    when there are more (then every row is projected).
     """
     from sklearn.decomposition import SparsePCA
 
     points = np.asarray(normalised, dtype=np.float64)
     report = progress or (lambda fraction, message: None)
     report(0.0, "SparsePCA")
-    sparse_pca = SparsePCA(n_components=2, random_state=seed).fit(points)
-    coords = {"sparse_pca": sparse_pca.transform(points).astype(np.float32)}
     rng = np.random.default_rng(seed)
+    pca_sample = (rng.choice(len(points), SPARSE_PCA_MAX_FIT, replace=False)
+                  if len(points) > SPARSE_PCA_MAX_FIT else slice(None))
+    sparse_pca = SparsePCA(n_components=2, random_state=seed).fit(points[pca_sample])
+    coords = {"sparse_pca": sparse_pca.transform(points).astype(np.float32)}
     if len(points) > tsne_max_fit:
         fit_positions = np.sort(rng.choice(len(points), tsne_max_fit, replace=False))
     else:

@@ -8,11 +8,20 @@ For a cluster C inside all normalised logits Ŷ (N points, d dims):
 2. average pairwise distance (apd) = Σ_{j∈C, k∉C} ‖C_j − Ŷ_k‖₂ / (N − |C|), the paper's
    Eq. 4 taken literally (a sum over the cluster, a mean over the outside). Computed in
    chunks: memory is O(chunk × N), never N × N. NaN when no point lies outside C.
+   Deviation for large N: apd is the mean over outside points k of s_k = Σ_j ‖C_j − Ŷ_k‖₂,
+   so with more than ``APD_SAMPLE`` outside points it is estimated from a seeded uniform
+   sample of them, and ``apd_se`` (the standard error of that mean, with the finite-
+   population correction) is stored beside it; 0 where apd is exact. Euclidean distances
+   have no cheaper exact sum (squared ones would), hence the estimate.
 3. geometric-median distance (gmd) = mean ‖C_j − gm(C)‖₂, gm by Weiszfeld's algorithm.
 4. CTC preservation (ctc) = mean cosine similarity between the embedding of the cluster's
    name and the embeddings of its texts.
 5. cosine similarity (cos) = mean pairwise cosine similarity of the cluster's text
    embeddings (pairs of distinct texts); NaN for a cluster of one text.
+   Deviation for large clusters (4 and 5): ctc and cos are means over a cluster's texts
+   and pairs of texts, so above ``TEXT_SAMPLE`` members they are taken over a seeded
+   uniform sample of that many texts: embedding 100k texts of six error clusters took
+   most of the 1M-row explorer's time.
 6. weighted = 0.68·cos + 0.65·apd + 0.41·density, each min-max scaled over the clusters
    being ranked (a NaN component counts as 0, the lowest; a metric equal for all clusters
    scales to 1 for all).
@@ -27,6 +36,8 @@ import pandas as pd
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 MIN_EXTENT = 1e-3
+APD_SAMPLE = 20_000
+TEXT_SAMPLE = 2_000
 WEIGHTS = {"cos": 0.68, "apd": 0.65, "density": 0.41}
 SCORE_COLUMNS = ["density", "apd", "gmd", "ctc", "cos", "weighted"]
 EXPLANATIONS = {
@@ -54,26 +65,44 @@ def density(cluster_points: np.ndarray) -> float:
 
 
 def average_pairwise_distance(all_points: np.ndarray, member_mask: np.ndarray, *,
-                              chunk_elements: int = 8_000_000) -> float:
-    """Σ over members j and outsiders k of ‖Ŷ_j − Ŷ_k‖₂, divided by the number of outsiders.
+                              sample: int | None = None, seed: int = 0,
+                              chunk_elements: int = 8_000_000) -> tuple[float, float]:
+    """(apd, standard error): Σ over members j and outsiders k of ‖Ŷ_j − Ŷ_k‖₂, divided by
+    the number of outsiders, exactly (error 0) or, with more than ``sample`` outsiders,
+    estimated from ``sample`` of them drawn uniformly with ``seed``.
 
-    ``all_points`` (N, d); ``member_mask`` (N,) bool. Members are processed in blocks of
-    about ``chunk_elements`` distances (64 MB of float64 per temporary), whatever N is: a
-    fixed number of rows per block took 24 GB with 1M points.
+    ``all_points`` (N, d); ``member_mask`` (N,) bool. Distances are taken in blocks of
+    about ``chunk_elements`` (64 MB of float64 per temporary), whatever N is: a fixed
+    number of rows per block took 24 GB with 1M points.
     """
     members = all_points[member_mask]
     outsiders = all_points[~member_mask]
-    if len(outsiders) == 0:
-        return float("nan")
+    population = len(outsiders)
+    if population == 0:
+        return float("nan"), float("nan")
+    if sample is not None and population > sample:
+        rng = np.random.default_rng(seed)
+        outsiders = outsiders[rng.choice(population, sample, replace=False)]
+    per_outsider = _distance_sums(members, outsiders, chunk_elements)
+    if len(outsiders) == population:
+        return float(per_outsider.mean()), 0.0
+    correction = (population - len(outsiders)) / (population - 1)
+    error = per_outsider.std(ddof=1) / np.sqrt(len(outsiders)) * np.sqrt(correction)
+    return float(per_outsider.mean()), float(error)
+
+
+def _distance_sums(members: np.ndarray, outsiders: np.ndarray,
+                   chunk_elements: int) -> np.ndarray:
+    """(K,) Σ over the members (M, d) of their distances to each outsider (K, d)."""
     chunk_rows = max(1, chunk_elements // len(outsiders))
     outsider_norms = np.einsum("ij,ij->i", outsiders, outsiders)
-    total = 0.0
+    sums = np.zeros(len(outsiders))
     for start in range(0, len(members), chunk_rows):
         block = members[start:start + chunk_rows]
         squared = (np.einsum("ij,ij->i", block, block)[:, None] + outsider_norms[None, :]
                    - 2.0 * block @ outsiders.T)
-        total += float(np.sqrt(np.maximum(squared, 0.0)).sum())
-    return total / len(outsiders)
+        sums += np.sqrt(np.maximum(squared, 0.0)).sum(axis=0)
+    return sums
 
 
 def geometric_median(points: np.ndarray, *, tolerance: float = 1e-7,
@@ -118,39 +147,50 @@ def name_text_similarity(name_embedding: np.ndarray, text_embeddings: np.ndarray
 
 
 def score_clusters(normalised: np.ndarray, cluster_labels: np.ndarray, clusters: Sequence[int],
-                   texts: Sequence[str], names: dict[int, str], *, embed: Embed) -> pd.DataFrame:
+                   texts: Sequence[str], names: dict[int, str], *, embed: Embed,
+                   embed_rows: Callable[[np.ndarray], np.ndarray] | None = None
+                   ) -> pd.DataFrame:
     """Scores of ``clusters``, ranked by the weighted score (rank 1 = augment first).
 
     ``normalised`` (N, d) and ``cluster_labels`` (N,) cover all points; ``texts`` are the
-    N texts; ``names`` maps cluster → name; ``embed`` maps texts to (n, e) embeddings.
-    Returns columns cluster, the six scores, rank.
+    N texts; ``names`` maps cluster → name; ``embed`` maps texts to (n, e) embeddings, and
+    ``embed_rows`` row positions to their texts' embeddings (``embed`` of those texts when
+    None; the explorer passes ``RowEmbeddings``, which keeps them per run).
+    Returns columns cluster, the six scores, apd_se, rank.
     """
     points = np.asarray(normalised, dtype=np.float64)
     clusters = list(clusters)
     if not clusters:
-        return pd.DataFrame(columns=["cluster", *SCORE_COLUMNS, "rank"])
+        return pd.DataFrame(columns=["cluster", *SCORE_COLUMNS, "apd_se", "rank"])
     member_positions = {c: np.flatnonzero(cluster_labels == c) for c in clusters}
-    all_members = np.concatenate(list(member_positions.values()))
-    embeddings = dict(zip(all_members.tolist(),
-                          embed([texts[i] for i in all_members]), strict=True))
+    text_positions = {c: _sample(positions, TEXT_SAMPLE, seed=int(c))
+                      for c, positions in member_positions.items()}
+    all_members = np.concatenate(list(text_positions.values()))
+    member_embeddings = (embed_rows(all_members) if embed_rows is not None
+                         else embed([texts[i] for i in all_members]))
+    embeddings = dict(zip(all_members.tolist(), member_embeddings, strict=True))
     name_embeddings = embed([names[c] for c in clusters])
     rows = []
     for cluster, name_embedding in zip(clusters, name_embeddings, strict=True):
         positions = member_positions[cluster]
-        text_embeddings = np.stack([embeddings[i] for i in positions.tolist()])
+        text_embeddings = np.stack([embeddings[i] for i in text_positions[cluster].tolist()])
+        apd, apd_se = average_pairwise_distance(points, cluster_labels == cluster,
+                                                sample=APD_SAMPLE, seed=int(cluster))
         rows.append({
             "cluster": cluster,
             "density": density(points[positions]),
-            "apd": average_pairwise_distance(points, cluster_labels == cluster),
+            "apd": apd,
             "gmd": geometric_median_distance(points[positions]),
             "ctc": name_text_similarity(name_embedding, text_embeddings),
             "cos": mean_pairwise_cosine(text_embeddings),
+            "apd_se": apd_se,
         })
     frame = pd.DataFrame(rows)
     frame["weighted"] = sum(weight * _min_max(frame[metric].to_numpy())
                             for metric, weight in WEIGHTS.items())
     frame["rank"] = frame["weighted"].rank(ascending=False, method="first").astype(int)
-    return frame.sort_values("rank", ignore_index=True)
+    return frame[["cluster", *SCORE_COLUMNS, "apd_se", "rank"]].sort_values(
+        "rank", ignore_index=True)
 
 
 def pick_reason(scores: pd.DataFrame) -> str:
@@ -171,6 +211,13 @@ def pick_reason(scores: pd.DataFrame) -> str:
     metric = max(ratios, key=ratios.get)
     return (f"Cluster {cluster} was chosen because its {NAMES[metric]} is "
             f"{ratios[metric]:.2f}× the mean of all error clusters.")
+
+
+def _sample(positions: np.ndarray, size: int, *, seed: int) -> np.ndarray:
+    """``positions`` itself, or ``size`` of them drawn uniformly (sorted) when there are more."""
+    if len(positions) <= size:
+        return positions
+    return np.sort(np.random.default_rng(seed).choice(positions, size, replace=False))
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

@@ -1,0 +1,60 @@
+"""Sentence embeddings of a run's rows for the text-side scores, computed once per run.
+
+The scores embed the texts of every error cluster; exploring again with other settings
+finds many of the same rows, so each row's embedding is kept in ``row_embeddings.npz``
+(row positions, vectors) with the embedder's name and a hash of the run's texts, and
+only rows not embedded before are embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from topex_core.explorer.scoring import Embed
+from topex_core.rundir import ROW_EMBEDDINGS_FILE
+
+
+class RowEmbeddings:
+    """Callable: row positions (n,) → (n, e) float32 embeddings of those rows' texts."""
+
+    def __init__(self, run_dir: Path, texts: Sequence[str], embed: Embed) -> None:
+        self.path = Path(run_dir) / ROW_EMBEDDINGS_FILE
+        self.texts, self.embed = texts, embed
+        self.identity = json.dumps({
+            "embedder": getattr(embed, "model_name", getattr(embed, "__qualname__",
+                                                              type(embed).__name__)),
+            "texts_sha256": hashlib.sha256("\x1f".join(texts).encode()).hexdigest()})
+        self.vectors: dict[int, np.ndarray] = self._load()
+        self.embedded = 0  # rows embedded by this object (the rest came from the file)
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        positions = np.asarray(positions, dtype=np.int64)
+        missing = sorted({int(p) for p in positions} - self.vectors.keys())
+        if missing:
+            fresh = np.asarray(self.embed([self.texts[p] for p in missing]), np.float32)
+            self.vectors.update(zip(missing, fresh, strict=True))
+            self.embedded += len(missing)
+            self._save()
+        if not len(positions):
+            return np.zeros((0, 0), np.float32)
+        return np.stack([self.vectors[int(p)] for p in positions])
+
+    def _load(self) -> dict[int, np.ndarray]:
+        if not self.path.is_file():
+            return {}
+        with np.load(self.path, allow_pickle=False) as arrays:
+            if str(arrays["identity"]) != self.identity:
+                return {}
+            return dict(zip(arrays["positions"].tolist(), arrays["vectors"], strict=True))
+
+    def _save(self) -> None:
+        positions = np.array(sorted(self.vectors), dtype=np.int64)
+        temporary = self.path.with_suffix(".tmp.npz")
+        np.savez(temporary, identity=np.array(self.identity), positions=positions,
+                 vectors=np.stack([self.vectors[p] for p in positions.tolist()]))
+        temporary.replace(self.path)
