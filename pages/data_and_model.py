@@ -26,7 +26,7 @@ from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.errors import TopexError
 from topex_core.rundir import RunListing, is_run, list_runs
 from topex_core.training.adopt import parse_label_map
-from topex_core.training.classifier import TrainConfig, fast_train_precision, set_cpu_threads
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.imported import (
     ScoredDataset,
     has_score_columns,
@@ -35,6 +35,7 @@ from topex_core.training.imported import (
     scores_hash,
 )
 from topex_core.training.run import train_run
+from topex_core.training.settings import fast_train_precision
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 MODEL_CHOICES = ["Fine-tune a backbone", "Use a classifier as it is",

@@ -8,7 +8,7 @@ from conftest import tiny_frame
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.training import classifier as clf
-from topex_core.training import tokens
+from topex_core.training import settings, tokens
 
 
 @pytest.fixture()
@@ -94,18 +94,18 @@ def test_the_automatic_budget_and_the_training_precision_resolve(tiny_backbone) 
 
 def test_long_texts_get_one_epoch_fewer_and_bfloat16_forward_passes_where_trained_so() -> None:
     config = clf.TrainConfig(backbone="x")
-    assert clf.epochs_for(config, 64) == 3 and clf.epochs_for(config, 136) == 2
-    assert clf.epochs_for(clf.TrainConfig(backbone="x", epochs=5), 192) == 5
+    assert settings.epochs_for(config, 64) == 3 and settings.epochs_for(config, 136) == 2
+    assert settings.epochs_for(clf.TrainConfig(backbone="x", epochs=5), 192) == 5
     bf16 = clf.TrainConfig(backbone="x", train_precision="bfloat16")
     fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
-    assert clf.run_precision("auto", bf16, 192) == "bfloat16"
-    assert clf.run_precision("auto", bf16, 128) == "float32"  # short texts: exact logits
-    assert clf.run_precision("auto", fp32, 192) == "float32"  # no fast bfloat16 here
-    assert clf.run_precision("float32", bf16, 192) == "float32"
+    assert settings.run_precision("auto", bf16, 192) == "bfloat16"
+    assert settings.run_precision("auto", bf16, 128) == "float32"  # short texts: exact logits
+    assert settings.run_precision("auto", fp32, 192) == "float32"  # no fast bfloat16 here
+    assert settings.run_precision("float32", bf16, 192) == "float32"
     as_is = clf.TrainConfig(backbone="x", fine_tune=False, train_precision="bfloat16")
-    assert clf.run_precision("auto", as_is, 256) == "float32"
+    assert settings.run_precision("auto", as_is, 256) == "float32"
     with pytest.raises(ValueError):
-        clf.run_precision("float16", bf16, 192)
+        settings.run_precision("float16", bf16, 192)
 
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"train_size": 1}, {"max_length": 4},

@@ -17,6 +17,7 @@ import torch
 from topex_core.errors import TopexError
 from topex_core.rundir import write_json_atomic
 from topex_core.training import classifier as clf
+from topex_core.training.settings import LEGACY_SETTINGS
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.jsonl"
@@ -55,7 +56,7 @@ def check_same_config(out_dir: Path, payload: dict) -> None:
     if path.is_file():
         previous = dict(json.loads(path.read_text(encoding="utf-8")).get("comparable", {}))
         # experiments started before a training setting existed ran with its legacy value
-        previous["train"] = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS,
+        previous["train"] = {**asdict(clf.TrainConfig()), **LEGACY_SETTINGS,
                              **previous.get("train", {})}
         current = json.loads(json.dumps(comparable))
         differences = sorted(

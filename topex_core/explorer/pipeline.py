@@ -24,7 +24,7 @@ from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.normalise import normalise_logits
 from topex_core.explorer.row_embeddings import RowEmbeddings
-from topex_core.explorer.space import check_space, fit_space, needs_features
+from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
 from topex_core.explorer.targets import in_error_regions
 from topex_core.records import ExploreResult
 from topex_core.rundir import (
@@ -75,13 +75,7 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     timings: dict[str, float] = {}
     with timed("normalise", timings):
         normalised, scaler = normalise_logits(logits)
-    if needs_features(space):
-        with timed("features", timings):
-            features = _run_features(run_dir, lambda f, m: report(0.04 * f, f"features: {m}"))
-    else:
-        features = None
-    fitted_space = fit_space(space, normalised, features)
-    space_points = fitted_space.points(normalised, features)
+    fitted_space, space_points = _fitted_space(run_dir, space, normalised, timings, report)
     method = clustering.chosen_method(len(points), config.clustering)
     report(0.05, f"clustering {len(points):,} points in the {space} space ({method})")
     with timed("cluster", timings):
@@ -131,11 +125,20 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     return result
 
 
-def _run_features(run_dir: Path, progress: Progress) -> np.ndarray:
-    # imported here: the model features need torch, which a logits-only explorer never loads
-    from topex_core.training.features import run_features
+def _fitted_space(run_dir: Path, space: str, normalised: np.ndarray,
+                  timings: dict[str, float], report: Progress
+                  ) -> tuple[FittedSpace, np.ndarray]:
+    """The space fitted on the pool, and the pool's (N, D) points in it."""
+    features = None
+    if needs_features(space):
+        # imported here: the model features need torch, which a logits-only explorer skips
+        from topex_core.training.features import run_features
 
-    return run_features(run_dir, progress=progress)
+        with timed("features", timings):
+            features = run_features(run_dir, progress=lambda f, m: report(0.04 * f,
+                                                                          f"features: {m}"))
+    fitted = fit_space(space, normalised, features)
+    return fitted, fitted.points(normalised, features)
 
 
 def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,

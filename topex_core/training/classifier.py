@@ -18,12 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from topex_core.config import PRECISIONS, TRAIN_PRECISIONS, TRUNCATIONS
+from topex_core.config import TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
 from topex_core.timing import Progress, TimeLeft
 from topex_core.training import tokens
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
+from topex_core.training.settings import (
+    LEGACY_SETTINGS,
+    check_precision,
+    epochs_for,
+    fast_train_precision,
+)
 
 META_FILE = "topex_classifier.json"
 
@@ -55,7 +61,7 @@ class TrainConfig:
 
     ``epochs`` None is ``DEFAULT_EPOCHS``, or ``LONG_TEXT_EPOCHS`` when the budget is above
     ``tokens.LONG_TEXT_TOKENS`` (long texts carry more per row, and each epoch costs more;
-    :func:`epochs_for`).
+    ``settings.epochs_for``).
 
     ``train_precision``: "auto" fine-tunes under bfloat16 autocast where the hardware runs
     it fast (a CPU with AMX or AVX512-BF16, a GPU with bfloat16), else in float32;
@@ -111,31 +117,6 @@ class TrainConfig:
                                 f", got '{self.train_precision}'")
 
 
-# Runs and experiments written before a setting existed were made with these values.
-LEGACY_SETTINGS = {"truncation": "head", "train_precision": "float32"}
-DEFAULT_EPOCHS = 3
-LONG_TEXT_EPOCHS = 2
-
-
-def epochs_for(config: TrainConfig, max_length: int) -> int:
-    """The epochs a fine-tune with this budget (tokens) runs: ``config.epochs`` when set."""
-    if config.epochs is not None:
-        return config.epochs
-    return LONG_TEXT_EPOCHS if max_length > tokens.LONG_TEXT_TOKENS else DEFAULT_EPOCHS
-
-
-def fast_train_precision() -> str:
-    """"bfloat16" where autocast runs it fast (AMX or AVX512-BF16 CPU, bfloat16 GPU), else
-    "float32" (emulated bfloat16 would be slower than float32)."""
-    if torch.cuda.is_available():
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
-    except OSError:  # not Linux: no cheap way to know, so the exact path
-        return "float32"
-    return "bfloat16" if {"amx_bf16", "avx512_bf16"} & set(flags) else "float32"
-
-
 @dataclass
 class Classifier:
     """A fine-tuned model with what is needed to use it again."""
@@ -150,26 +131,6 @@ class Classifier:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
-
-
-def run_precision(precision: str, config: TrainConfig, max_length: int) -> str:
-    """The precision of a run's forward passes: ``precision`` unless it is "auto", which
-    is bfloat16 where the model was fine-tuned in bfloat16 (the hardware is fast at it)
-    and its budget is above ``tokens.LONG_TEXT_TOKENS`` (long texts, where the logits are
-    a fifth of the first map's time), else float32, the exact logits. ``config`` is
-    resolved."""
-    if precision != "auto":
-        return check_precision(precision)
-    long_texts = max_length > tokens.LONG_TEXT_TOKENS
-    fast = config.fine_tune and config.train_precision == "bfloat16"
-    return "bfloat16" if long_texts and fast else "float32"
-
-
-def check_precision(precision: str) -> str:
-    """``precision`` itself when it is one of :data:`PRECISIONS`, else a ValueError."""
-    if precision not in PRECISIONS:
-        raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
-    return precision
 
 
 def pick_device() -> torch.device:

@@ -38,6 +38,7 @@ from topex_core.rundir import (
 )
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
+from topex_core.training import settings
 from topex_core.training.adopt import adopt_classifier
 
 
@@ -56,7 +57,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     config.validate()
     config = config.resolved()
     if precision != "auto":
-        clf.check_precision(precision)
+        settings.check_precision(precision)
     held_out = None
     if test is None and check_test_size(test_size) > 0:
         held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
@@ -72,7 +73,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     training_set = pool.subset(positions)
     model_cache = (cache or cache_dir()) / "models" / _cache_key(training_set, config)
     classifier = _fitted_classifier(training_set, config, model_cache, timings, report)
-    precision = clf.run_precision(precision, config, classifier.max_length)
+    precision = settings.run_precision(precision, config, classifier.max_length)
     classifier.precision = precision
     with timed("predict_logits", timings):
         logits = _cached_logits(classifier, pool, model_cache,
@@ -94,7 +95,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         run_id=new_run_id(), label_names=list(pool.label_names),
         dataset=dataset_record(pool),
         config={**asdict(config), "max_length": classifier.max_length,
-                "epochs": clf.epochs_for(config, classifier.max_length)},
+                "epochs": settings.epochs_for(config, classifier.max_length)},
         test_dataset=dataset_record(test) if test is not None else None,
         train_ids=pool.ids[positions].tolist(), logits_precision=precision,
         pool_accuracy=accuracy(logits, pool.labels),
@@ -181,7 +182,7 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
                        f"{pool.source} ({held_out.source_rows if held_out else len(pool):,} "
                        "rows) into it; choose a new run folder")
     # runs written before a setting existed ran with its legacy value, else its default
-    defaults = {**asdict(clf.TrainConfig()), **clf.LEGACY_SETTINGS}
+    defaults = {**asdict(clf.TrainConfig()), **settings.LEGACY_SETTINGS}
     differences = [name for name, value in asdict(config).items()
                    if not (name in ("max_length", "epochs") and value is None)
                    and existing.config.get(name, defaults[name]) != value]
