@@ -100,14 +100,9 @@ def fit_space(space: str, normalised: np.ndarray,
     unit = _unit_rows(features)
     dimensions = max(1, min(FEATURE_DIMENSIONS, *unit.shape))
     pca = PCA(n_components=dimensions, random_state=0).fit(unit)
-    reduced = pca.transform(unit)
-    fitted = FittedSpace(space, pca.mean_, pca.components_,
-                         feature_scale=_unit_variance_scale(reduced))
-    if space == "both":
-        fitted = FittedSpace(space, pca.mean_, pca.components_,
-                             logit_scale=_unit_variance_scale(np.asarray(normalised)),
-                             feature_scale=fitted.feature_scale)
-    return fitted
+    logit_scale = _unit_variance_scale(np.asarray(normalised)) if space == "both" else 1.0
+    return FittedSpace(space, pca.mean_, pca.components_, logit_scale=logit_scale,
+                       feature_scale=_unit_variance_scale(pca.transform(unit)))
 
 
 def load_space(run_dir: Path, space: str) -> FittedSpace:

@@ -21,13 +21,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from topex_core.config import LOGITS_ENGINES
+from topex_core.data.dataset import read_table
 from topex_core.errors import DataError, TopexError
 from topex_core.rundir import MODEL_DIR, has_classifier, read_run
 from topex_core.timing import Progress
 from topex_core.training import classifier as clf
+from topex_core.training.imported import SCORE_PREFIXES
+from topex_core.training.run import load_run_classifier
 
 RAY_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
 
@@ -73,19 +77,22 @@ def score_file(job: LogitsJob, progress: Progress | None = None) -> pd.DataFrame
 
 
 def logit_columns(label_names: list[str]) -> list[str]:
-    return [f"logit_{name}" for name in label_names]
+    """The column of each class's logit, as ``topex import-predictions`` reads them."""
+    return [f"{SCORE_PREFIXES['logit']}{name}" for name in label_names]
+
+
+def _with_logits(frame: pd.DataFrame, logits: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with one column per class of ``logits`` (n, C)."""
+    return frame.assign(**dict(zip(columns, logits.T, strict=True)))
 
 
 def _score_here(job: LogitsJob, label_names: list[str], progress: Progress | None
                 ) -> pd.DataFrame:
-    from topex_core.data.dataset import read_table
-    from topex_core.training.run import load_run_classifier
-
     frame = read_table(job.data)
     texts, pairs = _texts(frame, job)
     logits = clf.predict_logits(load_run_classifier(job.run_dir), texts, pairs,
                                 progress=progress)
-    return frame.assign(**dict(zip(logit_columns(label_names), logits.T, strict=True)))
+    return _with_logits(frame, logits, logit_columns(label_names))
 
 
 def _texts(frame: pd.DataFrame, job: LogitsJob) -> tuple[list[str], list[str] | None]:
@@ -106,8 +113,6 @@ class _LogitsActor:
                  threads: int) -> None:
         import torch
 
-        from topex_core.training.run import load_run_classifier
-
         torch.set_num_threads(threads)
         self.classifier = load_run_classifier(Path(run_dir))
         self.job, self.columns = job, logit_columns(label_names)
@@ -116,7 +121,7 @@ class _LogitsActor:
         texts, pairs = _texts(batch, self.job)
         logits = clf.predict_logits(self.classifier, texts, pairs,
                                     batch_size=min(64, self.job.batch_size))
-        return batch.assign(**dict(zip(self.columns, logits.T, strict=True)))
+        return _with_logits(batch, logits, self.columns)
 
 
 def _score_with_ray(job: LogitsJob, label_names: list[str]) -> pd.DataFrame:
