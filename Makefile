@@ -9,7 +9,7 @@ PORT ?= 8501
 
 LLM_PORT ?= 8000
 
-.PHONY: run test lint bench demo-data clean browser llm-server
+.PHONY: run test test-other-path lint bench demo-data clean browser llm-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
+# FAST_BFLOAT16=0 runs the suite on the float32 path of a CPU without AMX, =1 on the
+# bfloat16 path, whatever this CPU is; auto asks the hardware.
+FAST_BFLOAT16 ?= auto
+
 test: $(DEV_STAMP) browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --fast-bfloat16=$(FAST_BFLOAT16)
+
+# The fast tests on the precision path this CPU does not take by itself (CI runs both).
+test-other-path: $(DEV_STAMP)
+	OTHER=$$($(BIN)/python -c "from topex_core.training.hardware import fast_bfloat16; \
+	  print(0 if fast_bfloat16() else 1)") \
+	  && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" --fast-bfloat16=$$OTHER
 
 # Debian's Chromium for the end-to-end test (Playwright drives it; nothing is downloaded
 # by Playwright itself). Without root or apt the test is skipped with a message.

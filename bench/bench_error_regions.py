@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +48,7 @@ from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
 from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
 from topex_core.training.embeddings import SentenceEmbedder
+from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -166,7 +166,7 @@ def main() -> None:
                 start = time.perf_counter()
                 explore_run(run_dir, ExploreConfig(space=space), embed=embedder)
                 result = measure(run_dir, name, time.perf_counter() - start)
-                print(json.dumps({**result, "threads": threads, "machine": platform.machine()},
+                print(json.dumps({**result, "threads": threads, "machine": machine_line()},
                                  ensure_ascii=False), flush=True)
 
 

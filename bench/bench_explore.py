@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import tempfile
 import time
@@ -35,6 +34,7 @@ from topex_core.records import DatasetRecord, RunRecord
 from topex_core.rundir import new_run_id, write_run
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
+from topex_core.training.hardware import machine_line
 from topex_core.training.run import points_frame, train_run
 
 
@@ -139,7 +139,31 @@ def scale_checks(run_dir: Path) -> dict:
             "exact_s": round(exact_s, 2), "estimate": round(estimate, 2),
             "standard_error": round(error, 2), "estimate_s": round(time.perf_counter() - start, 2),
             "relative_error": round(abs(estimate - exact) / exact, 5)}
+        checks["text_scores_largest_error_cluster"] = text_score_check(
+            run_dir, np.flatnonzero(members), str(errors.iloc[0]["name"]))
     return checks
+
+
+def text_score_check(run_dir: Path, members: np.ndarray, name: str) -> dict:
+    """ctc and cos of one cluster from ``TEXT_SAMPLE`` texts (with standard errors) against
+    the same from 2,000 (the sample before this round), and the time each takes to embed."""
+    from topex_core.explorer.scoring import TEXT_SAMPLE, mean_pairwise_cosine, name_text_similarity
+    from topex_core.rundir import read_points
+
+    texts = read_points(run_dir)["text"].to_numpy()
+    embedder, result = SentenceEmbedder(), {"members": len(members)}
+    name_embedding = embedder([name])[0]
+    for size in (TEXT_SAMPLE, 2_000):
+        chosen = np.random.default_rng(0).choice(members, min(size, len(members)), replace=False)
+        start = time.perf_counter()
+        embeddings = embedder(list(texts[chosen]))
+        result[f"embed_{size}_s"] = round(time.perf_counter() - start, 2)
+        for score, (value, error) in {
+                "cos": mean_pairwise_cosine(embeddings, population=len(members)),
+                "ctc": name_text_similarity(name_embedding, embeddings,
+                                            population=len(members))}.items():
+            result[f"{score}_{size}"] = [round(value, 4), round(error, 4)]
+    return result
 
 
 def _hdbscan_implementations() -> dict:
@@ -197,7 +221,7 @@ def main() -> None:
         rows = len(pd.read_parquet(run_dir / "points.parquet", columns=["id"]))
     print(json.dumps({
         "benchmark": "explore", "points": rows, "source": args.points, "threads": threads,
-        "machine": platform.machine(), "method": result.method,
+        "machine": machine_line(), "method": result.method,
         "error_clusters": result.error_clusters, "slices": result.slices,
         "stages_s": result.timings_s,
         "explore_s": round(total, 2), "imports_s": round(import_s, 2),

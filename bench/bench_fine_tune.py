@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from topex_core.data.dataset import load_dataset
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         total = time.perf_counter() - start
     print(json.dumps({
         "benchmark": "fine_tune", "dataset": str(args.data), "train_size": 1000, "epochs": 3,
-        "max_length": args.max_length, "threads": threads, "machine": platform.machine(),
+        "max_length": args.max_length, "threads": threads, "machine": machine_line(),
         "fine_tune_s": record.timings_s["fine_tune"],
         "predict_pool_and_test_s": record.timings_s["predict_logits"],
         "total_s": round(total, 2), "pool_rows": len(pool),

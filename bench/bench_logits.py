@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -20,6 +19,7 @@ import torch
 
 from topex_core.data.dataset import load_dataset
 from topex_core.training import classifier as clf_module
+from topex_core.training.hardware import machine_line
 
 
 def main() -> None:
@@ -81,7 +81,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "forward_pass",
         "rows": len(dataset), "batch_size": args.batch_size, "max_length": args.max_length,
-        "threads": threads, "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "threads": threads, "machine": machine_line(),
         "torch": torch.__version__,
         "topex_s_median": round(topex_median, 3), "pipeline_s_median": round(pipeline_median, 3),
         "topex_rows_per_s": round(len(dataset) / topex_median, 1),

@@ -10,8 +10,16 @@ part, as a review's verdict). Levers: bfloat16 autocast in training, a 128-token
 head + tail truncation; and, opt-in, the run's forward passes in bfloat16 as well. Each
 configuration runs in its own process with a fresh TOPEX_HOME (no cache), so that times
 and peak memory are its own; TREC (short texts) is trained with today's and the new
-defaults to check it is no slower. Prints one JSON object per configuration and a
-summary.
+defaults to check it is no slower. Prints one JSON object per configuration (with the CPU
+and whether bfloat16 was fast) and a summary.
+
+The ``float32_*`` configurations force the float32 path (TOPEX_FAST_BFLOAT16=0, what a CPU
+without AMX or AVX512-BF16 takes) and measure the levers that cut FLOPs rather than
+precision: the lowest encoder layers frozen during fine-tuning, a shorter budget, and
+int8 dynamically quantised forward passes; ``float32_new_defaults`` is what the automatic
+settings choose there.
+
+    python bench/bench_long_texts.py --only float32_before_levers float32_freeze_3 ...
 """
 
 from __future__ import annotations
@@ -19,45 +27,82 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from topex_core.config import FAST_BFLOAT16_ENV
+from topex_core.training.hardware import machine_line
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ARTICLES_PER_DOCUMENT = 8
-# name: (documents, truncation, max_length (None: chosen from the data), train precision)
+
+
+class Setting(NamedTuple):
+    """One configuration: documents, truncation, budget (None: chosen from the data), train
+    precision, lowest layers frozen (None: automatic), forward-pass precision, epochs (None:
+    automatic), whether it is explored too (time to the first map), and the bfloat16
+    detection forced to "0"/"1" (None: this CPU's)."""
+
+    documents: str
+    truncation: str | None
+    max_length: int | None
+    train_precision: str
+    freeze_layers: int | None = 0
+    logits: str = "float32"
+    epochs: int | None = 3
+    first_map: bool = False
+    fast_bfloat16: str | None = None
+
+
+# the float32 path (a CPU without AMX or AVX512-BF16, forced so on any CPU): today's
+# defaults before the float32 levers, each lever alone, and the levers together (the
+# automatic settings, which is what the defaults now resolve to there)
+FLOAT32 = {"fast_bfloat16": "0", "first_map": True, "epochs": None}
 CONFIGS = {
-    "today": ("uniform", "head", None, "float32"),
-    "bfloat16": ("uniform", "head", None, "bfloat16"),
-    "head_128": ("uniform", "head", 128, "float32"),
-    "head_tail_128": ("uniform", "head_tail", 128, "float32"),
-    "together": ("uniform", "head_tail", 128, "auto"),
-    "together_bf16_logits": ("uniform", "head_tail", 128, "auto"),
-    "head_tail_160_bf16_logits": ("uniform", "head_tail", 160, "auto"),
-    "head_tail_192_bf16_logits": ("uniform", "head_tail", 192, "auto"),
-    "head_tail_192_2_epochs_bf16_logits": ("uniform", "head_tail", 192, "auto"),
-    "new_defaults": ("uniform", "head_tail", None, "auto"),
-    "ending_new_defaults": ("ending", "head_tail", None, "auto"),
-    "ending_head_256": ("ending", "head", None, "auto"),
-    "ending_head_128": ("ending", "head", 128, "auto"),
-    "ending_head_tail_128": ("ending", "head_tail", 128, "auto"),
-    "trec_today": ("trec", "head", None, "float32"),
-    "trec_together": ("trec", "head_tail", None, "auto"),
+    "today": Setting("uniform", "head", None, "float32"),
+    "bfloat16": Setting("uniform", "head", None, "bfloat16"),
+    "head_128": Setting("uniform", "head", 128, "float32"),
+    "head_tail_128": Setting("uniform", "head_tail", 128, "float32"),
+    "together": Setting("uniform", "head_tail", 128, "auto", first_map=True),
+    "together_bf16_logits": Setting("uniform", "head_tail", 128, "auto", logits="bfloat16",
+                                    first_map=True),
+    "head_tail_160_bf16_logits": Setting("uniform", "head_tail", 160, "auto",
+                                         logits="bfloat16", first_map=True),
+    "head_tail_192_bf16_logits": Setting("uniform", "head_tail", 192, "auto",
+                                         logits="bfloat16", first_map=True),
+    "head_tail_192_2_epochs_bf16_logits": Setting("uniform", "head_tail", 192, "auto",
+                                                  logits="bfloat16", epochs=2, first_map=True),
+    "new_defaults": Setting("uniform", "head_tail", None, "auto", None, "auto", None, True),
+    "ending_new_defaults": Setting("ending", "head_tail", None, "auto", None, "auto", None),
+    "ending_head_256": Setting("ending", "head", None, "auto"),
+    "ending_head_128": Setting("ending", "head", 128, "auto"),
+    "ending_head_tail_128": Setting("ending", "head_tail", 128, "auto"),
+    "trec_today": Setting("trec", "head", None, "float32"),
+    "trec_together": Setting("trec", "head_tail", None, "auto", None, "auto", None),
+    "float32_before_levers": Setting("uniform", "head_tail", None, "auto", 0, "float32",
+                                     **FLOAT32),
+    "float32_freeze_2": Setting("uniform", "head_tail", None, "auto", 2, "float32", **FLOAT32),
+    "float32_freeze_3": Setting("uniform", "head_tail", None, "auto", 3, "float32", **FLOAT32),
+    "float32_freeze_4": Setting("uniform", "head_tail", None, "auto", 4, "float32", **FLOAT32),
+    "float32_budget_128": Setting("uniform", "head_tail", 128, "auto", 0, "float32",
+                                  **FLOAT32),
+    "float32_int8_logits": Setting("uniform", "head_tail", None, "auto", 0, "int8",
+                                   **FLOAT32),
+    "float32_new_defaults": Setting("uniform", "head_tail", None, "auto", None, "auto",
+                                    **FLOAT32),
+    "float32_ending_new_defaults": Setting("ending", "head_tail", None, "auto", None, "auto",
+                                           **{**FLOAT32, "first_map": False}),
+    "float32_trec_new_defaults": Setting("trec", "head_tail", None, "auto", None, "auto",
+                                         **{**FLOAT32, "first_map": False}),
 }
-# the run's forward passes in bfloat16 as well (opt-in)
-BFLOAT16_LOGITS = {"together_bf16_logits", "head_tail_160_bf16_logits",
-                   "head_tail_192_bf16_logits", "head_tail_192_2_epochs_bf16_logits"}
-EPOCHS = {"head_tail_192_2_epochs_bf16_logits": 2}  # fewer steps over the same rows
-# the defaults since the second round: budget ≤ 192 from the data, epochs chosen by it
-NEW_DEFAULTS = {"new_defaults", "ending_new_defaults", "trec_together"}
-FIRST_MAP = {"together", "new_defaults", *BFLOAT16_LOGITS}  # explored too: time to first map
 
 
 def long_documents(kind: str, rows: int, split: str, seed: int) -> pd.DataFrame:
@@ -78,43 +123,48 @@ def long_documents(kind: str, rows: int, split: str, seed: int) -> pd.DataFrame:
 
 
 def run_one(name: str, rows: int, test_rows: int) -> dict:
+    setting = CONFIGS[name]
+    if setting.fast_bfloat16 is not None:
+        os.environ[FAST_BFLOAT16_ENV] = setting.fast_bfloat16
     from topex_core.data.dataset import dataset_from_frame, load_dataset
     from topex_core.explorer.pipeline import explore_run
     from topex_core.training.classifier import TrainConfig, set_cpu_threads
     from topex_core.training.embeddings import SentenceEmbedder
     from topex_core.training.run import train_run
 
-    kind, truncation, max_length, precision = CONFIGS[name]
     threads = set_cpu_threads()
-    if kind == "trec":
+    if setting.documents == "trec":
         pool = load_dataset(SHARED / "trec" / "train.csv")
         test = load_dataset(SHARED / "trec" / "test.csv", label_names=pool.label_names)
     else:
-        pool = dataset_from_frame(long_documents(kind, rows, "train", 0), source=kind)
-        test = dataset_from_frame(long_documents(kind, test_rows, "test", 1), source=kind,
-                                  label_names=pool.label_names)
-    config = TrainConfig(truncation=truncation, max_length=max_length,
-                         train_precision=precision,
-                         epochs=EPOCHS.get(name, None if name in NEW_DEFAULTS else 3))
+        pool = dataset_from_frame(long_documents(setting.documents, rows, "train", 0),
+                                  source=setting.documents)
+        test = dataset_from_frame(long_documents(setting.documents, test_rows, "test", 1),
+                                  source=setting.documents, label_names=pool.label_names)
+    config = TrainConfig(truncation=setting.truncation, max_length=setting.max_length,
+                         train_precision=setting.train_precision, epochs=setting.epochs,
+                         freeze_layers=setting.freeze_layers)
     with tempfile.TemporaryDirectory() as home:
         os.environ["TOPEX_HOME"] = home
         start = time.perf_counter()
         record = train_run(pool, config, Path(home) / "run", test=test,
-                           precision=("bfloat16" if name in BFLOAT16_LOGITS else
-                                      "auto" if name in NEW_DEFAULTS else "float32"))
+                           precision=setting.logits)
         trained = time.perf_counter() - start
         explore_s = None
-        if name in FIRST_MAP:
+        if setting.first_map:
             explore_start = time.perf_counter()
             explore_run(Path(home) / "run", embed=SentenceEmbedder())
             explore_s = time.perf_counter() - explore_start
     words = np.mean([len(text.split()) for text in pool.texts])
-    return {"config": name, "documents": kind, "truncation": record.config["truncation"],
+    return {"config": name, "documents": setting.documents,
+            "truncation": record.config["truncation"],
             "max_length": record.config["max_length"],
             "train_precision": record.config["train_precision"],
             "epochs": record.config["epochs"],
+            "freeze_layers": record.config.get("freeze_layers", 0),
             "logits_precision": record.logits_precision, "rows": len(pool),
             "test_rows": len(test), "mean_words": round(float(words), 1), "threads": threads,
+            "machine": machine_line(),
             "fine_tune_s": record.timings_s.get("fine_tune"),
             "logits_s": record.timings_s.get("predict_logits"),
             "train_and_logits_s": round(trained, 1),
@@ -156,9 +206,15 @@ def main() -> None:
         results.append(json.loads(output.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     by_name = {result["config"]: result for result in results}
-    summary = {"benchmark": "long_texts", "machine": platform.machine(),
+    summary = {"benchmark": "long_texts", "machine": machine_line(),
                "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
                "tokenise_all_once_s": tokenisation_seconds(args.rows, args.test_rows)}
+    before, after = by_name.get("float32_before_levers"), by_name.get("float32_new_defaults")
+    if before and after:
+        summary["float32_first_map_speed_up"] = round(before["first_map_s"]
+                                                      / after["first_map_s"], 2)
+        summary["float32_accuracy_change_points"] = round(
+            100 * (after["test_accuracy"] - before["test_accuracy"]), 2)
     if "today" in by_name and "together" in by_name:
         today, together = by_name["today"], by_name["together"]
         summary["speed_up_train_and_logits"] = round(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core import plots
+from topex_core.training.hardware import machine_line
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -94,7 +94,7 @@ def main() -> None:
                     "benchmark": "map_weight", "rows": rows,
                     "way": "density + foreground" if dense else "every row a point",
                     "json_mb": round(len(payload) / 1e6, 2), "build_s": round(build_s, 2),
-                    "first_paint_s": paint, "machine": platform.machine(),
+                    "first_paint_s": paint, "machine": machine_line(),
                     "date": time.strftime("%Y-%m-%d")}), flush=True)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from topex_core.retraining.retrain import RetrainConfig, retrain
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
+from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 
@@ -76,7 +76,7 @@ def main() -> None:
             full = timed_round(run_dir, store, "full")
     print(json.dumps({
         "benchmark": "retrain", "data": args.data, "samples": samples, "threads": threads,
-        "machine": platform.machine(), "head_cold": head_cold, "head_warm": head_warm,
+        "machine": machine_line(), "head_cold": head_cold, "head_warm": head_warm,
         "full": full, "full_over_head_warm": round(full["total_s"] / head_warm["total_s"], 1),
     }))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from topex_core.explorer.normalise import normalise_logits
 from topex_core.explorer.projection import _fit_tsne
 from topex_core.explorer.scoring import average_pairwise_distance, score_clusters
 from topex_core.training.classifier import default_backbone, set_cpu_threads
+from topex_core.training.hardware import machine_line
 
 TREC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "trec" / "train.csv"
 
@@ -47,7 +47,7 @@ def report(stage: str, size: int, ours: list[float], reference: list[float] | No
            reference_name: str | None = None, **extra: object) -> None:
     record = {"bench": "stages", "stage": stage, "points": size,
               "median_s": round(statistics.median(ours), 4), "runs_s": [round(t, 4) for t in ours],
-              "machine": platform.processor() or platform.machine(), **extra}
+              "machine": machine_line(), **extra}
     if reference is not None:
         record.update(reference=reference_name,
                       reference_median_s=round(statistics.median(reference), 4),

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from topex_core.training.hardware import machine_line, machine_record
+
 SCRIPTS = [["bench_fine_tune.py"], ["bench_logits.py"], ["bench_explore.py", "--points", "trec"],
            ["bench_explore.py", "--points", "100000"], ["bench_store.py"],
            ["bench_generation.py"], ["bench_retrain.py"], ["bench_interaction.py"],
@@ -48,8 +50,9 @@ def main() -> None:
                 print(line, flush=True)
         print(f"# {script} {' '.join(script_args)}: {time.perf_counter() - start:.0f} s",
               file=sys.stderr)
-    machine = {"machine": platform.machine(), "cpus": os.cpu_count(),
+    machine = {**machine_record(), "line": machine_line(), "machine": platform.machine(),
                "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    print(f"# machine: {machine['line']}", file=sys.stderr)
     (args.out / "results.json").write_text(json.dumps({"machine": machine, "results": results},
                                                       indent=2))
 

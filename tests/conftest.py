@@ -14,6 +14,7 @@ import pytest
 
 from topex_core.augmenter import augment
 from topex_core.augmenter.checks import checker_for_run
+from topex_core.config import FAST_BFLOAT16_ENV
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.explorer.pipeline import explore_run
 from topex_core.records import DatasetRecord, RunRecord
@@ -30,6 +31,25 @@ TOPIC_WORDS = {
     "shipping": "parcel courier delivery tracking address dispatch late box",
     "technical": "screen battery wifi bluetooth update crash driver power",
 }
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast-bfloat16", choices=("auto", "0", "1"), default="auto",
+                     help="force the answer to 'is bfloat16 fast on this machine?': 0 runs "
+                          "the float32 path of a CPU without AMX, 1 the bfloat16 path, on "
+                          "any CPU (auto: ask the hardware)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    forced = config.getoption("--fast-bfloat16")
+    if forced != "auto":  # in the environment, so that subprocesses (the CLI, the app) follow
+        os.environ[FAST_BFLOAT16_ENV] = forced
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from topex_core.training.hardware import machine_line
+
+    return f"topex machine: {machine_line()}"
 
 
 @pytest.fixture(autouse=True)

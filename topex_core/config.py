@@ -12,8 +12,13 @@ from topex_core.errors import DataError
 TOPEX_VERSION = "0.1.0"
 HOME_ENV = "TOPEX_HOME"
 DATA_ROOT_ENV = "TOPEX_DATA_ROOT"
-PRECISIONS = ("float32", "bfloat16")  # of a run's forward passes; float32 is exact
-# auto: bfloat16 for long texts fine-tuned in bfloat16 (``classifier.run_precision``)
+# "0" or "1" forces the answer to "is bfloat16 fast here?" (tests and benchmarks of the
+# other CPU path); unset, the hardware is asked
+FAST_BFLOAT16_ENV = "TOPEX_FAST_BFLOAT16"
+# of a run's forward passes: float32 is exact; bfloat16 autocast is fast with AMX or on a
+# GPU; int8 (dynamically quantised linear layers) is the CPU's cheaper path without it
+PRECISIONS = ("float32", "bfloat16", "int8")
+# auto: bfloat16 for long texts fine-tuned in bfloat16, else (``settings.run_precision``)
 RUN_PRECISIONS = ("auto", *PRECISIONS)
 TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")  # of fine-tuning; auto: bfloat16 where fast
 TRUNCATIONS = ("head_tail", "head")  # what a text longer than the budget keeps

@@ -114,3 +114,67 @@ def test_long_texts_get_one_epoch_fewer_and_bfloat16_forward_passes_where_traine
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ValueError):
         clf.TrainConfig(backbone="x", **bad).validate()
+
+
+def test_frozen_layers_keep_their_weights_and_the_rest_learn(tiny_dataset, tiny_backbone) -> None:
+    import torch
+
+    before = clf.load_backbone(tiny_backbone, tiny_dataset.label_names, seed=0).model
+    config = clf.TrainConfig(backbone=tiny_backbone, epochs=2, batch_size=8,
+                             learning_rate=3e-3, freeze_layers=1, train_precision="float32")
+    after = clf.fine_tune(tiny_dataset, config).model
+    weights = {name: value for name, value in before.state_dict().items()}
+    changed = {name for name, value in after.state_dict().items()
+               if not torch.equal(value, weights[name])}
+    assert not any(name.startswith(("bert.embeddings.", "bert.encoder.layer.0."))
+                   for name in changed)
+    assert any(name.startswith("bert.encoder.layer.1.") for name in changed)
+    assert all(parameter.requires_grad for parameter in after.parameters())
+
+
+def test_the_float32_path_freezes_layers_for_long_texts_only() -> None:
+    fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
+    bf16 = clf.TrainConfig(backbone="x", train_precision="bfloat16")
+    assert settings.frozen_layers_for(fp32, 192) == settings.FLOAT32_LONG_TEXT_FROZEN_LAYERS
+    assert settings.frozen_layers_for(fp32, 128) == 0  # short texts: the whole model learns
+    assert settings.frozen_layers_for(bf16, 192) == 0
+    assert settings.frozen_layers_for(
+        clf.TrainConfig(backbone="x", train_precision="float32", freeze_layers=1), 192) == 1
+    with pytest.raises(clf.SettingsError, match="freeze_layers must be between 0 and 48"):
+        clf.TrainConfig(backbone="x", freeze_layers=-1).validate()
+
+
+def test_a_model_without_findable_layers_refuses_to_freeze() -> None:
+    import torch
+
+    class Flat(torch.nn.Module):
+        config = type("Config", (), {"num_hidden_layers": 4})()
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.base_model = torch.nn.Linear(2, 2)
+
+    assert clf.freeze_lowest_layers(Flat(), 0) == 0
+    with pytest.raises(clf.SettingsError, match="cannot find the encoder layers of Flat"):
+        clf.freeze_lowest_layers(Flat(), 2)
+
+
+def test_int8_forward_passes_agree_with_float32_and_keep_the_head(tiny_dataset,
+                                                                   tiny_backbone) -> None:
+    config = clf.TrainConfig(backbone=tiny_backbone, epochs=6, batch_size=8,
+                             learning_rate=3e-3, seed=1, train_precision="float32")
+    classifier = clf.fine_tune(tiny_dataset, config)
+    exact = clf.predict_logits(classifier, tiny_dataset.texts)
+    exact_features, _ = clf.predict_features(classifier, tiny_dataset.texts)
+    classifier.precision = "int8"
+    quantised = clf.predict_logits(classifier, tiny_dataset.texts)
+    features, logits = clf.predict_features(classifier, tiny_dataset.texts)
+    assert quantised.dtype == np.float32 and not np.array_equal(quantised, exact)
+    np.testing.assert_allclose(quantised, exact, atol=0.1 * np.abs(exact).max())
+    assert (quantised.argmax(1) == exact.argmax(1)).mean() >= 0.95
+    assert features.shape == exact_features.shape
+    # the head stays float32: the features it reads give the logits it writes
+    head = clf.head_layer(classifier)
+    recomputed = features @ head.weight.detach().numpy().T + head.bias.detach().numpy()
+    np.testing.assert_allclose(recomputed, logits, atol=1e-4)
+    assert type(clf.head_layer(classifier)).__name__ == "Linear"  # the model itself untouched

@@ -5,18 +5,16 @@ an interrupted experiment resumes) and ``samples.jsonl``."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from topex_core.errors import TopexError
 from topex_core.rundir import write_json_atomic
 from topex_core.training import classifier as clf
+from topex_core.training.hardware import machine_record
 from topex_core.training.settings import LEGACY_SETTINGS
 
 RESULTS_FILE = "results.csv"
@@ -26,24 +24,6 @@ EXPERIMENT_FILE = "experiment.json"
 
 class ExperimentError(TopexError):
     """The experiment cannot run as configured."""
-
-
-def machine_record() -> dict:
-    """The machine the figures came from."""
-    return {"platform": platform.platform(), "processor": _cpu_model(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": str(clf.pick_device()),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def check_same_config(out_dir: Path, payload: dict) -> None:

@@ -141,8 +141,10 @@ def _provenance(metas: list[dict], results: pd.DataFrame) -> list[str]:
             lines.append(f"  - command: `{command}`")
         if "seconds" in meta:
             lines.append(f"  - wall time of the last invocation: {meta['seconds'] / 60:.1f} min")
+        fast = {True: ", bfloat16 fast", False: ", no fast bfloat16 (float32)"}.get(
+            machine.get("fast_bfloat16"), "")  # experiments before the record had it: unknown
         lines.append(f"  - machine: {machine['cpu_count']} CPUs ({machine['processor']}), "
-                     f"device `{machine['device']}`, {machine['platform']}")
+                     f"device `{machine['device']}`{fast}, {machine['platform']}")
     lines.append("- Synthetic samples are labelled with the picked cluster's target class "
                  "(its majority true label) automatically: no human reviewed them. "
                  "`eda_random` rewrites random training rows and keeps their labels; `none` "

@@ -7,9 +7,11 @@ of the pool. Models are saved and loaded with safetensors only.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -29,6 +31,7 @@ from topex_core.training.settings import (
     check_precision,
     epochs_for,
     fast_train_precision,
+    frozen_layers_for,
 )
 
 META_FILE = "topex_classifier.json"
@@ -65,7 +68,12 @@ class TrainConfig:
 
     ``train_precision``: "auto" fine-tunes under bfloat16 autocast where the hardware runs
     it fast (a CPU with AMX or AVX512-BF16, a GPU with bfloat16), else in float32;
-    ``resolved`` replaces it by what is used, which run.json records."""
+    ``resolved`` replaces it by what is used, which run.json records.
+
+    ``freeze_layers``: the embeddings and this many of the lowest encoder layers keep their
+    pre-trained weights (no gradient flows below the first trained layer, which saves
+    their backward pass); None is ``settings.frozen_layers_for``: some on the float32 path
+    for long texts, where fine-tuning is compute-bound, none elsewhere."""
 
     backbone: str = ""
     train_size: int = 1000
@@ -80,6 +88,7 @@ class TrainConfig:
     label_map: dict[str, str] | None = None
     truncation: str | None = None
     train_precision: str = "auto"
+    freeze_layers: int | None = None
 
     def resolved(self) -> TrainConfig:
         """The same config with the default backbone, truncation and training precision
@@ -112,6 +121,9 @@ class TrainConfig:
         if self.truncation is not None and self.truncation not in TRUNCATIONS:
             raise SettingsError(f"truncation must be one of {', '.join(TRUNCATIONS)}, "
                                 f"got '{self.truncation}'")
+        if self.freeze_layers is not None and not 0 <= self.freeze_layers <= 48:
+            raise SettingsError(f"freeze_layers must be between 0 and 48, got "
+                                f"{self.freeze_layers}")
         if self.train_precision not in TRAIN_PRECISIONS:
             raise SettingsError(f"train precision must be one of {', '.join(TRAIN_PRECISIONS)}"
                                 f", got '{self.train_precision}'")
@@ -199,6 +211,7 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
         classifier.max_length = tokens.choose_max_length(
             classifier.tokenizer, dataset.texts, dataset.text_pairs, cap=cap)
     model, device = classifier.model, classifier.device
+    freeze_lowest_layers(model, frozen_layers_for(config, classifier.max_length))
     encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
     rng = np.random.default_rng(config.seed)
@@ -221,7 +234,8 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
                 scores = model(**inputs).logits
             loss = torch.nn.functional.cross_entropy(scores.float(), labels[batch].to(device))
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -232,7 +246,37 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
                          f"fine-tuning: epoch {epoch + 1}/{epochs}, loss "
                          f"{loss.item():.3f}{f', {left}' if left else ''}")
     model.eval()
+    model.requires_grad_(True)  # frozen or not, the saved model is a whole model again
     return classifier
+
+
+def encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList | None:
+    """The stack of transformer layers of an encoder classifier (BERT, RoBERTa, DeBERTa,
+    ELECTRA: ``encoder.layer``; DistilBERT: ``transformer.layer``), found as the module
+    list with ``num_hidden_layers`` entries; None for a model of another shape."""
+    count = getattr(model.config, "num_hidden_layers", None)
+    for module in model.base_model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
+            return module
+    return None
+
+
+def freeze_lowest_layers(model: torch.nn.Module, layers: int) -> int:
+    """Stop gradients to the embeddings and the ``layers`` lowest encoder layers; returns
+    how many layers are frozen (0 when ``layers`` is 0). A model whose layers cannot be
+    found is a SettingsError: freezing was asked for and would silently not happen."""
+    if layers == 0:
+        return 0
+    stack = encoder_layers(model)
+    if stack is None:
+        raise SettingsError(f"cannot find the encoder layers of {type(model).__name__} to "
+                            "freeze; use freeze_layers 0")
+    frozen = min(layers, len(stack))
+    embeddings = getattr(model.base_model, "embeddings", None)
+    for module in [embeddings, *stack[:frozen]]:
+        if module is not None:
+            module.requires_grad_(False)
+    return frozen
 
 
 def predict_logits(classifier: Classifier, texts: Sequence[str],
@@ -320,13 +364,14 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
     if len(texts) == 0:
         width = head_layer(classifier).in_features if features else 0
         return np.zeros((0, classes), np.float32), np.zeros((0, width), np.float32)
-    model, device = classifier.model, classifier.device
-    model.eval()
+    device = classifier.device
+    classifier.model.eval()
+    model, head = _inference_model(classifier, features=features)
     encoded = _encode(classifier, texts, text_pairs)
     order = np.argsort(encoded["length"], kind="stable")
     logits = np.empty((len(texts), classes), dtype=np.float32)
     captured: list[torch.Tensor] = []
-    hook = (head_layer(classifier).register_forward_hook(
+    hook = (head.register_forward_hook(
         lambda module, inputs, output: captured.append(inputs[0])) if features else None)
     logits_of = (partial(cls_forward_logits, model) if supports_cls_forward(model)
                  else lambda **inputs: model(**inputs).logits)
@@ -351,6 +396,36 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
         if hook is not None:
             hook.remove()
     return logits, collected
+
+
+def _inference_model(classifier: Classifier, *, features: bool
+                     ) -> tuple[torch.nn.Module, torch.nn.Linear | None]:
+    """(the model the forward passes run, its head layer when ``features`` are wanted).
+
+    "int8": a copy whose linear layers, the head's aside (its weights are what head-only
+    retraining fits), are dynamically quantised to int8 (weights int8, activations
+    quantised per batch; ``torch.ao.quantization.quantize_dynamic``, fbgemm on x86): the
+    float32 path's cheaper forward passes, made again at each call so that it never
+    lags the model it copies."""
+    if check_precision(classifier.precision) != "int8":
+        return classifier.model, head_layer(classifier) if features else None
+    if classifier.device.type != "cpu":
+        raise SettingsError("int8 forward passes run on the CPU only; use float32 or "
+                            "bfloat16 on a GPU")
+    head = head_layer(classifier)
+    linear_names = {name for name, module in classifier.model.named_modules()
+                    if isinstance(module, torch.nn.Linear) and module is not head}
+    head_name = next(name for name, module in classifier.model.named_modules()
+                     if module is head)
+    with warnings.catch_warnings():
+        # torch.ao's eager quantisation is marked deprecated in favour of torchao, another
+        # package; it is still torch's own int8 path on CPU in the pinned 2.13.0
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation",
+                                category=UserWarning)
+        quantized = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(classifier.model), linear_names, dtype=torch.qint8)
+    return quantized, quantized.get_submodule(head_name) if features else None
 
 
 def _encode(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,

@@ -95,7 +95,8 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         run_id=new_run_id(), label_names=list(pool.label_names),
         dataset=dataset_record(pool),
         config={**asdict(config), "max_length": classifier.max_length,
-                "epochs": settings.epochs_for(config, classifier.max_length)},
+                "epochs": settings.epochs_for(config, classifier.max_length),
+                "freeze_layers": settings.frozen_layers_for(config, classifier.max_length)},
         test_dataset=dataset_record(test) if test is not None else None,
         train_ids=pool.ids[positions].tolist(), logits_precision=precision,
         pool_accuracy=accuracy(logits, pool.labels),
@@ -184,7 +185,7 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
     # runs written before a setting existed ran with its legacy value, else its default
     defaults = {**asdict(clf.TrainConfig()), **settings.LEGACY_SETTINGS}
     differences = [name for name, value in asdict(config).items()
-                   if not (name in ("max_length", "epochs") and value is None)
+                   if not (name in ("max_length", "epochs", "freeze_layers") and value is None)
                    and existing.config.get(name, defaults[name]) != value]
     if precision != "auto" and existing.logits_precision != precision:
         differences.append("precision")

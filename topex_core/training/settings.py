@@ -4,14 +4,12 @@ written before a setting existed were made with."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import torch
 
 from topex_core.config import PRECISIONS
 from topex_core.errors import SettingsError
 from topex_core.training import tokens
+from topex_core.training.hardware import fast_bfloat16
 
 if TYPE_CHECKING:
     from topex_core.training.classifier import TrainConfig
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
 LEGACY_SETTINGS = {"truncation": "head", "train_precision": "float32"}
 DEFAULT_EPOCHS = 3
 LONG_TEXT_EPOCHS = 2
+FLOAT32_LONG_TEXT_FROZEN_LAYERS = 3
 
 
 def epochs_for(config: TrainConfig, max_length: int) -> int:
@@ -29,16 +28,23 @@ def epochs_for(config: TrainConfig, max_length: int) -> int:
     return LONG_TEXT_EPOCHS if max_length > tokens.LONG_TEXT_TOKENS else DEFAULT_EPOCHS
 
 
+def frozen_layers_for(config: TrainConfig, max_length: int) -> int:
+    """The lowest encoder layers a fine-tune with this budget (tokens) freezes:
+    ``config.freeze_layers`` when set; else ``FLOAT32_LONG_TEXT_FROZEN_LAYERS`` for long
+    texts fine-tuned in float32 (compute-bound there: freezing cuts the backward pass of
+    those layers; measured in bench/bench_long_texts.py), none elsewhere. ``config`` is
+    resolved."""
+    if config.freeze_layers is not None:
+        return config.freeze_layers
+    long_texts = max_length > tokens.LONG_TEXT_TOKENS
+    slow = config.fine_tune and config.train_precision == "float32"
+    return FLOAT32_LONG_TEXT_FROZEN_LAYERS if long_texts and slow else 0
+
+
 def fast_train_precision() -> str:
     """"bfloat16" where autocast runs it fast (AMX or AVX512-BF16 CPU, bfloat16 GPU), else
     "float32" (emulated bfloat16 would be slower than float32)."""
-    if torch.cuda.is_available():
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
-    except OSError:  # not Linux: no cheap way to know, so the exact path
-        return "float32"
-    return "bfloat16" if {"amx_bf16", "avx512_bf16"} & set(flags) else "float32"
+    return "bfloat16" if fast_bfloat16() else "float32"
 
 
 def run_precision(precision: str, config: TrainConfig, max_length: int) -> str:
