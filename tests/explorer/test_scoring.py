@@ -65,10 +65,30 @@ def test_geometric_median_by_hand() -> None:
 
 def test_cosine_metrics_by_hand() -> None:
     embeddings = np.array([[1.0, 0], [0, 1], [1, 1]])
-    assert scoring.mean_pairwise_cosine(embeddings) == pytest.approx((0 + 2 / math.sqrt(2) / 2 * 2) / 3)
-    assert math.isnan(scoring.mean_pairwise_cosine(embeddings[:1]))
+    assert scoring.mean_pairwise_cosine(embeddings) == pytest.approx(
+        ((0 + 2 / math.sqrt(2) / 2 * 2) / 3, 0.0))  # every text: exact
+    assert math.isnan(scoring.mean_pairwise_cosine(embeddings[:1])[0])
     assert scoring.name_text_similarity(np.array([1.0, 0]), embeddings) == pytest.approx(
-        (1 + 0 + 1 / math.sqrt(2)) / 3)
+        ((1 + 0 + 1 / math.sqrt(2)) / 3, 0.0))
+
+
+def test_sampled_cosine_scores_carry_standard_errors_that_cover_the_whole() -> None:
+    rng = np.random.default_rng(3)
+    directions = rng.normal(0, 1, (5, 16))
+    population = directions[rng.integers(0, 5, 4000)] + rng.normal(0, 0.8, (4000, 16))
+    name = directions[0]
+    exact_cos = scoring.mean_pairwise_cosine(population)[0]
+    exact_ctc = scoring.name_text_similarity(name, population)[0]
+    within = {"cos": 0, "ctc": 0}
+    for seed in range(40):
+        sample = population[np.random.default_rng(seed).choice(4000, 500, replace=False)]
+        cos, cos_se = scoring.mean_pairwise_cosine(sample, population=4000)
+        ctc, ctc_se = scoring.name_text_similarity(name, sample, population=4000)
+        assert 0 < cos_se < 0.05 and 0 < ctc_se < 0.05
+        within["cos"] += abs(cos - exact_cos) <= 1.96 * cos_se
+        within["ctc"] += abs(ctc - exact_ctc) <= 1.96 * ctc_se
+    # a 95% interval covers the whole's value about 38 times in 40; 32 leaves room for chance
+    assert within["cos"] >= 32 and within["ctc"] >= 32
 
 
 def test_tight_coherent_cluster_ranks_first_with_a_reason() -> None:
@@ -85,8 +105,9 @@ def test_tight_coherent_cluster_ranks_first_with_a_reason() -> None:
                                     {0: "refund express delivery", 1: "alpha beta"},
                                     embed=hashing_embed)
     assert scores["cluster"].tolist() == [0, 1] and scores["rank"].tolist() == [1, 2]
-    assert list(scores.columns) == ["cluster", *scoring.SCORE_COLUMNS, "apd_se", "rank"]
-    assert (scores["apd_se"] == 0).all()  # few points: apd is exact
+    assert list(scores.columns) == ["cluster", *scoring.SCORE_COLUMNS, *scoring.ERROR_COLUMNS,
+                                    "rank"]
+    assert (scores[scoring.ERROR_COLUMNS] == 0).all().all()  # few points: every score exact
     assert scores.loc[0, "ctc"] > scores.loc[1, "ctc"]
     reason = scoring.pick_reason(scores)
     assert reason.startswith("Cluster 0 was chosen because its ") and "× the mean" in reason

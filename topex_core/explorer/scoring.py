@@ -20,8 +20,13 @@ For a cluster C inside all normalised logits Ŷ (N points, d dims):
    embeddings (pairs of distinct texts); NaN for a cluster of one text.
    Deviation for large clusters (4 and 5): ctc and cos are means over a cluster's texts
    and pairs of texts, so above ``TEXT_SAMPLE`` members they are taken over a seeded
-   uniform sample of that many texts: embedding 100k texts of six error clusters took
-   most of the 1M-row explorer's time.
+   uniform sample of that many texts, and ``ctc_se`` and ``cos_se`` (their standard
+   errors, with the finite-population correction; 0 where every text was used) are stored
+   beside them. ctc's is that of a mean; cos is a U-statistic of degree 2, whose variance
+   is about 4·ζ₁/n (Hoeffding), ζ₁ estimated by the variance of each text's mean
+   similarity to the others. Embedding the texts was most of the explorer's time at
+   100k and 1M rows; 500 texts put the standard errors near 0.005 on cosine scales
+   (bench/bench_explore.py --scale-checks measures them against 2,000).
 6. weighted = 0.68·cos + 0.65·apd + 0.41·density, each min-max scaled over the clusters
    being ranked (a NaN component counts as 0, the lowest; a metric equal for all clusters
    scales to 1 for all).
@@ -37,9 +42,10 @@ import pandas as pd
 Embed = Callable[[Sequence[str]], np.ndarray]
 MIN_EXTENT = 1e-3
 APD_SAMPLE = 20_000
-TEXT_SAMPLE = 2_000
+TEXT_SAMPLE = 500
 WEIGHTS = {"cos": 0.68, "apd": 0.65, "density": 0.41}
 SCORE_COLUMNS = ["density", "apd", "gmd", "ctc", "cos", "weighted"]
+ERROR_COLUMNS = ["apd_se", "ctc_se", "cos_se"]  # standard errors of the sampled estimates
 EXPLANATIONS = {
     "density": "points per unit of the cluster's widest extent in the explored space (the "
                "logits by default): how tightly the model's outputs for these texts agree",
@@ -131,19 +137,45 @@ def geometric_median_distance(cluster_points: np.ndarray) -> float:
     return float(np.linalg.norm(cluster_points - median, axis=1).mean())
 
 
-def mean_pairwise_cosine(embeddings: np.ndarray) -> float:
-    """Mean cosine similarity over pairs of distinct rows of ``embeddings`` (n, e)."""
+def mean_pairwise_cosine(embeddings: np.ndarray, *, population: int | None = None
+                         ) -> tuple[float, float]:
+    """(mean cosine similarity over pairs of distinct rows of ``embeddings`` (n, e), its
+    standard error as an estimate of the mean over ``population`` texts (0 when the rows
+    are all of them, NaN for fewer than three rows)."""
     n = len(embeddings)
     if n < 2:
-        return float("nan")
+        return float("nan"), float("nan")
     unit = _unit_rows(embeddings)
     summed = unit.sum(axis=0)
-    return float((summed @ summed - n) / (n * (n - 1)))
+    mean = float((summed @ summed - n) / (n * (n - 1)))
+    population = population or n
+    if population <= n:
+        return mean, 0.0
+    if n < 3:
+        return mean, float("nan")
+    each = (unit @ summed - 1.0) / (n - 1)  # each text's mean similarity to the others
+    return mean, _standard_error(each, population, factor=2.0)
 
 
-def name_text_similarity(name_embedding: np.ndarray, text_embeddings: np.ndarray) -> float:
-    """Mean cosine similarity of one name embedding (e,) with text embeddings (n, e)."""
-    return float((_unit_rows(text_embeddings) @ _unit_rows(name_embedding[None, :])[0]).mean())
+def name_text_similarity(name_embedding: np.ndarray, text_embeddings: np.ndarray, *,
+                         population: int | None = None) -> tuple[float, float]:
+    """(mean cosine similarity of one name embedding (e,) with text embeddings (n, e), its
+    standard error as an estimate over ``population`` texts; 0 when they are all)."""
+    similarities = _unit_rows(text_embeddings) @ _unit_rows(name_embedding[None, :])[0]
+    population = population or len(similarities)
+    if population <= len(similarities):
+        return float(similarities.mean()), 0.0
+    return float(similarities.mean()), _standard_error(similarities, population)
+
+
+def _standard_error(values: np.ndarray, population: int, *, factor: float = 1.0) -> float:
+    """``factor`` × the standard error of the mean of ``values``, a uniform sample without
+    replacement of ``population`` values."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    correction = (population - n) / (population - 1)
+    return float(factor * values.std(ddof=1) / np.sqrt(n) * np.sqrt(correction))
 
 
 def score_clusters(normalised: np.ndarray, cluster_labels: np.ndarray, clusters: Sequence[int],
@@ -156,12 +188,12 @@ def score_clusters(normalised: np.ndarray, cluster_labels: np.ndarray, clusters:
     N texts; ``names`` maps cluster → name; ``embed`` maps texts to (n, e) embeddings, and
     ``embed_rows`` row positions to their texts' embeddings (``embed`` of those texts when
     None; the explorer passes ``RowEmbeddings``, which keeps them per run).
-    Returns columns cluster, the six scores, apd_se, rank.
+    Returns columns cluster, the six scores, apd_se, ctc_se, cos_se, rank.
     """
     points = np.asarray(normalised, dtype=np.float64)
     clusters = list(clusters)
     if not clusters:
-        return pd.DataFrame(columns=["cluster", *SCORE_COLUMNS, "apd_se", "rank"])
+        return pd.DataFrame(columns=["cluster", *SCORE_COLUMNS, *ERROR_COLUMNS, "rank"])
     member_positions = {c: np.flatnonzero(cluster_labels == c) for c in clusters}
     text_positions = {c: _sample(positions, TEXT_SAMPLE, seed=int(c))
                       for c, positions in member_positions.items()}
@@ -176,20 +208,25 @@ def score_clusters(normalised: np.ndarray, cluster_labels: np.ndarray, clusters:
         text_embeddings = np.stack([embeddings[i] for i in text_positions[cluster].tolist()])
         apd, apd_se = average_pairwise_distance(points, cluster_labels == cluster,
                                                 sample=APD_SAMPLE, seed=int(cluster))
+        ctc, ctc_se = name_text_similarity(name_embedding, text_embeddings,
+                                           population=len(positions))
+        cos, cos_se = mean_pairwise_cosine(text_embeddings, population=len(positions))
         rows.append({
             "cluster": cluster,
             "density": density(points[positions]),
             "apd": apd,
             "gmd": geometric_median_distance(points[positions]),
-            "ctc": name_text_similarity(name_embedding, text_embeddings),
-            "cos": mean_pairwise_cosine(text_embeddings),
+            "ctc": ctc,
+            "cos": cos,
             "apd_se": apd_se,
+            "ctc_se": ctc_se,
+            "cos_se": cos_se,
         })
     frame = pd.DataFrame(rows)
     frame["weighted"] = sum(weight * _min_max(frame[metric].to_numpy())
                             for metric, weight in WEIGHTS.items())
     frame["rank"] = frame["weighted"].rank(ascending=False, method="first").astype(int)
-    return frame[["cluster", *SCORE_COLUMNS, "apd_se", "rank"]].sort_values(
+    return frame[["cluster", *SCORE_COLUMNS, *ERROR_COLUMNS, "rank"]].sort_values(
         "rank", ignore_index=True)
 
 
