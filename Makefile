@@ -60,10 +60,10 @@ bench: $(STAMP)
 
 # The packaged SmolLM2-135M-Instruct behind transformers' OpenAI-compatible server on
 # 127.0.0.1:$(LLM_PORT): the CPU stand-in for `vllm serve`. Point the openai backend at
-# http://127.0.0.1:$(LLM_PORT)/v1 with the model name the command prints.
+# http://127.0.0.1:$(LLM_PORT)/v1; with no model name it takes the server's only model.
 llm-server: $(STAMP)
 	@MODEL_DIR=$$(HF_HUB_OFFLINE=1 $(BIN)/python -m topex_core.augmenter.generation.packaged) \
-	  && echo "serving $$MODEL_DIR on http://127.0.0.1:$(LLM_PORT)/v1 (model name: $$MODEL_DIR)" \
+	  && echo "serving the packaged SmolLM2 on http://127.0.0.1:$(LLM_PORT)/v1 (the openai backend needs no --model: it takes the server's only model)" \
 	  && HF_HUB_OFFLINE=1 $(BIN)/transformers serve --host 127.0.0.1 --port $(LLM_PORT) \
 	       --device cpu "$$MODEL_DIR"
 

@@ -41,9 +41,10 @@ import pandas as pd
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.data.split import DEFAULT_TEST_SIZE
-from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
+from topex_core.data.texts import point_texts
+from topex_core.explorer.explored import in_error_regions
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
-from topex_core.explorer.targets import in_error_regions
 from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
 from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions

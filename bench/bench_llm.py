@@ -73,7 +73,7 @@ def measure_dataset(name: str, run_dir: Path, backend, embedder, clusters: int,
         seconds += time.perf_counter() - start
         if error:
             raise SystemExit(f"{name}: {error}")
-        checker = checker_for_run(run_dir, context.target, embed=embedder, predict=None)
+        checker = checker_for_run(context.explored, context.target, embed=embedder, predict=None)
         pairs = [item.text_pair for _, item in parsed] if context.pair else None
         for check in checker.check([item.text for _, item in parsed], pairs,
                                    [prompt.label] * len(parsed), examples=prompt.examples):

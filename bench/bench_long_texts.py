@@ -89,6 +89,7 @@ CONFIGS = {
     "trec_together": Setting("trec", "head_tail", None, "auto", None, "auto", None),
     "float32_before_levers": Setting("uniform", "head_tail", None, "auto", 0, "float32",
                                      **FLOAT32),
+    "float32_freeze_1": Setting("uniform", "head_tail", None, "auto", 1, "float32", **FLOAT32),
     "float32_freeze_2": Setting("uniform", "head_tail", None, "auto", 2, "float32", **FLOAT32),
     "float32_freeze_3": Setting("uniform", "head_tail", None, "auto", 3, "float32", **FLOAT32),
     "float32_freeze_4": Setting("uniform", "head_tail", None, "auto", 4, "float32", **FLOAT32),
@@ -157,11 +158,11 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
             explore_s = time.perf_counter() - explore_start
     words = np.mean([len(text.split()) for text in pool.texts])
     return {"config": name, "documents": setting.documents,
-            "truncation": record.config["truncation"],
-            "max_length": record.config["max_length"],
-            "train_precision": record.config["train_precision"],
-            "epochs": record.config["epochs"],
-            "freeze_layers": record.config.get("freeze_layers", 0),
+            "truncation": record.config.truncation,
+            "max_length": record.config.max_length,
+            "train_precision": record.config.train_precision,
+            "epochs": record.config.epochs,
+            "freeze_layers": record.config.freeze_layers,
             "logits_precision": record.logits_precision, "rows": len(pool),
             "test_rows": len(test), "mean_words": round(float(words), 1), "threads": threads,
             "machine": machine_line(),
@@ -178,7 +179,7 @@ def tokenisation_seconds(rows: int, test_rows: int) -> float:
     """Time to tokenise every document once, uncut: what a per-run token cache would save."""
     from transformers import AutoTokenizer
 
-    from topex_core.training.classifier import default_backbone
+    from topex_core.training.train_config import default_backbone
 
     texts = [*long_documents("uniform", rows, "train", 0)["text"],
              *long_documents("uniform", test_rows, "test", 1)["text"]]

@@ -19,41 +19,40 @@ import streamlit as st
 from topex_app import resources, state
 from topex_app.guards import require_run
 from topex_core.augmenter import augment
-from topex_core.augmenter.generation import BACKENDS, Sampling
+from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
-from topex_core.explorer.targets import Target, list_targets
+from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.rundir import explored_at, has_classifier
 from topex_core.storage.export import export_samples
-from topex_core.storage.store import Store
+from topex_core.storage.store import Store, target_name
 
-BACKEND_HELP = {
-    "eda": "Easy Data Augmentation of the examples: offline, no language model",
-    "openai": "any OpenAI-compatible server, e.g. `vllm serve MODEL` (recommended)",
-    "transformers": "a language model in this process: the packaged SmolLM2-135M-Instruct "
-                    "(offline) or a model directory",
-    "vllm": "vLLM in this process (needs a GPU and requirements-gpu.txt)",
-}
 STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/check_circle:]",
                 "rejected": ":red[:material/cancel:]"}
 
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
-    targets = list_targets(run_dir)
-    if not targets:
+    explored = _explored(str(run_dir), explored_at(run_dir))
+    regions = {(region.kind, region.key): region for region in explored.regions()}
+    if not regions:
         st.success("This run has no error cluster or error slice to augment.")
         return None
-    options = [(kind, key) for kind, key, _ in targets]
-    names = {(kind, key): name for kind, key, name in targets}
+    options = list(regions)
     remembered = st.session_state.get(state.TARGET)
     kind, key = st.selectbox(
         "Target: an error cluster or an error slice", options, key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
-        format_func=lambda target: f"{target[0]} {target[1]}: {names[target]}"
-        if target[0] == "cluster" else f"slice: {names[target]}")
+        format_func=lambda target: f"{target[0]} {target[1]}: {regions[target].name}"
+        if target[0] == "cluster" else f"slice: {regions[target].name}")
     st.session_state[state.TARGET] = (kind, key)
-    return augment.target_context(run_dir, **state.target_arguments(kind, key))
+    return augment.TargetContext(explored, regions[(kind, key)])
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _explored(run_dir: str, modified: float) -> ExploredRun:
+    """The explored run, read once per exploration (``modified``: explore.json's mtime)."""
+    return ExploredRun.load(Path(run_dir))
 
 
 def _request(context: augment.TargetContext) -> augment.AugmentRequest:
@@ -114,36 +113,33 @@ def _default_backend() -> str:
 def _backend(context: augment.TargetContext, modified: float):
     name = st.selectbox("Backend", list(BACKENDS), key="augment_backend",
                         index=list(BACKENDS).index(_default_backend()),
-                        format_func=lambda b: f"{b} — {BACKEND_HELP[b]}")
-    if name == "eda":
+                        format_func=lambda b: f"{b} — {BACKEND_SPECS[b].help}")
+    spec = BACKEND_SPECS[name]
+    if spec.source == "vocabulary":
         return resources.eda_backend(str(context.run_dir), context.target.kind,
                                      context.target.key, modified), False
-    if name == "openai":
+    if spec.source == "server":
         left, middle, right = st.columns(3)
         base_url = left.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
                                    key="augment_base_url", placeholder="http://127.0.0.1:8000/v1")
         model = middle.text_input("Model", os.environ.get("TOPEX_OPENAI_MODEL", ""),
-                                  key="augment_model")
+                                  key="augment_model", help=spec.model_help)
         api_key = right.text_input("API key", type="password", key="augment_api_key",
                                    help="empty: $TOPEX_OPENAI_API_KEY or $OPENAI_API_KEY")
         stream = st.checkbox("Stream the text as it is written", True, key="augment_stream")
-        return augment.target_backend("openai", context, embed=resources.embedder(),
+        return augment.target_backend(name, context, embed=resources.embedder(),
                                        base_url=base_url, model=model,
                                        api_key=api_key or None, stream=stream), stream
-    if name == "transformers":
-        model = st.text_input("Model directory or id", key="augment_local_model",
-                              placeholder=PACKAGED_NAME,
-                              help="empty: the packaged model, converted once on first use "
-                                   "(about 20 s)")
-        if not model.strip():
-            st.info(f"**{PACKAGED_NAME}** writes these samples on this machine: a 135M "
-                    "model, a stand-in that shows the workflow. Expect some off-task texts "
-                    "(the checks flag meta-talk, refusals and echoes). For real work serve a "
-                    "larger model with `vllm serve MODEL --port 8000` and choose the openai "
-                    "backend with base URL `http://127.0.0.1:8000/v1`.")
-        return resources.local_backend(name, model.strip()), False
-    model = st.text_input("Model directory or id", key="augment_local_model")
-    return resources.local_backend(name, model), False
+    model = st.text_input("Model directory or id", key="augment_local_model",
+                          placeholder="" if spec.needs_model else PACKAGED_NAME,
+                          help=spec.model_help)
+    if not model.strip() and not spec.needs_model:
+        st.info(f"**{PACKAGED_NAME}** writes these samples on this machine: a 135M "
+                "model, a stand-in that shows the workflow. Expect some off-task texts "
+                "(the checks flag meta-talk, refusals and echoes). For real work serve a "
+                "larger model with `vllm serve MODEL --port 8000` and choose the openai "
+                "backend with base URL `http://127.0.0.1:8000/v1`.")
+    return resources.local_backend(name, model.strip()), False
 
 
 def _generate(context, request, prompt, backend, checker, streaming: bool) -> None:
@@ -255,7 +251,7 @@ def _bulk_actions(store: Store, target_candidates: pd.DataFrame) -> None:
         st.rerun()
 
 
-def _vetting(run_dir: Path, target: Target, labels: list[str]) -> None:
+def _vetting(run_dir: Path, target: Region, labels: list[str]) -> None:
     with Store() as store:
         run_id = store.register_run(run_dir)
         everything = store.candidates(run_id)
@@ -263,10 +259,6 @@ def _vetting(run_dir: Path, target: Target, labels: list[str]) -> None:
         if everything.empty:
             st.caption("No candidates yet: generate some above.")
             return
-        everything["target"] = [f"slice {s}" if isinstance(s, str) else
-                                (f"cluster {int(c)}" if pd.notna(c) else "—")
-                                for c, s in zip(everything["cluster"], everything["slice"],
-                                                strict=True)]
         counts = everything.pivot_table(index="target", columns="status", values="id",
                                         aggfunc="count", fill_value=0)
         st.dataframe(counts.reindex(columns=list(STATUS_ICONS), fill_value=0), width="content")
@@ -274,7 +266,8 @@ def _vetting(run_dir: Path, target: Target, labels: list[str]) -> None:
         st.caption(f"{total} accepted in this run: Retrain & compare adds them all to training.")
         show = st.radio("Show", ["pending", "all", "accepted", "rejected"], horizontal=True,
                         key="augment_show")
-        frame = everything[everything["target"] == f"{target.kind} {target.key}"].copy()
+        frame = everything[everything["target"] == target_name(target.cluster,
+                                                                target.slice)].copy()
         frame["checks"] = frame["checks"].map(_json)
         _bulk_actions(store, frame)
         if show != "all":

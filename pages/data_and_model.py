@@ -4,7 +4,6 @@ import predictions; reopen past runs."""
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,13 @@ from topex_core.data.dataset import (
 )
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.errors import TopexError
-from topex_core.rundir import RunListing, is_run, list_runs
+from topex_core.rundir import (
+    RunListing,
+    import_folder_name,
+    is_run,
+    list_runs,
+    run_folder_name,
+)
 from topex_core.training.adopt import parse_label_map
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.imported import (
@@ -36,6 +41,7 @@ from topex_core.training.imported import (
 )
 from topex_core.training.run import train_run
 from topex_core.training.settings import fast_train_precision
+from topex_core.training.train_config import RunConfig
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 MODEL_CHOICES = ["Fine-tune a backbone", "Use a classifier as it is",
@@ -186,34 +192,6 @@ def _training_settings() -> tuple[TrainConfig, str]:
                        truncation=truncation, train_precision=train_precision), precision
 
 
-def _run_name(label: str, pool: TextDataset, test: TextDataset | None, test_size: float,
-              config: TrainConfig, precision: str) -> str:
-    """The file's stem, a short hash of its content (two files called train.csv get two
-    runs), and the settings, so that a run folder is never reused for other work."""
-    stem = _stem(label)
-    split = f"t{test.content_hash[:6]}" if test is not None else f"h{round(100 * test_size)}"
-    suffix = "" if precision == "float32" else f"-{precision}"
-    if not config.fine_tune:
-        model = hashlib.sha256(f"{config.backbone}{config.label_map}".encode()).hexdigest()
-        return f"{stem}-{pool.content_hash[:8]}-asis{model[:8]}-{split}{suffix}"
-    long_texts = "" if (config.truncation, config.train_precision) == ("head", "float32") \
-        else f"-{config.truncation.replace('_', '')}-{config.train_precision}"
-    return (f"{stem}-{pool.content_hash[:8]}-n{config.train_size}-e{config.epochs or 'auto'}"
-            f"-s{config.seed}-{split}{suffix}{long_texts}")
-
-
-def _import_name(label: str, pool: ScoredDataset, test: ScoredDataset | None,
-                 test_size: float) -> str:
-    split = f"t{scores_hash(test)[:6]}" if test is not None else f"h{round(100 * test_size)}"
-    return (f"{_stem(label)}-{pool.dataset.content_hash[:8]}-imported{scores_hash(pool)[:8]}"
-            f"-{split}")
-
-
-def _stem(label: str) -> str:
-    """The file's stem as a folder-name part: letters, digits, - and _, at most 40."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
-
-
 def _import(pool: ScoredDataset, test: ScoredDataset | None, test_size: float,
             name: str) -> None:
     out_dir = topex_config.runs_dir() / name
@@ -260,7 +238,7 @@ def _show_current_run(runs: list[RunListing]) -> None:
                                      record.test_dataset.rows if record.test_dataset else 0))
     cols[1].metric("Pool accuracy", f"{record.pool_accuracy:.1%}",
                    help="on the pool, which includes the rows the model was trained on"
-                   if record.config.get("fine_tune", True)
+                   if record.config.fine_tune
                    else "on the pool; no row of it was used for training here")
     cols[2].metric("Pool rows", f"{record.dataset.rows:,}")
     cols[3].metric("Classes", len(record.label_names))
@@ -269,13 +247,13 @@ def _show_current_run(runs: list[RunListing]) -> None:
     st.caption(f"{_model_origin(record.config)} · {run_dir}" + (f" · {stages}" if stages else ""))
 
 
-def _model_origin(config: dict) -> str:
-    if config.get("imported"):
-        return f"imported predictions ({config['imported']} columns), no model"
-    backbone = Path(str(config.get("backbone", ""))).name or "the packaged backbone"
-    if not config.get("fine_tune", True):
+def _model_origin(config: RunConfig) -> str:
+    if config.imported:
+        return f"imported predictions ({config.imported} columns), no model"
+    backbone = Path(config.backbone).name or "the packaged backbone"
+    if not config.fine_tune:
         return f"classifier {backbone} used as it is"
-    return f"{backbone} fine-tuned on {config.get('train_size', 0):,} rows"
+    return f"{backbone} fine-tuned on {config.train_size:,} rows"
 
 
 def _test_origin(held_out_share: float | None, test_rows: int) -> str:
@@ -322,8 +300,10 @@ def _model_step(label: str, pool: TextDataset, test: TextDataset | None,
                       else "") + ". No model: the prediction check and head retraining need "
                    "one; full retraining fine-tunes a backbone on this data.")
         if st.button("Import", type="primary", key="data_import"):
-            _import(scored, scored_test, test_size, _import_name(label, scored, scored_test,
-                                                                  test_size))
+            _import(scored, scored_test, test_size, import_folder_name(
+                label, pool.content_hash, scores_hash(scored),
+                test_scores_hash=scores_hash(scored_test) if scored_test else None,
+                test_size=test_size))
         return
     if test_path is not None:
         test = dataset_from_frame(read_table(test_path), source=str(test_path), **columns,
@@ -332,8 +312,9 @@ def _model_step(label: str, pool: TextDataset, test: TextDataset | None,
     config, precision = _as_is_settings() if as_is else _training_settings()
     if st.button("Predict" if as_is else "Train", type="primary", key="data_train",
                  disabled=as_is and not config.backbone):
-        _train(pool, test, test_size, config, precision,
-               _run_name(label, pool, test, test_size, config, precision))
+        _train(pool, test, test_size, config, precision, run_folder_name(
+            label, pool.content_hash, config, test_size=test_size, precision=precision,
+            test_hash=test.content_hash if test is not None else None))
 
 
 st.title("Data & model")

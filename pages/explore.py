@@ -14,19 +14,17 @@ from topex_app.work import long_work
 from topex_core import plots
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
+from topex_core.explorer.explored import (
+    ErrorCluster,
+    ErrorSlice,
+    ExploredRun,
+    Region,
+    in_error_regions,
+)
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
-from topex_core.explorer.targets import Target, in_error_regions, list_targets, read_target
 from topex_core.records import ExploreResult
-from topex_core.rundir import (
-    explored_at,
-    has_classifier,
-    is_explored,
-    read_explore,
-    read_points,
-    read_slices,
-    read_words,
-)
+from topex_core.rundir import explored_at, has_classifier, is_explored, read_words
 from topex_core.training.classifier import set_cpu_threads
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}
@@ -37,14 +35,16 @@ SPACE_TITLES = {"logits": "Logits", "features": "Model features",
 PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load(run_dir: str, modified: float) -> ExploredRun:
+    """The explored run, read once per exploration (``modified``: explore.json's mtime);
+    shared, never changed by the page."""
+    return ExploredRun.load(Path(run_dir))
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
-def _load(run_dir: str, modified: float) -> tuple[ExploreResult, pd.DataFrame, pd.DataFrame,
-                                                  dict, pd.DataFrame, dict]:
-    """Explorer results of a run; ``modified`` (explore.json's mtime) keys the cache."""
-    meta, clusters = read_explore(Path(run_dir))
-    slices, slice_rows = read_slices(Path(run_dir))
-    return (meta, clusters, read_points(Path(run_dir)), read_words(Path(run_dir)), slices,
-            slice_rows)
+def _words(run_dir: str, modified: float) -> dict:
+    return read_words(Path(run_dir))
 
 
 def _explore_form(run_dir: Path) -> None:
@@ -110,7 +110,7 @@ def _summary(meta: ExploreResult) -> None:
 
 
 @st.fragment
-def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Target | None,
+def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Region | None,
                        space: str) -> None:
     left, right = st.columns(2)
     map_name = left.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="explore_map_name",
@@ -123,7 +123,7 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Tar
     figure = plots.cluster_map(
         points, clusters, map_name=map_name, color_by=color_by,
         selected_cluster=target.cluster if target is not None else None,
-        selected_slice=((target.key, target.positions)
+        selected_slice=((target.key, target.rows)
                         if target is not None and target.kind == "slice" else None),
         space=space)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
@@ -145,7 +145,7 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Tar
 
 
 def _select_clicked_cluster(points: pd.DataFrame, clusters: pd.DataFrame, row: int,
-                            target: Target | None) -> None:
+                            target: Region | None) -> None:
     cluster = int(points.iloc[row]["cluster"])
     is_error = clusters.loc[clusters["cluster"] == cluster, "is_error_cluster"]
     if cluster < 0 or not bool(is_error.any() and is_error.iloc[0]):
@@ -179,10 +179,11 @@ def _slice_table(slices: pd.DataFrame) -> None:
             "example_ids": st.column_config.TextColumn("misclassified rows")})
 
 
-def _uncovered(points: pd.DataFrame, clusters: pd.DataFrame, slice_rows: dict) -> None:
+def _uncovered(explored: ExploredRun) -> None:
     """The mistakes no error cluster or slice holds."""
+    points = explored.points
     wrong = ~points["correct"].to_numpy(bool)
-    in_cluster, in_slice = in_error_regions(points, clusters, slice_rows)
+    in_cluster, in_slice = in_error_regions(points, explored.clusters, explored.slice_members)
     outside = points[wrong & ~in_cluster & ~in_slice]
     with st.expander(f"{len(outside):,} mistakes outside every error cluster and slice"):
         st.dataframe(outside[TEXT_COLUMNS].sort_values("max_prob", ascending=False),
@@ -208,69 +209,52 @@ def _score_table(clusters: pd.DataFrame) -> None:
                  hide_index=True, width="stretch", column_config=column_config)
 
 
-def _slice_detail(points: pd.DataFrame, slices: pd.DataFrame, target: Target) -> None:
-    row = slices[slices["slice"] == target.key].iloc[0]
+def _slice_detail(points: pd.DataFrame, target: ErrorSlice) -> None:
     st.subheader(f"Slice: {target.name}")
-    scope = f"rows whose true label is {row['true_label']}" if row["true_label"] else "all rows"
-    st.caption(f"{row['rows']:,} rows contain “{row['term']}” among {scope} · "
-               f"{row['error_rate']:.0%} misclassified vs {row['base_rate']:.0%} of the scope "
-               f"({row['lift']:.1f}×, q = {row['q']:.1e}) · confusion {row['confusion']}")
-    members = points.iloc[target.positions]
+    st.caption(f"{len(target.rows):,} rows contain “{target.term}” among {target.scope} · "
+               f"{target.error_rate:.0%} misclassified vs {target.base_rate:.0%} of the scope "
+               f"({target.lift:.1f}×, q = {target.q:.1e}) · confusion {target.confusion}")
+    members = points.iloc[target.rows]
     mistakes_first = members.sort_values(["correct", "max_prob"], ascending=[True, False])
     st.dataframe(mistakes_first[TEXT_COLUMNS], hide_index=True, width="stretch", height=360)
 
 
-def _cluster_detail(points: pd.DataFrame, clusters: pd.DataFrame, words: dict,
-                    cluster: int) -> None:
-    row = clusters[clusters["cluster"] == cluster].iloc[0]
-    st.subheader(f"Cluster {cluster}: {row['name']}")
-    st.caption(f"{row['size']} points · {row['error_rate']:.0%} misclassified · "
-               f"confusion {row['confusion'] or '—'} · true majority {row['true_majority']}, "
-               f"predicted majority {row['pred_majority']}")
+def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster) -> None:
+    st.subheader(f"Cluster {target.key}: {target.name}")
+    st.caption(f"{len(target.rows)} points · {target.error_rate:.0%} misclassified · "
+               f"confusion {target.confusion or '—'} · true majority {target.true_majority}, "
+               f"predicted majority {target.pred_majority}")
     left, right = st.columns([1, 2])
-    if words.get(str(cluster)):
-        left.plotly_chart(plots.word_weights(words[str(cluster)], title="Keywords"),
+    if words.get(target.key):
+        left.plotly_chart(plots.word_weights(words[target.key], title="Keywords"),
                           width="stretch", key="explore_words")
     else:
         left.caption("These texts share no wording: no term occurs in enough of them to "
                      "name the cluster.")
-    members = points[points["cluster"] == cluster]
+    members = points.iloc[target.rows]
     right.dataframe(members[TEXT_COLUMNS].sort_values("max_prob"), hide_index=True,
                     width="stretch", height=360)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _targets(run_dir: str, modified: float) -> list[tuple[str, str, str]]:
-    return list_targets(Path(run_dir))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _target(run_dir: str, modified: float, kind: str, key: str) -> Target:
-    """One target, read once per exploration rather than on every rerun."""
-    return read_target(Path(run_dir), **state.target_arguments(kind, key))
-
-
-def _choose_target(run_dir: Path, meta: ExploreResult) -> Target | None:
-    modified = explored_at(run_dir)
-    targets = _targets(str(run_dir), modified)
-    if not targets:
+def _choose_target(explored: ExploredRun) -> Region | None:
+    regions = {(region.kind, region.key): region for region in explored.regions()}
+    if not regions:
         return None
-    options = [(kind, key) for kind, key, _ in targets]
-    names = {(kind, key): name for kind, key, name in targets}
+    options = list(regions)
     pending = st.session_state.pop(PENDING_TARGET, None)
     if pending in options:
         st.session_state["explore_target"] = pending
     elif st.session_state.get("explore_target") not in options:
         remembered = st.session_state.get(state.TARGET)
-        picked = ("cluster", str(meta.picked_cluster))
+        picked = ("cluster", str(explored.explore.picked_cluster))
         st.session_state["explore_target"] = (remembered if remembered in options else
                                               picked if picked in options else options[0])
     kind, key = st.selectbox(
         "Target: an error cluster or an error slice", options, key="explore_target",
-        format_func=lambda t: f"cluster {t[1]}: {names[t]}" if t[0] == "cluster"
-        else f"slice: {names[t]}")
+        format_func=lambda t: f"cluster {t[1]}: {regions[t].name}" if t[0] == "cluster"
+        else f"slice: {regions[t].name}")
     st.session_state[state.TARGET] = (kind, key)
-    return _target(str(run_dir), modified, kind, key)
+    return regions[(kind, key)]
 
 
 st.title("Explore")
@@ -280,16 +264,16 @@ if not is_explored(run_dir):
     _explore_form(run_dir)
     st.stop()
 
-meta, clusters, points, words, slices, slice_rows = _load(str(run_dir), explored_at(run_dir))
-_summary(meta)
-target = _choose_target(run_dir, meta)
-_map_and_selection(points, clusters, target, meta.space)
-_uncovered(points, clusters, slice_rows)
-_score_table(clusters)
-_slice_table(slices)
-if target is not None and target.kind == "cluster":
-    _cluster_detail(points, clusters, words, int(target.key))
-elif target is not None:
-    _slice_detail(points, slices, target)
+explored = _load(str(run_dir), explored_at(run_dir))
+_summary(explored.explore)
+target = _choose_target(explored)
+_map_and_selection(explored.points, explored.clusters, target, explored.explore.space)
+_uncovered(explored)
+_score_table(explored.clusters)
+_slice_table(explored.slices)
+if isinstance(target, ErrorCluster):
+    _cluster_detail(explored.points, _words(str(run_dir), explored_at(run_dir)), target)
+elif isinstance(target, ErrorSlice):
+    _slice_detail(explored.points, target)
 with st.expander("Explore again with other settings"):
     _explore_form(run_dir)

@@ -14,19 +14,17 @@ from topex_app.guards import require_run
 from topex_app.work import long_work
 from topex_core import plots
 from topex_core.config import MAX_SEEDS, RETRAIN_MODES
-from topex_core.errors import TopexError
-from topex_core.explorer.targets import read_target
-from topex_core.movement_plot import MAX_CHANGE_LINES, movement_map, movement_summary
+from topex_core.explorer.explored import ExploredRun
+from topex_core.movement_plot import (
+    MAX_CHANGE_LINES,
+    changed_rows,
+    movement_map,
+    movement_summary,
+)
 from topex_core.records import RoundMetrics, RoundResult
 from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
-from topex_core.rundir import (
-    has_classifier,
-    list_rounds,
-    read_after_points,
-    read_points,
-    read_run,
-    read_sample_points,
-)
+from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
+from topex_core.rundir import explored_at, has_classifier, read_run
 from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
 
@@ -162,24 +160,22 @@ def _headline(metrics: RoundMetrics) -> None:
                    f"range {spread['min']:.2%}–{spread['max']:.2%}.")
 
 
-def _round_targets(run_dir: Path, points: pd.DataFrame, samples: pd.DataFrame,
-                   picked: int | None) -> tuple[np.ndarray, str]:
-    """(N,) bools of the rows of the clusters and slices this round's samples were made
-    for (the explorer's pick when they name none) and what to call them."""
-    keys = ([("cluster", int(c)) for c in samples["cluster"].dropna().unique()]
-            + [("slice", str(k)) for k in samples["slice"].dropna().unique()])
-    if not keys and picked is not None:
-        keys = [("cluster", picked)]
-    rows = np.zeros(len(points), bool)
-    names = []
-    for kind, key in keys:
-        try:
-            target = read_target(run_dir, points=points, **{kind: key})
-        except TopexError:  # a target of an earlier exploration that no longer exists
-            continue
-        rows[target.positions] = True
-        names.append(f"{kind} {target.name}")
-    name = names[0] if len(names) == 1 else f"{len(names)} targets"
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _explored(run_dir: str, modified: float) -> ExploredRun:
+    """The explored run, read once per exploration (``modified``: explore.json's mtime)."""
+    return ExploredRun.load(Path(run_dir))
+
+
+def _round_target_rows(explored: ExploredRun, samples: pd.DataFrame
+                       ) -> tuple[np.ndarray, str]:
+    """(N,) bools of the rows of the regions this round's samples were made for, and what
+    to call them."""
+    regions = explored.targeted(samples["cluster"].dropna(), samples["slice"].dropna())
+    rows = np.zeros(len(explored.points), bool)
+    for region in regions:
+        rows[region.rows] = True
+    name = (f"{regions[0].kind} {regions[0].name}" if len(regions) == 1
+            else f"{len(regions)} targets")
     return rows, plots.short(name, 60)
 
 
@@ -231,10 +227,7 @@ def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
 
 
 def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) -> None:
-    joined = points.assign(pred_after=[label_names[i] for i in after["pred_after"]],
-                           correct_after=after["correct_after"].to_numpy())
-    fixed = joined[~joined["correct"] & joined["correct_after"]]
-    broken = joined[joined["correct"] & ~joined["correct_after"]]
+    fixed, broken = changed_rows(points, after, label_names)
     left, right = st.columns(2)
     left.markdown(f"**Fixed ({len(fixed):,})** — wrong before, right after")
     left.dataframe(fixed[LIST_COLUMNS], hide_index=True, width="stretch", height=280)
@@ -261,18 +254,19 @@ chosen_name = st.selectbox("Round", names[::-1], key="retrain_round_choice",
 chosen = rounds[names.index(chosen_name)]
 metrics = chosen.metrics
 _headline(metrics)
-points = read_points(run_dir)
+explored = _explored(str(run_dir), explored_at(run_dir))
+points = explored.points
 after = read_after_points(Path(chosen.round_dir))
 round_samples = (accepted[accepted["id"].isin(chosen.candidate_ids)] if not accepted.empty
                  else accepted)
-_maps(points, after, read_run(run_dir).label_names,
-      _round_targets(run_dir, points, round_samples, metrics.picked_cluster),
+_maps(points, after, explored.label_names,
+      _round_target_rows(explored, round_samples),
       read_sample_points(Path(chosen.round_dir)))
 if metrics.per_cluster:
     st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster,
                                                   picked_cluster=metrics.picked_cluster),
                     width="stretch", key="retrain_clusters")
 _slices(metrics.per_slice, accepted)
-_changes(points, after, read_run(run_dir).label_names)
+_changes(points, after, explored.label_names)
 with st.expander("Per class"):
     st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")

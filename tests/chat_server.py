@@ -13,12 +13,14 @@ class ChatServer:
     """Modes: ok, ignore_n (one choice whatever n), fail_once (HTTP 500 then ok),
     error_500, malformed, slow (sleeps ``delay_s``), stream, stream_cut (no [DONE]),
     bad_request (HTTP 400), unauthorised (needs ``api_key``). ``reply`` replaces the
-    sample texts with one fixed answer; ``chunk_delay_s`` paces streamed chunks."""
+    sample texts with one fixed answer; ``chunk_delay_s`` paces streamed chunks; ``models``
+    is what ``GET /v1/models`` lists."""
 
     def __init__(self, mode: str = "ok", *, delay_s: float = 2.0,
                  api_key: str | None = None, reply: str | None = None,
-                 chunk_delay_s: float = 0.0) -> None:
-        self.mode, self.delay_s, self.api_key = mode, delay_s, api_key
+                 chunk_delay_s: float = 0.0, models: tuple[str, ...] = ("served-model",)
+                 ) -> None:
+        self.mode, self.delay_s, self.api_key, self.models = mode, delay_s, api_key, models
         self.reply, self.chunk_delay_s = reply, chunk_delay_s
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -45,6 +47,13 @@ class ChatServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                if self.path != "/v1/models":
+                    return self._send(404, b'{"error": "not found"}')
+                listing = {"object": "list", "data": [{"id": name, "object": "model"}
+                                                      for name in server.models]}
+                self._send(200, json.dumps(listing).encode())
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

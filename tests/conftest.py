@@ -22,6 +22,7 @@ from topex_core.rundir import new_run_id, read_run, write_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.classifier import TrainConfig, fine_tune, save_classifier
 from topex_core.training.run import points_frame
+from topex_core.training.train_config import RunConfig
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -179,14 +180,14 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
     training_set = dataset_from_frame(points.iloc[train_ids][["text", "label"]],
                                       source="planted", label_names=labels)
     save_classifier(fine_tune(training_set, config), run / "model")
-    write_run_record(run, labels, rows=205, train_ids=train_ids, config=asdict(config))
+    write_run_record(run, labels, rows=205, train_ids=train_ids, config=RunConfig(**asdict(config)))
     result = explore_run(run, embed=hashing_embed)
     return run, result.picked_cluster
 
 
 def parts(run: Path, cluster: int):
     context = augment.target_context(run, cluster=cluster)
-    checker = checker_for_run(run, context.target, embed=hashing_embed,
+    checker = checker_for_run(context.explored, context.target, embed=hashing_embed,
                               predict=augment.classifier_predict(run))
     return context, checker
 

@@ -26,7 +26,7 @@ def checker(run_dir: str, kind: str, key: str, modified: float) -> CandidateChec
     the cache: a new exploration, new checks."""
     set_cpu_threads()
     context = augment.target_context(Path(run_dir), **state.target_arguments(kind, key))
-    return checker_for_run(Path(run_dir), context.target, embed=embedder(),
+    return checker_for_run(context.explored, context.target, embed=embedder(),
                            predict=augment.classifier_predict(Path(run_dir)))
 
 

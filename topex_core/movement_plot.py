@@ -68,6 +68,16 @@ def movement_summary(points: pd.DataFrame, after: pd.DataFrame, map_name: str) -
         fixed=int((after_ok & ~before_ok).sum()), broken=int((before_ok & ~after_ok).sum()))
 
 
+def changed_rows(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fixed, broken): the rows of ``points`` wrong before and right after, and right
+    before and wrong after, with ``pred_after`` (a label name) and ``correct_after``."""
+    joined = points.assign(pred_after=[label_names[i] for i in after["pred_after"]],
+                           correct_after=after["correct_after"].to_numpy())
+    before_ok, after_ok = _correctness(points, after)
+    return joined[~before_ok & after_ok], joined[before_ok & ~after_ok]
+
+
 def movement_map(points: pd.DataFrame, after: pd.DataFrame, *, label_names: list[str],
                  map_name: str = "tsne", target: np.ndarray | None = None,
                  target_name: str = "target", samples: pd.DataFrame | None = None,

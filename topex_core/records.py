@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from topex_core.errors import RunError
+from topex_core.training.train_config import RunConfig
 
 Json = dict[str, Any]
 
@@ -58,15 +59,15 @@ class RunRecord:
     """``run.json``: a fine-tuned classifier and its logits for a dataset.
 
     ``run_id`` identifies the run wherever its folder is moved (the store keys it);
-    ``config`` is the training configuration as saved (``TrainConfig`` fields plus the
-    resolved ``max_length``); accuracies are shares in [0, 1]; timings in seconds.
+    ``config`` is how its classifier was made (``RunConfig``); accuracies are shares in
+    [0, 1]; timings in seconds.
     ``held_out`` is set when the test split was held out of the given data.
     """
 
     run_id: str
     label_names: list[str]
     dataset: DatasetRecord
-    config: Json = field(default_factory=dict)
+    config: RunConfig = field(default_factory=RunConfig)
     test_dataset: DatasetRecord | None = None
     train_ids: list[int] | None = None
     logits_precision: str = "float32"
@@ -80,7 +81,7 @@ class RunRecord:
 
     @property
     def seed(self) -> int:
-        return int(self.config.get("seed", 0))
+        return self.config.seed
 
     @property
     def input_hash(self) -> str:
@@ -93,7 +94,7 @@ class RunRecord:
         return cls(run_id=str(payload.get("run_id", "")),
                    label_names=[str(name) for name in payload["label_names"]],
                    dataset=DatasetRecord.from_json(payload["dataset"]),
-                   config=dict(payload.get("config", {})),
+                   config=RunConfig.from_json(dict(payload.get("config", {}))),
                    test_dataset=DatasetRecord.from_json(test) if test else None,
                    train_ids=payload.get("train_ids"),
                    logits_precision=payload.get("logits_precision", "float32"),

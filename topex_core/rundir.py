@@ -23,24 +23,29 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
       text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
       row_embeddings.npz     the error clusters' rows embedded for the scores (explorer)
-      rounds/N/round.json    RoundResult, with after_logits_S.npy, after_points.parquet, …
-      rounds/N/sample_points.parquet   the accepted samples placed in the maps before/after
+      rounds/N/              a training round: ``topex_core.rounddir`` owns its files
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
-from topex_core.records import ExploreResult, RoundResult, RunRecord
+from topex_core.records import ExploreResult, RunRecord
+
+if TYPE_CHECKING:  # a type only: reading a run imports no torch
+    from topex_core.training.classifier import TrainConfig
 
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
@@ -63,11 +68,6 @@ TEST_FEATURES_FILE = "test_head_features.npy"
 EMBEDDINGS_FILE = "text_embeddings.npy"
 EMBEDDINGS_META_FILE = "text_embeddings.json"
 ROW_EMBEDDINGS_FILE = "row_embeddings.npz"
-ROUNDS_DIR = "rounds"
-ROUND_FILE = "round.json"
-AFTER_POINTS_FILE = "after_points.parquet"
-SAMPLE_POINTS_FILE = "sample_points.parquet"
-LOCK_FILE = ".retrain.lock"
 MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 
 
@@ -89,7 +89,7 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
-def _read_json(path: Path, what: str) -> dict:
+def read_json_file(path: Path, what: str) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -114,7 +114,7 @@ def read_run(run_dir: Path) -> RunRecord:
     if not path.is_file():
         raise RunError(f"{run_dir}: not a TopEx run directory (no {RUN_FILE}); "
                        "create one with 'topex train'")
-    payload = _read_json(path, "run record")
+    payload = read_json_file(path, "run record")
     try:
         return RunRecord.from_json(payload)
     except (KeyError, TypeError, ValueError) as error:
@@ -134,10 +134,42 @@ def ensure_run_id(run_dir: Path) -> str:
     record = read_run(run_dir)
     if record.run_id:
         return record.run_id
-    payload = _read_json(Path(run_dir) / RUN_FILE, "run record")
+    payload = read_json_file(Path(run_dir) / RUN_FILE, "run record")
     payload["run_id"] = new_run_id()
     write_json_atomic(Path(run_dir) / RUN_FILE, payload)
     return payload["run_id"]
+
+
+def run_folder_name(label: str, pool_hash: str, config: TrainConfig, *,
+                    test_hash: str | None, test_size: float, precision: str) -> str:
+    """The folder a run of this data and these settings gets under ``config.runs_dir()``
+    (the dashboard's, and ``topex train`` without ``--out``): the file's stem, a short hash
+    of its content (two files called train.csv get two runs), and the settings, so that a
+    folder is never reused for other work."""
+    split = f"t{test_hash[:6]}" if test_hash is not None else f"h{round(100 * test_size)}"
+    suffix = "" if precision == "float32" else f"-{precision}"
+    if not config.fine_tune:
+        model = hashlib.sha256(f"{config.backbone}{config.label_map}".encode()).hexdigest()
+        return f"{_stem(label)}-{pool_hash[:8]}-asis{model[:8]}-{split}{suffix}"
+    long_texts = ("" if (config.truncation, config.train_precision) == ("head", "float32")
+                  else f"-{(config.truncation or 'auto').replace('_', '')}"
+                       f"-{config.train_precision}")
+    frozen = "" if config.freeze_layers is None else f"-f{config.freeze_layers}"
+    return (f"{_stem(label)}-{pool_hash[:8]}-n{config.train_size}-e{config.epochs or 'auto'}"
+            f"-s{config.seed}-{split}{suffix}{long_texts}{frozen}")
+
+
+def import_folder_name(label: str, pool_hash: str, scores_hash: str, *,
+                       test_scores_hash: str | None, test_size: float) -> str:
+    """The folder of imported predictions (``training.imported.scores_hash`` of each split)."""
+    split = (f"t{test_scores_hash[:6]}" if test_scores_hash is not None
+             else f"h{round(100 * test_size)}")
+    return f"{_stem(label)}-{pool_hash[:8]}-imported{scores_hash[:8]}-{split}"
+
+
+def _stem(label: str) -> str:
+    """A file's stem as a folder-name part: letters, digits, - and _, at most 40."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:40] or "run"
 
 
 def list_runs(root: Path) -> list[RunListing]:
@@ -159,11 +191,11 @@ def list_runs(root: Path) -> list[RunListing]:
 def read_points(run_dir: Path) -> pd.DataFrame:
     """The pool's points, with the explorer's cluster and map columns once explored."""
     run_dir = Path(run_dir)
-    points = _read_parquet(run_dir / POINTS_FILE)
+    points = read_parquet_file(run_dir / POINTS_FILE)
     map_path = run_dir / MAP_POINTS_FILE
     if not map_path.is_file():
         return points
-    maps = _read_parquet(map_path)
+    maps = read_parquet_file(map_path)
     if len(maps) != len(points) or not np.array_equal(maps["id"], points["id"]):
         raise RunError(f"{map_path}: does not match {POINTS_FILE}; explore the run again")
     points = points.drop(columns=[c for c in MAP_COLUMNS if c in points.columns])
@@ -172,7 +204,7 @@ def read_points(run_dir: Path) -> pd.DataFrame:
 
 def read_test_points(run_dir: Path) -> pd.DataFrame | None:
     path = Path(run_dir) / TEST_POINTS_FILE
-    return _read_parquet(path) if path.is_file() else None
+    return read_parquet_file(path) if path.is_file() else None
 
 
 def write_points(run_dir: Path, points: pd.DataFrame, *, test: bool = False) -> None:
@@ -199,7 +231,7 @@ def write_logits(run_dir: Path, logits: np.ndarray, *, test: bool = False) -> No
     np.save(Path(run_dir) / (TEST_LOGITS_FILE if test else LOGITS_FILE), logits)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def read_parquet_file(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError) as error:
@@ -222,7 +254,7 @@ def read_explore(run_dir: Path) -> tuple[ExploreResult, pd.DataFrame]:
     run_dir = Path(run_dir)
     if not is_explored(run_dir):
         raise RunError(f"{run_dir}: not explored yet; run 'topex explore --run {run_dir}'")
-    result = ExploreResult.from_json(_read_json(run_dir / EXPLORE_FILE, "explorer result"))
+    result = ExploreResult.from_json(read_json_file(run_dir / EXPLORE_FILE, "explorer result"))
     try:
         clusters = pd.read_csv(run_dir / CLUSTERS_FILE, keep_default_na=False, na_values=[""])
     except (OSError, ValueError) as error:
@@ -258,75 +290,107 @@ def read_slices(run_dir: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     except (OSError, ValueError) as error:
         raise RunError(f"{run_dir / SLICES_FILE}: missing or corrupt ({error})") from None
     table["true_label"] = table["true_label"].fillna("")
-    rows = _read_parquet(run_dir / SLICE_ROWS_FILE)
+    rows = read_parquet_file(run_dir / SLICE_ROWS_FILE)
     return table, {name: group["id"].to_numpy(np.int64)
                    for name, group in rows.groupby("slice", sort=False)}
 
 
 def read_words(run_dir: Path) -> dict[str, list]:
     """{cluster (as text): [[word, weight], …]} of an explored run."""
-    return _read_json(Path(run_dir) / WORDS_FILE, "cluster words")
+    return read_json_file(Path(run_dir) / WORDS_FILE, "cluster words")
 
 
-# training rounds -----------------------------------------------------------------------
+# arrays the stages cache or fit ----------------------------------------------------------
 
-def after_logits_path(round_dir: Path, seed: int, *, test: bool = False,
-                      control: bool = False) -> Path:
-    """Where a round keeps the logits of seed ``seed``: (N, C) float32 for the pool or
-    (M, C) for the test split, of the retrained model or of its control."""
-    prefix = ("test_" if test else "") + ("control_" if control else "")
-    return Path(round_dir) / f"{prefix}after_logits_{seed}.npy"
-
-
-def read_after_logits(round_dir: Path, seed: int, *, test: bool = False,
-                      control: bool = False) -> np.ndarray | None:
-    path = after_logits_path(round_dir, seed, test=test, control=control)
-    return np.load(path, allow_pickle=False) if path.is_file() else None
+def read_features(run_dir: Path, *, test: bool = False) -> np.ndarray | None:
+    """(N, hidden) float32 base-model features of the pool (or test) rows; None until
+    computed."""
+    path = Path(run_dir) / (TEST_FEATURES_FILE if test else FEATURES_FILE)
+    return _load_array(path) if path.is_file() else None
 
 
-def write_round(round_dir: Path, result: RoundResult) -> None:
-    write_json_atomic(Path(round_dir) / ROUND_FILE, result.to_json())
+def write_features(run_dir: Path, features: np.ndarray, *, test: bool = False) -> None:
+    np.save(Path(run_dir) / (TEST_FEATURES_FILE if test else FEATURES_FILE), features)
 
 
-def read_round(run_dir: Path, round_dir: Path | None = None) -> RoundResult:
-    """A round's record: ``round_dir``, or the latest round of the run."""
-    if round_dir is None:
-        rounds = list_rounds(run_dir)
-        if not rounds:
-            raise RunError(f"{run_dir}: no training round yet; run 'topex retrain'")
-        return rounds[-1]
-    path = Path(round_dir) / ROUND_FILE
+def read_text_embeddings(run_dir: Path) -> tuple[dict, np.ndarray] | None:
+    """(identity, (R, e) float32 embeddings) the checks cached, or None: no cache, or a
+    cache half written or unreadable (then it is made again)."""
+    run_dir = Path(run_dir)
+    meta_path, array_path = run_dir / EMBEDDINGS_META_FILE, run_dir / EMBEDDINGS_FILE
+    if not (meta_path.is_file() and array_path.is_file()):
+        return None
+    try:
+        return (json.loads(meta_path.read_text(encoding="utf-8")),
+                np.load(array_path, allow_pickle=False))
+    except (OSError, ValueError):
+        return None
+
+
+def write_text_embeddings(run_dir: Path, embeddings: np.ndarray, identity: dict) -> None:
+    np.save(Path(run_dir) / EMBEDDINGS_FILE, embeddings)
+    (Path(run_dir) / EMBEDDINGS_META_FILE).write_text(json.dumps(identity), encoding="utf-8")
+
+
+def read_row_embeddings(run_dir: Path) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(identity, (n,) int64 row positions, (n, e) float32 vectors) the explorer's scores
+    cached, or None."""
+    path = Path(run_dir) / ROW_EMBEDDINGS_FILE
     if not path.is_file():
-        raise RunError(f"{round_dir}: not a training round")
-    return RoundResult.from_json(_read_json(path, "round record"))
+        return None
+    with np.load(path, allow_pickle=False) as arrays:
+        return str(arrays["identity"]), arrays["positions"], arrays["vectors"]
 
 
-def list_rounds(run_dir: Path) -> list[RoundResult]:
-    """Finished rounds of the run, oldest first."""
-    folder = Path(run_dir) / ROUNDS_DIR
-    if not folder.is_dir():
-        return []
-    paths = sorted((p for p in folder.iterdir() if (p / ROUND_FILE).is_file()),
-                   key=lambda p: int(p.name) if p.name.isdigit() else 0)
-    return [RoundResult.from_json(_read_json(p / ROUND_FILE, "round record")) for p in paths]
+def write_row_embeddings(run_dir: Path, identity: str, positions: np.ndarray,
+                         vectors: np.ndarray) -> None:
+    """Through a temporary file and a rename: an interrupted write leaves the old cache."""
+    path = Path(run_dir) / ROW_EMBEDDINGS_FILE
+    temporary = path.with_suffix(".tmp.npz")
+    np.savez(temporary, identity=np.array(identity), positions=positions, vectors=vectors)
+    temporary.replace(path)
 
 
-def read_after_points(round_dir: Path) -> pd.DataFrame:
-    """id, pred_after, correct_after and the after-coordinates in the same maps."""
-    return _read_parquet(Path(round_dir) / AFTER_POINTS_FILE)
+def read_maps(run_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, settings) of the fitted 2D maps (``explorer.projection``); RunError when
+    missing or corrupt."""
+    run_dir = Path(run_dir)
+    try:
+        with np.load(run_dir / MAPS_ARRAYS_FILE, allow_pickle=False) as arrays:
+            loaded = {name: arrays[name] for name in arrays.files}
+        return loaded, json.loads((run_dir / MAPS_META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunError(f"{run_dir}: fitted maps missing or corrupt ({error}); "
+                       "run 'topex explore' again") from None
 
 
-def write_after_points(round_dir: Path, frame: pd.DataFrame) -> None:
-    frame.to_parquet(Path(round_dir) / AFTER_POINTS_FILE, index=False)
+def write_maps(run_dir: Path, arrays: dict[str, np.ndarray], settings: dict) -> None:
+    np.savez(Path(run_dir) / MAPS_ARRAYS_FILE, **arrays)
+    (Path(run_dir) / MAPS_META_FILE).write_text(json.dumps(settings), encoding="utf-8")
 
 
-def read_sample_points(round_dir: Path) -> pd.DataFrame | None:
-    """candidate_id, text, label, pred_before, pred_after and, per map, the samples'
-    coordinates under the base model (``{map}_x_before``…) and the retrained one
-    (``{map}_x``…); None for rounds trained before samples were placed."""
-    path = Path(round_dir) / SAMPLE_POINTS_FILE
-    return _read_parquet(path) if path.is_file() else None
+def read_space(run_dir: Path) -> dict[str, np.ndarray]:
+    """The arrays of the explorer's fitted feature space; RunError when missing."""
+    path = Path(run_dir) / SPACE_FILE
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError) as error:
+        raise RunError(f"{run_dir}: the explorer's space is missing or corrupt ({error}); "
+                       "run 'topex explore' again") from None
 
 
-def write_sample_points(round_dir: Path, frame: pd.DataFrame) -> None:
-    frame.to_parquet(Path(round_dir) / SAMPLE_POINTS_FILE, index=False)
+def write_space(run_dir: Path, arrays: dict[str, np.ndarray] | None) -> None:
+    """``space.npz``; None removes one left by an earlier exploration in another space."""
+    path = Path(run_dir) / SPACE_FILE
+    if arrays is None:
+        path.unlink(missing_ok=True)
+    else:
+        np.savez(path, **arrays)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: missing or corrupt ({error})") from None

@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import accept
 from streamlit.testing.v1 import AppTest
 
-from topex_core.rundir import list_rounds
+from topex_core.rounddir import list_rounds
 from topex_core.storage.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "retrain.py")

@@ -128,20 +128,18 @@ def test_reference_embeddings_are_cached_per_embedder(tmp_path: Path) -> None:
 def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     from conftest import make_run
 
+    from topex_core.explorer.explored import ExploredRun
     from topex_core.explorer.pipeline import explore_run
-    from topex_core.explorer.targets import read_target
 
     run = make_run(tmp_path / "run")
-    with pytest.raises(ValueError, match="not explored"):
-        read_target(run, cluster=0)
     explore_run(run, embed=hashing_embed)
-    with pytest.raises(ValueError, match="cluster 99 does not exist"):
-        read_target(run, cluster=99)
-    sampled = checker_for_run(run, read_target(run, cluster=0), embed=hashing_embed,
+    explored = ExploredRun.load(run)
+    cluster = explored.regions("cluster")[0]
+    sampled = checker_for_run(explored, cluster, embed=hashing_embed,
                               predict=None, config=CheckConfig(max_reference=50))
     assert 50 <= len(sampled.ids) < 205 and len(sampled.exact) == 10  # all distinct texts
-    planted = read_target(run, slice="delivery")
-    checker = checker_for_run(run, planted, embed=hashing_embed, predict=None)
+    planted = explored.region("slice", "delivery")
+    checker = checker_for_run(explored, planted, embed=hashing_embed, predict=None)
     on_topic, off_topic = checker.check(["express delivery fee refund again", "screen wifi"],
                                         None, ["billing", "billing"])
     assert on_topic["topic"]["similarity"] - off_topic["topic"]["similarity"] > 0.4

@@ -11,12 +11,13 @@ from conftest import TOPIC_WORDS, hashing_embed, make_run, write_run_record
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.errors import RunError, SettingsError
+from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import check_space, fit_space, load_space
-from topex_core.retraining.compare import map_coordinates, space_points
-from topex_core.rundir import FEATURES_FILE, SPACE_FILE, read_explore, read_points
+from topex_core.rundir import FEATURES_FILE, SPACE_FILE, read_explore, read_logits, read_points
 from topex_core.training import classifier as clf
 from topex_core.training.run import points_frame
+from topex_core.training.train_config import RunConfig
 
 
 def test_a_feature_space_without_a_model_or_an_unknown_space_is_refused() -> None:
@@ -74,7 +75,7 @@ def _two_class_run_with_an_unseen_topic(directory: Path, backbone: str) -> tuple
     in_train[:140:2] = True
     points_frame(pool, logits, in_train).to_parquet(directory / "points.parquet")
     write_run_record(directory, labels, rows=len(pool), train_ids=list(range(0, 140, 2)),
-                     config=asdict(config))
+                     config=RunConfig(**asdict(config)))
     return directory, set(range(140, 165))
 
 
@@ -101,16 +102,17 @@ def test_rows_placed_again_in_a_feature_space_land_where_the_explorer_put_them(
         tmp_path: Path, tiny_backbone: str) -> None:
     run, _ = _two_class_run_with_an_unseen_topic(tmp_path / "run", tiny_backbone)
     explore_run(run, ExploreConfig(space="features"), embed=hashing_embed)
-    meta, _ = read_explore(run)
-    assert meta.space == "features" and load_space(run, "features").space == "features"
-    points = read_points(run)
-    logits = np.load(run / "logits.npy")
-    placed = map_coordinates(run, logits, meta)
+    explored = ExploredRun.load(run)
+    assert explored.explore.space == "features"
+    assert load_space(run, "features").space == "features"
+    points = explored.points
+    logits = read_logits(run)
+    placed = explored.place(logits)
     assert np.allclose(placed["tsne"], points[["tsne_x", "tsne_y"]].to_numpy(), atol=1e-5)
     assert np.allclose(placed["sparse_pca"], points[["sparse_pca_x", "sparse_pca_y"]],
                        atol=1e-4)
     # in the features space a row's place does not depend on its logits
-    assert np.allclose(space_points(run, logits * 0 + 1, meta), space_points(run, logits, meta))
+    assert np.allclose(explored.space_points(logits * 0 + 1), explored.space_points(logits))
 
 
 def test_a_run_without_a_model_explores_in_logits_and_refuses_features(tmp_path: Path) -> None:

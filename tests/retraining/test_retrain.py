@@ -16,10 +16,9 @@ from topex_core.errors import RunError
 from topex_core.retraining.retrain import (
     RetrainConfig,
     RetrainError,
-    _round_lock,
     retrain,
 )
-from topex_core.rundir import list_rounds, read_round, read_sample_points
+from topex_core.rounddir import list_rounds, read_round, read_sample_points, round_lock
 from topex_core.storage.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -137,7 +136,7 @@ def test_a_second_round_while_one_runs_is_refused(explored, tmp_path: Path) -> N
     run, _ = explored
     with Store(tmp_path / "db") as store:
         accept(store, run, ["express delivery fee refund"] * 2)
-        with _round_lock(run), pytest.raises(RetrainError, match="already in progress"):
+        with round_lock(run), pytest.raises(RunError, match="already in progress"):
             retrain(run, RetrainConfig(), store=store)
         assert store.training_rounds(store.run_id(run)) == []
         assert not list((run / "rounds").glob("*"))

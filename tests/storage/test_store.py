@@ -16,6 +16,7 @@ from topex_core.rundir import new_run_id, write_run
 from topex_core.storage.export import export_run, export_samples
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from topex_core.storage.store import Candidate, Store, StoreError
+from topex_core.training.train_config import RunConfig
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -30,7 +31,7 @@ def fake_run(directory: Path) -> Path:
     (directory / "model").mkdir(parents=True)
     (directory / "model" / "model.safetensors").write_bytes(b"weights")
     write_run(directory, RunRecord(
-        run_id=new_run_id(), label_names=["billing", "shipping"], config={"seed": 0},
+        run_id=new_run_id(), label_names=["billing", "shipping"], config=RunConfig(seed=0),
         dataset=DatasetRecord(source="x.csv", rows=2, text_col="text", label_col="label",
                               content_hash="abc")))
     return directory

@@ -59,11 +59,11 @@ def test_a_classifier_used_as_it_is_gives_its_own_logits_in_the_data_order(
                        tmp_path / "run", test_size=0.2)
     logits = read_logits(tmp_path / "run")
     points = read_points(tmp_path / "run")
-    expected = own_logits(own_classifier, points["text"].tolist(), record.config["max_length"])
+    expected = own_logits(own_classifier, points["text"].tolist(), record.config.max_length)
     # data label i is model class 2 - i (reverse order, matched ignoring case)
     assert np.allclose(logits, expected[:, ::-1], atol=1e-5)
     assert read_logits(tmp_path / "run", test=True).shape == (record.test_dataset.rows, 3)
-    assert record.config["fine_tune"] is False and not points["in_train"].any()
+    assert record.config.fine_tune is False and not points["in_train"].any()
     assert "fine_tune" in json.loads((tmp_path / "run" / "run.json").read_text())["config"]
     saved = json.loads((tmp_path / "run" / MODEL_DIR / "config.json").read_text())
     assert saved["id2label"] == {"0": "billing", "1": "shipping", "2": "technical"}
@@ -136,5 +136,5 @@ def test_bad_classifiers_are_refused_on_the_command_line_with_nothing_written(
     assert main(["train", "--data", str(data), "--backbone", str(own_classifier),
                  "--no-fine-tune", "--label-map", "bill=BILLING,ship=SHIPPING,tech=TECHNICAL",
                  "--out", str(out)]) == 0
-    assert read_run(out).config["label_map"] == {"bill": "BILLING", "ship": "SHIPPING",
+    assert read_run(out).config.label_map == {"bill": "BILLING", "ship": "SHIPPING",
                                                  "tech": "TECHNICAL"}

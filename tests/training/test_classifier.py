@@ -8,7 +8,7 @@ from conftest import tiny_frame
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.training import classifier as clf
-from topex_core.training import settings, tokens
+from topex_core.training import layers, settings, tokens
 
 
 @pytest.fixture()
@@ -100,7 +100,8 @@ def test_long_texts_get_one_epoch_fewer_and_bfloat16_forward_passes_where_traine
     fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
     assert settings.run_precision("auto", bf16, 192) == "bfloat16"
     assert settings.run_precision("auto", bf16, 128) == "float32"  # short texts: exact logits
-    assert settings.run_precision("auto", fp32, 192) == "float32"  # no fast bfloat16 here
+    assert settings.run_precision("auto", fp32, 192) == "int8"  # no fast bfloat16 here
+    assert settings.run_precision("auto", fp32, 128) == "float32"
     assert settings.run_precision("float32", bf16, 192) == "float32"
     as_is = clf.TrainConfig(backbone="x", fine_tune=False, train_precision="bfloat16")
     assert settings.run_precision("auto", as_is, 256) == "float32"
@@ -154,9 +155,9 @@ def test_a_model_without_findable_layers_refuses_to_freeze() -> None:
             super().__init__()
             self.base_model = torch.nn.Linear(2, 2)
 
-    assert clf.freeze_lowest_layers(Flat(), 0) == 0
+    assert layers.freeze_lowest(Flat(), 0) == 0
     with pytest.raises(clf.SettingsError, match="cannot find the encoder layers of Flat"):
-        clf.freeze_lowest_layers(Flat(), 2)
+        layers.freeze_lowest(Flat(), 2)
 
 
 def test_int8_forward_passes_agree_with_float32_and_keep_the_head(tiny_dataset,

@@ -16,6 +16,7 @@ from transformers import (
 from topex_core.data.dataset import load_dataset
 from topex_core.training import classifier as clf_module
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
+from topex_core.training.train_config import default_backbone
 
 
 def _random_batch(vocab_size: int, lengths: list[int], type_vocab_size: int,
@@ -68,7 +69,7 @@ def test_predict_logits_on_minilm_match_an_unsorted_plain_forward() -> None:
     change nothing but float rounding, features included."""
     dataset = load_dataset(shared_dataset("trec", "test"))
     texts = dataset.texts[:96]
-    classifier = clf_module.load_backbone(clf_module.default_backbone(), dataset.label_names,
+    classifier = clf_module.load_backbone(default_backbone(), dataset.label_names,
                                           seed=0)
     classifier.max_length = 64
     features, logits = clf_module.predict_features(classifier, texts, batch_size=32)
@@ -80,3 +81,24 @@ def test_predict_logits_on_minilm_match_an_unsorted_plain_forward() -> None:
     head = clf_module.head_layer(classifier)
     np.testing.assert_allclose(features @ head.weight.detach().numpy().T
                                + head.bias.detach().numpy(), logits, atol=1e-5)
+
+
+def test_gradients_equal_the_models_own_backward_and_dropout_applies_in_training() -> None:
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=24, num_hidden_layers=2,
+                        num_attention_heads=3, intermediate_size=40, num_labels=3,
+                        max_position_embeddings=32)
+    model = BertForSequenceClassification(config).eval()  # no dropout: comparable
+    inputs = _random_batch(50, [7, 3, 12], 2, seed=5)
+    labels = torch.tensor([0, 2, 1])
+    gradients = []
+    for forward in (lambda: model(**inputs).logits, lambda: cls_forward_logits(model, **inputs)):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(forward(), labels).backward()
+        gradients.append({name: p.grad.clone() for name, p in model.named_parameters()
+                          if p.grad is not None})
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, expected in gradients[0].items():
+        torch.testing.assert_close(gradients[1][name], expected, atol=1e-5, rtol=1e-4)
+    model.train()  # dropout on: two passes differ, as the model's own do
+    assert not torch.equal(cls_forward_logits(model, **inputs), cls_forward_logits(model, **inputs))

@@ -17,14 +17,8 @@ from topex_core.cli.main import main
 from topex_core.errors import RunError
 from topex_core.explorer.pipeline import explore_run
 from topex_core.retraining.retrain import RetrainConfig, RetrainError, retrain
-from topex_core.rundir import (
-    MODEL_DIR,
-    has_classifier,
-    read_logits,
-    read_points,
-    read_run,
-    read_sample_points,
-)
+from topex_core.rounddir import read_sample_points
+from topex_core.rundir import MODEL_DIR, has_classifier, read_logits, read_points, read_run
 from topex_core.storage.store import Store
 from topex_core.training.classifier import softmax
 from topex_core.training.imported import import_predictions, load_scored, scored_from_frame
@@ -52,7 +46,7 @@ def test_imported_logits_give_the_same_clusters_and_names_as_the_run(
     predictions_table(planted).to_csv(tmp_path / "predictions.csv", index=False)
     scored = load_scored(tmp_path / "predictions.csv")
     record = import_predictions(scored, tmp_path / "imported", test_size=0)
-    assert record.config["imported"] == "logit" and record.train_ids is None
+    assert record.config.imported == "logit" and record.train_ids is None
     assert not has_classifier(tmp_path / "imported")
     assert not (tmp_path / "imported" / MODEL_DIR).exists()
     np.testing.assert_array_equal(read_logits(tmp_path / "imported"), read_logits(planted))

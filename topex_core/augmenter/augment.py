@@ -26,7 +26,7 @@ from topex_core.augmenter.generation import (
     GenerationError,
     ParsedText,
     Sampling,
-    make_backend,
+    backend_spec,
     parse_output,
 )
 from topex_core.augmenter.generation.base import GenerationCancelled, OnDelta
@@ -39,13 +39,13 @@ from topex_core.augmenter.prompts import (
     select_examples,
     typical_words,
 )
+from topex_core.data.texts import joined_text, point_texts
 from topex_core.errors import SettingsError
+from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.naming import NO_SHARED_WORDING
-from topex_core.explorer.pipeline import joined_text, point_texts
-from topex_core.explorer.scoring import Embed
-from topex_core.explorer.targets import Target, read_target
-from topex_core.rundir import has_classifier, read_points, read_run
+from topex_core.rundir import has_classifier
 from topex_core.storage.store import Candidate, Store
+from topex_core.training.embeddings import Embed
 from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
@@ -83,15 +83,28 @@ class AugmentRequest:
 class TargetContext:
     """A target of an explored run and the rows prompts draw on."""
 
-    run_dir: Path
-    target: Target
-    label_names: list[str]
-    pair: bool
-    points: pd.DataFrame = field(repr=False)
+    explored: ExploredRun = field(repr=False)
+    target: Region
+
+    @property
+    def run_dir(self) -> Path:
+        return self.explored.run_dir
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.explored.label_names
+
+    @property
+    def pair(self) -> bool:
+        return self.explored.pair
+
+    @property
+    def points(self) -> pd.DataFrame:
+        return self.explored.points
 
     @property
     def rows(self) -> pd.DataFrame:
-        return self.points.iloc[self.target.positions]
+        return self.points.iloc[self.target.rows]
 
     @property
     def name(self) -> str:
@@ -120,13 +133,12 @@ def target_context(run_dir: Path, *, cluster: int | None = None,
                    slice: str | None = None) -> TargetContext:
     """The error cluster or error slice and the run's rows; RunError when the run is not
     explored or the target does not exist."""
-    run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    points = read_points(run_dir)
-    return TargetContext(run_dir=run_dir,
-                         target=read_target(run_dir, cluster=cluster, slice=slice, points=points),
-                         label_names=list(record.label_names),
-                         pair="text_pair" in points.columns, points=points)
+    if (cluster is None) == (slice is None):
+        raise SettingsError("choose one target: an error cluster or an error slice")
+    explored = ExploredRun.load(run_dir)
+    target = (explored.region("cluster", cluster) if cluster is not None
+              else explored.region("slice", slice))
+    return TargetContext(explored, target)
 
 
 def choose_examples(context: TargetContext, request: AugmentRequest) -> list[Example]:
@@ -136,7 +148,7 @@ def choose_examples(context: TargetContext, request: AugmentRequest) -> list[Exa
     label = request.label or context.majority_label
     points = context.points
     in_target = np.zeros(len(points), bool)
-    in_target[context.target.positions] = True
+    in_target[context.target.rows] = True
     if request.example_ids is not None:
         by_position = pd.Series(np.arange(len(points)), index=points["id"].to_numpy())
         unknown = sorted(set(request.example_ids) - set(by_position.index))
@@ -236,26 +248,26 @@ def generate_parsed(backend: Backend, prompt: Prompt, n: int, sampling: Sampling
 
 
 def target_backend(name: str, context: TargetContext, *, embed: Embed,
-                    model: str | None = None, base_url: str | None = None,
-                    api_key: str | None = None, timeout_s: float = 120.0,
-                    concurrency: int = 4, stream: bool = False) -> Backend:
-    """The generator ``name`` for ``context``: EDA with the target's own vocabulary, an
-    OpenAI-compatible server (``base_url``, ``model``), or a local model (transformers,
-    vllm: ``model`` is a directory or id)."""
-    if name == "eda":
+                   model: str | None = None, base_url: str | None = None,
+                   api_key: str | None = None, timeout_s: float = 120.0,
+                   concurrency: int = 4, stream: bool = False) -> Backend:
+    """The generator ``name`` for ``context``, by where its text comes from
+    (``registry.BackendSpec.source``): EDA with the target's own vocabulary, an
+    OpenAI-compatible server (``base_url``, ``model``), or a model in this process
+    (``model``: a directory or id)."""
+    spec = backend_spec(name)
+    if spec.source == "vocabulary":
         return eda_for_target(context, embed)
-    if name == "openai":
-        return make_backend("openai", base_url=base_url, model=model, api_key=api_key,
-                            timeout_s=timeout_s, concurrency=concurrency, stream=stream)
+    if spec.source == "server":
+        return spec.build(base_url=base_url, model=model, api_key=api_key,
+                          timeout_s=timeout_s, concurrency=concurrency, stream=stream)
     return local_backend(name, model)
 
 
 def local_backend(name: str, model: str | None) -> Backend:
     """A generator that loads ``model`` (a directory or id) into this process; without a
     model the transformers backend uses the packaged SmolLM2-135M-Instruct."""
-    if not model and name != "transformers":
-        raise SettingsError(f"the {name} backend needs a model directory or id")
-    return make_backend(name, model=model or None)
+    return backend_spec(name).build(model=model or None)
 
 
 def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:

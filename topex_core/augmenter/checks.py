@@ -27,7 +27,6 @@ Reference embeddings are cached in the run directory (``text_embeddings.npy``).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,10 +37,10 @@ import pandas as pd
 
 from topex_core.augmenter.output_checks import OutputChecker
 from topex_core.augmenter.prompts import Example
-from topex_core.explorer.pipeline import joined_text, point_texts
-from topex_core.explorer.scoring import Embed
-from topex_core.explorer.targets import Target
-from topex_core.rundir import EMBEDDINGS_FILE, EMBEDDINGS_META_FILE, read_points, read_run
+from topex_core.data.texts import joined_text, point_texts
+from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.rundir import read_text_embeddings, write_text_embeddings
+from topex_core.training.embeddings import Embed
 
 Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
 
@@ -96,7 +95,7 @@ class CandidateChecker:
         ``fired`` (the names of the checks behind them, in the same order).
 
         ``others`` are texts of candidates already stored for this run (joined like
-        ``explore.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
+        ``texts.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
         (an echo of one is flagged)."""
         pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
         joined = [joined_text(text, pair) for text, pair in zip(texts, pairs, strict=True)]
@@ -186,20 +185,18 @@ class CandidateChecker:
                 "off_topic": bool(threshold is not None and similarity < threshold)}
 
 
-def checker_for_run(run_dir: Path, target: Target, *, embed: Embed, predict: Predict | None,
-                    config: CheckConfig = CheckConfig(),
+def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
+                    predict: Predict | None, config: CheckConfig = CheckConfig(),
                     progress: Callable[[float, str], None] | None = None) -> CandidateChecker:
     """A checker for ``target`` (an error cluster or slice) of an explored run, embedding
     the reference rows once (cached in the run directory)."""
-    record = read_run(run_dir)
-    points = read_points(run_dir)
-    cluster_positions = target.positions
-    reference_positions = _reference_positions(len(points), cluster_positions, config)
+    points = explored.points
+    reference_positions = _reference_positions(len(points), target.rows, config)
     texts = point_texts(points)
-    embeddings = cached_embeddings(Path(run_dir), [texts[i] for i in reference_positions],
+    embeddings = cached_embeddings(explored.run_dir, [texts[i] for i in reference_positions],
                                    embed, progress=progress)
-    return CandidateChecker(points, embeddings, reference_positions, cluster_positions,
-                            embed=embed, predict=predict, label_names=record.label_names,
+    return CandidateChecker(points, embeddings, reference_positions, target.rows,
+                            embed=embed, predict=predict, label_names=explored.label_names,
                             config=config)
 
 
@@ -210,11 +207,10 @@ def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
     texts were embedded by the same embedder before."""
     name = getattr(embed, "model_name", getattr(embed, "__qualname__", type(embed).__name__))
     digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
-    meta_path, array_path = run_dir / EMBEDDINGS_META_FILE, run_dir / EMBEDDINGS_FILE
-    if meta_path.is_file() and array_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta == {"embedder": name, "texts_sha256": digest}:
-            return np.load(array_path, allow_pickle=False)
+    identity = {"embedder": name, "texts_sha256": digest}
+    cached = read_text_embeddings(run_dir)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
     parts = []
     for start in range(0, len(texts), batch):
         parts.append(np.asarray(embed(texts[start:start + batch]), dtype=np.float32))
@@ -223,8 +219,7 @@ def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
                      f"embedding the dataset for the checks ({min(start + batch, len(texts)):,}"
                      f" of {len(texts):,} rows, once per run)")
     embeddings = np.vstack(parts) if parts else np.zeros((0, 1), np.float32)
-    np.save(array_path, embeddings)
-    meta_path.write_text(json.dumps({"embedder": name, "texts_sha256": digest}))
+    write_text_embeddings(run_dir, embeddings, identity)
     return embeddings
 
 

@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from topex_core.config import runs_dir
 from topex_core.errors import SettingsError
 from topex_core.records import RoundResult
+from topex_core.rundir import run_folder_name
 
 
 def _read_template(path: Path) -> str:
@@ -48,9 +50,12 @@ def train(args: argparse.Namespace) -> int:
     config.validate()
     pool, test = _datasets(args)
     set_cpu_threads()
-    record = train_run(pool, config, args.out, test=test, test_size=args.test_size,
+    out = args.out or runs_dir() / run_folder_name(
+        Path(str(args.data)).stem, pool.content_hash, config, test_size=args.test_size,
+        precision=args.precision, test_hash=test.content_hash if test is not None else None)
+    record = train_run(pool, config, out, test=test, test_size=args.test_size,
                        precision=args.precision, progress=_stderr_progress("train"))
-    summary = {"run": str(args.out), "run_id": record.run_id, "rows": record.dataset.rows,
+    summary = {"run": str(out), "run_id": record.run_id, "rows": record.dataset.rows,
                "test_rows": record.test_dataset.rows if record.test_dataset else 0,
                "held_out": record.held_out.share if record.held_out else None,
                "pool_accuracy": record.pool_accuracy, "test_accuracy": record.test_accuracy,
@@ -69,7 +74,7 @@ def import_predictions(args: argparse.Namespace) -> int:
             if args.test else None)
     record = import_predictions(pool, args.out, test=test, test_size=args.test_size)
     print(json.dumps({"run": str(args.out), "run_id": record.run_id,
-                      "scores": record.config["imported"], "rows": record.dataset.rows,
+                      "scores": record.config.imported, "rows": record.dataset.rows,
                       "test_rows": record.test_dataset.rows if record.test_dataset else 0,
                       "pool_accuracy": record.pool_accuracy,
                       "test_accuracy": record.test_accuracy}))
@@ -142,7 +147,7 @@ def generate(args: argparse.Namespace) -> int:
     backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,
                                       base_url=args.base_url, timeout_s=args.timeout,
                                       concurrency=args.concurrency)
-    checker = checker_for_run(args.run, context.target, embed=embed,
+    checker = checker_for_run(context.explored, context.target, embed=embed,
                               predict=augment.classifier_predict(args.run),
                               progress=_stderr_progress("checks"))
     with Store(args.db) as store:
@@ -175,9 +180,9 @@ def retrain(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from topex_core.rundir import ROUNDS_DIR, read_round
+    from topex_core.rounddir import read_round, round_dir_of
 
-    round_dir = args.run / ROUNDS_DIR / str(args.round) if args.round is not None else None
+    round_dir = round_dir_of(args.run, args.round) if args.round is not None else None
     print(json.dumps(_compare_summary(read_round(args.run, round_dir)), ensure_ascii=False))
     return 0
 

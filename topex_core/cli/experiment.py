@@ -8,10 +8,11 @@ import shlex
 import sys
 from pathlib import Path
 
+from topex_core.augmenter.generation.registry import BACKEND_SPECS, BACKENDS, backend_spec
 from topex_core.cli.options import add_long_text_arguments
 from topex_core.data.dataset import SUPPORTED_SUFFIXES
 from topex_core.errors import DataError, SettingsError
-from topex_core.experiments.harness import BASELINES, SELECTIONS
+from topex_core.experiments.strategies import BASELINES, SELECTIONS
 
 
 def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,9 +36,9 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     experiment.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …)")
     experiment.add_argument("--selection", default="weighted,random,eda_random,none",
                             help=f"comma-separated from {', '.join(SELECTIONS + BASELINES)}")
-    experiment.add_argument("--generator", default="eda",
-                            choices=["eda", "transformers", "openai", "vllm"],
-                            help="transformers without --model: the packaged SmolLM2-135M")
+    experiment.add_argument("--generator", default="eda", choices=list(BACKENDS),
+                            help="; ".join(f"{spec.name}: {spec.help}"
+                                           for spec in BACKEND_SPECS.values()))
     experiment.add_argument("--model", default=None,
                             help="the generator's model (transformers/vllm: a directory or "
                                  "id; openai: the served name)")
@@ -109,17 +110,17 @@ def _command_line() -> str | None:
 
 
 def _backend_factory(args: argparse.Namespace, embed):
-    """EDA for the EDA baseline (and everything when --generator eda); the language model
-    otherwise, built once."""
+    """EDA for the EDA baseline (and everything when the generator rewrites with the
+    target's vocabulary); the language model otherwise, built once."""
     from topex_core.augmenter.augment import local_backend
-    from topex_core.augmenter.generation import make_backend
     from topex_core.experiments.harness import eda_backend_factory
 
     eda = eda_backend_factory(embed)
-    if args.generator == "eda":
+    spec = backend_spec(args.generator)
+    if spec.source == "vocabulary":
         return eda
-    if args.generator == "openai":
-        language_model = make_backend("openai", model=args.model, base_url=args.base_url)
+    if spec.source == "server":
+        language_model = spec.build(model=args.model, base_url=args.base_url)
     else:
         language_model = local_backend(args.generator, args.model)
     return lambda context, texts: eda(context, texts) if context is None else language_model

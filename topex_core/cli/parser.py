@@ -63,7 +63,10 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
                             "CPUs with AMX and on GPUs; logits move by about 0.01); auto "
                             "(default): bfloat16 for long texts (> 128 tokens) fine-tuned in "
                             "bfloat16, else float32")
-    command.add_argument("--out", required=True, type=Path, help="run directory to write")
+    command.add_argument("--out", type=Path, default=None,
+                         help="run directory to write (default: a folder under "
+                              "$TOPEX_HOME/runs named as the dashboard names it, from the "
+                              "file, its content and the settings)")
     _finish(command, commands.train)
 
 

@@ -54,6 +54,7 @@ from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.augmenter.prompts import Example, build_prompt
 from topex_core.config import RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
+from topex_core.data.texts import point_texts
 from topex_core.experiments.folder import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -63,24 +64,21 @@ from topex_core.experiments.folder import (
     read_results,
     record_invocation,
 )
-from topex_core.explorer.pipeline import ExploreConfig, explore_run, point_texts
-from topex_core.explorer.scoring import SCORE_COLUMNS, Embed
+from topex_core.experiments.strategies import BASELINES, SELECTIONS
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.retraining import retrain
 from topex_core.retraining.compare import paired_summary
 from topex_core.retraining.head import fit_head
 from topex_core.rundir import (
-    FEATURES_FILE,
-    TEST_FEATURES_FILE,
     is_explored,
     read_explore,
     read_logits,
 )
 from topex_core.training import classifier as clf
+from topex_core.training.embeddings import Embed
 from topex_core.training.features import cached_features, run_datasets
 from topex_core.training.run import load_run_classifier, train_run
 
-SELECTIONS = (*SCORE_COLUMNS, "random", "largest")
-BASELINES = ("eda_random", "none")
 LABELLED_BY = "the cluster's target class, assigned automatically (no human review)"
 MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
 
@@ -173,7 +171,7 @@ class _SeedRun:
         self.pool, self.test = run_datasets(self.run_dir, self.record)
         self.train_positions = retrain.train_positions(self.pool, self.record)
         self.base_config = replace(config.train.resolved(), seed=seed,
-                                   max_length=self.record.config["max_length"])
+                                   max_length=self.record.config.max_length)
         self.base_pred = read_logits(self.run_dir, test=True).argmax(axis=1)
         self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
         self.clusters = None
@@ -244,7 +242,7 @@ class _SeedRun:
             context = target_context(self.run_dir, cluster=cluster)
             self._generators[cluster] = (
                 context, self.make_backend(context, point_texts(context.rows)),
-                checker_for_run(self.run_dir, context.target, embed=self.embed, predict=None))
+                checker_for_run(context.explored, context.target, embed=self.embed, predict=None))
         context, backend, checker = self._generators[cluster]
         shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
         request = AugmentRequest(n=n, shots=min(shots, 10),
@@ -295,10 +293,8 @@ class _SeedRun:
         """The base model and its encoder features for pool and test, read once per seed."""
         if self._head is None:
             base = load_run_classifier(self.run_dir)
-            self._head = (base, cached_features(base, self.pool, self.run_dir / FEATURES_FILE,
-                                                None),
-                          cached_features(base, self.test, self.run_dir / TEST_FEATURES_FILE,
-                                          None))
+            self._head = (base, cached_features(base, self.pool, self.run_dir),
+                          cached_features(base, self.test, self.run_dir, test=True))
         return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,

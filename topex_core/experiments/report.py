@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from topex_core.experiments.folder import EXPERIMENT_FILE, RESULTS_FILE, SAMPLES_FILE
-from topex_core.experiments.harness import BASELINES, SELECTIONS
+from topex_core.experiments.strategies import BASELINES, SELECTIONS
 from topex_core.retraining.compare import mcnemar_exact
 
 PAPER_BASE_ACCURACY = {"imdb": 89.4, "agnews": 87.8, "hans": 81.4, "trec": 84.1}

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from topex_core.explorer.scoring import Embed
 from topex_core.explorer.terms import term_vectorizer
+from topex_core.training.embeddings import Embed
 
 TOP_WORDS = 4
 NO_SHARED_WORDING = "no shared wording"

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.data.texts import point_texts
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
-from topex_core.explorer.normalise import normalise_logits
+from topex_core.explorer.explored import in_error_regions
+from topex_core.explorer.normalise import MinMaxScaler, normalise_logits
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
-from topex_core.explorer.targets import in_error_regions
 from topex_core.records import ExploreResult
 from topex_core.rundir import (
     has_classifier,
@@ -36,6 +37,7 @@ from topex_core.rundir import (
     write_map_points,
 )
 from topex_core.timing import Progress, timed
+from topex_core.training.embeddings import Embed
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,8 @@ class ExploreConfig:
     top_words: int = naming.TOP_WORDS
 
 
-def joined_text(text: str, text_pair: str | None) -> str:
-    """One text for a row, a sentence pair joined by a separator (as the explorer reads it)."""
-    return text if not isinstance(text_pair, str) else f"{text} || {text_pair}"
-
-
-def point_texts(points: pd.DataFrame) -> list[str]:
-    """The text of each point as the explorer reads it (see ``joined_text``)."""
-    if "text_pair" in points.columns:
-        return [joined_text(a, b) for a, b in zip(points["text"], points["text_pair"],
-                                                   strict=True)]
-    return points["text"].tolist()
-
-
 def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
-                embed: scoring.Embed, progress: Progress | None = None) -> ExploreResult:
+                embed: Embed, progress: Progress | None = None) -> ExploreResult:
     """Run the explorer on a finished run and write its results; returns explore.json."""
     run_dir = Path(run_dir)
     record = read_run(run_dir)
@@ -73,9 +62,8 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     points, logits = _load_points_and_logits(run_dir)
     texts = point_texts(points)
     timings: dict[str, float] = {}
-    with timed("normalise", timings):
-        normalised, scaler = normalise_logits(logits)
-    fitted_space, space_points = _fitted_space(run_dir, space, normalised, timings, report)
+    normalised, scaler, fitted_space, space_points = _space(run_dir, space, logits, timings,
+                                                            report)
     method = clustering.chosen_method(len(points), config.clustering)
     report(0.05, f"clustering {len(points):,} points in the {space} space ({method})")
     with timed("cluster", timings):
@@ -106,16 +94,13 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("write", timings):
         _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
         fitted_space.save(run_dir)
-    picked = int(scores.iloc[0]["cluster"]) if len(scores) else None
     slice_rows = {name: points["id"].to_numpy()[positions]
                   for name, positions in error_slices.members.items()}
     result = ExploreResult(
         config=asdict(config), method=method, clusters=int(len(summary)),
         error_clusters=len(error_clusters),
-        noise_points=int((cluster_labels == clustering.NOISE).sum()), picked_cluster=picked,
-        picked_name=(names[picked].label(_confusion(summary, picked))
-                     if picked is not None else None),
-        reason=scoring.pick_reason(scores), normaliser_minimums=scaler.minimums.tolist(),
+        noise_points=int((cluster_labels == clustering.NOISE).sum()),
+        **_pick(scores, names, summary), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
         **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
@@ -123,6 +108,15 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
+
+
+def _space(run_dir: Path, space: str, logits: np.ndarray, timings: dict[str, float],
+           report: Progress) -> tuple[np.ndarray, MinMaxScaler, FittedSpace, np.ndarray]:
+    """(normalised logits (N, C), their normaliser, the fitted space, the (N, D) points)."""
+    with timed("normalise", timings):
+        normalised, scaler = normalise_logits(logits)
+    fitted_space, space_points = _fitted_space(run_dir, space, normalised, timings, report)
+    return normalised, scaler, fitted_space, space_points
 
 
 def _fitted_space(run_dir: Path, space: str, normalised: np.ndarray,
@@ -149,6 +143,15 @@ def _write_maps(run_dir: Path, ids: pd.Series, cluster_labels: np.ndarray,
         map_points[f"{map_name}_y"] = coords[map_name][:, 1]
     projection.save_maps(maps, run_dir)
     write_map_points(run_dir, map_points)
+
+
+def _pick(scores: pd.DataFrame, names: dict[int, naming.ClusterName],
+          summary: pd.DataFrame) -> dict:
+    """The error cluster ranked first (None without one), its name and why."""
+    picked = int(scores.iloc[0]["cluster"]) if len(scores) else None
+    return {"picked_cluster": picked, "reason": scoring.pick_reason(scores),
+            "picked_name": (names[picked].label(_confusion(summary, picked))
+                            if picked is not None else None)}
 
 
 def _coverage(points: pd.DataFrame, summary: pd.DataFrame,

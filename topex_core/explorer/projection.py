@@ -28,7 +28,6 @@ displacement against ``transform`` measured in ``bench/bench_explore.py`` (READM
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from topex_core.errors import RunError
-from topex_core.rundir import MAPS_ARRAYS_FILE, MAPS_META_FILE
+from topex_core.rundir import read_maps, write_maps
 from topex_core.timing import Progress
 
 MAP_NAMES = ("sparse_pca", "tsne")
@@ -144,25 +143,25 @@ def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000
     return coords, maps
 
 
-def save_maps(maps: FittedMaps, directory: Path) -> None:
-    np.savez(directory / MAPS_ARRAYS_FILE, components=maps.components, mean=maps.mean,
-             reference=maps.reference, reference_coords=maps.reference_coords)
-    (directory / MAPS_META_FILE).write_text(json.dumps(
-        {"perplexity": maps.perplexity, "seed": maps.seed, "ridge_alpha": maps.ridge_alpha}))
+def save_maps(maps: FittedMaps, run_dir: Path) -> None:
+    write_maps(run_dir, {"components": maps.components, "mean": maps.mean,
+                         "reference": maps.reference,
+                         "reference_coords": maps.reference_coords},
+               {"perplexity": maps.perplexity, "seed": maps.seed,
+                "ridge_alpha": maps.ridge_alpha})
 
 
-def load_maps(directory: Path) -> FittedMaps:
+def load_maps(run_dir: Path) -> FittedMaps:
     """Maps saved by :func:`save_maps`; RunError when missing or corrupt."""
+    arrays, settings = read_maps(run_dir)
     try:
-        with np.load(directory / MAPS_ARRAYS_FILE, allow_pickle=False) as arrays:
-            loaded = {name: arrays[name] for name in
-                      ("components", "mean", "reference", "reference_coords")}
-        meta = json.loads((directory / MAPS_META_FILE).read_text())
-        return FittedMaps(**loaded, perplexity=float(meta["perplexity"]), seed=int(meta["seed"]),
-                          ridge_alpha=float(meta["ridge_alpha"]))
-    except (OSError, KeyError, ValueError) as error:
-        raise RunError(f"{directory}: fitted maps missing or corrupt ({error}); "
-                         "run 'topex explore' again") from None
+        return FittedMaps(**{name: arrays[name] for name in
+                             ("components", "mean", "reference", "reference_coords")},
+                          perplexity=float(settings["perplexity"]), seed=int(settings["seed"]),
+                          ridge_alpha=float(settings["ridge_alpha"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{run_dir}: fitted maps missing or corrupt ({error}); "
+                       "run 'topex explore' again") from None
 
 
 def _enough_for_tsne(reference: np.ndarray) -> bool:

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from topex_core.explorer.scoring import Embed
-from topex_core.rundir import ROW_EMBEDDINGS_FILE
+from topex_core.rundir import read_row_embeddings, write_row_embeddings
+from topex_core.training.embeddings import Embed
 
 
 class RowEmbeddings:
     """Callable: row positions (n,) → (n, e) float32 embeddings of those rows' texts."""
 
     def __init__(self, run_dir: Path, texts: Sequence[str], embed: Embed) -> None:
-        self.path = Path(run_dir) / ROW_EMBEDDINGS_FILE
+        self.run_dir = Path(run_dir)
         self.texts, self.embed = texts, embed
         self.identity = json.dumps({
             "embedder": getattr(embed, "model_name", getattr(embed, "__qualname__",
@@ -45,16 +45,12 @@ class RowEmbeddings:
         return np.stack([self.vectors[int(p)] for p in positions])
 
     def _load(self) -> dict[int, np.ndarray]:
-        if not self.path.is_file():
+        cached = read_row_embeddings(self.run_dir)
+        if cached is None or cached[0] != self.identity:
             return {}
-        with np.load(self.path, allow_pickle=False) as arrays:
-            if str(arrays["identity"]) != self.identity:
-                return {}
-            return dict(zip(arrays["positions"].tolist(), arrays["vectors"], strict=True))
+        return dict(zip(cached[1].tolist(), cached[2], strict=True))
 
     def _save(self) -> None:
         positions = np.array(sorted(self.vectors), dtype=np.int64)
-        temporary = self.path.with_suffix(".tmp.npz")
-        np.savez(temporary, identity=np.array(self.identity), positions=positions,
-                 vectors=np.stack([self.vectors[p] for p in positions.tolist()]))
-        temporary.replace(self.path)
+        write_row_embeddings(self.run_dir, self.identity, positions,
+                             np.stack([self.vectors[p] for p in positions.tolist()]))

@@ -39,7 +39,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-Embed = Callable[[Sequence[str]], np.ndarray]
+from topex_core.training.embeddings import Embed
+
 MIN_EXTENT = 1e-3
 APD_SAMPLE = 20_000
 TEXT_SAMPLE = 500

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from topex_core.errors import RunError, SettingsError
-from topex_core.rundir import SPACE_FILE
+from topex_core.rundir import read_space, write_space
 
 SPACES = ("logits", "features", "both")
 FEATURE_DIMENSIONS = 16
@@ -79,13 +79,10 @@ class FittedSpace:
     def save(self, run_dir: Path) -> None:
         """Write ``space.npz``; in the logits space there is nothing to keep, and a file
         left by an earlier exploration in another space is removed."""
-        path = Path(run_dir) / SPACE_FILE
-        if self.space == "logits":
-            path.unlink(missing_ok=True)
-            return
-        np.savez(path, space=np.array(self.space),
-                 feature_mean=self.feature_mean, feature_components=self.feature_components,
-                 scales=np.array([self.logit_scale, self.feature_scale]))
+        write_space(run_dir, None if self.space == "logits" else {
+            "space": np.array(self.space), "feature_mean": self.feature_mean,
+            "feature_components": self.feature_components,
+            "scales": np.array([self.logit_scale, self.feature_scale])})
 
 
 def fit_space(space: str, normalised: np.ndarray,
@@ -109,12 +106,12 @@ def load_space(run_dir: Path, space: str) -> FittedSpace:
     """The space the run was explored in (``logits`` needs no file)."""
     if space == "logits":
         return fit_space("logits", np.empty((0, 0)))
+    arrays = read_space(run_dir)
     try:
-        with np.load(Path(run_dir) / SPACE_FILE, allow_pickle=False) as arrays:
-            logit_scale, feature_scale = (float(value) for value in arrays["scales"])
-            return FittedSpace(str(arrays["space"]), arrays["feature_mean"],
-                               arrays["feature_components"], logit_scale, feature_scale)
-    except (OSError, KeyError, ValueError) as error:
+        logit_scale, feature_scale = (float(value) for value in arrays["scales"])
+        return FittedSpace(str(arrays["space"]), arrays["feature_mean"],
+                           arrays["feature_components"], logit_scale, feature_scale)
+    except (KeyError, ValueError) as error:
         raise RunError(f"{run_dir}: the explorer's space is missing or corrupt ({error}); "
                        "run 'topex explore' again") from None
 

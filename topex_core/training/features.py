@@ -16,27 +16,27 @@ from topex_core.data.dataset import TextDataset
 from topex_core.errors import RunError
 from topex_core.records import RunRecord
 from topex_core.rundir import (
-    FEATURES_FILE,
-    TEST_FEATURES_FILE,
     has_classifier,
+    read_features,
     read_points,
     read_run,
     read_test_points,
+    write_features,
 )
 from topex_core.training import classifier as clf
 from topex_core.training.run import load_run_classifier
 
 
-def cached_features(model: clf.Classifier, dataset: TextDataset, path: Path,
-                    progress: clf.Progress | None) -> np.ndarray:
-    """The encoder features the head reads, (N, hidden) float32, cached at ``path``."""
-    if path.is_file():
-        features = np.load(path, allow_pickle=False)
-        if len(features) == len(dataset):
-            return features
+def cached_features(model: clf.Classifier, dataset: TextDataset, run_dir: Path, *,
+                    test: bool = False, progress: clf.Progress | None = None) -> np.ndarray:
+    """The encoder features the head reads, (N, hidden) float32, of the run's pool rows
+    (``dataset``; its test rows with ``test``), cached in the run."""
+    features = read_features(run_dir, test=test)
+    if features is not None and len(features) == len(dataset):
+        return features
     features, _ = clf.predict_features(model, dataset.texts, dataset.text_pairs,
                                        progress=progress)
-    np.save(path, features)
+    write_features(run_dir, features, test=test)
     return features
 
 
@@ -52,8 +52,8 @@ def run_features(run_dir: Path, *, test: bool = False,
     dataset = test_set if test else pool
     if dataset is None:
         raise RunError(f"{run_dir} has no test split")
-    return cached_features(load_run_classifier(run_dir), dataset,
-                           run_dir / (TEST_FEATURES_FILE if test else FEATURES_FILE), progress)
+    return cached_features(load_run_classifier(run_dir), dataset, run_dir, test=test,
+                           progress=progress)
 
 
 def run_datasets(run_dir: Path, record: RunRecord) -> tuple[TextDataset, TextDataset | None]:

@@ -30,6 +30,10 @@ def fast_bfloat16() -> bool:
     return bool(FAST_BFLOAT16_FLAGS & cpu_flags())
 
 
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
 def cpu_flags() -> set[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none: not Linux)."""
     try:

@@ -35,7 +35,6 @@ from topex_core.rundir import (
     write_points,
     write_run,
 )
-from topex_core.training.classifier import TrainConfig
 from topex_core.training.run import (
     accuracy,
     dataset_record,
@@ -43,6 +42,7 @@ from topex_core.training.run import (
     points_frame,
     prepare_out_dir,
 )
+from topex_core.training.train_config import RunConfig
 
 SCORE_PREFIXES = {"logit": "logit_", "prob": "prob_"}
 PROB_TOLERANCE = 0.01  # |row sum − 1| allowed: probabilities rounded to two decimals pass
@@ -174,8 +174,7 @@ def import_predictions(scored: ScoredDataset, out_dir: Path, *,
                                            np.zeros(len(test.dataset), dtype=bool)), test=True)
     record = RunRecord(
         run_id=new_run_id(), label_names=list(pool.label_names), dataset=dataset_record(pool),
-        config={"imported": scored.kind, "scores_hash": input_hash, "fine_tune": False,
-                "seed": 0, "train_size": TrainConfig().train_size},
+        config=RunConfig(imported=scored.kind, scores_hash=input_hash, fine_tune=False),
         test_dataset=dataset_record(test.dataset) if test is not None else None,
         pool_accuracy=accuracy(logits, pool.labels),
         test_accuracy=accuracy(test.logits, test.dataset.labels) if test is not None else None,
@@ -187,7 +186,7 @@ def import_predictions(scored: ScoredDataset, out_dir: Path, *,
 
 def _same_import(out_dir: Path, input_hash: str) -> RunRecord:
     existing = read_run(out_dir)
-    if existing.config.get("scores_hash") != input_hash:
+    if existing.config.scores_hash != input_hash:
         raise RunError(f"{out_dir} holds another run ({existing.dataset.source}, "
                        f"{existing.dataset.rows:,} rows); choose a new run folder")
     return existing

@@ -40,6 +40,7 @@ from topex_core.timing import timed
 from topex_core.training import classifier as clf
 from topex_core.training import settings
 from topex_core.training.adopt import adopt_classifier
+from topex_core.training.train_config import RunConfig
 
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
@@ -84,19 +85,13 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     with timed("write_run", timings):
         _link_tree(model_cache, out_dir / MODEL_DIR)
         in_train = np.zeros(len(pool), dtype=bool)
-        in_train[positions] = True
-        write_logits(out_dir, logits)
-        write_points(out_dir, points_frame(pool, logits, in_train & config.fine_tune))
+        in_train[positions] = config.fine_tune
+        _write_split(out_dir, pool, logits, in_train)
         if test is not None:
-            write_logits(out_dir, test_logits, test=True)
-            write_points(out_dir, points_frame(test, test_logits,
-                                               np.zeros(len(test), dtype=bool)), test=True)
+            _write_split(out_dir, test, test_logits, np.zeros(len(test), bool), test=True)
     record = RunRecord(
         run_id=new_run_id(), label_names=list(pool.label_names),
-        dataset=dataset_record(pool),
-        config={**asdict(config), "max_length": classifier.max_length,
-                "epochs": settings.epochs_for(config, classifier.max_length),
-                "freeze_layers": settings.frozen_layers_for(config, classifier.max_length)},
+        dataset=dataset_record(pool), config=_run_config(config, classifier.max_length),
         test_dataset=dataset_record(test) if test is not None else None,
         train_ids=pool.ids[positions].tolist(), logits_precision=precision,
         pool_accuracy=accuracy(logits, pool.labels),
@@ -106,6 +101,20 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     write_run(out_dir, record)
     report(1.0, "done")
     return record
+
+
+def _run_config(config: clf.TrainConfig, max_length: int) -> RunConfig:
+    """What run.json records: the resolved config with the budget, epochs and frozen
+    layers this budget gave."""
+    return RunConfig(**{**asdict(config), "max_length": max_length,
+                        "epochs": settings.epochs_for(config, max_length),
+                        "freeze_layers": settings.frozen_layers_for(config, max_length)})
+
+
+def _write_split(out_dir: Path, dataset: TextDataset, logits: np.ndarray,
+                 in_train: np.ndarray, *, test: bool = False) -> None:
+    write_logits(out_dir, logits, test=test)
+    write_points(out_dir, points_frame(dataset, logits, in_train), test=test)
 
 
 def _fitted_classifier(training_set: TextDataset, config: clf.TrainConfig, model_cache: Path,
@@ -182,11 +191,10 @@ def _existing_run(out_dir: Path, pool: TextDataset, test: TextDataset | None,
                        f"{_given_rows(existing):,} rows); refusing to train "
                        f"{pool.source} ({held_out.source_rows if held_out else len(pool):,} "
                        "rows) into it; choose a new run folder")
-    # runs written before a setting existed ran with its legacy value, else its default
-    defaults = {**asdict(clf.TrainConfig()), **settings.LEGACY_SETTINGS}
+    # (runs written before a setting existed read its legacy value: ``RunConfig``)
     differences = [name for name, value in asdict(config).items()
                    if not (name in ("max_length", "epochs", "freeze_layers") and value is None)
-                   and existing.config.get(name, defaults[name]) != value]
+                   and getattr(existing.config, name) != value]
     if precision != "auto" and existing.logits_precision != precision:
         differences.append("precision")
     existing_test = existing.test_dataset.content_hash if existing.test_dataset else None

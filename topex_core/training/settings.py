@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 from topex_core.config import PRECISIONS
 from topex_core.errors import SettingsError
 from topex_core.training import tokens
-from topex_core.training.hardware import fast_bfloat16
+from topex_core.training.hardware import cuda_available, fast_bfloat16
 
 if TYPE_CHECKING:
     from topex_core.training.classifier import TrainConfig
 
-# Runs and experiments written before a setting existed were made with these values.
-LEGACY_SETTINGS = {"truncation": "head", "train_precision": "float32"}
 DEFAULT_EPOCHS = 3
 LONG_TEXT_EPOCHS = 2
-FLOAT32_LONG_TEXT_FROZEN_LAYERS = 3
+# the float32 path's long-text levers (measured in bench/bench_long_texts.py, README)
+FLOAT32_LONG_TEXT_FROZEN_LAYERS = 2
+FLOAT32_LONG_TEXT_LOGITS = "int8"
 
 
 def epochs_for(config: TrainConfig, max_length: int) -> int:
@@ -48,16 +48,20 @@ def fast_train_precision() -> str:
 
 
 def run_precision(precision: str, config: TrainConfig, max_length: int) -> str:
-    """The precision of a run's forward passes: ``precision`` unless it is "auto", which
-    is bfloat16 where the model was fine-tuned in bfloat16 (the hardware is fast at it)
-    and its budget is above ``tokens.LONG_TEXT_TOKENS`` (long texts, where the logits are
-    a fifth of the first map's time), else float32, the exact logits. ``config`` is
-    resolved."""
+    """The precision of a run's forward passes: ``precision`` unless it is "auto". For a
+    model fine-tuned on long texts (a budget above ``tokens.LONG_TEXT_TOKENS``, where the
+    logits are a fifth of the first map's time), "auto" is bfloat16 where it was
+    fine-tuned in bfloat16 (the hardware is fast at it), else ``FLOAT32_LONG_TEXT_LOGITS``
+    (int8: 1.5x faster at -0.2 points in bench/bench_long_texts.py); float32, the exact
+    logits, everywhere else. ``config`` is resolved."""
     if precision != "auto":
         return check_precision(precision)
     long_texts = max_length > tokens.LONG_TEXT_TOKENS
-    fast = config.fine_tune and config.train_precision == "bfloat16"
-    return "bfloat16" if long_texts and fast else "float32"
+    if not (long_texts and config.fine_tune):
+        return "float32"
+    if config.train_precision == "bfloat16":
+        return "bfloat16"
+    return "float32" if cuda_available() else FLOAT32_LONG_TEXT_LOGITS  # int8 is CPU-only
 
 
 def check_precision(precision: str) -> str:

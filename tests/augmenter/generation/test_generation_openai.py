@@ -155,6 +155,18 @@ def test_bad_settings_are_refused(options: dict, message: str,
         make_backend("openai", **options)
 
 
+def test_without_a_model_name_the_servers_only_model_is_used(monkeypatch) -> None:
+    monkeypatch.delenv("TOPEX_OPENAI_MODEL", raising=False)
+    with ChatServer("ok", models=("/root/.topex/cache/generators/smollm2",)) as server:
+        outputs = make_backend("openai", base_url=server.base_url).generate(
+            PROMPTS[:1], 1, Sampling())
+    assert server.requests[0]["model"] == "/root/.topex/cache/generators/smollm2"
+    assert outputs[0].model == "/root/.topex/cache/generators/smollm2"
+    with ChatServer("ok", models=("a", "b")) as server, \
+            pytest.raises(ValueError, match="serves a, b; choose one"):
+        make_backend("openai", base_url=server.base_url)
+
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with ChatServer("ok", api_key="env-key") as server:
         monkeypatch.setenv("TOPEX_OPENAI_BASE_URL", server.base_url)

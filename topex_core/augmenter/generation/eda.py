@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -27,10 +27,10 @@ from topex_core.augmenter.generation.base import (
 )
 from topex_core.augmenter.prompts import PAIR_TASKS, Prompt
 from topex_core.errors import SettingsError
+from topex_core.training.embeddings import Embed
 
 OPERATIONS = ("synonym_replacement", "random_insertion", "random_swap", "random_deletion")
 WORD = re.compile(r"[a-z][a-z'-]{2,}")
-Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 def vocabulary_synonyms(texts: Sequence[str], embed: Embed, *, max_words: int = 2_000,

@@ -42,6 +42,7 @@ BACKOFF_S = 0.5
 # a server that ignores ``n`` (or the seed) is asked again, one choice per request, until
 # every prompt has ``n`` distinct completions or this many times ``n`` choices were asked
 TOP_UP_BUDGET = 3
+MODELS_TIMEOUT_S = 10.0  # asking the server which model it serves, when none was named
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,37 @@ class OpenAIBackend:
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("the openai backend needs a base URL such as "
                              "http://127.0.0.1:8000/v1 (set TOPEX_OPENAI_BASE_URL)")
-        if not self.model:
-            raise SettingsError("the openai backend needs a model name (set TOPEX_OPENAI_MODEL; "
-                             "it is the name the server was started with)")
         if timeout_s <= 0 or max_retries < 0 or concurrency < 1:
             raise SettingsError("timeout must be positive, retries 0 or more, concurrency ≥ 1")
+        self.model = self.model or self._only_served_model(min(timeout_s, MODELS_TIMEOUT_S))
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.concurrency, self.stream = concurrency, stream
         self.extra_body = extra_body or {}
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _only_served_model(self, timeout_s: float) -> str:
+        """The server's model when it serves exactly one (``GET /models``), so that a
+        server started with a long path as its model name needs no copy of it; else a
+        SettingsError naming what it serves."""
+        request = urllib.request.Request(f"{self.base_url}/models", headers=self._headers())
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                served = [str(entry["id"]) for entry in json.loads(response.read())["data"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SettingsError(f"the openai backend needs a model name (set "
+                                f"TOPEX_OPENAI_MODEL; it is the name the server was started "
+                                f"with): {self.base_url}/models did not list one ({error})"
+                                ) from None
+        if len(served) != 1:
+            raise SettingsError(f"the openai backend needs a model name: the server at "
+                                f"{self.base_url} serves {', '.join(served) or 'none'}; "
+                                "choose one (--model or TOPEX_OPENAI_MODEL)")
+        return served[0]
 
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
                  on_delta: OnDelta | None = None) -> list[Generated]:
@@ -154,11 +178,8 @@ class OpenAIBackend:
     def _post(self, body: dict, request: _Request,
               on_delta: OnDelta | None) -> dict[int, tuple[str, int | None]]:
         url = f"{self.base_url}/chat/completions"
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        http_request = urllib.request.Request(url, json.dumps(body).encode(), headers,
-                                              method="POST")
+        http_request = urllib.request.Request(url, json.dumps(body).encode(),
+                                              self._headers(), method="POST")
         try:
             with urllib.request.urlopen(http_request, timeout=self.timeout_s) as response:
                 if self.stream:

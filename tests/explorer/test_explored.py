@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import hashing_embed, make_run
+
+from topex_core.errors import RunError, SettingsError
+from topex_core.explorer.clustering import NOISE, ClusterConfig
+from topex_core.explorer.explored import ErrorCluster, ErrorSlice, ExploredRun
+from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.rundir import SLICES_FILE, read_logits, read_points, write_logits, write_points
+
+
+def with_test_split(run: Path, rows: list[int]) -> None:
+    """A test split that repeats pool rows ``rows`` (their logits and texts)."""
+    write_logits(run, read_logits(run)[rows], test=True)
+    test = read_points(run).iloc[rows].drop(columns=["cluster", "sparse_pca_x", "sparse_pca_y",
+                                                     "tsne_x", "tsne_y"], errors="ignore")
+    write_points(run, test.assign(id=np.arange(len(rows))), test=True)
+
+
+def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, ExploreConfig(clustering=ClusterConfig(min_samples=10)), embed=hashing_embed)
+    with_test_split(run, [0, 1, 70, 181, 182, 183])  # two correct rows, then planted ones
+    explored = ExploredRun.load(run)
+    regions = explored.regions()
+    assert [region.kind for region in regions] == ["cluster", "slice"]
+    cluster, delivery = regions
+    assert isinstance(cluster, ErrorCluster) and isinstance(delivery, ErrorSlice)
+    assert cluster.label == "billing" and cluster.name.endswith(" · billing → shipping")
+    assert cluster.rank == 1 and "delivery" in " ".join(cluster.terms)
+    assert list(delivery.rows) == list(cluster.rows) == list(range(180, 205))
+    assert delivery.terms == ("delivery",) and delivery.q < 0.05
+    # test rows join a cluster by its reach in the explored space, a slice by its term
+    assert list(cluster.test_rows) == list(delivery.test_rows) == [3, 4, 5]
+    assert explored.region("cluster", cluster.key) == cluster
+    assert explored.region("slice", "delivery") == delivery
+
+
+def test_a_scoped_slice_says_its_scope_and_a_bare_term_names_it(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    slices = pd.read_csv(run / SLICES_FILE, keep_default_na=False)
+    slices.loc[0, ["slice", "true_label"]] = ["delivery | billing", "billing"]
+    slices.to_csv(run / SLICES_FILE, index=False)
+    pd.DataFrame({"slice": ["delivery | billing"] * 25,
+                  "id": range(180, 205)}).to_parquet(run / "slice_rows.parquet")
+    scoped = ExploredRun.load(run).region("slice", "delivery")
+    assert scoped.key == "delivery | billing" and scoped.true_label == "billing"
+    assert scoped.name == "delivery (true billing) · billing → shipping"
+    assert len(scoped.test_rows) == 0  # no test split
+
+
+def test_unknown_regions_and_unexplored_runs_are_refused(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    with pytest.raises(RunError, match="not explored"):
+        ExploredRun.load(run)
+    explore_run(run, embed=hashing_embed)
+    explored = ExploredRun.load(run)
+    with pytest.raises(RunError, match="'nonesuch' is not an error slice.*'delivery'"):
+        explored.region("slice", "nonesuch")
+    with pytest.raises(RunError, match="cluster 99 does not exist"):
+        explored.region("cluster", 99)
+    with pytest.raises(SettingsError, match="unknown region kind 'topic'"):
+        explored.region("topic", "1")
+
+
+def test_rows_are_placed_and_assigned_as_the_pool_was(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    explored = ExploredRun.load(run)
+    logits = read_logits(run)
+    placed = explored.place(logits[180:190])
+    points = explored.points.iloc[180:190]
+    np.testing.assert_allclose(placed["tsne"], points[["tsne_x", "tsne_y"]], atol=1e-5)
+    np.testing.assert_allclose(placed["sparse_pca"], points[["sparse_pca_x", "sparse_pca_y"]],
+                               atol=1e-4)
+    assert (explored.assign(logits[180:190]) == points["cluster"]).all()
+    far = np.full((1, 3), 50.0, np.float32)  # far outside every cluster's reach
+    assert explored.assign(far)[0] == NOISE
