@@ -156,8 +156,8 @@ def _headline(metrics: RoundMetrics) -> None:
     if len(metrics.seeds) > 1:
         spread = metrics.across_seeds[split]
         st.caption(f"Across {len(metrics.seeds)} seeds, {split} accuracy after: "
-                   f"mean {spread['mean']:.2%}, sd {100 * spread['std']:.2f} pp, "
-                   f"range {spread['min']:.2%}–{spread['max']:.2%}.")
+                   f"mean {spread.mean:.2%}, sd {100 * spread.std:.2f} pp, "
+                   f"range {spread.min:.2%}–{spread.max:.2%}.")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -61,7 +61,8 @@ class RunRecord:
     ``run_id`` identifies the run wherever its folder is moved (the store keys it);
     ``config`` is how its classifier was made (``RunConfig``); accuracies are shares in
     [0, 1]; timings in seconds.
-    ``held_out`` is set when the test split was held out of the given data.
+    ``held_out`` is set when the test split was held out of the given data;
+    ``data_warnings`` are what loading the data found doubtful (``data.checks``).
     """
 
     run_id: str
@@ -78,6 +79,7 @@ class RunRecord:
     timings_s: dict[str, float] = field(default_factory=dict)
     topex_version: str = ""
     held_out: HeldOut | None = None
+    data_warnings: list[str] = field(default_factory=list)
 
     @property
     def seed(self) -> int:
@@ -104,7 +106,8 @@ class RunRecord:
                    device=str(payload.get("device", "")),
                    timings_s=dict(payload.get("timings_s", {})),
                    topex_version=str(payload.get("topex_version", "")),
-                   held_out=HeldOut.from_json(held_out) if held_out else None)
+                   held_out=HeldOut.from_json(held_out) if held_out else None,
+                   data_warnings=[str(w) for w in payload.get("data_warnings", [])])
 
     def to_json(self) -> Json:
         return asdict(self)
@@ -168,6 +171,59 @@ class ExploreResult:
         payload["normaliser"] = {"minimums": payload.pop("normaliser_minimums"),
                                  "maximums": payload.pop("normaliser_maximums")}
         return payload
+
+
+CHECK_NAMES = ("duplicate", "length", "prediction", "intrusion", "topic", "output")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One automatic check of one candidate: ``name`` (one of ``CHECK_NAMES``), what it
+    measured (``details``; None where it did not run, as the prediction check on a run
+    without a model) and the warnings it raised (short sentences; none: it passed)."""
+
+    name: str
+    details: Json | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CandidateChecks:
+    """Every check of one candidate (``augmenter.checks``), as the store keeps them."""
+
+    results: tuple[CheckResult, ...] = ()
+
+    @property
+    def warnings(self) -> list[str]:
+        return [warning for result in self.results for warning in result.warnings]
+
+    @property
+    def fired(self) -> list[str]:
+        """The check behind each warning, in the same order."""
+        return [result.name for result in self.results for _ in result.warnings]
+
+    @property
+    def passed(self) -> bool:
+        return not self.warnings
+
+    def to_json(self) -> Json:
+        """{check: details, …, "warnings": [...], "fired": [...]}, the layout the store has
+        always kept."""
+        return {**{result.name: result.details for result in self.results},
+                "warnings": self.warnings, "fired": self.fired}
+
+    @classmethod
+    def from_json(cls, payload: Json | None) -> CandidateChecks:
+        """The checks a store kept; warnings stored without the checks behind them (early
+        versions) are kept under "checks"."""
+        payload = payload or {}
+        warnings = list(payload.get("warnings", []))
+        fired = list(payload.get("fired", ["checks"] * len(warnings)))
+        names = [*(name for name in CHECK_NAMES if name in payload),
+                 *(name for name in dict.fromkeys(fired) if name not in payload)]
+        return cls(tuple(CheckResult(name, payload.get(name), tuple(
+            warning for warning, source in zip(warnings, fired, strict=True) if source == name))
+            for name in names))
 
 
 @dataclass(frozen=True)
@@ -235,6 +291,16 @@ class SeedComparison:
 
 
 @dataclass(frozen=True)
+class SeedSpread:
+    """The accuracy after a round over its seeds (shares): mean, standard deviation, range."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
 class RoundMetrics:
     """Before/after of a round (``retraining.compare``). The headline is the first seed;
     ``per_cluster`` (error clusters, the picked one first) and ``per_class`` are rows of
@@ -246,7 +312,7 @@ class RoundMetrics:
     seeds: list[SeedComparison]
     per_cluster: list[Json]
     per_class: list[Json]
-    across_seeds: dict[str, dict[str, float]]
+    across_seeds: dict[str, SeedSpread]
     per_slice: list[Json] = field(default_factory=list)
 
     @property
@@ -259,7 +325,8 @@ class RoundMetrics:
                    seeds=[SeedComparison.from_json(seed) for seed in payload["seeds"]],
                    per_cluster=list(payload.get("per_cluster", [])),
                    per_class=list(payload.get("per_class", [])),
-                   across_seeds=dict(payload.get("across_seeds", {})),
+                   across_seeds={split: SeedSpread(**spread) for split, spread
+                                 in payload.get("across_seeds", {}).items()},
                    per_slice=list(payload.get("per_slice", [])))
 
     def to_json(self) -> Json:
@@ -277,7 +344,9 @@ class RoundMetrics:
                 "test": test.to_json() if test else None,
                 "per_cluster": self.per_cluster, "per_class": self.per_class,
                 "per_slice": self.per_slice, "seeds": [seed.to_json() for seed in self.seeds],
-                "across_seeds": self.across_seeds, "against_control": against}
+                "across_seeds": {split: asdict(spread)
+                                 for split, spread in self.across_seeds.items()},
+                "against_control": against}
 
 
 @dataclass(frozen=True)

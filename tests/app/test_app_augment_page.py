@@ -8,6 +8,7 @@ from pathlib import Path
 from conftest import make_run
 from streamlit.testing.v1 import AppTest
 
+from topex_core.records import CandidateChecks, CheckResult
 from topex_core.storage.store import Candidate, Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "augment.py")
@@ -77,11 +78,13 @@ def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None
         run_id = store.register_run(run)
         clean_ids = set(store.add_candidates(run_id, [
             Candidate(text=f"a clean billing ticket {i}", label="billing", backend="eda",
-                      cluster=cluster, checks={"warnings": []}) for i in range(3)]))
+                      cluster=cluster, checks=CandidateChecks()) for i in range(3)]))
         store.add_candidates(run_id, [
             Candidate(text="a billing ticket the model still gets wrong", label="billing",
                       backend="eda", cluster=cluster,
-                      checks={"warnings": ["the current model predicts shipping"]})])
+                      checks=CandidateChecks((CheckResult(
+                          "prediction", {"label": "shipping"},
+                          ("the current model predicts shipping",)),)))])
     at = page(run)
     assert at.button(key="augment_bulk_accept_clean").label == "Accept 3 without warnings"
     at.button(key="augment_bulk_accept_clean").click().run()

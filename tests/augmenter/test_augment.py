@@ -13,6 +13,7 @@ from conftest import hashing_embed, one_line, parts
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, make_backend
 from topex_core.errors import SettingsError
+from topex_core.records import CHECK_NAMES, CandidateChecks
 from topex_core.storage.store import Store
 
 
@@ -79,10 +80,13 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     lineage = json.loads(row["sampling"])
     assert lineage["example_ids"] == [e.row_id for e in prompt.examples]
     assert lineage["task"] == "text" and "operation" in lineage and row["seed"] == 5
-    checks = json.loads(row["checks"])
-    assert set(checks) == {"duplicate", "length", "prediction", "intrusion", "topic", "output",
-                           "warnings", "fired"}
-    assert checks["prediction"]["label"] in ("billing", "shipping", "tech")
+    checks = row["checks"]
+    assert [result.name for result in checks.results][:6] == list(CHECK_NAMES)
+    prediction = next(result for result in checks.results if result.name == "prediction")
+    assert prediction.details["label"] in ("billing", "shipping", "tech")
+    assert checks.fired == [name for result in checks.results for name in
+                            [result.name] * len(result.warnings)]
+    assert CandidateChecks.from_json(checks.to_json()) == checks  # the store's JSON
 
 
 def test_a_failing_server_keeps_the_candidates_it_sent(explored: tuple[Path, int],

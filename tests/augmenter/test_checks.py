@@ -27,13 +27,24 @@ def points() -> pd.DataFrame:
                          "cluster": [0] * 6 + [1] * 6 + [2] * 4})
 
 
-def checker(predict=None, **config) -> CandidateChecker:
+class JsonChecker:
+    """A CandidateChecker whose results read as the JSON the store keeps (check → details,
+    warnings, fired), which the assertions below name."""
+
+    def __init__(self, checker: CandidateChecker) -> None:
+        self.checker = checker
+
+    def check(self, *args, **options) -> list[dict]:
+        return [checks.to_json() for checks in self.checker.check(*args, **options)]
+
+
+def checker(predict=None, **config) -> JsonChecker:
     frame = points()
     everything = np.arange(len(frame))
-    return CandidateChecker(frame, hashing_embed(frame["text"].tolist()), everything,
-                            np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed,
-                            predict=predict, label_names=["billing", "shipping"],
-                            config=CheckConfig(neighbours=5, **config))
+    return JsonChecker(CandidateChecker(
+        frame, hashing_embed(frame["text"].tolist()), everything,
+        np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed, predict=predict,
+        label_names=["billing", "shipping"], config=CheckConfig(neighbours=5, **config)))
 
 
 def test_exact_and_near_duplicates_of_the_dataset_and_of_other_candidates() -> None:
@@ -140,6 +151,6 @@ def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     assert 50 <= len(sampled.ids) < 205 and len(sampled.exact) == 10  # all distinct texts
     planted = explored.region("slice", "delivery")
     checker = checker_for_run(explored, planted, embed=hashing_embed, predict=None)
-    on_topic, off_topic = checker.check(["express delivery fee refund again", "screen wifi"],
-                                        None, ["billing", "billing"])
+    on_topic, off_topic = JsonChecker(checker).check(
+        ["express delivery fee refund again", "screen wifi"], None, ["billing", "billing"])
     assert on_topic["topic"]["similarity"] - off_topic["topic"]["similarity"] > 0.4

@@ -118,12 +118,27 @@ class TargetContext:
         return request.task or ("nli" if self.pair else "text")
 
 
+@dataclass(frozen=True)
+class StoredCandidate:
+    """A candidate as the store took it: its id there, and what was stored."""
+
+    id: int
+    candidate: Candidate
+
+    def to_json(self) -> dict:
+        """id, text, text_pair, label, backend, model, checks (``topex generate``'s lines)."""
+        c = self.candidate
+        return {"id": self.id, "text": c.text, "text_pair": c.text_pair, "label": c.label,
+                "backend": c.backend, "model": c.model,
+                "checks": c.checks.to_json() if c.checks else None}
+
+
 @dataclass
 class Outcome:
-    """What ``generate_candidates`` did: stored candidates (``candidates``: id, text,
-    text_pair, label, backend, model, checks), raw completions, dropped ones, the error."""
+    """What ``generate_candidates`` did: the stored candidates, the raw completions, how
+    many of them were dropped, and the error that stopped it (None: none)."""
 
-    candidates: list[dict]
+    candidates: list[StoredCandidate]
     completions: int
     dropped: int
     error: str | None = None
@@ -218,9 +233,8 @@ def generate_candidates(context: TargetContext, request: AugmentRequest, prompt:
                             checks=check, mix_ratio=prompt.mix_ratio)
                   for (completion, item), check in zip(parsed, checks, strict=True)]
     ids = store.add_candidates(run_id, candidates) if candidates else []
-    stored = [{"id": candidate_id, "text": c.text, "text_pair": c.text_pair, "label": c.label,
-               "backend": c.backend, "model": c.model, "checks": c.checks}
-              for candidate_id, c in zip(ids, candidates, strict=True)]
+    stored = [StoredCandidate(candidate_id, candidate)
+              for candidate_id, candidate in zip(ids, candidates, strict=True)]
     return Outcome(candidates=stored, completions=completions, dropped=dropped, error=error)
 
 

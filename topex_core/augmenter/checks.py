@@ -39,6 +39,7 @@ from topex_core.augmenter.output_checks import OutputChecker
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
 from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.records import CandidateChecks, CheckResult
 from topex_core.rundir import read_text_embeddings, write_text_embeddings
 from topex_core.training.embeddings import Embed
 
@@ -90,9 +91,10 @@ class CandidateChecker:
 
     def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
               labels: Sequence[str], *, others: Sequence[str] = (),
-              examples: Sequence[Example] = ()) -> list[dict]:
-        """One dict per candidate: the six checks, ``warnings`` (short sentences) and
-        ``fired`` (the names of the checks behind them, in the same order).
+              examples: Sequence[Example] = ()) -> list[CandidateChecks]:
+        """The six checks of each candidate, with the warnings each raised (short
+        sentences); the output check's findings are named by what they found (meta-talk,
+        refusal, echo, repetition).
 
         ``others`` are texts of candidates already stored for this run (joined like
         ``texts.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
@@ -121,10 +123,7 @@ class CandidateChecker:
             }
             output = self.output.check(text, examples)
             result["output"] = output.to_json()
-            findings = _findings(result, label) + output.findings()
-            result["warnings"] = [message for _, message in findings]
-            result["fired"] = [check for check, _ in findings]
-            results.append(result)
+            results.append(_checks(result, _findings(result, label) + output.findings()))
         return results
 
     def _duplicate(self, text: str, vector: np.ndarray, earlier: np.ndarray,
@@ -230,6 +229,18 @@ def _reference_positions(rows: int, cluster_positions: np.ndarray,
     rng = np.random.default_rng(config.seed)
     sample = rng.choice(rows, config.max_reference, replace=False)
     return np.union1d(sample, cluster_positions)
+
+
+def _checks(details: dict, findings: list[tuple[str, str]]) -> CandidateChecks:
+    """Each check's ``details`` with the (check, message) ``findings`` it raised; findings
+    of a check without details of its own (the output check's kinds) follow."""
+    raised: dict[str, list[str]] = {}
+    for check, message in findings:
+        raised.setdefault(check, []).append(message)
+    results = [CheckResult(name, value, tuple(raised.pop(name, ())))
+               for name, value in details.items()]
+    return CandidateChecks(tuple(results + [CheckResult(name, None, tuple(messages))
+                                            for name, messages in raised.items()]))
 
 
 def _findings(result: dict, label: str) -> list[tuple[str, str]]:

@@ -252,8 +252,8 @@ class _SeedRun:
         pairs = samples["text_pair"].tolist() if context.pair else None
         checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
                                examples=prompt.examples)
-        samples["warnings"] = [check["warnings"] for check in checks]
-        samples["fired"] = [check["fired"] for check in checks]
+        samples["warnings"] = [check.warnings for check in checks]
+        samples["fired"] = [check.fired for check in checks]
         return samples
 
     def _random_row_samples(self, n: int) -> pd.DataFrame:

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from topex_core.explorer.explored import MAP_NAMES, ExploredRun
-from topex_core.records import PairedSummary, RoundMetrics, SeedComparison
+from topex_core.records import PairedSummary, RoundMetrics, SeedComparison, SeedSpread
 from topex_core.rounddir import read_after_logits, write_after_points
 
 BOOTSTRAP_REPS = 10_000
@@ -229,14 +229,14 @@ def _write_after_points(explored: ExploredRun, round_dir: Path,
     write_after_points(round_dir, frame)
 
 
-def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, dict[str, float]]:
+def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, SeedSpread]:
     result = {}
     for split in ("pool", "test"):
         values = [getattr(entry, split).accuracy_after for entry in per_seed
                   if getattr(entry, split) is not None]
         if values:
-            result[split] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
-                             "min": float(np.min(values)), "max": float(np.max(values))}
+            result[split] = SeedSpread(mean=float(np.mean(values)), std=float(np.std(values)),
+                                       min=float(np.min(values)), max=float(np.max(values)))
     return result
 
 

@@ -15,10 +15,12 @@ EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
 def export_samples(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
-    """Write ``frame`` (e.g. ``Store.accepted``) as CSV, JSONL or Parquet."""
+    """Write ``frame`` (e.g. ``Store.accepted``) as CSV, JSONL or Parquet; checks as the
+    JSON the store keeps."""
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}")
     path = Path(path)
+    frame = _with_json_checks(frame)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
@@ -41,9 +43,17 @@ def export_run(store: Store, run_dir: Path, out_dir: Path) -> Path:
     run_id = store.register_run(run_dir)
     try:
         shutil.copytree(run_dir, out_dir)
-        store.candidates(run_id).to_parquet(out_dir / "candidates.parquet", index=False)
+        _with_json_checks(store.candidates(run_id)).to_parquet(
+            out_dir / "candidates.parquet", index=False)
         (out_dir / "training_rounds.json").write_text(
             json.dumps(store.training_rounds(run_id), indent=2))
     except OSError as error:
         raise StoreError(f"{out_dir}: cannot export the run ({error})") from None
     return out_dir
+
+
+def _with_json_checks(frame: pd.DataFrame) -> pd.DataFrame:
+    if "checks" not in frame.columns:
+        return frame
+    return frame.assign(checks=[json.dumps(checks.to_json(), ensure_ascii=False)
+                                for checks in frame["checks"]])

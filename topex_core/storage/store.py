@@ -31,6 +31,7 @@ import pandas as pd
 
 from topex_core.config import topex_home
 from topex_core.errors import TopexError
+from topex_core.records import CandidateChecks
 from topex_core.rundir import MODEL_DIR, MODEL_WEIGHTS, ensure_run_id, read_run
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
@@ -60,7 +61,7 @@ class Candidate:
     prompt: str | None = None
     sampling: dict | None = None
     seed: int | None = None
-    checks: dict | None = None
+    checks: CandidateChecks | None = None
     mix_ratio: float | None = None
 
 
@@ -206,7 +207,8 @@ class Store:
                 " model, prompt, sampling, seed, checks, mix_ratio, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, c.cluster, c.slice, c.text, c.text_pair, c.label, c.backend, c.model,
-                 c.prompt, json.dumps(c.sampling or {}), c.seed, json.dumps(c.checks or {}),
+                 c.prompt, json.dumps(c.sampling or {}), c.seed,
+                 json.dumps(c.checks.to_json() if c.checks else {}),
                  c.mix_ratio, now)).lastrowid) for c in candidates]
 
     def decide(self, candidate_id: int, action: str, *, text: str | None = None,
@@ -274,8 +276,8 @@ class Store:
 
         Columns: id, cluster, slice, target (``target_name``), original_text, text (after
         edits), text_pair, original_label, label (after relabels), status (pending,
-        accepted, rejected), backend, model, prompt, sampling, seed, checks, mix_ratio,
-        created_at.
+        accepted, rejected), backend, model, prompt, sampling, seed, checks (a
+        ``CandidateChecks``), mix_ratio, created_at.
         """
         query = "SELECT * FROM candidates WHERE run_id = ? AND deleted_at IS NULL"
         parameters: list = [run_id]
@@ -369,6 +371,8 @@ def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFra
             frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
     frame["target"] = [target_name(cluster, slice_key) for cluster, slice_key
                        in zip(frame["cluster"], frame["slice"], strict=True)]
+    frame["checks"] = [CandidateChecks.from_json(json.loads(text) if text else None)
+                       for text in frame["checks"]]
     columns = ["id", "cluster", "slice", "target", "original_text", "text", "text_pair",
                "original_label", "label", "status", "backend", "model", "prompt", "sampling",
                "seed", "checks", "mix_ratio", "created_at"]

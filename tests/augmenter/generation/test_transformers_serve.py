@@ -57,10 +57,10 @@ def test_three_candidates_from_a_real_server_are_parsed_checked_and_stored(
     # answer the same each time, and repeats are dropped (the top-up itself is tested
     # against a server that ignores n, in test_generation_openai.py)
     assert outcome.completions >= 1
-    texts = [candidate["text"] for candidate in outcome.candidates]
+    texts = [stored.candidate.text for stored in outcome.candidates]
     assert len(texts) == len(set(texts)) == len(stored) >= 1
     assert set(stored["backend"]) == {"openai"} and set(stored["model"]) == {model}
-    assert all("output" in candidate["checks"] for candidate in outcome.candidates)
+    assert all(stored.candidate.checks.results for stored in outcome.candidates)
     # a model name the server does not have: one clear line, what arrived before is kept
     wrong = make_backend("openai", base_url=base_url, model="no-such-model", timeout_s=60.0,
                          max_retries=0)
