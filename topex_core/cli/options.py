@@ -12,8 +12,12 @@ def add_long_text_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", default=None, choices=TRUNCATIONS,
                         help="what a text longer than the budget keeps: head_tail (its first "
                              "quarter and last three quarters; default when fine-tuning, "
-                             "budget ≤ 128 tokens) or head (its start; default with "
+                             "budget ≤ 192 tokens) or head (its start; default with "
                              "--no-fine-tune, budget ≤ 256)")
     parser.add_argument("--train-precision", default="auto", choices=TRAIN_PRECISIONS,
                         help="of the fine-tune: auto (bfloat16 autocast on CPUs with AMX or "
                              "AVX512-BF16 and bfloat16 GPUs, else float32), float32, bfloat16")
+    parser.add_argument("--freeze-layers", type=int, default=None, metavar="N",
+                        help="keep the embeddings and the N lowest encoder layers as "
+                             "pre-trained (no backward pass through them); default: 1 for "
+                             "long texts (> 128 tokens) fine-tuned in float32, else 0")

@@ -59,10 +59,11 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--learning-rate", type=float, default=1e-4)
     add_long_text_arguments(command)
     command.add_argument("--precision", choices=RUN_PRECISIONS, default="auto",
-                       help="of the forward passes: float32 (exact) or bfloat16 (faster on "
-                            "CPUs with AMX and on GPUs; logits move by about 0.01); auto "
-                            "(default): bfloat16 for long texts (> 128 tokens) fine-tuned in "
-                            "bfloat16, else float32")
+                       help="of the forward passes: float32 (exact), bfloat16 (faster on "
+                            "CPUs with AMX and on GPUs; logits move by about 0.01) or int8 "
+                            "(CPU; dynamically quantised linear layers); auto (default): for "
+                            "long texts (> 128 tokens) bfloat16 where fine-tuned in bfloat16, "
+                            "else int8 on a CPU; float32 for short texts")
     command.add_argument("--out", type=Path, default=None,
                          help="run directory to write (default: a folder under "
                               "$TOPEX_HOME/runs named as the dashboard names it, from the "

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 DEFAULT_EPOCHS = 3
 LONG_TEXT_EPOCHS = 2
 # the float32 path's long-text levers (measured in bench/bench_long_texts.py, README)
-FLOAT32_LONG_TEXT_FROZEN_LAYERS = 2
+FLOAT32_LONG_TEXT_FROZEN_LAYERS = 1
 FLOAT32_LONG_TEXT_LOGITS = "int8"
 
 
