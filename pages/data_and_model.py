@@ -245,6 +245,8 @@ def _show_current_run(runs: list[RunListing]) -> None:
     stages = " · ".join(f"{stage.replace('_', ' ')} {seconds:.1f} s"
                         for stage, seconds in record.timings_s.items())
     st.caption(f"{_model_origin(record.config)} · {run_dir}" + (f" · {stages}" if stages else ""))
+    for warning in record.data_warnings:
+        st.warning(f"The data of this run: {warning}.")
 
 
 def _model_origin(config: RunConfig) -> str:
@@ -308,6 +310,8 @@ def _model_step(label: str, pool: TextDataset, test: TextDataset | None,
     if test_path is not None:
         test = dataset_from_frame(read_table(test_path), source=str(test_path), **columns,
                                   label_names=pool.label_names)
+        for warning in test.warnings:
+            st.warning(f"{Path(str(test_path)).name}: {warning}. This is kept with the run.")
     as_is = choice == MODEL_CHOICES[1]
     config, precision = _as_is_settings() if as_is else _training_settings()
     if st.button("Predict" if as_is else "Train", type="primary", key="data_train",
@@ -335,6 +339,8 @@ try:
         label = Path(path).stem
         st.caption(f"{len(pool):,} rows · {pool.num_classes} classes: "
                    f"{', '.join(pool.label_names[:12])}{' …' if pool.num_classes > 12 else ''}")
+        for warning in pool.warnings:
+            st.warning(f"{Path(path).name}: {warning}. This is kept with the run.")
         test_path, test_size = _choose_test(kind)
     if pool is not None:
         _model_step(label, pool, test, test_path, test_size, frame, columns)

@@ -182,3 +182,63 @@ def test_pair_dataset_with_hostile_hypotheses_loads() -> None:
     dataset = dataset_from_frame(frame, source="pairs", text_col="premise",
                                  text_pair_col="hypothesis")
     assert dataset.text_pairs == [SCRIPT, "{}"]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("objects.jsonl", "".join(json.dumps({"text": f"row {i}", "label": {"name": "ab"[i % 2]}})
+                              + "\n" for i in range(10)),
+     r"objects.jsonl: column 'label', row 1: the label is an object \(dict\), not a class name"),
+    ("lists.jsonl", "".join(json.dumps({"text": f"row {i}", "label": ["a", "b"]}) + "\n"
+                            for i in range(10)),
+     r"row 1: the label is a list \(list\)"),
+    ("ids.csv", "text,label\n" + "".join(f"row {i},{i}\n" for i in range(1000)),
+     r"column 'label' looks like an id column, not labels: 1,000 distinct values in 1,000 rows"),
+    ("semicolons.csv", "text;label\nrow one;a\nrow two;b\n",
+     r"semicolons.csv: the header is one field separated by semicolons \(text, label\)"),
+    ("commas.tsv", "text,label\nrow one,a\nrow two,b\n",
+     r"separated by commas \(text, label\), and this file type is read with tabs; save it "
+     r"with tabs or name it .csv"),
+])
+def test_data_that_is_not_what_it_seems_is_refused_in_one_line(tmp_path: Path, name: str,
+                                                              content: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as refused:
+        load_dataset(write(tmp_path / name, content))
+    assert "\n" not in str(refused.value)
+
+
+def test_control_characters_are_stripped_and_doubtful_texts_warned(tmp_path: Path) -> None:
+    rows = [{"text": f"ticket\u0000 {i}\u0007", "label": "ab"[i % 2]} for i in range(40)]
+    rows += [{"text": "fine text", "label": "a"}]
+    dataset = load_dataset(write(tmp_path / "nul.jsonl", "".join(json.dumps(r) + "\n"
+                                                                for r in rows)))
+    assert not any("\u0000" in text or "\u0007" in text for text in dataset.texts)
+    assert dataset.texts[0] == "ticket 0"
+    assert dataset.warnings == ("stripped NUL or other control characters from 40 of 41 rows "
+                                "(rows 1, 2, 3, 4, 5, …)",)
+    numbers = load_dataset(write(tmp_path / "numbers.csv", "text,label\n" + "".join(
+        f"{100 + i},{'ab'[i % 2]}\n" for i in range(30))))
+    assert numbers.warnings == ("30 of 30 texts in column 'text' (100%) are only numbers: is "
+                                "it the text column?",)
+    repeats = load_dataset(write(tmp_path / "repeats.csv", "text,label\n" + "".join(
+        f"the same words,{'ab'[i % 2]}\n" for i in range(30))))
+    assert repeats.warnings == ("29 of 30 rows (97%) repeat an earlier row's text: the model "
+                                "sees few distinct examples",)
+    assert dataset.subset(np.arange(5)).warnings == dataset.warnings
+
+
+def test_a_run_keeps_the_warnings_and_the_cli_prints_them(tmp_path: Path, tiny_backbone: str,
+                                                        capsys) -> None:
+    from topex_core.cli.main import main
+    from topex_core.rundir import read_run
+
+    frame = pd.DataFrame({"text": [f"my invoice\u0000 {i}" if i % 2 else f"my parcel {i}"
+                                   for i in range(40)],
+                          "label": ["billing" if i % 2 else "shipping" for i in range(40)]})
+    path = write(tmp_path / "nul.csv", frame.to_csv(index=False))
+    status = main(["train", "--data", str(path), "--backbone", tiny_backbone, "--epochs", "1",
+                   "--out", str(tmp_path / "run")])
+    assert status == 0
+    err = capsys.readouterr().err
+    assert "topex: warning:" in err and "stripped NUL or other control characters" in err
+    assert read_run(tmp_path / "run").data_warnings == [
+        "stripped NUL or other control characters from 20 of 40 rows (rows 2, 4, 6, 8, 10, …)"]

@@ -144,3 +144,22 @@ def test_a_classifier_used_as_it_is_needs_its_name_and_a_well_formed_map(
     at.text_input(key="data_label_map").input("billing").run()
     assert not at.exception
     assert any("expected data=MODEL pairs" in error.value for error in at.error)
+
+
+@pytest.mark.parametrize(("content", "shown", "message"), [
+    ("text;label\n" + "".join(f"row {i};{'ab'[i % 2]}\n" for i in range(30)), "error",
+     "separated by semicolons (text, label)"),
+    ("text,label\n" + "".join(f"row {i},id{i}\n" for i in range(30)), "error",
+     "looks like an id column"),
+    ("text,label\n" + "".join(f"{1000 + i},{'ab'[i % 2]}\n" for i in range(30)), "warning",
+     "are only numbers"),
+])
+def test_data_the_tool_should_question_is_refused_or_warned_on_the_page(
+        monkeypatch, tmp_path: Path, content: str, shown: str, message: str) -> None:
+    monkeypatch.setenv("TOPEX_DATA_ROOT", str(tmp_path))
+    (tmp_path / "odd.csv").write_text(content)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="data_source").set_value("Server-side path").run()
+    at.text_input(key="data_path").input("odd.csv").run()
+    assert not at.exception
+    assert any(message in element.value for element in getattr(at, shown))

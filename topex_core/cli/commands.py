@@ -34,6 +34,9 @@ def _datasets(args: argparse.Namespace):
     pool = load_dataset(args.data, **columns)
     test_path = getattr(args, "test", None)
     test = load_dataset(test_path, **columns, label_names=pool.label_names) if test_path else None
+    for dataset in (pool, test):
+        for warning in dataset.warnings if dataset is not None else ():
+            print(f"topex: warning: {dataset.source}: {warning}", file=sys.stderr)
     return pool, test
 
 
@@ -46,6 +49,7 @@ def train(args: argparse.Namespace) -> int:
                          seed=args.seed, max_length=args.max_length, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, fine_tune=args.fine_tune,
                          truncation=args.truncation, train_precision=args.train_precision,
+                         freeze_layers=args.freeze_layers,
                          label_map=parse_label_map(args.label_map) if args.label_map else None)
     config.validate()
     pool, test = _datasets(args)
@@ -154,7 +158,7 @@ def generate(args: argparse.Namespace) -> int:
         outcome = augment.generate_candidates(context, request, prompt, backend=backend,
                                               checker=checker, store=store)
     for candidate in outcome.candidates:
-        print(json.dumps(candidate, ensure_ascii=False))
+        print(json.dumps(candidate.to_json(), ensure_ascii=False))
     if outcome.error:
         raise GenerationError(f"{outcome.error}; {len(outcome.candidates)} candidates were stored")
     if outcome.dropped:

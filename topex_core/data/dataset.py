@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.data import checks
 from topex_core.errors import DataError
 
 SUPPORTED_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -35,6 +36,8 @@ class TextDataset:
     labels: (N,) int64 indices into ``label_names``.
     content_hash: sha256 over texts, pairs and label names (not the file's bytes), so the
     same data read from CSV or Parquet hashes the same.
+    warnings: what loading changed or found doubtful, one sentence each (``checks``);
+    they travel with every subset and are kept in run.json.
     """
 
     source: str
@@ -47,6 +50,7 @@ class TextDataset:
     labels: np.ndarray
     label_names: list[str]
     content_hash: str = field(default="")
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -66,6 +70,7 @@ class TextDataset:
             text_pair_col=self.text_pair_col, ids=self.ids[positions], texts=texts,
             text_pairs=pairs, labels=labels, label_names=self.label_names,
             content_hash=_content_hash(texts, pairs, labels, self.label_names),
+            warnings=self.warnings,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -148,14 +153,16 @@ def dataset_from_frame(
         raise DataError(f"{source}: the text pair column must differ from the text column")
     if label_col in (text_col, text_pair_col):
         raise DataError(f"{source}: the label column '{label_col}' is also a text column")
-    texts = _text_column(frame[text_col], source, text_col)
-    pairs = _text_column(frame[text_pair_col], source, text_pair_col) if text_pair_col else None
+    texts, cleaned = _text_column(frame[text_col], source, text_col)
+    pairs, cleaned_pairs = (_text_column(frame[text_pair_col], source, text_pair_col)
+                            if text_pair_col else (None, []))
     label_strings = _label_column(frame[label_col], source, label_col)
     found = _sorted_labels(set(label_strings))
     if label_names is None:
         if len(found) < 2:
             raise DataError(f"{source}: column '{label_col}' has only one class "
                             f"('{found[0]}'); a classifier needs at least two")
+        checks.check_not_an_id(len(found), len(label_strings), source, label_col)
         label_names = found
     else:
         unknown = [name for name in found if name not in set(label_names)]
@@ -169,6 +176,8 @@ def dataset_from_frame(
         ids=np.arange(len(texts), dtype=np.int64), texts=texts, text_pairs=pairs,
         labels=labels, label_names=list(label_names),
         content_hash=_content_hash(texts, pairs, labels, list(label_names)),
+        warnings=checks.text_warnings(texts, pairs, sorted({*cleaned, *cleaned_pairs}),
+                                      text_col),
     )
 
 
@@ -189,6 +198,7 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> pd.DataFrame:
     except csv.Error as error:
         raise DataError(f"{path}: malformed {kind}: {_one_line(error)}") from None
     header, body = rows[0], [row for row in rows[1:] if row]
+    checks.check_separator(path, header, delimiter)
     _check_header(path, header)
     for row_number, row in enumerate(body, start=1):
         if len(row) != len(header):
@@ -248,21 +258,31 @@ def _read_hugging_face(spec: str) -> pd.DataFrame:
     return loaded.to_pandas()
 
 
-def _text_column(column: pd.Series, source: str, name: str) -> list[str]:
-    texts = []
+def _text_column(column: pd.Series, source: str, name: str) -> tuple[list[str], list[int]]:
+    """(the texts, NUL and other control characters stripped; the rows, 1-based, that had
+    some)."""
+    texts, cleaned = [], []
     for row, value in enumerate(column.tolist(), start=1):
         if not isinstance(value, str):
             kind = "missing" if _is_missing(value) else f"not text ({type(value).__name__})"
             raise DataError(f"{source}: column '{name}', row {row}: value is {kind}")
-        if not value.strip():
+        stripped = checks.without_control_characters(value)
+        if stripped != value:
+            cleaned.append(row)
+        if not stripped.strip():
             raise DataError(f"{source}: column '{name}', row {row}: text is empty")
-        texts.append(value)
-    return texts
+        texts.append(stripped)
+    return texts, cleaned
 
 
 def _label_column(column: pd.Series, source: str, name: str) -> list[str]:
     labels = []
     for row, value in enumerate(column.tolist(), start=1):
+        if isinstance(value, (dict, list, tuple, set, np.ndarray)):
+            raise DataError(f"{source}: column '{name}', row {row}: the label is "
+                            f"{'an object' if isinstance(value, dict) else 'a list'} "
+                            f"({type(value).__name__}), not a class name; point the label "
+                            "column at a field that holds one")
         if _is_missing(value) or (isinstance(value, str) and not value.strip()):
             raise DataError(f"{source}: column '{name}', row {row}: "
                             "label is missing (NaN or empty)")

@@ -37,6 +37,7 @@ from topex_core.rundir import (
 )
 from topex_core.training.run import (
     accuracy,
+    data_warnings,
     dataset_record,
     package_versions,
     points_frame,
@@ -179,7 +180,8 @@ def import_predictions(scored: ScoredDataset, out_dir: Path, *,
         pool_accuracy=accuracy(logits, pool.labels),
         test_accuracy=accuracy(test.logits, test.dataset.labels) if test is not None else None,
         versions=package_versions(), device="imported", topex_version=TOPEX_VERSION,
-        held_out=held_out)
+        held_out=held_out, data_warnings=data_warnings(
+            pool, test.dataset if test is not None and held_out is None else None))
     write_run(out_dir, record)
     return record
 

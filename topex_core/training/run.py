@@ -97,10 +97,17 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         pool_accuracy=accuracy(logits, pool.labels),
         test_accuracy=accuracy(test_logits, test.labels) if test is not None else None,
         versions=package_versions(), device=str(classifier.device), timings_s=timings,
-        topex_version=TOPEX_VERSION, held_out=held_out)
+        topex_version=TOPEX_VERSION, held_out=held_out,
+        data_warnings=data_warnings(pool, test if held_out is None else None))
     write_run(out_dir, record)
     report(1.0, "done")
     return record
+
+
+def data_warnings(pool: TextDataset, test: TextDataset | None) -> list[str]:
+    """What loading the pool (and a test file of its own) found doubtful, for run.json."""
+    return [*pool.warnings, *(f"test file: {warning}" for warning in
+                              (test.warnings if test is not None else ()))]
 
 
 def _run_config(config: clf.TrainConfig, max_length: int) -> RunConfig:
