@@ -179,7 +179,7 @@ def tokenisation_seconds(rows: int, test_rows: int) -> float:
     """Time to tokenise every document once, uncut: what a per-run token cache would save."""
     from transformers import AutoTokenizer
 
-    from topex_core.training.train_config import default_backbone
+    from topex_core.train_config import default_backbone
 
     texts = [*long_documents("uniform", rows, "train", 0)["text"],
              *long_documents("uniform", test_rows, "test", 1)["text"]]

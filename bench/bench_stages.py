@@ -28,9 +28,9 @@ from topex_core.explorer.naming import name_clusters
 from topex_core.explorer.normalise import normalise_logits
 from topex_core.explorer.projection import _fit_tsne
 from topex_core.explorer.scoring import average_pairwise_distance, score_clusters
+from topex_core.train_config import default_backbone
 from topex_core.training.classifier import set_cpu_threads
 from topex_core.training.hardware import machine_line
-from topex_core.training.train_config import default_backbone
 
 TREC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "trec" / "train.csv"
 

@@ -30,8 +30,10 @@ from topex_core.rundir import (
     list_runs,
     run_folder_name,
 )
+from topex_core.train_config import RunConfig
 from topex_core.training.adopt import parse_label_map
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.hardware import fast_train_precision
 from topex_core.training.imported import (
     ScoredDataset,
     has_score_columns,
@@ -40,8 +42,6 @@ from topex_core.training.imported import (
     scores_hash,
 )
 from topex_core.training.run import train_run
-from topex_core.training.settings import fast_train_precision
-from topex_core.training.train_config import RunConfig
 
 SOURCES = ["Embedded demo", "Upload a file", "Server-side path", "Hugging Face dataset"]
 MODEL_CHOICES = ["Fine-tune a backbone", "Use a classifier as it is",

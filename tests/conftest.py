@@ -20,9 +20,9 @@ from topex_core.explorer.pipeline import explore_run
 from topex_core.records import DatasetRecord, RunRecord
 from topex_core.rundir import new_run_id, read_run, write_run
 from topex_core.storage.store import Candidate, Store
+from topex_core.train_config import RunConfig
 from topex_core.training.classifier import TrainConfig, fine_tune, save_classifier
 from topex_core.training.run import points_frame
-from topex_core.training.train_config import RunConfig
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

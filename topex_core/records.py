@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from topex_core.errors import RunError
-from topex_core.training.train_config import RunConfig
+from topex_core.train_config import RunConfig
 
 Json = dict[str, Any]
 

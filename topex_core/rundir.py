@@ -36,16 +36,13 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
 from topex_core.records import ExploreResult, RunRecord
-
-if TYPE_CHECKING:  # a type only: reading a run imports no torch
-    from topex_core.training.classifier import TrainConfig
+from topex_core.train_config import TrainConfig
 
 RUN_FILE = "run.json"
 MODEL_DIR = "model"

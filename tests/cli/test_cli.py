@@ -95,7 +95,7 @@ def test_explore_on_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:
 
 def test_explore_with_data_trains_first(tiny_csv: Path, tmp_path: Path, capsys,
                                         monkeypatch, tiny_backbone: str) -> None:
-    from topex_core.training import train_config
+    from topex_core import train_config
 
     monkeypatch.setattr(train_config, "default_backbone", lambda: tiny_backbone)
     status = main(["explore", "--run", str(tmp_path / "new"), "--data", str(tiny_csv)])

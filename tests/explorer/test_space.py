@@ -15,9 +15,9 @@ from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import check_space, fit_space, load_space
 from topex_core.rundir import FEATURES_FILE, SPACE_FILE, read_explore, read_logits, read_points
+from topex_core.train_config import RunConfig
 from topex_core.training import classifier as clf
 from topex_core.training.run import points_frame
-from topex_core.training.train_config import RunConfig
 
 
 def test_a_feature_space_without_a_model_or_an_unknown_space_is_refused() -> None:

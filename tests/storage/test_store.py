@@ -16,7 +16,7 @@ from topex_core.rundir import new_run_id, write_run
 from topex_core.storage.export import export_run, export_samples
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from topex_core.storage.store import Candidate, Store, StoreError
-from topex_core.training.train_config import RunConfig
+from topex_core.train_config import RunConfig
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
 ROOT = str(Path(__file__).resolve().parents[2])

@@ -14,9 +14,9 @@ from transformers import (
 )
 
 from topex_core.data.dataset import load_dataset
+from topex_core.train_config import default_backbone
 from topex_core.training import classifier as clf_module
 from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
-from topex_core.training.train_config import default_backbone
 
 
 def _random_batch(vocab_size: int, lengths: list[int], type_vocab_size: int,

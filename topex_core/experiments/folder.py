@@ -13,9 +13,9 @@ import pandas as pd
 
 from topex_core.errors import TopexError
 from topex_core.rundir import write_json_atomic
+from topex_core.train_config import LEGACY_SETTINGS
 from topex_core.training import classifier as clf
 from topex_core.training.hardware import machine_record
-from topex_core.training.train_config import LEGACY_SETTINGS
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.jsonl"

@@ -21,13 +21,13 @@ import torch
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import ModelError, SettingsError
 from topex_core.timing import Progress, TimeLeft
-from topex_core.training import layers, tokens
-from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
-from topex_core.training.settings import check_precision, epochs_for, frozen_layers_for
-from topex_core.training.train_config import (
+from topex_core.train_config import (
     LEGACY_SETTINGS,
     TrainConfig,
 )
+from topex_core.training import layers, tokens
+from topex_core.training.cls_forward import cls_forward_logits, supports_cls_forward
+from topex_core.training.settings import check_precision, epochs_for, frozen_layers_for
 
 META_FILE = "topex_classifier.json"
 

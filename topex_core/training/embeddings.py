@@ -19,7 +19,7 @@ class SentenceEmbedder:
     """Callable: texts → (n, e) float32 unit-length embeddings."""
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
-        from topex_core.training.train_config import default_backbone
+        from topex_core.train_config import default_backbone
 
         self.model_name = model or default_backbone()
         self.batch_size = batch_size

@@ -30,6 +30,12 @@ def fast_bfloat16() -> bool:
     return bool(FAST_BFLOAT16_FLAGS & cpu_flags())
 
 
+def fast_train_precision() -> str:
+    """"bfloat16" where autocast runs it fast (AMX or AVX512-BF16 CPU, bfloat16 GPU), else
+    "float32" (emulated bfloat16 would be slower than float32)."""
+    return "bfloat16" if fast_bfloat16() else "float32"
+
+
 def cuda_available() -> bool:
     return torch.cuda.is_available()
 

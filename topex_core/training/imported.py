@@ -35,6 +35,7 @@ from topex_core.rundir import (
     write_points,
     write_run,
 )
+from topex_core.train_config import RunConfig
 from topex_core.training.run import (
     accuracy,
     data_warnings,
@@ -43,7 +44,6 @@ from topex_core.training.run import (
     points_frame,
     prepare_out_dir,
 )
-from topex_core.training.train_config import RunConfig
 
 SCORE_PREFIXES = {"logit": "logit_", "prob": "prob_"}
 PROB_TOLERANCE = 0.01  # |row sum − 1| allowed: probabilities rounded to two decimals pass

@@ -37,10 +37,10 @@ from topex_core.rundir import (
     write_run,
 )
 from topex_core.timing import timed
+from topex_core.train_config import RunConfig
 from topex_core.training import classifier as clf
 from topex_core.training import settings
 from topex_core.training.adopt import adopt_classifier
-from topex_core.training.train_config import RunConfig
 
 
 def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,

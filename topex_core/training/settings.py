@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from topex_core.config import PRECISIONS
 from topex_core.errors import SettingsError
 from topex_core.training import tokens
-from topex_core.training.hardware import cuda_available, fast_bfloat16
+from topex_core.training.hardware import cuda_available
 
 if TYPE_CHECKING:
-    from topex_core.training.classifier import TrainConfig
+    from topex_core.train_config import TrainConfig
 
 DEFAULT_EPOCHS = 3
 LONG_TEXT_EPOCHS = 2
@@ -39,12 +39,6 @@ def frozen_layers_for(config: TrainConfig, max_length: int) -> int:
     long_texts = max_length > tokens.LONG_TEXT_TOKENS
     slow = config.fine_tune and config.train_precision == "float32"
     return FLOAT32_LONG_TEXT_FROZEN_LAYERS if long_texts and slow else 0
-
-
-def fast_train_precision() -> str:
-    """"bfloat16" where autocast runs it fast (AMX or AVX512-BF16 CPU, bfloat16 GPU), else
-    "float32" (emulated bfloat16 would be slower than float32)."""
-    return "bfloat16" if fast_bfloat16() else "float32"
 
 
 def run_precision(precision: str, config: TrainConfig, max_length: int) -> str:

@@ -72,7 +72,7 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """The same config with the default backbone, truncation and training precision
         filled in."""
-        from topex_core.training.settings import fast_train_precision  # asks the hardware
+        from topex_core.training.hardware import fast_train_precision  # torch, lazily
 
         return replace(self, **{
                               "backbone": self.backbone or default_backbone(),
