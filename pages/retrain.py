@@ -21,8 +21,9 @@ from topex_core.movement_plot import (
     movement_map,
     movement_summary,
 )
-from topex_core.records import RoundMetrics, RoundResult
+from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
 from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
+from topex_core.round_records import RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import explored_at, has_classifier, read_run
 from topex_core.storage.store import Store
@@ -113,6 +114,48 @@ def _round_row(round_result: RoundResult) -> dict:
             "samples vs control": 100 * against.change if against is not None else None,
             "fixed": headline.fixed, "broken": headline.broken,
             "McNemar p": headline.mcnemar_p}
+
+
+def _region_headline(metrics: RoundMetrics) -> None:
+    """The region the samples were made for first: its test rows before, after and with
+    the control; then the harm: the whole test split and the other region hurt most."""
+    for target in metrics.targets:
+        st.markdown(f"**Target {target.kind}: {target.name}**")
+        if not target.test_rows:
+            st.info("No test row falls into this region, so the test split cannot say what "
+                    "the samples did to it; the pool figures below include training rows.")
+            continue
+        if target.test_rows < MIN_REGION_TEST_ROWS:
+            st.caption(f"Only {target.test_rows} test row{'s' if target.test_rows > 1 else ''}"
+                       " fall into this region: too few to tell a repair from chance.")
+        cols = st.columns(4)
+        cols[0].metric("Target test rows", f"{target.test_rows:,}")
+        cols[1].metric("Target accuracy", f"{target.accuracy_after:.1%}",
+                       f"{100 * target.change:+.1f} pp", help="after the round; the change "
+                       "is against the base model")
+        if target.vs_control is None:
+            cols[2].metric("Control", "—", help="no control was trained")
+            continue
+        cols[2].metric("Control", f"{target.accuracy_control:.1%}",
+                       help="the same retraining without the samples")
+        cols[3].metric("Samples vs control", f"{100 * target.vs_control:+.1f} pp",
+                       help="target accuracy after − the control's, on the same test rows")
+        low, high = target.vs_control_ci95
+        sure = target.mcnemar_p < 0.05
+        (st.success if sure and target.vs_control > 0 else st.info)(
+            f"On the target's {target.test_rows:,} test rows the samples moved accuracy "
+            f"{100 * target.vs_control:+.1f} points beyond the control (95% bootstrap "
+            f"interval {100 * low:+.1f} to {100 * high:+.1f}; McNemar p = "
+            f"{target.mcnemar_p:.3f}): "
+            + ("unlikely to be chance." if sure else "it could be chance at the 5% level."))
+    harm = [outcome for outcome in (metrics.overall, metrics.worst_other)
+            if outcome is not None and outcome.vs_control is not None]
+    if harm:
+        st.caption("Elsewhere, against the control: " + "; ".join(
+            f"{'the whole test split' if o.kind == 'overall' else f'{o.kind} {o.name}'} "
+            f"({o.test_rows:,} test rows) {100 * o.vs_control:+.1f} points "
+            f"(interval {100 * o.vs_control_ci95[0]:+.1f} to {100 * o.vs_control_ci95[1]:+.1f})"
+            for o in harm) + ".")
 
 
 def _headline(metrics: RoundMetrics) -> None:
@@ -253,6 +296,7 @@ chosen_name = st.selectbox("Round", names[::-1], key="retrain_round_choice",
                            index=names[::-1].index(remembered) if remembered in names else 0)
 chosen = rounds[names.index(chosen_name)]
 metrics = chosen.metrics
+_region_headline(metrics)
 _headline(metrics)
 explored = _explored(str(run_dir), explored_at(run_dir))
 points = explored.points

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_run
 
 from topex_core.errors import RunError, TopexError
-from topex_core.records import RoundMetrics
+from topex_core.round_records import RoundMetrics
 from topex_core.rundir import ensure_run_id, read_run
 
 
@@ -54,5 +54,7 @@ def test_round_metrics_keep_the_json_layout_of_earlier_versions() -> None:
                "per_class": [], "seeds": [{"seed": 0, "pool": summary,
                                            "against_control": {"pool": summary}}],
                "across_seeds": {}, "against_control": {"pool": summary}}
-    # what earlier versions wrote reads back; newer versions add the per-slice rows
-    assert RoundMetrics.from_json(written).to_json() == {**written, "per_slice": []}
+    # what earlier versions wrote reads back; newer versions add the per-slice rows and
+    # the regions' outcomes (none for a round written before them)
+    assert RoundMetrics.from_json(written).to_json() == {
+        **written, "per_slice": [], "targets": [], "overall": None, "worst_other": None}

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
-from topex_core.records import RoundResult
+from topex_core.round_records import RoundResult
 from topex_core.rundir import read_json_file, read_parquet_file, write_json_atomic
 
 ROUNDS_DIR = "rounds"

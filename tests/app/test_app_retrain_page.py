@@ -92,3 +92,26 @@ def test_a_run_of_imported_predictions_offers_a_backbone_instead_of_a_mode(
     assert "imported predictions and no model" in at.info[0].value
     assert [radio.key for radio in at.radio if radio.key == "retrain_mode"] == []
     assert at.text_input(key="retrain_backbone").placeholder == "packaged all-MiniLM-L6-v2"
+
+
+def test_a_round_leads_with_the_region_it_targeted(explored) -> None:
+    import numpy as np
+    import pandas as pd
+
+    run, cluster = explored
+    points = pd.read_parquet(run / "points.parquet")  # a test split: 10 correct, 25 planted
+    points.iloc[170:].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
+    with Store() as store:
+        accept(store, run, ["express delivery fee refund"] * 4)
+    at = page(run)
+    at.button(key="retrain_go").click().run()  # head mode, with its control
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**Target cluster: ") for m in at.markdown)
+    labels = [m.label for m in at.metric]
+    assert labels[:4] == ["Target test rows", "Target accuracy", "Control",
+                          "Samples vs control"]
+    assert any("beyond the control (95% bootstrap interval" in message.value
+               for message in [*at.success, *at.info])
+    assert any("Elsewhere, against the control: the whole test split (35 test rows)"
+               in caption.value for caption in at.caption)

@@ -13,12 +13,14 @@ import pytest
 from conftest import accept, one_line
 
 from topex_core.errors import RunError
+from topex_core.retraining.compare import mcnemar_exact
 from topex_core.retraining.retrain import (
     RetrainConfig,
     RetrainError,
     retrain,
 )
 from topex_core.rounddir import list_rounds, read_round, read_sample_points, round_lock
+from topex_core.rundir import read_points
 from topex_core.storage.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -235,3 +237,37 @@ def test_a_round_on_a_run_explored_in_both_spaces_places_rows_with_their_feature
     assert np.isfinite(moved).all() and moved[:170].mean() < moved[180:].mean()
     samples = read_sample_points(Path(result.round_dir))
     assert np.isfinite(samples[["tsne_x", "tsne_y", "tsne_x_before"]].to_numpy()).all()
+
+
+def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_path: Path,
+                                                                 capsys) -> None:
+    from topex_core.cli import main as cli
+
+    run, cluster = explored
+    points = pd.read_parquet(run / "points.parquet")  # test rows: 10 correct, 25 planted
+    points.iloc[170:].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
+    db = tmp_path / "db"
+    with Store(db) as store:
+        accept(store, run, ["express delivery fee refund"] * 6)
+        metrics = retrain(run, RetrainConfig(control=True, **FAST_HEAD), store=store).metrics
+    target, overall = metrics.targets[0], metrics.overall
+    # the test rows repeat pool rows, so those of the cluster's members join it
+    members = int((read_points(run)["cluster"].to_numpy()[170:] == cluster).sum())
+    assert (target.kind, target.key) == ("cluster", str(cluster))  # the explorer's pick
+    assert target.test_rows == members >= 5 and target.accuracy_before == 0.0
+    assert target.accuracy_after == 1.0 and target.accuracy_control < 0.5
+    assert target.vs_control > 0.5 and target.vs_control_ci95[0] > 0
+    fixed = round(target.vs_control * members)
+    assert target.mcnemar_p == pytest.approx(mcnemar_exact(fixed, 0))
+    assert overall.kind == "overall" and overall.test_rows == 35
+    assert overall.vs_control == pytest.approx(overall.accuracy_after - overall.accuracy_control)
+    assert read_round(run).metrics.targets == [target]  # kept in round.json
+    # topex retrain --json leads with the same blocks
+    assert cli.main(["retrain", "--run", str(run), "--db", str(db), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    for block in (printed["target"], printed["overall"]):
+        assert {"kind", "key", "test_rows", "accuracy_before", "accuracy_after",
+                "accuracy_control", "vs_control", "vs_control_ci95"} <= set(block)
+    assert (printed["target"]["key"], printed["target"]["test_rows"]) == (str(cluster), members)
+    assert 0 <= printed["overall"]["accuracy_after"] <= 1

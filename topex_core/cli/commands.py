@@ -11,7 +11,7 @@ from pathlib import Path
 
 from topex_core.config import runs_dir
 from topex_core.errors import SettingsError
-from topex_core.records import RoundResult
+from topex_core.round_records import RoundResult
 from topex_core.rundir import run_folder_name
 
 
@@ -192,9 +192,15 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _compare_summary(result: RoundResult) -> dict:
+    """The round's summary: the region its samples were made for first (``target``: the
+    first target, ``targets``: all), the whole test split (``overall``) and the other
+    region it hurt most, then the figures earlier versions printed."""
     metrics = result.metrics.to_json()
+    targets = metrics["targets"]
     return {"round_dir": result.round_dir, "mode": result.mode, "seeds": result.seeds,
-            "samples": result.samples, **{key: metrics[key] for key in (
+            "samples": result.samples, "target": targets[0] if targets else None,
+            "targets": targets, "overall": metrics["overall"],
+            "worst_other": metrics["worst_other"], **{key: metrics[key] for key in (
                 "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
                 "diff_ci95", "test", "per_cluster", "per_class", "across_seeds",
                 "against_control")},

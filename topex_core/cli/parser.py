@@ -148,6 +148,10 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
                          help="also train each seed without the samples and compare with it "
                               "(default: on in head mode, off in full mode, where it doubles "
                               "the time)")
+    command.add_argument("--json", action="store_true",
+                         help="print the round's summary as one JSON object (default): the "
+                              "target region's test accuracy before, after and of the control, "
+                              "then the whole test split's")
     _finish(command, commands.retrain, store=True)
 
 

@@ -33,11 +33,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from topex_core.explorer.explored import MAP_NAMES, ExploredRun
-from topex_core.records import PairedSummary, RoundMetrics, SeedComparison, SeedSpread
+from topex_core.explorer.explored import MAP_NAMES, ExploredRun, Region
+from topex_core.round_records import (
+    PairedSummary,
+    RegionOutcome,
+    RoundMetrics,
+    SeedComparison,
+    SeedSpread,
+)
 from topex_core.rounddir import read_after_logits, write_after_points
 
 BOOTSTRAP_REPS = 10_000
+MIN_REGION_TEST_ROWS = 10  # fewer test rows say little about a region: not named as harmed
 
 
 def mcnemar_exact(fixed: int, broken: int) -> float:
@@ -97,8 +104,10 @@ def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarr
 
 
 def compare_round(explored: ExploredRun, round_dir: Path,
-                  seeds: list[int] | tuple[int, ...]) -> RoundMetrics:
-    """Metrics of a round (see the module docstring); writes ``after_points.parquet``."""
+                  seeds: list[int] | tuple[int, ...],
+                  targets: list[Region] | tuple[Region, ...] = ()) -> RoundMetrics:
+    """Metrics of a round (see the module docstring); ``targets`` are the regions its
+    samples were made for. Writes ``after_points.parquet``."""
     round_dir = Path(round_dir)
     points, test_points = explored.points, explored.test_points
     labels = points["label_id"].to_numpy()
@@ -115,7 +124,54 @@ def compare_round(explored: ExploredRun, round_dir: Path,
         per_cluster=_records(_per_cluster(explored, after, test_after)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
-        per_slice=_records(_per_slice(explored, after, test_after)))
+        per_slice=_records(_per_slice(explored, after, test_after)),
+        **_region_outcomes(explored, round_dir, seeds[0], targets))
+
+
+def _region_outcomes(explored: ExploredRun, round_dir: Path, seed: int,
+                     targets: list[Region] | tuple[Region, ...]) -> dict:
+    """The targets, the whole test split and the worst other error region with at least
+    ``MIN_REGION_TEST_ROWS`` test rows, as ``RegionOutcome``s (none without a test split)."""
+    test_points = explored.test_points
+    after = _predictions(read_after_logits(round_dir, seed, test=True))
+    if test_points is None or after is None:
+        return {}
+    control = _predictions(read_after_logits(round_dir, seed, test=True, control=True))
+    labels, before = test_points["label_id"].to_numpy(), test_points["pred_id"].to_numpy()
+
+    def outcome(kind: str, key: str, name: str, rows: np.ndarray) -> RegionOutcome:
+        return region_outcome(kind, key, name, labels[rows], before[rows], after[rows],
+                              None if control is None else control[rows])
+
+    targeted = {(region.kind, region.key) for region in targets}
+    others = [outcome(region.kind, region.key, region.name, region.test_rows)
+              for region in explored.regions() if (region.kind, region.key) not in targeted
+              and len(region.test_rows) >= MIN_REGION_TEST_ROWS]
+    return {"targets": [outcome(region.kind, region.key, region.name, region.test_rows)
+                        for region in targets],
+            "overall": outcome("overall", "", "the whole test split", np.arange(len(labels))),
+            "worst_other": min(others, key=_harm, default=None)}
+
+
+def region_outcome(kind: str, key: str, name: str, labels: np.ndarray, before: np.ndarray,
+                   after: np.ndarray, control: np.ndarray | None) -> RegionOutcome:
+    """A region's ``RegionOutcome`` from its test rows' (n,) labels and predictions."""
+    if not len(labels):
+        return RegionOutcome(kind, key, name, 0, None, None)
+    accuracy = {"accuracy_before": _mean(before == labels),
+                "accuracy_after": _mean(after == labels)}
+    if control is None:
+        return RegionOutcome(kind, key, name, len(labels), **accuracy)
+    against = paired_summary(labels, control, after)
+    return RegionOutcome(kind, key, name, len(labels), **accuracy,
+                         accuracy_control=against.accuracy_before, vs_control=against.change,
+                         vs_control_ci95=against.diff_ci95, mcnemar_p=against.mcnemar_p)
+
+
+def _harm(outcome: RegionOutcome) -> float:
+    """How much better a region did (lowest: hurt most): against the control, else the
+    base model."""
+    return outcome.vs_control if outcome.vs_control is not None else outcome.change
 
 
 def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,

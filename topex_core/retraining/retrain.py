@@ -40,9 +40,10 @@ from topex_core.config import MAX_SEEDS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.explorer.explored import ExploredRun
-from topex_core.records import RoundResult, RunRecord
+from topex_core.records import RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
 from topex_core.retraining.head import HeadSchedule, fit_head, sample_features_of
+from topex_core.round_records import RoundResult
 from topex_core.rounddir import (
     new_round_dir,
     round_lock,
@@ -177,7 +178,8 @@ def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: Text
             control_sample_logits = output.sample_logits
     report(0.92, "placing the new points and the samples into the same maps")
     with timed("compare", timings):
-        metrics = compare_round(explored, round_dir, seeds)
+        metrics = compare_round(explored, round_dir, seeds, explored.targeted(
+            accepted["cluster"].dropna(), accepted["slice"].dropna()))
         # without a base classifier, the samples are placed "before" as the control reads them
         base_sample_features, base_sample_logits = (
             clf.predict_features(load_run_classifier(run_dir), samples.texts,
