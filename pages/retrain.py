@@ -307,8 +307,11 @@ _maps(points, after, explored.label_names,
       _round_target_rows(explored, round_samples),
       read_sample_points(Path(chosen.round_dir)))
 if metrics.per_cluster:
-    st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster,
-                                                  picked_cluster=metrics.picked_cluster),
+    # the cluster the samples were made for leads (the explorer's pick when none was)
+    led_by = next((int(target.key) for target in metrics.targets if target.kind == "cluster"),
+                  metrics.picked_cluster)
+    st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
+                                                  min_test_rows=MIN_REGION_TEST_ROWS),
                     width="stretch", key="retrain_clusters")
 _slices(metrics.per_slice, accepted)
 _changes(points, after, explored.label_names)

@@ -103,6 +103,10 @@ def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_
     assert list(figure.data[1].x) == [0.4, 0.75]
     assert figure.data[1].text[0] == "+20% on 5 pool rows (2 fixed, 1 broken)"
     assert figure.data[1].text[1] == "+50% on 4 test rows"
+    # with a test split, the others need enough test rows to be drawn
+    few = cluster_accuracy_change(rows, picked_cluster=1, min_test_rows=10)
+    assert list(few.data[0].y) == ["★ 1: a"]
+    assert "1 more error cluster with fewer than 10 test rows left out" in few.layout.title.text
 
 
 def test_a_large_map_sends_a_density_picture_and_only_the_mistakes_as_points() -> None:

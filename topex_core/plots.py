@@ -277,11 +277,18 @@ def word_weights(words: list[tuple[str, float]], *, title: str) -> go.Figure:
 
 
 def cluster_accuracy_change(per_cluster: list[dict], *,
-                            picked_cluster: int | None = None) -> go.Figure:
+                            picked_cluster: int | None = None,
+                            min_test_rows: int = 0) -> go.Figure:
     """Accuracy before and after per error cluster (grouped bars, the picked one first):
     on the cluster's test rows where it has any, else on its pool rows (marked "pool"),
-    which include rows the model was trained on."""
-    rows = sorted(per_cluster, key=lambda r: (r["cluster"] != picked_cluster, -r["change"]))
+    which include rows the model was trained on. With a test split, clusters other than
+    the picked one are drawn only with at least ``min_test_rows`` test rows (fewer cannot
+    tell a change from chance), and the title says how many were left out."""
+    has_test = any(r.get("test_rows") for r in per_cluster)
+    kept = [r for r in per_cluster if r["cluster"] == picked_cluster or not has_test
+            or (r.get("test_rows") or 0) >= min_test_rows]
+    left_out = len(per_cluster) - len(kept)
+    rows = sorted(kept, key=lambda r: (r["cluster"] != picked_cluster, -r["change"]))
     measured = [_cluster_measure(r) for r in rows]
     names = [("★ " if r["cluster"] == picked_cluster else "")
              + html.escape(short(f"{r['cluster']}: {r['name']}", 40)) for r in rows]
@@ -295,7 +302,10 @@ def cluster_accuracy_change(per_cluster: list[dict], *,
     figure.update_layout(
         template="plotly_white", barmode="group", height=150 + 56 * max(1, len(rows)),
         margin={"l": 10, "r": 190, "t": 70, "b": 10},
-        title={"text": "Accuracy per error cluster: on its test rows, else on the pool",
+        title={"text": "Accuracy per error cluster: on its test rows, else on the pool"
+                       + (f"<br><sup>{left_out} more error cluster{'s' if left_out > 1 else ''}"
+                          f" with fewer than {min_test_rows} test rows left out</sup>"
+                          if left_out else ""),
                "x": 0.01, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
         xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the cluster's rows"},
         yaxis={"autorange": "reversed"},
