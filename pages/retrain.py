@@ -248,14 +248,10 @@ def _maps(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str],
         f"{moved.threshold:.0%}.")
 
 
-def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
+def _slices(per_slice: list[dict]) -> None:
     """Error rate of each slice before/after, the slices the samples targeted first."""
     if not per_slice:
         return
-    table = pd.DataFrame(per_slice)
-    targeted = set(accepted["slice"].dropna()) if not accepted.empty else set()
-    table.insert(0, "targeted", table["slice"].isin(targeted))
-    table = table.sort_values("targeted", ascending=False, kind="stable")
     st.markdown("**Error slices before → after** (pool; test rows that contain the term)")
     percent = {column: st.column_config.NumberColumn(column.replace("_", " "), format="percent")
                for column in ("error_before", "error_after", "test_error_before",
@@ -264,9 +260,11 @@ def _slices(per_slice: list[dict], accepted: pd.DataFrame) -> None:
         "test rows", help="test rows that contain the term (with the slice's label); where "
                           "there are none, only the pool figures exist and they include rows "
                           "the model was trained on")
-    st.dataframe(table.drop(columns=["term", "true_label"]), hide_index=True, width="stretch",
-                 column_config={**percent, "targeted": st.column_config.CheckboxColumn(
-                     "targeted", help="accepted samples were generated for this slice")})
+    st.dataframe(pd.DataFrame(per_slice), hide_index=True, width="stretch",
+                 column_config={**percent, "term": None, "true_label": None,
+                                "targeted": st.column_config.CheckboxColumn(
+                                    "targeted",
+                                    help="accepted samples were generated for this slice")})
 
 
 def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) -> None:
@@ -313,7 +311,7 @@ if metrics.per_cluster:
     st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
                                                   min_test_rows=MIN_REGION_TEST_ROWS),
                     width="stretch", key="retrain_clusters")
-_slices(metrics.per_slice, accepted)
+_slices(metrics.per_slice)
 _changes(points, after, explored.label_names)
 with st.expander("Per class"):
     st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")

@@ -124,7 +124,7 @@ def compare_round(explored: ExploredRun, round_dir: Path,
         per_cluster=_records(_per_cluster(explored, after, test_after)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
-        per_slice=_records(_per_slice(explored, after, test_after)),
+        per_slice=_records(_per_slice(explored, after, test_after, targets)),
         **_region_outcomes(explored, round_dir, seeds[0], targets))
 
 
@@ -222,18 +222,22 @@ def _per_cluster(explored: ExploredRun, after: np.ndarray,
     return per_cluster
 
 
-def _per_slice(explored: ExploredRun, after: np.ndarray,
-               test_after: np.ndarray | None) -> pd.DataFrame:
-    """Per error slice (best first): rows and error rate before/after on the pool, and on
-    its test rows (``Region.test_rows``: the term, and the label) when there are any."""
-    columns = ["slice", "term", "true_label", "rows", "error_before", "error_after", "fixed",
-               "broken", "test_rows", "test_error_before", "test_error_after"]
+def _per_slice(explored: ExploredRun, after: np.ndarray, test_after: np.ndarray | None,
+               targets: list[Region] | tuple[Region, ...] = ()) -> pd.DataFrame:
+    """Per error slice, those the samples were made for (``targeted``) first, then best
+    first: rows and error rate before/after on the pool, and on its test rows
+    (``Region.test_rows``: the term, and the label) when there are any."""
+    columns = ["targeted", "slice", "term", "true_label", "rows", "error_before",
+               "error_after", "fixed", "broken", "test_rows", "test_error_before",
+               "test_error_after"]
+    targeted = {region.key for region in targets if region.kind == "slice"}
     points, test_points = explored.points, explored.test_points
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
     rows = []
     for region in explored.regions("slice"):
         pool = paired_summary(labels[region.rows], before[region.rows], after[region.rows])
-        row = {"slice": region.key, "term": region.term, "true_label": region.true_label,
+        row = {"targeted": region.key in targeted, "slice": region.key, "term": region.term,
+               "true_label": region.true_label,
                "rows": pool.rows, "error_before": 1 - pool.accuracy_before,
                "error_after": 1 - pool.accuracy_after, "fixed": pool.fixed,
                "broken": pool.broken, "test_rows": 0, "test_error_before": None,
@@ -245,7 +249,8 @@ def _per_slice(explored: ExploredRun, after: np.ndarray,
             row.update(test_rows=test.rows, test_error_before=1 - test.accuracy_before,
                        test_error_after=1 - test.accuracy_after)
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=columns).sort_values("targeted", ascending=False,
+                                                          kind="stable")
 
 
 def sample_points(explored: ExploredRun, samples: pd.DataFrame, before_logits: np.ndarray,
