@@ -6,7 +6,8 @@ fine-tune, each with after-logits, the comparison and the map transform.
 Trains and explores TREC once (model and logits come from the content cache when they
 exist), then accepts ``--samples`` EDA rewrites of the picked cluster and times
 ``retrain`` in head mode twice (the first computes the encoder features, the second reads
-them) and in full mode once. Prints one JSON object.
+them), once more with its control (the page's default), and in full mode once
+(``--no-full`` skips it). Prints one JSON object, with the target region's figures.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
     return len(ids)
 
 
-def timed_round(run_dir: Path, store: Store, mode: str) -> dict:
+def timed_round(run_dir: Path, store: Store, mode: str, control: bool = False) -> dict:
     start = time.perf_counter()
-    result = retrain(run_dir, RetrainConfig(mode=mode, control=False), store=store)
+    result = retrain(run_dir, RetrainConfig(mode=mode, control=control), store=store)
     metrics = result.metrics.to_json()
     return {"total_s": round(time.perf_counter() - start, 2), "stages_s": result.timings_s,
+            "target": metrics["targets"][0] if metrics["targets"] else None,
+            "overall": metrics["overall"],
             "pool_accuracy": [metrics["accuracy_before"]["pool"],
                               metrics["accuracy_after"]["pool"]],
             "picked_cluster_accuracy": [metrics["per_cluster"][0]["accuracy_before"],
@@ -62,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/datasets/trec/train.csv")
     parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--no-full", action="store_true", help="skip the full round")
     args = parser.parse_args()
     threads = set_cpu_threads()
     embed = SentenceEmbedder()
@@ -73,11 +77,14 @@ def main() -> None:
             samples = accept_eda_samples(run_dir, store, args.samples, embed)
             head_cold = timed_round(run_dir, store, "head")
             head_warm = timed_round(run_dir, store, "head")
-            full = timed_round(run_dir, store, "full")
+            head_control = timed_round(run_dir, store, "head", control=True)
+            full = None if args.no_full else timed_round(run_dir, store, "full")
     print(json.dumps({
         "benchmark": "retrain", "data": args.data, "samples": samples, "threads": threads,
         "machine": machine_line(), "head_cold": head_cold, "head_warm": head_warm,
-        "full": full, "full_over_head_warm": round(full["total_s"] / head_warm["total_s"], 1),
+        "head_with_control": head_control, "full": full,
+        "full_over_head_warm": (round(full["total_s"] / head_warm["total_s"], 1)
+                                if full else None),
     }))
 
 
