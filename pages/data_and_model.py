@@ -173,9 +173,10 @@ def _training_settings() -> tuple[TrainConfig, str]:
             "Logits precision", RUN_PRECISIONS, key="data_precision",
             help="float32 gives the model's exact logits. bfloat16 is about 1.7× faster on "
                  "CPUs with AMX and on GPUs, moves logits by about 0.01 and can flip a few "
-                 "near-tied predictions; later rounds of the run use the same precision. "
-                 "auto: bfloat16 for long texts (more than 128 tokens) where training ran "
-                 "in bfloat16, else float32.")
+                 "near-tied predictions; int8 (CPU only) is about 1.5× faster on CPUs "
+                 "without AMX. Later rounds of the run use the same precision. auto: for "
+                 "long texts (more than 128 tokens) bfloat16 where training ran in "
+                 "bfloat16, else int8 on a CPU; float32 for short texts.")
         truncation = left.selectbox(
             "Long texts keep", TRUNCATIONS, key="data_truncation",
             format_func={"head_tail": "their opening and ending (≤ 192 tokens)",
@@ -186,10 +187,16 @@ def _training_settings() -> tuple[TrainConfig, str]:
             "Training precision", TRAIN_PRECISIONS, key="data_train_precision",
             help=f"auto fine-tunes in bfloat16 where the hardware is fast at it (here: "
                  f"{fast_train_precision()}), else float32.")
+        frozen = right.number_input(
+            "Frozen layers (-1 = auto)", -1, 48, -1, key="data_freeze_layers",
+            help="the embeddings and this many of the lowest encoder layers keep their "
+                 "pre-trained weights, which saves their backward pass. auto: 1 for long "
+                 "texts fine-tuned in float32 (a CPU without AMX), else 0.")
     return TrainConfig(backbone=backbone.strip(), train_size=int(train_size),
                        epochs=int(epochs) or None, seed=int(seed),
-                       max_length=int(max_length) or None,
-                       truncation=truncation, train_precision=train_precision), precision
+                       max_length=int(max_length) or None, truncation=truncation,
+                       train_precision=train_precision,
+                       freeze_layers=None if frozen < 0 else int(frozen)), precision
 
 
 def _import(pool: ScoredDataset, test: ScoredDataset | None, test_size: float,

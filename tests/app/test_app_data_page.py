@@ -18,6 +18,8 @@ def test_demo_is_the_default_and_previews() -> None:
     assert at.radio(key="data_source").value == "Embedded demo"
     assert at.dataframe[0].value.shape[0] == 8
     assert any("No runs yet" in info.value for info in at.info)
+    assert at.number_input(key="data_freeze_layers").value == -1  # auto
+    assert "int8" in at.selectbox(key="data_precision").options
 
 
 def test_server_path_outside_data_root_is_refused(monkeypatch, tmp_path: Path) -> None:
