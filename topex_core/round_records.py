@@ -27,10 +27,7 @@ class PairedSummary:
     diff_ci95: tuple[float, float]
 
     @property
-    def change(self) -> float | None:
-        """after − before (None without test rows)."""
-        if self.accuracy_after is None or self.accuracy_before is None:
-            return None
+    def change(self) -> float:
         return self.accuracy_after - self.accuracy_before
 
     @classmethod
