@@ -57,7 +57,7 @@ from topex_core.rundir import MODEL_DIR, has_classifier, is_explored, read_run
 from topex_core.storage.store import Store
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
-from topex_core.training.features import cached_features, run_datasets
+from topex_core.training.features import cached_features, datasets_from_points
 from topex_core.training.run import load_run_classifier
 
 
@@ -128,7 +128,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
     if not is_explored(run_dir):
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
     explored = ExploredRun.load(run_dir)
-    pool, test = run_datasets(run_dir, record)
+    pool, test = datasets_from_points(explored.points, explored.test_points, record)
     samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
     base_config = _base_config(record, run_dir, config.backbone)
     seeds = config.seeds or (base_config.seed,)

@@ -58,8 +58,13 @@ def run_features(run_dir: Path, *, test: bool = False,
 
 def run_datasets(run_dir: Path, record: RunRecord) -> tuple[TextDataset, TextDataset | None]:
     """(pool, test or None) read back from the run's points files."""
-    pool = _dataset_from_points(read_points(run_dir), record)
-    test_points = read_test_points(run_dir)
+    return datasets_from_points(read_points(run_dir), read_test_points(run_dir), record)
+
+
+def datasets_from_points(points: pd.DataFrame, test_points: pd.DataFrame | None,
+                         record: RunRecord) -> tuple[TextDataset, TextDataset | None]:
+    """(pool, test or None) from points already read (``ExploredRun`` holds them)."""
+    pool = _dataset_from_points(points, record)
     test = _dataset_from_points(test_points, record) if test_points is not None else None
     return pool, test
 
