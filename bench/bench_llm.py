@@ -69,7 +69,7 @@ def measure_dataset(name: str, run_dir: Path, backend, embedder, clusters: int,
         prompt = prepare_prompt(context, request)
         first_prompt = first_prompt or prompt
         start = time.perf_counter()
-        parsed, _, _, error = generate_parsed(backend, prompt, n, request.sampling)
+        parsed, _, _, error = generate_parsed(backend, [prompt], n, request.sampling)
         seconds += time.perf_counter() - start
         if error:
             raise SystemExit(f"{name}: {error}")
@@ -101,13 +101,15 @@ def measure_server(prompt, n: int, in_process) -> dict:
         backend = make_backend("openai", base_url=f"http://127.0.0.1:{port}/v1",
                                model=model_dir, timeout_s=300)
         sampling = Sampling(seed=0)
-        _seconds(lambda: generate_parsed(backend, prompt, 1, sampling))  # the server loads
-        first_s = _seconds(lambda: generate_parsed(backend, prompt, 1, replace(sampling, seed=1)))
-        server_s = _seconds(lambda: generate_parsed(backend, prompt, n, replace(sampling, seed=2)))
+        _seconds(lambda: generate_parsed(backend, [prompt], 1, sampling))  # the server loads
+        first_s = _seconds(lambda: generate_parsed(backend, [prompt], 1,
+                                                   replace(sampling, seed=1)))
+        server_s = _seconds(lambda: generate_parsed(backend, [prompt], n,
+                                                    replace(sampling, seed=2)))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    in_process_s = _seconds(lambda: generate_parsed(in_process, prompt, n, Sampling(seed=2)))
+    in_process_s = _seconds(lambda: generate_parsed(in_process, [prompt], n, Sampling(seed=2)))
     # in process the n candidates come from one batch: the first appears with the last
     return {"bench": "llm_server", "n": n, "in_process_s": round(in_process_s, 1),
             "server_s": round(server_s, 1), "server_first_candidate_s": round(first_s, 1),

@@ -5,6 +5,7 @@ once, so a refresh loses nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -17,7 +18,9 @@ import streamlit as st
 
 from topex_app import resources, state
 from topex_app.guards import require_run
+from topex_app.rounds import last_round_of
 from topex_core.augmenter import augment
+from topex_core.augmenter.batches import BATCH_SIZE, generate_in_batches
 from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
@@ -55,7 +58,15 @@ def _explored(run_dir: str, modified: float) -> ExploredRun:
     return ExploredRun.load(Path(run_dir))
 
 
+MODES = {"free": "New texts about the target (few-shot examples)",
+         "rewrite": "Rewrite misclassified rows of the target (same label, one source each)"}
+
+
 def _request(context: augment.TargetContext) -> augment.AugmentRequest:
+    mode = st.radio("Generation", list(MODES), format_func=MODES.get, horizontal=True,
+                    key="augment_mode",
+                    help="Rewrites stay close to the rows the model gets wrong; each "
+                         "candidate's lineage names its source row.")
     left, middle, right = st.columns(3)
     labels = context.label_names
     label = left.selectbox("Target label", labels, key="augment_label",
@@ -64,14 +75,21 @@ def _request(context: augment.TargetContext) -> augment.AugmentRequest:
     tasks = list(TASK_TEMPLATES)
     task = middle.selectbox("Task template", tasks, key="augment_task",
                             index=tasks.index("nli" if context.pair else "text"))
-    n = right.number_input("Candidates (n)", 1, 200, 5, key="augment_n")
-    shots = left.number_input("Few-shot examples (k)", 0, 20, 5, key="augment_shots")
-    mix_ratio = middle.slider("λ: share of examples from the target", 0.0, 1.0, 1.0, 0.1,
-                              key="augment_mix",
-                              help="the rest are correctly classified rows of the target label")
+    n = right.number_input("Candidates (n)", 1, 200, 5, key="augment_n",
+                           help="30–100 make a round that can move a region; they are "
+                                "generated in batches of "
+                                f"{BATCH_SIZE}, each stored as it arrives")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="augment_seed")
-    template = st.text_area("Template ({label} and {issue} are filled in)",
-                            TASK_TEMPLATES[task], key=f"augment_template_{task}", height=68)
+    shots, mix_ratio, template = 5, 1.0, None
+    if mode == "free":
+        shots = left.number_input("Few-shot examples (k)", 0, 20, 5, key="augment_shots")
+        mix_ratio = middle.slider("λ: share of examples from the target", 0.0, 1.0, 1.0, 0.1,
+                                  key="augment_mix",
+                                  help="the rest are correctly classified rows of the "
+                                       "target label")
+        template = st.text_area("Template ({label} and {issue} are filled in)",
+                                TASK_TEMPLATES[task], key=f"augment_template_{task}",
+                                height=68)
     with st.expander("Sampling"):
         a, b, c = st.columns(3)
         sampling = Sampling(
@@ -83,7 +101,7 @@ def _request(context: augment.TargetContext) -> augment.AugmentRequest:
             seed=int(seed))
     return augment.AugmentRequest(n=int(n), label=label, task=task,
                                   shots=int(shots), mix_ratio=float(mix_ratio),
-                                  template=template, sampling=sampling)
+                                  template=template, sampling=sampling, mode=mode)
 
 
 def _optional_int(value: float | None) -> int | None:
@@ -92,10 +110,12 @@ def _optional_int(value: float | None) -> int | None:
 
 def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -> list[Example]:
     """The drawn examples in an editor where the analyst can drop any of them."""
-    drawn = augment.choose_examples(context, request)
+    drawn = (augment.rewrite_sources(context, request) if request.mode == "rewrite"
+             else augment.choose_examples(context, request))
     if not drawn:
         return []
-    sources = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere"}
+    sources = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere",
+               "rewrite": f"misclassified, the {context.target.kind}"}
     table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
                           "from": [sources[e.source] for e in drawn],
                           "text": [e.text for e in drawn]})
@@ -142,28 +162,37 @@ def _backend(context: augment.TargetContext, modified: float):
     return resources.local_backend(name, model.strip()), False
 
 
-def _generate(context, request, prompt, backend, checker, streaming: bool) -> None:
+def _generate(context, request, prompts, backend, checker, streaming: bool) -> None:
     previews: dict[tuple[int, int], str] = {}
+    finished = [0, request.n]  # completions finished, asked for
     cancel = threading.Event()
+
+    def on_batch(done: int, total: int) -> None:
+        finished[:] = [done, total]
+        previews.clear()
 
     def work():
         with Store() as store:
-            return augment.generate_candidates(
-                context, request, prompt, backend=backend, checker=checker, store=store,
-                on_delta=lambda p, c, text: previews.__setitem__((p, c), text), cancel=cancel)
+            return generate_in_batches(
+                context, request, prompts, backend=backend, checker=checker, store=store,
+                on_batch=on_batch, cancel=cancel,
+                on_delta=lambda p, c, text: previews.__setitem__((p, c), text))
 
     with st.status(f"Generating {request.n} candidates with {backend.name}…",
                    expanded=True) as status:
         # Any click (this button included) reruns the page, which interrupts the loop
         # below at its next Streamlit call; the finally clause then stops the worker.
         st.button("Stop generating", key="augment_stop", icon=":material/stop:")
-        clock, live = st.empty(), st.empty()
+        bar, clock, live = st.progress(0.0), st.empty(), st.empty()
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(work)
             try:
                 while not future.done():
-                    clock.caption(f"{time.monotonic() - started:.0f} s")
+                    elapsed = time.monotonic() - started
+                    bar.progress(finished[0] / finished[1],
+                                 text=f"{finished[0]} of {finished[1]} completions")
+                    clock.caption(_time_left(elapsed, *finished))
                     if streaming and previews:
                         live.markdown("\n\n".join(f"**{c + 1}.** {text}"
                                                   for (_, c), text in sorted(previews.items())))
@@ -172,6 +201,7 @@ def _generate(context, request, prompt, backend, checker, streaming: bool) -> No
                 if not future.done():
                     cancel.set()
             outcome = future.result()
+        bar.empty()
         clock.empty()
         live.empty()
         stored = len(outcome.candidates)
@@ -185,7 +215,20 @@ def _generate(context, request, prompt, backend, checker, streaming: bool) -> No
             st.warning(f"{outcome.dropped} completions had no usable text and were dropped.")
 
 
-def _decision_row(store: Store, candidate: pd.Series, labels: list[str]) -> None:
+def _shortened(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _time_left(elapsed: float, done: int, total: int) -> str:
+    """Elapsed seconds, and the time left from the pace of the batches finished."""
+    if not done:
+        return f"{elapsed:.0f} s · the first batch sets the pace"
+    left = elapsed / done * (total - done)
+    return f"{elapsed:.0f} s · about {left:.0f} s left"
+
+
+def _decision_row(store: Store, candidate: pd.Series, labels: list[str],
+                  row_texts: pd.Series) -> None:
     candidate_id = int(candidate["id"])
     with st.container(border=True):
         text_column, action_column = st.columns([3, 2])
@@ -198,6 +241,10 @@ def _decision_row(store: Store, candidate: pd.Series, labels: list[str]) -> None
                              f"**#{candidate_id}** "
                              f"· label **{candidate['label']}** · generated by `{source}`")
         text_column.text(body)
+        source_id = json.loads(candidate["sampling"] or "{}").get("source_id")
+        if source_id is not None and source_id in row_texts.index:
+            text_column.caption(f"Rewritten from row {source_id}, which the model gets "
+                                f"wrong: “{_shortened(row_texts[source_id])}”")
         checks: CandidateChecks = candidate["checks"]
         for warning in checks.warnings:
             text_column.caption(f"⚠ {warning}")
@@ -251,7 +298,7 @@ def _bulk_actions(store: Store, target_candidates: pd.DataFrame) -> None:
         st.rerun()
 
 
-def _vetting(run_dir: Path, target: Region, labels: list[str]) -> None:
+def _vetting(run_dir: Path, target: Region, labels: list[str], row_texts: pd.Series) -> None:
     with Store() as store:
         run_id = store.register_run(run_dir)
         everything = store.candidates(run_id)
@@ -272,7 +319,7 @@ def _vetting(run_dir: Path, target: Region, labels: list[str]) -> None:
         if show != "all":
             frame = frame[frame["status"] == show]
         for _, candidate in frame.iloc[::-1].iterrows():
-            _decision_row(store, candidate, labels)
+            _decision_row(store, candidate, labels, row_texts)
         accepted = store.accepted(run_id)
     if not accepted.empty:
         left, right = st.columns(2)
@@ -295,13 +342,16 @@ run_dir = require_run(explored_because="the Explore page finds the error cluster
 context = _context(run_dir)
 if context is None:
     st.stop()
+last_round_of(run_dir, context.target)
 explored = explored_at(run_dir)
 try:
     request = _request(context)
     examples = _examples(context, request)
-    prompt = augment.prepare_prompt(context, request, examples)
-    with st.expander("Prompt sent to the generator", expanded=False):
-        st.code(prompt.text, language=None, wrap_lines=True)
+    prompts = augment.prepare_prompts(context, request, examples)
+    shown = ("Prompt sent to the generator" if request.mode == "free"
+             else f"Rewrite prompts, one per source row ({len(prompts)}): the first")
+    with st.expander(shown, expanded=False):
+        st.code(prompts[0].text, language=None, wrap_lines=True)
     backend, streaming = _backend(context, explored)
 except TopexError as error:
     st.error(str(error))
@@ -311,8 +361,9 @@ if not has_classifier(run_dir):
                "check except the model's prediction of them.")
 if st.button("Generate", type="primary", key="augment_generate"):
     checker = resources.checker(str(run_dir), context.target.kind, context.target.key, explored)
-    _generate(context, request, prompt, backend, checker, streaming)
+    _generate(context, request, prompts, backend, checker, streaming)
 try:
-    _vetting(run_dir, context.target, context.label_names)
+    _vetting(run_dir, context.target, context.label_names,
+             pd.Series(context.points["text"].to_numpy(), index=context.points["id"]))
 except TopexError as error:
     st.error(str(error))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from topex_app.rounds import latest_round
 from topex_app.state import current_run, set_current_run
 from topex_app.work import long_work
 from topex_core import config as topex_config
@@ -254,6 +255,7 @@ def _show_current_run(runs: list[RunListing]) -> None:
     st.caption(f"{_model_origin(record.config)} · {run_dir}" + (f" · {stages}" if stages else ""))
     for warning in record.data_warnings:
         st.warning(f"The data of this run: {warning}.")
+    latest_round(run_dir)
 
 
 def _model_origin(config: RunConfig) -> str:

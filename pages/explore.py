@@ -10,6 +10,7 @@ import streamlit as st
 
 from topex_app import resources, state
 from topex_app.guards import require_run
+from topex_app.rounds import last_round_of
 from topex_app.work import long_work
 from topex_core import plots
 from topex_core.explorer import scoring
@@ -267,6 +268,8 @@ if not is_explored(run_dir):
 explored = _load(str(run_dir), explored_at(run_dir))
 _summary(explored.explore)
 target = _choose_target(explored)
+if target is not None:
+    last_round_of(run_dir, target)
 _map_and_selection(explored.points, explored.clusters, target, explored.explore.space)
 _uncovered(explored)
 _score_table(explored.clusters)

@@ -13,7 +13,7 @@ from topex_app import state
 from topex_app.guards import require_run
 from topex_app.work import long_work
 from topex_core import plots
-from topex_core.config import MAX_SEEDS, RETRAIN_MODES
+from topex_core.config import MAX_SAMPLE_REPEATS, MAX_SEEDS, RETRAIN_MODES, SAMPLE_REPEATS
 from topex_core.explorer.explored import ExploredRun
 from topex_core.movement_plot import (
     MAX_CHANGE_LINES,
@@ -62,6 +62,12 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
                           format_func=MODE_HELP.get)
     seeds = right.number_input("Seeds", 1, MAX_SEEDS, 1, key="retrain_seeds",
                                help="more seeds show how much of the change is seed noise")
+    repeats = right.number_input(
+        "Each sample counts as … rows", 1, MAX_SAMPLE_REPEATS, SAMPLE_REPEATS,
+        key="retrain_repeats",
+        help="A round adds each accepted sample this many times, so that a few dozen "
+             "samples weigh against the training rows. The default was measured on planted "
+             "and real regions (README, 'Repairs that repair').")
     if not imported:
         control = st.checkbox(
             _control_label(mode, read_run(run_dir).timings_s.get("fine_tune")),
@@ -77,7 +83,8 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         st.button("Cancel", key="retrain_cancel", icon=":material/stop:")
         config = RetrainConfig(mode=mode, control=control, backbone=(backbone or "").strip()
                                or None,
-                               seeds=consecutive_seeds(read_run(run_dir).seed, int(seeds)))
+                               seeds=consecutive_seeds(read_run(run_dir).seed, int(seeds)),
+                               sample_repeats=int(repeats))
         set_cpu_threads()
         with Store() as store:
             result = retrain(run_dir, config, store=store, progress=work.progress)

@@ -108,7 +108,7 @@ def generate_with(backend, run: Path, cluster: int, store: Store, n: int = 2, **
     context, checker = parts(run, cluster)
     request = augment.AugmentRequest(n=n, shots=2)
     prompt = augment.prepare_prompt(context, request)
-    return augment.generate_candidates(context, request, prompt, backend=backend,
+    return augment.generate_candidates(context, request, [prompt], backend=backend,
                                        checker=checker, store=store, **options)
 
 

@@ -11,7 +11,8 @@ import streamlit as st
 
 RUN_DIR = "run_dir"  # str: the run every page works on (chosen on Data & model)
 TARGET = "target"  # (kind, key): the error cluster or slice picked on Explore, augmented on
-# Augment (``explorer.targets``: kind "cluster" or "slice", key the cluster number or slice)
+# Augment (an ``ExploredRun`` region: kind "cluster" or "slice", key the cluster number or
+# the slice's key)
 RETRAIN_ROUND = "retrain_round"  # str: the round just trained, shown first on Retrain
 
 

@@ -172,7 +172,7 @@ class ExploreResult:
         return payload
 
 
-CHECK_NAMES = ("duplicate", "length", "prediction", "intrusion", "topic", "output")
+CHECK_NAMES = ("duplicate", "length", "prediction", "intrusion", "topic", "term", "output")
 
 
 @dataclass(frozen=True)

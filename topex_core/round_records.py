@@ -125,6 +125,20 @@ class RegionOutcome:
         return payload
 
 
+def outcome_sentence(outcome: RegionOutcome) -> str:
+    """What a round did to a region, in one sentence a page can show beside it."""
+    if not outcome.test_rows:
+        return "no test row falls into it, so the test split cannot tell what it did"
+    rows = f"{outcome.test_rows:,} test row{'s' if outcome.test_rows != 1 else ''}"
+    moved = f"test accuracy {outcome.accuracy_before:.0%} → {outcome.accuracy_after:.0%}"
+    if outcome.vs_control is None:
+        return f"{moved} on {rows} (no control was trained)"
+    low, high = outcome.vs_control_ci95 or (float("nan"), float("nan"))
+    return (f"{moved} on {rows}, control {outcome.accuracy_control:.0%}: "
+            f"{100 * outcome.vs_control:+.1f} points beyond the control (interval "
+            f"{100 * low:+.1f} to {100 * high:+.1f}, McNemar p = {outcome.mcnemar_p:.2g})")
+
+
 def _optional_outcome(payload: Json | None) -> RegionOutcome | None:
     return RegionOutcome.from_json(payload) if payload else None
 

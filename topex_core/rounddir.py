@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
-from topex_core.round_records import RoundResult
+from topex_core.round_records import RegionOutcome, RoundResult
 from topex_core.rundir import read_json_file, read_parquet_file, write_json_atomic
 
 ROUNDS_DIR = "rounds"
@@ -128,6 +128,16 @@ def list_rounds(run_dir: Path) -> list[RoundResult]:
     paths = sorted((p for p in folder.iterdir() if (p / ROUND_FILE).is_file()),
                    key=lambda p: int(p.name) if p.name.isdigit() else 0)
     return [RoundResult.from_json(read_json_file(p / ROUND_FILE, "round record")) for p in paths]
+
+
+def latest_outcome(run_dir: Path, kind: str, key: str) -> tuple[str, RegionOutcome] | None:
+    """(round name, what it did to the region) of the latest round that targeted region
+    ``kind`` ``key``; None when no round did."""
+    for round_result in reversed(list_rounds(run_dir)):
+        for target in round_result.metrics.targets:
+            if (target.kind, target.key) == (kind, str(key)):
+                return round_result.name, target
+    return None
 
 
 def read_after_points(round_dir: Path) -> pd.DataFrame:

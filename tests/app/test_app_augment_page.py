@@ -62,6 +62,24 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     assert fresh.get("download_button")
 
 
+def test_rewrite_mode_shows_its_sources_and_names_them_beside_each_candidate(
+        explored) -> None:
+    run, _ = explored
+    at = page(run)
+    at.radio(key="augment_mode").set_value("rewrite").run()
+    assert not at.exception and not at.text_area  # no template: the source is the prompt
+    sources = at.dataframe[0].value
+    assert set(sources["from"]) == {"misclassified, the cluster"}
+    assert any(f"Rewrite prompts, one per source row ({len(sources)})" in expander.label
+               for expander in at.expander)
+    at.selectbox(key="augment_backend").set_value("eda").run()
+    at.number_input(key="augment_n").set_value(4).run()
+    at.button(key="augment_generate").click().run()
+    assert not at.exception, at.exception
+    assert any("Rewritten from row" in caption.value and "gets wrong" in caption.value
+               for caption in at.caption)
+
+
 def test_an_incomplete_backend_setting_is_a_plain_error(explored) -> None:
     run, _ = explored
     at = page(run)

@@ -86,10 +86,13 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             assert page.get_by_text("was chosen because").count() + page.get_by_text(
                 "only error cluster").count() >= 1
             page.get_by_role("link", name="Augment").click()
+            page.get_by_text("Rewrite misclassified rows of the target").click()
+            page.get_by_text("Rewrite prompts, one per source row").wait_for(timeout=60_000)
             page.get_by_role("button", name="Generate").click()
             page.get_by_text("candidates from").wait_for(timeout=300_000)
             page.get_by_role("button", name="Accept", exact=True).first.click()
             page.get_by_text("1 accepted in this run").wait_for(timeout=60_000)
+            assert page.get_by_text("Rewritten from row").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()
             page.get_by_role("button", name="Retrain").click()

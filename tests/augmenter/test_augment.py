@@ -69,7 +69,7 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     prompt = augment.prepare_prompt(context, request)
     with Store(tmp_path / "topex.db") as store:
         outcome = augment.generate_candidates(
-            context, request, prompt, backend=augment.eda_for_target(context, hashing_embed),
+            context, request, [prompt], backend=augment.eda_for_target(context, hashing_embed),
             checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     assert outcome.error is None and outcome.completions == 6
@@ -81,7 +81,7 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     assert lineage["example_ids"] == [e.row_id for e in prompt.examples]
     assert lineage["task"] == "text" and "operation" in lineage and row["seed"] == 5
     checks = row["checks"]
-    assert [result.name for result in checks.results][:6] == list(CHECK_NAMES)
+    assert [result.name for result in checks.results][:7] == list(CHECK_NAMES)
     prediction = next(result for result in checks.results if result.name == "prediction")
     assert prediction.details["label"] in ("billing", "shipping", "tech")
     assert checks.fired == [name for result in checks.results for name in
@@ -106,7 +106,7 @@ def test_a_failing_server_keeps_the_candidates_it_sent(explored: tuple[Path, int
             return original(body, request, on_delta)
 
         backend._post = fail_after_first
-        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+        outcome = augment.generate_candidates(context, request, [prompt], backend=backend,
                                               checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     assert "HTTP 500" in outcome.error and outcome.completions == 1

@@ -186,11 +186,46 @@ def test_command_line_runs_an_experiment_and_rejects_bad_options(
     assert main(["experiment-report", str(out), "--out", str(tmp_path / "r.md")]) == 0
     assert "Table 2" in (tmp_path / "r.md").read_text()
     capsys.readouterr()
-    for bad in (["--n-synthetic", "11"], ["--selection", "weighted,best"],
-                ["--n-synthetic", "one"], ["--seeds", "0"]):
+    for bad in (["--n-synthetic", "51"], ["--selection", "weighted,best"],
+                ["--n-synthetic", "one"], ["--seeds", "0"], ["--target", "best"],
+                ["--sample-repeats", "0"]):
         assert main([*common, *bad, "--out", str(tmp_path / "bad")]) == 2
         assert one_line(capsys.readouterr().err)
     (folder / "test.jsonl").unlink()
     assert main([*common, "--out", str(tmp_path / "bad")]) == 2
     assert "no test.csv" in capsys.readouterr().err
     assert main(["experiment-report", str(tmp_path / "nothing"), "--out", "x.md"]) == 2
+
+
+def test_region_strategies_are_measured_on_the_target_against_the_control(
+        splits, tmp_path: Path) -> None:
+    pool, test, train = splits
+    config = ExperimentConfig(dataset_name="planted", train=train, n_synthetic=(3, 12),
+                              seeds=(0,), retrain_mode="head", target="largest",
+                              sample_repeats=2,
+                              selections=("none", "oracle", "random_rows", "directed",
+                                          "rewrite"))
+    results = run_experiment(pool, test, config, tmp_path, embed=hashing_embed)
+    ok = results[results["status"] == "ok"]
+    assert set(ok["strategy"]) == {"none", "oracle", "random_rows", "directed", "rewrite"}
+    assert ok["region_kind"].eq("cluster").all() and ok["region_key"].nunique() == 1
+    assert (ok["region_test_rows"] > 0).all()
+    control = ok[ok["strategy"] == "none"].iloc[0]
+    assert control["region_vs_control"] == 0 and control["overall_vs_control"] == 0
+    assert np.allclose(ok["region_vs_control"], (ok["region_gained"] - ok["region_lost"])
+                       / ok["region_test_rows"])
+    oracle = ok[(ok["strategy"] == "oracle") & (ok["n"] == 12)].iloc[0]
+    assert oracle["region_accuracy_after"] > oracle["region_accuracy_control"]
+
+    samples = [json.loads(line) for line in (tmp_path / SAMPLES_FILE).read_text().splitlines()]
+    training = set(read_run(tmp_path / "runs" / "seed_0").train_ids)
+    pooled = [s for s in samples if s["strategy"] in ("oracle", "random_rows")]
+    assert pooled and all(s["source_id"] not in training for s in pooled)
+    assert all(s["labelled_by"] == "the row's own label in the dataset" for s in pooled)
+    oracle_labels = {s["label"] for s in samples if s["strategy"] == "oracle"}
+    assert oracle_labels == {oracle["target_label"]}
+    rewrites = [s for s in samples if s["strategy"] == "rewrite"]
+    assert rewrites and all(s["source_id"] is not None for s in rewrites)
+    report = render_report([tmp_path])
+    assert "## The target region against the control" in report
+    assert "| oracle | 12 |" in report

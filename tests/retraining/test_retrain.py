@@ -19,7 +19,14 @@ from topex_core.retraining.retrain import (
     RetrainError,
     retrain,
 )
-from topex_core.rounddir import list_rounds, read_round, read_sample_points, round_lock
+from topex_core.round_records import outcome_sentence
+from topex_core.rounddir import (
+    latest_outcome,
+    list_rounds,
+    read_round,
+    read_sample_points,
+    round_lock,
+)
 from topex_core.rundir import read_points
 from topex_core.storage.store import Candidate, Store
 
@@ -263,6 +270,11 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     assert overall.kind == "overall" and overall.test_rows == 35
     assert overall.vs_control == pytest.approx(overall.accuracy_after - overall.accuracy_control)
     assert read_round(run).metrics.targets == [target]  # kept in round.json
+    # the pages' line for the region: the latest round that targeted it
+    name, latest = latest_outcome(run, "cluster", str(cluster))
+    assert latest == target and latest_outcome(run, "slice", "nothing") is None
+    assert f"test accuracy 0% → 100% on {members} test rows" in outcome_sentence(latest)
+    assert "points beyond the control (interval +" in outcome_sentence(latest)
     # topex retrain --json leads with the same blocks
     assert cli.main(["retrain", "--run", str(run), "--db", str(db), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -271,3 +283,23 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
                 "accuracy_control", "vs_control", "vs_control_ci95"} <= set(block)
     assert (printed["target"]["key"], printed["target"]["test_rows"]) == (str(cluster), members)
     assert 0 <= printed["overall"]["accuracy_after"] <= 1
+
+
+def test_repeats_weigh_each_sample_as_that_many_accepted_copies(explored,
+                                                                tmp_path: Path) -> None:
+    run, _ = explored
+    texts = ["express delivery fee refund", "refund for the express fee"]
+    with Store(tmp_path / "repeated.db") as store:
+        accept(store, run, texts)
+        repeated = retrain(run, RetrainConfig(control=False, sample_repeats=3, **FAST_HEAD),
+                           store=store)
+    with Store(tmp_path / "copies.db") as store:
+        accept(store, run, [text for text in texts for _ in range(3)])
+        copies = retrain(run, RetrainConfig(control=False, **FAST_HEAD), store=store)
+    assert repeated.config["sample_repeats"] == 3 and repeated.samples == 2
+    # the same rows in the same order; the samples' features differ only by batching
+    np.testing.assert_allclose(np.load(Path(repeated.round_dir) / "after_logits_0.npy"),
+                               np.load(Path(copies.round_dir) / "after_logits_0.npy"),
+                               atol=1e-3)
+    with pytest.raises(RetrainError, match="sample repeats"):
+        RetrainConfig(sample_repeats=0).validate()

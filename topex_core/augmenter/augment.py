@@ -1,12 +1,17 @@
 """Directed augmentation of one target (an error cluster or an error slice): prompt →
 backend → parse → check → store.
 
-The dashboard and ``topex generate`` both call ``prepare_prompt`` (the prompt is shown
+The dashboard and ``topex generate`` both call ``prepare_prompts`` (the prompt is shown
 and can be edited before anything is generated) and then ``generate_candidates``, which
 writes every parsed candidate to the store with its lineage (prompt, backend, model,
 sampling parameters, seed, mixing ratio λ, the example rows; the store adds the time)
 and the automatic checks. When a backend fails part-way, the completions that did arrive
 are still parsed, checked and stored; the outcome carries the error.
+
+Two modes (``AugmentRequest.mode``): ``free`` asks n times for a new text about the
+target, with few-shot examples; ``rewrite`` turns misclassified rows of the target into new
+texts of the same label, one prompt per source row, each candidate's lineage naming its
+source row (``source_id``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from topex_core.augmenter.prompts import (
     Example,
     Prompt,
     build_prompt,
+    build_rewrite_prompt,
     select_examples,
     typical_words,
 )
@@ -50,13 +56,14 @@ from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
 SHARED_SUBJECT = "the subject the examples share"
+MODES = ("free", "rewrite")
 
 
 @dataclass(frozen=True)
 class AugmentRequest:
     """What to generate for a target. ``label`` None = the label of the target's mistakes;
     ``task`` None = ``nli`` for sentence pairs, else ``text``; ``example_ids`` replaces the
-    drawn examples with these dataset rows."""
+    drawn examples with these dataset rows (in ``rewrite`` mode: the rows rewritten)."""
 
     n: int = 5
     label: str | None = None
@@ -66,8 +73,11 @@ class AugmentRequest:
     template: str | None = None
     example_ids: tuple[int, ...] | None = None
     sampling: Sampling = field(default_factory=Sampling)
+    mode: str = "free"
 
     def validate(self) -> AugmentRequest:
+        if self.mode not in MODES:
+            raise SettingsError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
         if not 1 <= self.n <= 1000:
             raise SettingsError(f"n must be between 1 and 1000, got {self.n}")
         if not 0 <= self.shots <= 50:
@@ -187,12 +197,9 @@ def choose_examples(context: TargetContext, request: AugmentRequest) -> list[Exa
 
 def prepare_prompt(context: TargetContext, request: AugmentRequest,
                    examples: Sequence[Example] | None = None) -> Prompt:
-    """The prompt ``generate_candidates`` will send (examples drawn unless given)."""
+    """The free-mode prompt (examples drawn unless given)."""
     request.validate()
-    label = request.label or context.majority_label
-    if label not in context.label_names:
-        raise SettingsError(f"label '{label}' is not one of the run's labels: "
-                         f"{', '.join(context.label_names)}")
+    label = _checked_label(context, request)
     chosen = list(examples) if examples is not None else choose_examples(context, request)
     topic = context.target.topic
     return build_prompt(task=context.task(request), label=label,
@@ -202,60 +209,100 @@ def prepare_prompt(context: TargetContext, request: AugmentRequest,
                         confused_with=context.target.confused_with)
 
 
-def generate_candidates(context: TargetContext, request: AugmentRequest, prompt: Prompt, *,
+def rewrite_sources(context: TargetContext, request: AugmentRequest) -> list[Example]:
+    """The rows a rewrite starts from: ``request.example_ids`` when given, else up to n of
+    the target's misclassified rows with the target label in a seeded order (its rows with
+    that label when none is misclassified)."""
+    if request.example_ids is not None:
+        return choose_examples(context, request)
+    label = request.label or context.majority_label
+    rows = context.rows
+    with_label = rows[rows["label"].astype(str) == label]
+    mistakes = with_label[~with_label["correct"].to_numpy(bool)]
+    chosen = mistakes if len(mistakes) else with_label
+    if chosen.empty:
+        raise SettingsError(f"the {context.target.kind} has no row labelled '{label}' to "
+                            "rewrite; choose another label or free generation")
+    order = np.random.default_rng(request.sampling.seed).permutation(len(chosen))[:request.n]
+    return [Example(*_row(chosen.iloc[i]), source="rewrite") for i in order]
+
+
+def prepare_prompts(context: TargetContext, request: AugmentRequest,
+                    examples: Sequence[Example] | None = None) -> list[Prompt]:
+    """What ``generate_candidates`` will send: in ``free`` mode the one prompt
+    (``prepare_prompt``), in ``rewrite`` mode one prompt per source row (``examples``, else
+    ``rewrite_sources``)."""
+    request.validate()
+    if request.mode == "free":
+        return [prepare_prompt(context, request, examples)]
+    label = _checked_label(context, request)
+    sources = list(examples) if examples is not None else rewrite_sources(context, request)
+    topic = context.target.topic
+    return [build_rewrite_prompt(task=context.task(request), label=label,
+                                 issue=SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic,
+                                 source=source, confused_with=context.target.confused_with)
+            for source in sources]
+
+
+def generate_candidates(context: TargetContext, request: AugmentRequest,
+                        prompts: Sequence[Prompt], *,
                         backend: Backend, checker: CandidateChecker, store: Store,
                         on_delta: OnDelta | None = None,
                         cancel: threading.Event | None = None) -> Outcome:
-    """Generate ``request.n`` completions of ``prompt``, parse, check and store them.
+    """Generate ``request.n`` completions over ``prompts`` (as many of each), parse,
+    check and store them.
 
     Setting ``cancel`` stops a backend that reports progress (streaming, EDA) at its next
     piece of text; what had arrived is still parsed, checked and stored."""
     request.validate()
+    if not prompts:
+        raise SettingsError("no prompt to generate from")
     parsed, dropped, completions, error = generate_parsed(
-        backend, prompt, request.n, request.sampling, on_delta=_cancellable(on_delta, cancel))
-    pair = prompt.task in PAIR_TASKS
+        backend, prompts, -(-request.n // len(prompts)), request.sampling,
+        on_delta=_cancellable(on_delta, cancel))
+    pair = prompts[0].task in PAIR_TASKS
     run_id = store.register_run(context.run_dir)
     others = store.candidates(run_id)
     other_texts = [joined_text(text, pair_text)
                    for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
     checks = checker.check([item.text for _, item in parsed],
                            [item.text_pair for _, item in parsed] if pair else None,
-                           [prompt.label] * len(parsed), others=other_texts,
-                           examples=prompt.examples)
-    lineage = {"task": prompt.task, "template": prompt.template,
-               "example_ids": [e.row_id for e in prompt.examples],
-               "example_sources": [e.source for e in prompt.examples]}
-    candidates = [Candidate(text=item.text, text_pair=item.text_pair, label=prompt.label,
-                            backend=completion.backend, cluster=context.target.cluster,
-                            slice=context.target.slice,
-                            model=completion.model, prompt=prompt.text,
-                            sampling={**completion.sampling, **lineage}, seed=completion.seed,
-                            checks=check, mix_ratio=prompt.mix_ratio)
-                  for (completion, item), check in zip(parsed, checks, strict=True)]
+                           [prompts[0].label] * len(parsed), others=other_texts,
+                           examples=[e for prompt in prompts for e in prompt.examples])
+    candidates = []
+    for (completion, item), check in zip(parsed, checks, strict=True):
+        prompt = prompts[completion.prompt_index]
+        candidates.append(Candidate(
+            text=item.text, text_pair=item.text_pair, label=prompt.label,
+            backend=completion.backend, cluster=context.target.cluster,
+            slice=context.target.slice, model=completion.model, prompt=prompt.text,
+            sampling={**completion.sampling, **_lineage(prompt, request.mode)},
+            seed=completion.seed, checks=check, mix_ratio=prompt.mix_ratio))
     ids = store.add_candidates(run_id, candidates) if candidates else []
     stored = [StoredCandidate(candidate_id, candidate)
               for candidate_id, candidate in zip(ids, candidates, strict=True)]
     return Outcome(candidates=stored, completions=completions, dropped=dropped, error=error)
 
 
-def generate_parsed(backend: Backend, prompt: Prompt, n: int, sampling: Sampling, *,
-                    on_delta: OnDelta | None = None
+def generate_parsed(backend: Backend, prompts: Sequence[Prompt], n: int, sampling: Sampling,
+                    *, on_delta: OnDelta | None = None
                     ) -> tuple[list[tuple[Generated, ParsedText]], int, int, str | None]:
-    """Ask ``backend`` for ``n`` completions of ``prompt`` and parse each into samples.
+    """Ask ``backend`` for ``n`` completions of each prompt and parse each into samples.
 
     Returns (parsed (completion, sample) pairs in order, completions with no usable text,
     completions received, the error). When the backend fails part-way, what arrived is
     still parsed and the error is returned rather than raised."""
     error = None
     try:
-        completions = backend.generate([prompt], n, sampling, on_delta=on_delta)
+        completions = backend.generate(list(prompts), n, sampling, on_delta=on_delta)
     except GenerationError as failure:
         completions, error = failure.received, str(failure)
-    pair = prompt.task in PAIR_TASKS
-    typical = typical_words(prompt)
-    per_completion = [(completion, parse_output(completion.raw, pair=pair,
-                                                typical_words=typical))
-                      for completion in completions]
+    per_completion = []
+    for completion in completions:
+        prompt = prompts[completion.prompt_index]
+        per_completion.append((completion, parse_output(
+            completion.raw, pair=prompt.task in PAIR_TASKS,
+            typical_words=typical_words(prompt))))
     parsed = [(completion, item) for completion, items in per_completion for item in items]
     dropped = sum(1 for _, items in per_completion if not items)
     return parsed, dropped, len(completions), error
@@ -317,6 +364,23 @@ def eda_for_target(context: TargetContext, embed: Embed, **options) -> Backend:
     from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 
     return EdaBackend(vocabulary_synonyms(point_texts(context.rows), embed), **options)
+
+
+def _checked_label(context: TargetContext, request: AugmentRequest) -> str:
+    label = request.label or context.majority_label
+    if label not in context.label_names:
+        raise SettingsError(f"label '{label}' is not one of the run's labels: "
+                            f"{', '.join(context.label_names)}")
+    return label
+
+
+def _lineage(prompt: Prompt, mode: str) -> dict:
+    lineage = {"task": prompt.task, "template": prompt.template, "mode": mode,
+               "example_ids": [e.row_id for e in prompt.examples],
+               "example_sources": [e.source for e in prompt.examples]}
+    if mode == "rewrite":
+        lineage["source_id"] = prompt.examples[0].row_id
+    return lineage
 
 
 def _row(row: pd.Series) -> tuple[str, str | None, int]:

@@ -16,6 +16,8 @@ For one candidate (text, optional pair, assigned label):
   slice). Off topic when it is below the threshold min(10th percentile of the target's
   own rows, 90th percentile of the rows outside it): no closer to the topic than most
   other rows are.
+- term (error slices): the candidate still holds the slice's term, which is how test
+  rows join the slice; a sample without it repairs something else.
 - output: what a language model wrote instead of a sample — meta-talk, a refusal, an echo
   of a prompt example, a loop (``output_checks``).
 
@@ -39,6 +41,7 @@ from topex_core.augmenter.output_checks import OutputChecker
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
 from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.explorer.terms import phrases
 from topex_core.records import CandidateChecks, CheckResult
 from topex_core.rundir import read_text_embeddings, write_text_embeddings
 from topex_core.training.embeddings import Embed
@@ -61,11 +64,13 @@ class CandidateChecker:
     def __init__(self, points: pd.DataFrame, reference_embeddings: np.ndarray,
                  reference_positions: np.ndarray, cluster_positions: np.ndarray, *,
                  embed: Embed, predict: Predict | None, label_names: Sequence[str],
-                 config: CheckConfig = CheckConfig()) -> None:
+                 config: CheckConfig = CheckConfig(), terms: Sequence[str] = ()) -> None:
         """``reference_embeddings`` (R, e) are of ``points`` rows ``reference_positions``
         (R,); ``cluster_positions`` must be among them. ``predict`` returns (m, C)
-        probabilities for texts and pairs (None skips the prediction check)."""
+        probabilities for texts and pairs (None skips the prediction check). ``terms``:
+        a slice's terms, one of which a candidate must hold (empty skips the term check)."""
         self.config, self.embed, self.predict = config, embed, predict
+        self.terms = tuple(terms)
         self.label_names = list(label_names)
         self.ids = points["id"].to_numpy()[reference_positions]
         self.reference_labels = points["label"].astype(str).to_numpy()[reference_positions]
@@ -92,7 +97,7 @@ class CandidateChecker:
     def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
               labels: Sequence[str], *, others: Sequence[str] = (),
               examples: Sequence[Example] = ()) -> list[CandidateChecks]:
-        """The six checks of each candidate, with the warnings each raised (short
+        """The seven checks of each candidate, with the warnings each raised (short
         sentences); the output check's findings are named by what they found (meta-talk,
         refusal, echo, repetition).
 
@@ -120,6 +125,7 @@ class CandidateChecker:
                                if probabilities is not None else None),
                 "intrusion": self._intrusion(vectors[i], label),
                 "topic": self._topic(vectors[i]),
+                "term": self._term(text),
             }
             output = self.output.check(text, examples)
             result["output"] = output.to_json()
@@ -174,6 +180,12 @@ class CandidateChecker:
                 "share_assigned": counts.get(label, 0) / k,
                 "intrudes": majority != label}
 
+    def _term(self, text: str) -> dict | None:
+        if not self.terms:
+            return None
+        held = set(phrases(text))
+        return {"terms": list(self.terms), "kept": any(term in held for term in self.terms)}
+
     def _topic(self, vector: np.ndarray) -> dict | None:
         if self.centroid is None:
             return None
@@ -196,7 +208,7 @@ def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
                                    embed, progress=progress)
     return CandidateChecker(points, embeddings, reference_positions, target.rows,
                             embed=embed, predict=predict, label_names=explored.label_names,
-                            config=config)
+                            config=config, terms=target.terms if target.kind == "slice" else ())
 
 
 def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
@@ -247,7 +259,7 @@ def _findings(result: dict, label: str) -> list[tuple[str, str]]:
     """(check, message) per check that fired; messages are formatted only for those (a
     check that did not fire lacks the fields its message names)."""
     duplicate, length, intrusion = result["duplicate"], result["length"], result["intrusion"]
-    prediction, topic = result["prediction"], result["topic"]
+    prediction, topic, term = result["prediction"], result["topic"], result["term"]
     fired = [
         ("duplicate", duplicate["kind"] == "exact",
          lambda: f"exact duplicate of {duplicate['of']}"),
@@ -265,6 +277,9 @@ def _findings(result: dict, label: str) -> list[tuple[str, str]]:
                  f"({intrusion['share_nearest']:.0%} of its nearest), not '{label}'"),
         ("topic", topic is not None and topic["off_topic"],
          lambda: f"off the cluster's topic (similarity {topic['similarity']:.2f})"),
+        ("term", term is not None and not term["kept"],
+         lambda: f"lost the slice's term '{' · '.join(term['terms'])}': test rows of the "
+                 "slice are those that hold it"),
     ]
     return [(check, message()) for check, raised, message in fired if raised]
 

@@ -14,6 +14,10 @@ name) cannot end its turn or open another: tag-like text loses its angle bracket
 ``Prompt.text`` is the conversation as one readable text, shown and stored with every
 candidate.
 
+A *rewrite* prompt (``build_rewrite_prompt``) asks for one new text from one source row (a
+misclassified row of the region): same subject, same class, new wording; the source is
+the prompt's only example, so EDA rewrites it too and the lineage names it.
+
 Mixup-directed examples (after inversedMixup): a ratio λ in [0, 1] sets how many of the k
 examples come from the error cluster (round(λ·k)) and how many from correctly classified
 points of the target class; λ is recorded with the prompt.
@@ -48,6 +52,10 @@ CONFUSION = ("A classifier wrongly reads such texts as {wrong}; the new text mus
 OUTPUT_SINGLE = "Answer with the text only: no title, numbering, quotes or comments."
 OUTPUT_PAIR = 'Answer with one JSON object only: {"premise": "...", "hypothesis": "..."}.'
 ANOTHER = "Another one, different from those before."
+REWRITE = ("Rewrite the text below as a new {label} text about the same subject ('{issue}'): "
+           "new wording and details, the same class.")
+REWRITE_PAIR = ("Rewrite the premise and hypothesis below as a new pair whose relation is "
+                "{label}, about the same subject ('{issue}'): new wording, the same relation.")
 ROLE_NAMES = {"user": "User", "assistant": "Assistant"}
 MAX_EXAMPLE_CHARS = 600
 # completion budget: subword tokenisers write about 1.3 tokens per English word, more for
@@ -63,7 +71,9 @@ class Example:
     text: str
     text_pair: str | None = None
     row_id: int | None = None  # the dataset row it was taken from, for lineage
-    source: str = "cluster"  # "cluster" (the error cluster) or "target" (correct, target class)
+    # "cluster" (the target region), "target" (correct, target class elsewhere) or
+    # "rewrite" (the region's row a rewrite prompt starts from)
+    source: str = "cluster"
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,26 @@ def build_prompt(*, task: str, label: str, issue: str, examples: Sequence[Exampl
     text = "\n\n".join(f"{ROLE_NAMES[m['role']]}: {m['content']}" for m in messages)
     return Prompt(text=text, messages=tuple(messages), task=task, label=label, issue=issue,
                   examples=tuple(examples), mix_ratio=mix_ratio, template=chosen_template)
+
+
+def build_rewrite_prompt(*, task: str, label: str, issue: str, source: Example,
+                         confused_with: str | None = None) -> Prompt:
+    """The prompt to rewrite ``source`` (a row of the region, shown in the request) into a
+    new text of class ``label``."""
+    if task not in TASK_TEMPLATES:
+        raise SettingsError(f"unknown task '{task}'; choose one of {', '.join(TASK_TEMPLATES)}")
+    pair = task in PAIR_TASKS
+    template = REWRITE_PAIR if pair else REWRITE
+    request = template.format(label=_inline(label), issue=_inline(issue))
+    if confused_with and confused_with != label:
+        request += " " + CONFUSION.format(wrong=_inline(confused_with), label=_inline(label))
+    shown = _render_example(source, pair)
+    content = f"{request} {OUTPUT_PAIR if pair else OUTPUT_SINGLE}\n\nText: {shown}"
+    messages = ({"role": "user", "content": content},)
+    source = Example(source.text, source.text_pair, source.row_id, source="rewrite")
+    return Prompt(text=f"{ROLE_NAMES['user']}: {content}", messages=messages, task=task,
+                  label=label, issue=issue, examples=(source,), mix_ratio=None,
+                  template=template)
 
 
 def completion_budget(prompt: Prompt) -> int:

@@ -142,11 +142,11 @@ def generate(args: argparse.Namespace) -> int:
     template = _read_template(args.template_file) if args.template_file else None
     request = augment.AugmentRequest(
         n=args.n, label=args.label, task=args.task, shots=args.shots,
-        mix_ratio=args.mix_ratio, template=template,
+        mix_ratio=args.mix_ratio, template=template, mode=args.mode,
         sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
                           max_tokens=args.max_tokens, seed=args.seed)).validate()
     context = augment.target_context(args.run, cluster=args.cluster, slice=args.slice)
-    prompt = augment.prepare_prompt(context, request)
+    prompts = augment.prepare_prompts(context, request)
     embed = SentenceEmbedder()
     backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,
                                       base_url=args.base_url, timeout_s=args.timeout,
@@ -155,7 +155,7 @@ def generate(args: argparse.Namespace) -> int:
                               predict=augment.classifier_predict(args.run),
                               progress=_stderr_progress("checks"))
     with Store(args.db) as store:
-        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+        outcome = augment.generate_candidates(context, request, prompts, backend=backend,
                                               checker=checker, store=store)
     for candidate in outcome.candidates:
         print(json.dumps(candidate.to_json(), ensure_ascii=False))
@@ -176,7 +176,7 @@ def retrain(args: argparse.Namespace) -> int:
     seeds = consecutive_seeds(read_run(args.run).seed, args.seeds)
     set_cpu_threads()
     config = RetrainConfig(mode=args.mode, seeds=seeds, control=args.control,
-                           backbone=args.backbone)
+                           backbone=args.backbone, sample_repeats=args.sample_repeats)
     with Store(args.db) as store:
         result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
     print(json.dumps(_compare_summary(result), ensure_ascii=False))

@@ -12,7 +12,7 @@ from topex_core.augmenter.generation.registry import BACKEND_SPECS, BACKENDS, ba
 from topex_core.cli.options import add_long_text_arguments
 from topex_core.data.dataset import SUPPORTED_SUFFIXES
 from topex_core.errors import DataError, SettingsError
-from topex_core.experiments.strategies import BASELINES, SELECTIONS
+from topex_core.experiments.strategies import SELECTIONS, STRATEGIES
 
 
 def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
@@ -32,10 +32,17 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     experiment.add_argument("--backbone", default="", help="default: packaged MiniLM")
     experiment.add_argument("--max-length", type=int, default=None)
     add_long_text_arguments(experiment)
-    experiment.add_argument("--n-synthetic", default="1,3,5,10", help="comma-separated, 1–10")
+    experiment.add_argument("--n-synthetic", default="1,3,5,10", help="comma-separated, 1–50")
     experiment.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, …)")
     experiment.add_argument("--selection", default="weighted,random,eda_random,none",
-                            help=f"comma-separated from {', '.join(SELECTIONS + BASELINES)}")
+                            help=f"comma-separated from {', '.join(STRATEGIES)}")
+    experiment.add_argument("--target", default="weighted",
+                            help="the region that directed, rewrite and oracle add samples "
+                                 "for and that every result is measured on: a selection "
+                                 f"({', '.join(SELECTIONS)}), 'slice' (the first error "
+                                 "slice), 'slice:KEY' or 'cluster:ID'")
+    experiment.add_argument("--sample-repeats", type=int, default=1,
+                            help="add every sample this many times (1–20)")
     experiment.add_argument("--generator", default="eda", choices=list(BACKENDS),
                             help="; ".join(f"{spec.name}: {spec.help}"
                                            for spec in BACKEND_SPECS.values()))
@@ -77,7 +84,8 @@ def _experiment(args: argparse.Namespace) -> int:
         n_synthetic=_integers(args.n_synthetic, "--n-synthetic"),
         seeds=tuple(range(_positive(args.seeds, "--seeds"))),
         selections=tuple(s.strip() for s in args.selection.split(",") if s.strip()),
-        generator=args.generator, retrain_mode=args.retrain_mode).validate()
+        generator=args.generator, retrain_mode=args.retrain_mode, target=args.target,
+        sample_repeats=args.sample_repeats).validate()
     set_cpu_threads()
     embed = SentenceEmbedder()
     command = _command_line()

@@ -9,7 +9,14 @@ from pathlib import Path
 from topex_core.cli import commands
 from topex_core.cli.experiment import add_experiment_commands
 from topex_core.cli.options import add_long_text_arguments
-from topex_core.config import LOGITS_ENGINES, MAX_SEEDS, RETRAIN_MODES, RUN_PRECISIONS
+from topex_core.config import (
+    LOGITS_ENGINES,
+    MAX_SAMPLE_REPEATS,
+    MAX_SEEDS,
+    RETRAIN_MODES,
+    RUN_PRECISIONS,
+    SAMPLE_REPEATS,
+)
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.explorer.clustering import METHODS, ClusterConfig
@@ -148,6 +155,10 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
                          help="also train each seed without the samples and compare with it "
                               "(default: on in head mode, off in full mode, where it doubles "
                               "the time)")
+    command.add_argument("--sample-repeats", type=int, default=SAMPLE_REPEATS,
+                         help=f"add each accepted sample this many times, 1 to "
+                              f"{MAX_SAMPLE_REPEATS} (default {SAMPLE_REPEATS}: measured, "
+                              "see the README)")
     command.add_argument("--json", action="store_true",
                          help="print the round's summary as one JSON object (default): the "
                               "target region's test accuracy before, after and of the control, "
@@ -224,6 +235,10 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--slice", help="error slice: its key in slices.csv ('oil | Business') "
                         "or a term, which names its best-ranked slice")
     parser.add_argument("--n", type=int, default=5, help="completions to ask for")
+    parser.add_argument("--mode", default="free", choices=["free", "rewrite"],
+                        help="free: new texts about the target from few-shot examples; "
+                             "rewrite: each a new text of the same label from one "
+                             "misclassified row of the target (its source, in the lineage)")
     parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
     parser.add_argument("--model", default=None,
                         help="generator: model directory (transformers), model id (vllm), "

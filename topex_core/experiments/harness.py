@@ -17,6 +17,13 @@ For every seed the harness fine-tunes a base classifier on a seeded subset of th
    layer only, see ``retrain``) and measures test accuracy against the base model of the
    same seed (fixed / broken test rows and McNemar's exact p).
 
+Region strategies (``strategies.REGION_STRATEGIES``) add samples for the seed's *target*
+region (``ExperimentConfig.target``, see ``experiments.region``): the generator's free
+samples (``directed``) or rewrites of the region's misclassified rows (``rewrite``), or
+unused labelled pool rows of the region (``oracle``) or of anywhere (``random_rows``).
+Every result row also holds the target region's test accuracy against the control
+(``region.REGION_COLUMNS``). ``sample_repeats`` adds every sample that many times.
+
 Baselines in the same loop: ``eda_random`` (EDA rewrites of n random training rows with
 their own labels, the paper's EDA baseline) and ``none``, the control: the same retraining
 with no sample added (in ``full`` mode it reproduces the base model when training is
@@ -44,9 +51,7 @@ import torch
 from topex_core.augmenter.augment import (
     AugmentRequest,
     TargetContext,
-    generate_parsed,
-    prepare_prompt,
-    target_context,
+    prepare_prompts,
 )
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend, Sampling
@@ -64,7 +69,16 @@ from topex_core.experiments.folder import (
     read_results,
     record_invocation,
 )
-from topex_core.experiments.strategies import BASELINES, SELECTIONS
+from topex_core.experiments.region import (
+    check_target,
+    oracle_positions,
+    random_positions,
+    region_columns,
+    target_region,
+)
+from topex_core.experiments.samples import empty_samples, generated_samples, rows_as_samples
+from topex_core.experiments.strategies import REGION_STRATEGIES, SELECTIONS, STRATEGIES
+from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.retraining import retrain
 from topex_core.retraining.compare import paired_summary
@@ -79,14 +93,18 @@ from topex_core.training.embeddings import Embed
 from topex_core.training.features import cached_features, run_datasets
 from topex_core.training.run import load_run_classifier, train_run
 
-LABELLED_BY = "the cluster's target class, assigned automatically (no human review)"
+LABELLED_BY = "the region's target class, assigned automatically (no human review)"
+MAX_N = 50
 MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """``seeds`` are the base seeds (one base model each); ``selections`` may include the
-    baselines; ``retrain_mode`` is ``full`` (the paper's protocol) or ``head``."""
+    """``seeds`` are the base seeds (one base model each); ``selections`` are strategies
+    of any kind (``strategies.STRATEGIES``); ``retrain_mode`` is ``full`` (the paper's
+    protocol) or ``head``; ``target`` names the region of the region strategies and of
+    the region columns (``experiments.region``); ``sample_repeats``: how many times each
+    sample is added."""
 
     dataset_name: str
     train: clf.TrainConfig = field(default_factory=clf.TrainConfig)
@@ -97,17 +115,22 @@ class ExperimentConfig:
     retrain_mode: str = "full"
     shots: int = 5
     explore: ExploreConfig = field(default_factory=ExploreConfig)
+    target: str = "weighted"
+    sample_repeats: int = 1
 
     def validate(self) -> ExperimentConfig:
-        unknown = sorted(set(self.selections) - set(SELECTIONS) - set(BASELINES))
+        unknown = sorted(set(self.selections) - set(STRATEGIES))
         if unknown:
             raise ExperimentError(f"unknown selection {', '.join(unknown)}; choose from "
-                                  f"{', '.join(SELECTIONS + BASELINES)}")
+                                  f"{', '.join(STRATEGIES)}")
         if not self.selections or not self.seeds:
             raise ExperimentError("give at least one selection and one seed")
-        if not self.n_synthetic or not all(1 <= n <= 10 for n in self.n_synthetic):
-            raise ExperimentError("n-synthetic values must be between 1 and 10 (the paper "
-                                  "never adds more than 10 samples to one cluster)")
+        if not self.n_synthetic or not all(1 <= n <= MAX_N for n in self.n_synthetic):
+            raise ExperimentError(f"n-synthetic values must be between 1 and {MAX_N}")
+        if not 1 <= self.sample_repeats <= 20:
+            raise ExperimentError(f"sample repeats must be between 1 and 20, got "
+                                  f"{self.sample_repeats}")
+        check_target(self.target)
         if self.retrain_mode not in RETRAIN_MODES:
             raise ExperimentError(f"retrain mode must be one of {', '.join(RETRAIN_MODES)}")
         self.train.validate()
@@ -174,56 +197,90 @@ class _SeedRun:
                                    max_length=self.record.config.max_length)
         self.base_pred = read_logits(self.run_dir, test=True).argmax(axis=1)
         self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
-        self.clusters = None
-        if any(strategy in SELECTIONS for strategy in config.selections):
-            if not is_explored(self.run_dir):
-                progress(f"seed {seed}: exploring the base model's errors")
-                explore_run(self.run_dir, config.explore, embed=embed)
-            _, clusters = read_explore(self.run_dir)
-            self.clusters = clusters[clusters["is_error_cluster"]]
-        self.trained: dict[tuple[int, int], tuple[dict, str]] = {}
+        if not is_explored(self.run_dir):
+            progress(f"seed {seed}: exploring the base model's errors")
+            explore_run(self.run_dir, config.explore, embed=embed)
+        _, clusters = read_explore(self.run_dir)
+        self.clusters = clusters[clusters["is_error_cluster"]]
+        self.explored = ExploredRun.load(self.run_dir)
+        picked = self._pick(config.target) if config.target in SELECTIONS else None
+        self.region = target_region(self.explored, config.target,
+                                    None if picked is None else int(picked["cluster"]))
+        self.trained: dict[tuple[str, str, int], tuple[dict, str]] = {}
         self._random_backend: Backend | None = None
-        self._generators: dict[int, tuple[TargetContext, Backend, CandidateChecker]] = {}
+        self._generators: dict[tuple[str, str], tuple[TargetContext, Backend,
+                                                      CandidateChecker]] = {}
         self.embed = embed
         self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
+        self._control: np.ndarray | None = None
 
     def result(self, strategy: str, n: int) -> dict:
         started = time.perf_counter()
-        base_accuracy = self.base_accuracy
         row = {"dataset": self.config.dataset_name, "seed": self.seed, "strategy": strategy,
                "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
                "cluster_errors": None, "target_label": None, "samples": 0,
-               "base_accuracy": base_accuracy, "accuracy": base_accuracy, "delta": 0.0,
-               "fixed": 0, "broken": 0, "mcnemar_p": 1.0, "passed_checks": None,
-               "status": "ok", "reused_from": None,
+               "base_accuracy": self.base_accuracy, "accuracy": self.base_accuracy,
+               "delta": 0.0, "fixed": 0, "broken": 0, "mcnemar_p": 1.0,
+               "passed_checks": None, "status": "ok", "reused_from": None,
                "generator": self.config.generator, "retrain_mode": self.config.retrain_mode}
-        if strategy == "none":
-            samples = _empty_samples()
-        elif strategy == "eda_random":
-            samples = self._random_row_samples(n)
-        else:
-            cluster = self._pick(strategy)
-            if cluster is None:
-                return {**row, "status": "no error cluster", "seconds": 0.0}
-            row.update(cluster=int(cluster["cluster"]), cluster_name=str(cluster["name"]),
-                       cluster_size=int(cluster["size"]), cluster_errors=int(cluster["errors"]),
-                       target_label=str(cluster["true_majority"]))
-            if (row["cluster"], n) in self.trained:
-                measured, by = self.trained[(row["cluster"], n)]
-                return {**row, **measured, "reused_from": by,
-                        "seconds": time.perf_counter() - started}
-            samples = self._cluster_samples(row["cluster"], n)
-        self._write_samples(samples, strategy, n, row["cluster"])
-        if samples.empty and strategy != "none":
-            return {**row, "status": "the generator returned no usable sample",
+        region = self._region_of(strategy)
+        if region is None and strategy not in ("none", "eda_random"):
+            status = ("no error cluster" if strategy in SELECTIONS
+                      else f"no target region '{self.config.target}' in this run")
+            return {**row, "status": status, "seconds": 0.0}
+        if region is not None:
+            row.update(target_label=region.label, cluster_name=region.name,
+                       cluster_size=len(region.rows), cluster_errors=region.errors,
+                       cluster=region.cluster)
+        key = (None if region is None
+               else (region.kind, region.key, self._source(strategy), n))
+        reused = self.trained.get(key) if key is not None else None
+        if reused is not None:
+            measured, by = reused
+            return {**row, **measured, "reused_from": by,
                     "seconds": time.perf_counter() - started}
-        measured = {**_paired(self.test.labels, self.base_pred,
-                              self._retrained_predictions(samples)), "samples": len(samples)}
+        samples = self._samples(strategy, region, n)
+        self._write_samples(samples, strategy, n, region)
+        if samples.empty and strategy != "none":
+            return {**row, "status": "no usable sample (generator or pool rows)",
+                    "seconds": time.perf_counter() - started}
+        after = self._retrained_predictions(samples)
+        measured = {**_paired(self.test.labels, self.base_pred, after),
+                    **region_columns(self.region, self.test.labels, self.base_pred, after,
+                                     self._control_predictions()),
+                    "samples": len(samples)}
         if "fired" in samples:
             measured["passed_checks"] = int((samples["fired"].str.len() == 0).sum())
-        if row["cluster"] is not None:
-            self.trained[(row["cluster"], n)] = (measured, strategy)
+        if key is not None:
+            self.trained[key] = (measured, strategy)
         return {**row, **measured, "seconds": time.perf_counter() - started}
+
+    def _region_of(self, strategy: str) -> Region | None:
+        """The region a strategy adds samples for: the cluster a selection picks, the
+        target for region strategies, none for the baselines."""
+        if strategy in SELECTIONS:
+            picked = self._pick(strategy)
+            return None if picked is None else self.explored.region("cluster",
+                                                                    int(picked["cluster"]))
+        return self.region if strategy in REGION_STRATEGIES else None
+
+    def _source(self, strategy: str) -> str:
+        """Strategies with the same source and region make the same samples."""
+        return "directed" if strategy in SELECTIONS else strategy
+
+    def _samples(self, strategy: str, region: Region | None, n: int) -> pd.DataFrame:
+        if strategy == "none":
+            return empty_samples()
+        if strategy == "eda_random":
+            return self._random_row_samples(n)
+        if strategy == "oracle":
+            return rows_as_samples(self.pool, oracle_positions(
+                region, self.pool, self.train_positions, n, self.seed))
+        if strategy == "random_rows":
+            return rows_as_samples(self.pool, random_positions(
+                self.pool, self.train_positions, n, self.seed))
+        return self._generated_samples(region, n, "rewrite" if strategy == "rewrite"
+                                       else "free")
 
     def _pick(self, strategy: str) -> pd.Series | None:
         clusters = self.clusters
@@ -237,21 +294,22 @@ class _SeedRun:
                                        na_position="last")
         return ordered.iloc[0]
 
-    def _cluster_samples(self, cluster: int, n: int) -> pd.DataFrame:
-        if cluster not in self._generators:  # one context and backend per cluster, every n
-            context = target_context(self.run_dir, cluster=cluster)
-            self._generators[cluster] = (
+    def _generated_samples(self, region: Region, n: int, mode: str) -> pd.DataFrame:
+        key = (region.kind, region.key)
+        if key not in self._generators:  # one context and backend per region, every n
+            context = TargetContext(self.explored, region)
+            self._generators[key] = (
                 context, self.make_backend(context, point_texts(context.rows)),
-                checker_for_run(context.explored, context.target, embed=self.embed, predict=None))
-        context, backend, checker = self._generators[cluster]
+                checker_for_run(self.explored, region, embed=self.embed, predict=None))
+        context, backend, checker = self._generators[key]
         shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
-        request = AugmentRequest(n=n, shots=min(shots, 10),
+        request = AugmentRequest(n=n, shots=min(shots, 10), mode=mode,
                                  sampling=Sampling(seed=self.seed))
-        prompt = prepare_prompt(context, request)
-        samples = _generate(backend, prompt, n, request.sampling)
+        prompts = prepare_prompts(context, request)
+        samples = generated_samples(backend, prompts, n, request.sampling)
         pairs = samples["text_pair"].tolist() if context.pair else None
         checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
-                               examples=prompt.examples)
+                               examples=[e for prompt in prompts for e in prompt.examples])
         samples["warnings"] = [check.warnings for check in checks]
         samples["fired"] = [check.fired for check in checks]
         return samples
@@ -272,13 +330,21 @@ class _SeedRun:
                               row_id=int(self.pool.ids[position]))
             prompt = build_prompt(task="nli" if pair else "text", label=label,
                                   issue="a random training row", examples=[example])
-            rows.append(_generate(self._random_backend, prompt, 1,
+            rows.append(generated_samples(self._random_backend, [prompt], 1,
                                   Sampling(seed=self.seed + int(position))))
-        return pd.concat(rows, ignore_index=True) if rows else _empty_samples()
+        return pd.concat(rows, ignore_index=True) if rows else empty_samples()
+
+    def _control_predictions(self) -> np.ndarray:
+        """(M,) test predictions retrained with nothing added (computed once)."""
+        if self._control is None:
+            self._control = self._retrained_predictions(empty_samples())
+        return self._control
 
     def _retrained_predictions(self, samples: pd.DataFrame) -> np.ndarray:
-        sample_set = retrain.samples_dataset(samples, self.pool.label_names,
-                                             self.pool.text_pairs is not None)
+        sample_set = retrain.repeated(
+            retrain.samples_dataset(samples, self.pool.label_names,
+                                    self.pool.text_pairs is not None),
+            self.config.sample_repeats)
         if self.config.retrain_mode == "full":
             training_set = retrain.concat(self.pool.subset(self.train_positions), sample_set)
             model = clf.fine_tune(training_set, self.base_config)
@@ -298,28 +364,17 @@ class _SeedRun:
         return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,
-                       cluster: int | None) -> None:
+                       region: Region | None) -> None:
+        labelled_by = (LABELLED_BY if strategy not in ("oracle", "random_rows", "eda_random")
+                       else "the row's own label in the dataset")
         with (self.out_dir / SAMPLES_FILE).open("a", encoding="utf-8") as handle:
             for sample in samples.to_dict("records"):
                 handle.write(json.dumps({
                     "dataset": self.config.dataset_name, "seed": self.seed,
-                    "strategy": strategy, "n": n, "cluster": cluster, **sample,
-                    "labelled_by": LABELLED_BY if cluster is not None
-                    else "the label of the rewritten training row"}, ensure_ascii=False) + "\n")
-
-
-def _generate(backend: Backend, prompt, n: int, sampling: Sampling) -> pd.DataFrame:
-    """Up to n parsed samples (text, text_pair, label, backend, model, generator_seed)."""
-    parsed, _, _, _ = generate_parsed(backend, prompt, n, sampling)
-    rows = [{"text": item.text, "text_pair": item.text_pair, "label": prompt.label,
-             "backend": completion.backend, "model": completion.model,
-             "generator_seed": completion.seed} for completion, item in parsed]
-    return pd.DataFrame(rows[:n]) if rows else _empty_samples()
-
-
-def _empty_samples() -> pd.DataFrame:
-    return pd.DataFrame(columns=["text", "text_pair", "label", "backend", "model",
-                                 "generator_seed"])
+                    "strategy": strategy, "n": n,
+                    "cluster": None if region is None else region.cluster,
+                    "slice": None if region is None else region.slice, **sample,
+                    "labelled_by": labelled_by}, ensure_ascii=False, default=str) + "\n")
 
 
 def _paired(labels: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from topex_core.config import MAX_SEEDS, RETRAIN_MODES
+from topex_core.config import MAX_SAMPLE_REPEATS, MAX_SEEDS, RETRAIN_MODES, SAMPLE_REPEATS
 from topex_core.data.dataset import TextDataset
 from topex_core.errors import TopexError
 from topex_core.explorer.explored import ExploredRun
@@ -74,7 +74,11 @@ class RetrainConfig:
 
     A run of imported predictions has no classifier: it is retrained in full mode only,
     fine-tuning ``backbone`` (None = the packaged default) on its data with and without
-    the samples; the control is then always trained, since "before" is another model."""
+    the samples; the control is then always trained, since "before" is another model.
+
+    ``sample_repeats``: each accepted sample is added this many times, so that a few dozen
+    samples weigh against a thousand training rows (``SAMPLE_REPEATS``, chosen in
+    ``bench/bench_repair.py``)."""
 
     mode: str = "head"
     seeds: tuple[int, ...] | None = None
@@ -83,6 +87,7 @@ class RetrainConfig:
     head_learning_rate: float = 2e-3
     head_batch_size: int = 32
     backbone: str | None = None
+    sample_repeats: int = SAMPLE_REPEATS
 
     def validate(self) -> RetrainConfig:
         if self.mode not in RETRAIN_MODES:
@@ -92,6 +97,9 @@ class RetrainConfig:
             raise RetrainError(f"between 1 and {MAX_SEEDS} seeds, got {len(self.seeds)}")
         if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
             raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
+        if not 1 <= self.sample_repeats <= MAX_SAMPLE_REPEATS:
+            raise RetrainError(f"sample repeats must be between 1 and {MAX_SAMPLE_REPEATS}, "
+                               f"got {self.sample_repeats}")
         return self
 
     @property
@@ -150,8 +158,8 @@ def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: Text
     timings: dict[str, float] = {}
     model_paths = []
     sample_logits = control_sample_logits = None  # of the first seed's models
-    variants = [("", samples)] + ([("control_", samples.subset(np.array([], np.int64)))]
-                                  if config.with_control else [])
+    variants = [("", repeated(samples, config.sample_repeats))] + (
+        [("control_", samples.subset(np.array([], np.int64)))] if config.with_control else [])
     steps = len(seeds) * len(variants)
     for index, (seed, (prefix, added)) in enumerate(
             (seed, variant) for seed in seeds for variant in variants):
@@ -242,7 +250,8 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     head = fit_head(base, features, pool.labels, train_positions(pool, record), added,
                     config.head_schedule, seed,
                     lambda f: progress(0.6 + 0.35 * f, "training the head"),
-                    sample_features=sample_features[:len(added)])
+                    sample_features=sample_features[
+                        np.repeat(np.arange(len(samples)), len(added) // len(samples))])
     model_path = write_head_weights(round_dir, seed, head.state_dict(), control=bool(prefix))
     with torch.no_grad():
         logits, test_logits, sample_logits = (
@@ -263,6 +272,14 @@ def samples_dataset(accepted: pd.DataFrame, label_names: list[str], pair: bool) 
                        texts=accepted["text"].astype(str).tolist(),
                        text_pairs=accepted["text_pair"].astype(str).tolist() if pair else None,
                        labels=labels, label_names=label_names)
+
+
+def repeated(samples: TextDataset, times: int) -> TextDataset:
+    """Every row of ``samples`` ``times`` times in a row (a sample weighs as much as
+    ``times`` rows)."""
+    if times < 1:
+        raise RetrainError(f"samples are added at least once, got {times} repeats")
+    return samples if times == 1 else samples.subset(np.repeat(np.arange(len(samples)), times))
 
 
 def concat(first: TextDataset, second: TextDataset) -> TextDataset:

@@ -49,7 +49,7 @@ def test_three_candidates_from_a_real_server_are_parsed_checked_and_stored(
     prompt = augment.prepare_prompt(context, request)
     backend = make_backend("openai", base_url=base_url, model=model, timeout_s=120.0)
     with Store(tmp_path / "topex.db") as store:
-        outcome = augment.generate_candidates(context, request, prompt, backend=backend,
+        outcome = augment.generate_candidates(context, request, [prompt], backend=backend,
                                               checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     assert outcome.error is None, outcome.error
@@ -65,7 +65,7 @@ def test_three_candidates_from_a_real_server_are_parsed_checked_and_stored(
     wrong = make_backend("openai", base_url=base_url, model="no-such-model", timeout_s=60.0,
                          max_retries=0)
     with Store(tmp_path / "topex.db") as store:
-        failed = augment.generate_candidates(context, request, prompt, backend=wrong,
+        failed = augment.generate_candidates(context, request, [prompt], backend=wrong,
                                              checker=checker, store=store)
         assert len(store.candidates(store.run_id(run))) == len(stored)
     assert failed.error is not None and failed.error.startswith(f"openai backend at {base_url}")

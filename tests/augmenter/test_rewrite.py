@@ -1,0 +1,97 @@
+"""Rewrite mode (a misclassified row of the target → a new text of the same label, its
+source in the lineage) and generation in batches (progress, a stop that keeps what
+finished), on the planted explored run with EDA."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import hashing_embed, parts
+
+from topex_core.augmenter import augment
+from topex_core.augmenter.batches import generate_in_batches
+from topex_core.augmenter.generation import Sampling
+from topex_core.augmenter.prompts import Example, build_rewrite_prompt
+from topex_core.errors import SettingsError
+from topex_core.storage.store import Store
+
+
+def test_a_rewrite_prompt_shows_its_source_and_asks_for_the_same_class() -> None:
+    source = Example("where is my <b>refund</b>", row_id=7, source="cluster")
+    prompt = build_rewrite_prompt(task="text", label="billing", issue="refund · card",
+                                  source=source, confused_with="shipping")
+    assert len(prompt.messages) == 1 and prompt.messages[0]["role"] == "user"
+    content = prompt.messages[0]["content"]
+    assert "new billing text about the same subject ('refund · card')" in content
+    assert "wrongly reads such texts as shipping" in content
+    assert content.endswith("Text: where is my brefundb")  # tags lose their brackets
+    assert [(e.row_id, e.source) for e in prompt.examples] == [(7, "rewrite")]
+    pair = build_rewrite_prompt(task="nli", label="entailment", issue="x",
+                                source=Example("a premise", "a hypothesis", 3))
+    assert '"hypothesis": "a hypothesis"' in pair.messages[0]["content"]
+
+
+def test_rewrites_start_from_the_targets_mistakes_and_name_them_in_the_lineage(
+        explored: tuple[Path, int], tmp_path: Path) -> None:
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(n=6, mode="rewrite", sampling=Sampling(seed=2))
+    prompts = augment.prepare_prompts(context, request)
+    rows = context.rows.set_index("id")
+    sources = [prompt.examples[0].row_id for prompt in prompts]
+    assert len(set(sources)) == len(prompts) <= 6
+    assert all(rows.loc[s, "label"] == "billing" and not rows.loc[s, "correct"]
+               for s in sources)
+    finished = []
+    with Store(tmp_path / "topex.db") as store:
+        outcome = generate_in_batches(
+            context, request, prompts, backend=augment.eda_for_target(context, hashing_embed),
+            checker=checker, store=store, batch_size=2,
+            on_batch=lambda done, total: finished.append((done, total)))
+        stored = store.candidates(store.run_id(run))
+    per_prompt = -(-6 // len(prompts))
+    total = per_prompt * len(prompts)
+    assert finished[-1] == (total, total) and len(finished) == -(-len(prompts) // 2)
+    assert outcome.error is None and len(stored) == len(outcome.candidates) > 0
+    lineage = [json.loads(value) for value in stored["sampling"]]
+    assert {entry["mode"] for entry in lineage} == {"rewrite"}
+    assert {entry["source_id"] for entry in lineage} <= set(sources)
+    for entry, prompt_text in zip(lineage, stored["prompt"], strict=True):
+        assert rows.loc[entry["source_id"], "text"][:20] in prompt_text
+    assert (stored["label"] == "billing").all()
+
+
+def test_a_stop_keeps_the_batches_that_finished_and_batches_never_repeat_seeds(
+        explored: tuple[Path, int], tmp_path: Path) -> None:
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(n=9, shots=3, sampling=Sampling(seed=4))
+    prompts = augment.prepare_prompts(context, request)
+    backend = augment.eda_for_target(context, hashing_embed)
+    with Store(tmp_path / "all.db") as store:
+        everything = generate_in_batches(context, request, prompts, backend=backend,
+                                         checker=checker, store=store, batch_size=4)
+    seeds = [candidate.candidate.seed for candidate in everything.candidates]
+    assert everything.completions == 9 and len(set(seeds)) == len(seeds)
+    stop = threading.Event()
+    with Store(tmp_path / "stopped.db") as store:
+        stopped = generate_in_batches(context, request, prompts, backend=backend,
+                                      checker=checker, store=store, batch_size=4,
+                                      on_batch=lambda done, total: stop.set(), cancel=stop)
+        kept = store.candidates(store.run_id(run))
+    assert stopped.error == "generation was stopped" and stopped.completions == 4
+    assert len(kept) == len(stopped.candidates) > 0
+
+
+def test_rewrite_needs_rows_of_its_label(explored: tuple[Path, int]) -> None:
+    run, cluster = explored
+    context, _ = parts(run, cluster)
+    labels = set(context.rows["label"].astype(str))
+    absent = next(label for label in context.label_names if label not in labels)
+    with pytest.raises(SettingsError, match=f"no row labelled '{absent}' to rewrite"):
+        augment.prepare_prompts(context, augment.AugmentRequest(mode="rewrite", label=absent))
+    with pytest.raises(SettingsError, match="unknown mode"):
+        augment.prepare_prompts(context, augment.AugmentRequest(mode="paraphrase"))
