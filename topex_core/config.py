@@ -25,8 +25,8 @@ TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")  # of fine-tuning; auto: bflo
 TRUNCATIONS = ("head_tail", "head")  # what a text longer than the budget keeps
 RETRAIN_MODES = ("head", "full")  # head: frozen encoder, seconds; full: fine-tune again
 MAX_SEEDS = 10  # seeds of one retraining round
-# how many times a round adds each accepted sample by default, and at most: measured in
-# bench/bench_repair.py (README, "Repairs that repair")
+# how many times a round adds each accepted sample by default, and at most; 3 repeats
+# helped narrow regions but made a rare class over-predicted (bench/bench_repair.py, README)
 SAMPLE_REPEATS = 1
 MAX_SAMPLE_REPEATS = 20
 LOGITS_ENGINES = ("local", "ray")  # topex logits: this process, or a Ray Data job

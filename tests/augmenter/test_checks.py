@@ -38,13 +38,14 @@ class JsonChecker:
         return [checks.to_json() for checks in self.checker.check(*args, **options)]
 
 
-def checker(predict=None, **config) -> JsonChecker:
+def checker(predict=None, terms=(), **config) -> JsonChecker:
     frame = points()
     everything = np.arange(len(frame))
     return JsonChecker(CandidateChecker(
         frame, hashing_embed(frame["text"].tolist()), everything,
         np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed, predict=predict,
-        label_names=["billing", "shipping"], config=CheckConfig(neighbours=5, **config)))
+        label_names=["billing", "shipping"], config=CheckConfig(neighbours=5, **config),
+        terms=terms))
 
 
 def test_exact_and_near_duplicates_of_the_dataset_and_of_other_candidates() -> None:
@@ -154,3 +155,14 @@ def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     on_topic, off_topic = JsonChecker(checker).check(
         ["express delivery fee refund again", "screen wifi"], None, ["billing", "billing"])
     assert on_topic["topic"]["similarity"] - off_topic["topic"]["similarity"] > 0.4
+
+
+def test_a_slice_sample_must_keep_the_slices_term() -> None:
+    kept, lost = checker(terms=("express delivery",)).check(
+        ["express delivery fee refund twice", "a fee refund for delivery"], None,
+        ["billing", "billing"])
+    assert kept["term"] == {"terms": ["express delivery"], "kept": True}
+    assert "term" not in kept["fired"]
+    assert lost["term"]["kept"] is False and "term" in lost["fired"]
+    assert any("lost the slice's term 'express delivery'" in w for w in lost["warnings"])
+    assert checker().check(["a fee refund"], None, ["billing"])[0]["term"] is None

@@ -72,6 +72,7 @@ def test_region_columns_compare_after_with_the_control_on_the_regions_test_rows(
     assert columns["region_accuracy_after"] == 0.75
     assert columns["region_vs_control"] == pytest.approx(0.5)
     assert (columns["region_gained"], columns["region_lost"]) == (2, 0)
+    assert (columns["overall_gained"], columns["overall_lost"]) == (3, 0)
     assert columns["region_ci_low"] <= 0.5 <= columns["region_ci_high"]
     assert columns["overall_vs_control"] == pytest.approx(0.3)
     no_region = region_columns(None, labels, before, after, control)
@@ -82,11 +83,15 @@ def test_the_region_table_pools_seeds() -> None:
     rows = [{"dataset": "d", "strategy": "oracle", "n": 30, "seed": seed, "status": "ok",
              "region_name": "late (true b) · b → a", "region_test_rows": 20,
              "region_accuracy_control": 0.2, "region_gained": gained, "region_lost": lost,
-             "region_vs_control": (gained - lost) / 20, "overall_vs_control": overall}
+             "region_vs_control": (gained - lost) / 20, "overall_vs_control": overall,
+             "test_rows": 500, "overall_gained": 12, "overall_lost": 13}
             for seed, gained, lost, overall in ((0, 10, 0, -0.002), (1, 6, 2, 0.0))]
     table = region_table(pd.DataFrame(rows))
     row = table.iloc[0]
     assert row["test_rows"] == 40 and row["vs_control"] == pytest.approx(35.0)
     assert row["control"] == pytest.approx(20.0) and row["after"] == pytest.approx(55.0)
     assert row["low"] > 15 and row["p"] < 0.01 and row["overall"] == pytest.approx(-0.1)
+    assert row["overall_low"] < -0.1 < row["overall_high"]  # 24 gained, 26 lost of 1,000
+    older = region_table(pd.DataFrame(rows).drop(columns=["test_rows"]))
+    assert np.isnan(older.iloc[0]["overall_low"])
     assert region_table(pd.DataFrame([{"dataset": "d", "status": "ok"}])).empty

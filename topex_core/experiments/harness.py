@@ -219,6 +219,7 @@ class _SeedRun:
         row = {"dataset": self.config.dataset_name, "seed": self.seed, "strategy": strategy,
                "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
                "cluster_errors": None, "target_label": None, "samples": 0,
+               "test_rows": len(self.test.labels),
                "base_accuracy": self.base_accuracy, "accuracy": self.base_accuracy,
                "delta": 0.0, "fixed": 0, "broken": 0, "mcnemar_p": 1.0,
                "passed_checks": None, "status": "ok", "reused_from": None,

@@ -31,7 +31,8 @@ REGION_COLUMNS = ("region_kind", "region_key", "region_name", "region_test_rows"
                   "region_accuracy_before", "region_accuracy_after",
                   "region_accuracy_control", "region_vs_control", "region_ci_low",
                   "region_ci_high", "region_p", "region_gained", "region_lost",
-                  "overall_vs_control", "overall_ci_low", "overall_ci_high", "overall_p")
+                  "overall_vs_control", "overall_ci_low", "overall_ci_high", "overall_p",
+                  "overall_gained", "overall_lost")
 
 
 def check_target(target: str) -> str:
@@ -81,14 +82,14 @@ def region_columns(region: Region | None, labels: np.ndarray, before: np.ndarray
                    after: np.ndarray, control: np.ndarray) -> dict:
     """The ``REGION_COLUMNS`` of one result: the region's test rows and the whole test
     split, after against the control; (n,) labels and predictions of the test split.
-    ``region_gained``/``region_lost``: the region's test rows right after and wrong in
-    the control, and the reverse (the report pools them over seeds)."""
+    ``*_gained``/``*_lost``: test rows right after and wrong in the control, and the
+    reverse (the report pools them over seeds)."""
     overall = region_outcome("test", "all", "all test rows", labels, before, after, control)
     columns = dict.fromkeys(REGION_COLUMNS)
     columns.update(overall_vs_control=overall.vs_control,
                    overall_ci_low=_bound(overall.vs_control_ci95, 0),
                    overall_ci_high=_bound(overall.vs_control_ci95, 1),
-                   overall_p=overall.mcnemar_p)
+                   overall_p=overall.mcnemar_p, **_changed("overall", labels, after, control))
     if region is None:
         return columns
     rows = region.test_rows
@@ -103,11 +104,14 @@ def region_columns(region: Region | None, labels: np.ndarray, before: np.ndarray
                    region_ci_low=_bound(outcome.vs_control_ci95, 0),
                    region_ci_high=_bound(outcome.vs_control_ci95, 1),
                    region_p=outcome.mcnemar_p,
-                   region_gained=int(np.sum((after[rows] == labels[rows])
-                                            & (control[rows] != labels[rows]))),
-                   region_lost=int(np.sum((after[rows] != labels[rows])
-                                          & (control[rows] == labels[rows]))))
+                   **_changed("region", labels[rows], after[rows], control[rows]))
     return columns
+
+
+def _changed(prefix: str, labels: np.ndarray, after: np.ndarray, control: np.ndarray
+             ) -> dict[str, int]:
+    return {f"{prefix}_gained": int(np.sum((after == labels) & (control != labels))),
+            f"{prefix}_lost": int(np.sum((after != labels) & (control == labels)))}
 
 
 def _draw(candidates: np.ndarray, n: int, seed: int) -> np.ndarray:

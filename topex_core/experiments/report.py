@@ -288,8 +288,9 @@ def _failures(results: pd.DataFrame) -> str:
 def region_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, strategy, n) of results with a target region: test rows and
     gained/lost rows against the control summed over seeds, accuracies pooled, the
-    difference in points with its bootstrap 95% interval and McNemar p, and the whole test
-    split's mean difference from the control (points)."""
+    difference in points with its bootstrap 95% interval and McNemar p; the same
+    difference and interval for the whole test split (``overall``, ``overall_low``,
+    ``overall_high``)."""
     if "region_vs_control" not in results:
         return pd.DataFrame()
     ok = results[(results["status"] == "ok") & results["region_test_rows"].fillna(0).gt(0)]
@@ -297,23 +298,36 @@ def region_table(results: pd.DataFrame) -> pd.DataFrame:
     for (dataset, strategy, n), group in ok.groupby(["dataset", "strategy", "n"], sort=False):
         test_rows = int(group["region_test_rows"].sum())
         gained, lost = int(group["region_gained"].sum()), int(group["region_lost"].sum())
-        control_right = np.zeros(test_rows, bool)
-        control_right[:lost] = True
-        after_right = control_right.copy()
-        after_right[:lost] = False
-        after_right[lost:lost + gained] = True
-        low, high = bootstrap_diff_ci(control_right, after_right)
+        low, high = _pooled_interval(test_rows, gained, lost)
         weights = group["region_test_rows"].to_numpy(float)
         control = float(np.average(group["region_accuracy_control"], weights=weights))
-        rows.append({"dataset": dataset, "strategy": strategy, "n": int(n),
-                     "seeds": len(group), "regions": "; ".join(group["region_name"].unique()),
-                     "test_rows": test_rows, "control": 100 * control,
-                     "after": 100 * (control + (gained - lost) / test_rows),
-                     "vs_control": 100 * (gained - lost) / test_rows,
-                     "low": 100 * low, "high": 100 * high,
-                     "p": mcnemar_exact(gained, lost),
-                     "overall": 100 * float(group["overall_vs_control"].mean())})
+        row = {"dataset": dataset, "strategy": strategy, "n": int(n), "seeds": len(group),
+               "regions": "; ".join(group["region_name"].unique()), "test_rows": test_rows,
+               "control": 100 * control,
+               "after": 100 * (control + (gained - lost) / test_rows),
+               "vs_control": 100 * (gained - lost) / test_rows,
+               "low": 100 * low, "high": 100 * high, "p": mcnemar_exact(gained, lost),
+               "overall": 100 * float(group["overall_vs_control"].mean()),
+               "overall_low": float("nan"), "overall_high": float("nan")}
+        if {"test_rows", "overall_gained"} <= set(group):  # absent in older results
+            bounds = _pooled_interval(int(group["test_rows"].sum()),
+                                      int(group["overall_gained"].sum()),
+                                      int(group["overall_lost"].sum()))
+            row.update(overall_low=100 * bounds[0], overall_high=100 * bounds[1])
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _pooled_interval(rows: int, gained: int, lost: int) -> tuple[float, float]:
+    """The bootstrap 95% interval of (gained − lost) / rows from the counts alone."""
+    if rows <= 0:
+        return (float("nan"), float("nan"))
+    control_right = np.zeros(rows, bool)
+    control_right[:lost] = True
+    after_right = control_right.copy()
+    after_right[:lost] = False
+    after_right[lost:lost + gained] = True
+    return bootstrap_diff_ci(control_right, after_right)
 
 
 def _region_section(results: pd.DataFrame) -> list[str]:
@@ -332,7 +346,8 @@ def _region_section(results: pd.DataFrame) -> list[str]:
     for dataset, rows in table.groupby("dataset", sort=False):
         parts += [f"### {dataset}: {rows['regions'].iloc[0]}", "",
                   "| strategy | n | test rows | control | after | vs control (95% interval)"
-                  " | p | overall vs control |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  " | p | overall vs control (95% interval) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         order = {strategy: index for index, strategy in enumerate(_ordered(rows["strategy"]))}
         for row in rows.sort_values(["strategy", "n"],
                                     key=lambda c: c.map(order) if c.name == "strategy" else c
@@ -340,9 +355,16 @@ def _region_section(results: pd.DataFrame) -> list[str]:
             parts.append(f"| {row['strategy']} | {row['n']} | {row['test_rows']} | "
                          f"{row['control']:.1f}% | {row['after']:.1f}% | "
                          f"{row['vs_control']:+.1f} ({row['low']:+.1f} to {row['high']:+.1f})"
-                         f" | {row['p']:.2g} | {row['overall']:+.2f} |")
+                         f" | {row['p']:.2g} | {_overall(row)} |")
         parts.append("")
     return parts
+
+
+def _overall(row: dict) -> str:
+    if np.isnan(row["overall_low"]):
+        return f"{row['overall']:+.2f}"
+    return (f"{row['overall']:+.2f} ({row['overall_low']:+.2f} to "
+            f"{row['overall_high']:+.2f})")
 
 
 def _ordered(strategies) -> list[str]:

@@ -34,6 +34,10 @@ from topex_core.augmenter.prompts import Example, build_prompt, completion_budge
     ("1. Only one numbered line stays one text", ["Only one numbered line stays one text"]),
     ("'It's fine' she said", ["'It's fine' she said"]),
     ("   \n<|eot_id|>", []),
+    # a rewrite's own label echoed back
+    ('The text is: "In what year did the wall fall?"', ["In what year did the wall fall?"]),
+    ("New text: When was the wall built?", ["When was the wall built?"]),
+    ("Textbooks: a guide", ["Textbooks: a guide"]),
     ("Here are the samples:\n- a first one\n- a second one\n- a first one",
      ["a first one", "a second one"]),
 ])

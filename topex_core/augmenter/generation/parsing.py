@@ -27,7 +27,9 @@ SCAFFOLDING = re.compile(
     r"<\|im_(?:start|end)\|>(?:assistant|user|system)?|<\|[a-z_]+\|>|</?s>|\[/?INST\]"
     r"|<(?:start|end)_of_turn>(?:model|user)?|<\|eot_id\|>|<\|start_header_id\|>\w*"
     r"<\|end_header_id\|>", re.IGNORECASE)
-ROLE_PREFIX = re.compile(r"^\s*(?:assistant|ai|bot|model|answer|response|output)\s*:\s*",
+# "Text:" and its kin: the label a rewrite prompt puts before the row, echoed back
+ROLE_PREFIX = re.compile(r"^\s*(?:assistant|ai|bot|model|answer|response|output|rewrite"
+                         r"|(?:the\s+)?(?:new\s+|rewritten\s+)?text(?:\s+is)?)\s*:\s*",
                          re.IGNORECASE)
 HEADER_PREFIX = re.compile(r"^\s*#{1,6}\s*(?:response|answer|output)\s*:?\s*$", re.IGNORECASE)
 ROLE_LINE = re.compile(r"^\s*(?:assistant|model|system|user)\s*:?\s*$", re.IGNORECASE)
