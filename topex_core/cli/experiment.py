@@ -42,7 +42,7 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
                                  f"({', '.join(SELECTIONS)}), 'slice' (the first error "
                                  "slice), 'slice:KEY' or 'cluster:ID'")
     experiment.add_argument("--sample-repeats", type=int, default=1,
-                            help="add every sample this many times (1–20)")
+                            help="add every sample this many times (1–20, as topex retrain)")
     experiment.add_argument("--generator", default="eda", choices=list(BACKENDS),
                             help="; ".join(f"{spec.name}: {spec.help}"
                                            for spec in BACKEND_SPECS.values()))

@@ -57,7 +57,7 @@ from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend, Sampling
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
 from topex_core.augmenter.prompts import Example, build_prompt
-from topex_core.config import RETRAIN_MODES
+from topex_core.config import MAX_SAMPLE_REPEATS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
 from topex_core.data.texts import point_texts
 from topex_core.experiments.folder import (
@@ -85,7 +85,6 @@ from topex_core.retraining.compare import paired_summary
 from topex_core.retraining.head import fit_head
 from topex_core.rundir import (
     is_explored,
-    read_explore,
     read_logits,
 )
 from topex_core.training import classifier as clf
@@ -127,9 +126,9 @@ class ExperimentConfig:
             raise ExperimentError("give at least one selection and one seed")
         if not self.n_synthetic or not all(1 <= n <= MAX_N for n in self.n_synthetic):
             raise ExperimentError(f"n-synthetic values must be between 1 and {MAX_N}")
-        if not 1 <= self.sample_repeats <= 20:
-            raise ExperimentError(f"sample repeats must be between 1 and 20, got "
-                                  f"{self.sample_repeats}")
+        if not 1 <= self.sample_repeats <= MAX_SAMPLE_REPEATS:
+            raise ExperimentError(f"sample repeats must be between 1 and {MAX_SAMPLE_REPEATS}"
+                                  f", got {self.sample_repeats}")
         check_target(self.target)
         if self.retrain_mode not in RETRAIN_MODES:
             raise ExperimentError(f"retrain mode must be one of {', '.join(RETRAIN_MODES)}")
@@ -200,9 +199,9 @@ class _SeedRun:
         if not is_explored(self.run_dir):
             progress(f"seed {seed}: exploring the base model's errors")
             explore_run(self.run_dir, config.explore, embed=embed)
-        _, clusters = read_explore(self.run_dir)
-        self.clusters = clusters[clusters["is_error_cluster"]]
         self.explored = ExploredRun.load(self.run_dir)
+        clusters = self.explored.clusters
+        self.clusters = clusters[clusters["is_error_cluster"].astype(bool)]
         picked = self._pick(config.target) if config.target in SELECTIONS else None
         self.region = target_region(self.explored, config.target,
                                     None if picked is None else int(picked["cluster"]))
