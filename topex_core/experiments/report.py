@@ -33,7 +33,7 @@ from scipy import stats
 
 from topex_core.experiments.folder import EXPERIMENT_FILE, RESULTS_FILE, SAMPLES_FILE
 from topex_core.experiments.strategies import SELECTIONS, STRATEGIES
-from topex_core.retraining.compare import bootstrap_diff_ci, mcnemar_exact
+from topex_core.retraining.compare import bootstrap_count_ci, mcnemar_exact
 
 PAPER_BASE_ACCURACY = {"imdb": 89.4, "agnews": 87.8, "hans": 81.4, "trec": 84.1}
 SIGNIFICANCE = 0.05
@@ -298,7 +298,7 @@ def region_table(results: pd.DataFrame) -> pd.DataFrame:
     for (dataset, strategy, n), group in ok.groupby(["dataset", "strategy", "n"], sort=False):
         test_rows = int(group["region_test_rows"].sum())
         gained, lost = int(group["region_gained"].sum()), int(group["region_lost"].sum())
-        low, high = _pooled_interval(test_rows, gained, lost)
+        low, high = bootstrap_count_ci(test_rows, gained, lost)
         weights = group["region_test_rows"].to_numpy(float)
         control = float(np.average(group["region_accuracy_control"], weights=weights))
         row = {"dataset": dataset, "strategy": strategy, "n": int(n), "seeds": len(group),
@@ -310,24 +310,12 @@ def region_table(results: pd.DataFrame) -> pd.DataFrame:
                "overall": 100 * float(group["overall_vs_control"].mean()),
                "overall_low": float("nan"), "overall_high": float("nan")}
         if {"test_rows", "overall_gained"} <= set(group):  # absent in older results
-            bounds = _pooled_interval(int(group["test_rows"].sum()),
-                                      int(group["overall_gained"].sum()),
-                                      int(group["overall_lost"].sum()))
+            bounds = bootstrap_count_ci(int(group["test_rows"].sum()),
+                                        int(group["overall_gained"].sum()),
+                                        int(group["overall_lost"].sum()))
             row.update(overall_low=100 * bounds[0], overall_high=100 * bounds[1])
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _pooled_interval(rows: int, gained: int, lost: int) -> tuple[float, float]:
-    """The bootstrap 95% interval of (gained − lost) / rows from the counts alone."""
-    if rows <= 0:
-        return (float("nan"), float("nan"))
-    control_right = np.zeros(rows, bool)
-    control_right[:lost] = True
-    after_right = control_right.copy()
-    after_right[:lost] = False
-    after_right[lost:lost + gained] = True
-    return bootstrap_diff_ci(control_right, after_right)
 
 
 def _region_section(results: pd.DataFrame) -> list[str]:

@@ -62,11 +62,16 @@ def bootstrap_diff_ci(before_correct: np.ndarray, after_correct: np.ndarray, *,
     """95% percentile interval of mean(after_correct) − mean(before_correct), (N,) bools."""
     before = np.asarray(before_correct, dtype=bool)
     after = np.asarray(after_correct, dtype=bool)
-    rows = len(before)
+    return bootstrap_count_ci(len(before), int((after & ~before).sum()),
+                              int((before & ~after).sum()), reps=reps, seed=seed)
+
+
+def bootstrap_count_ci(rows: int, fixed: int, broken: int, *, reps: int = BOOTSTRAP_REPS,
+                       seed: int = 0) -> tuple[float, float]:
+    """The same interval from the counts alone: ``rows`` paired rows of which ``fixed``
+    went wrong → right and ``broken`` right → wrong (the rest did not change)."""
     if rows == 0:
         return (float("nan"), float("nan"))
-    fixed = int((after & ~before).sum())
-    broken = int((before & ~after).sum())
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(rows, [fixed / rows, broken / rows,
                                     1 - (fixed + broken) / rows], size=reps)
