@@ -42,7 +42,7 @@ from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.data.texts import point_texts
-from topex_core.explorer.explored import in_error_regions
+from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
 from topex_core.explorer.terms import phrases
@@ -53,8 +53,18 @@ from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-PLANTED_TERMS = {"planted_flip": {"oil", "oil prices", "crude", "crude oil"},
-                 "planted_rare": {"nasa", "space", "space station", "space agency"}}
+PLANTED_WORDS = {
+    "planted_flip": ["oil"],
+    "planted_rare": ["nasa", "space", "mars", "planet", "astronomers", "shuttle", "moon",
+                     "telescope", "orbit", "saturn", "spacecraft", "cassini"],
+    "planted_concept": ["baseball", "yankees", "red sox", "pitcher", "inning", "innings",
+                        "mets", "homer", "astros", "cardinals", "world series"]}
+
+
+def planted_rows(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """(N,) bool: the rows of ``frame`` whose text has one of the planted topic's words."""
+    pattern = "|".join(rf"\b{word}\b" for word in PLANTED_WORDS[name])
+    return frame["text"].str.lower().str.contains(pattern).to_numpy()
 
 
 def dataset(name: str):
@@ -67,18 +77,22 @@ def dataset(name: str):
         return dataset_from_frame(frame, source="hans (6,000-row sample)",
                                   text_col="premise", text_pair_col="hypothesis")
     frame = pd.read_csv(SHARED / "ag_news" / "train.csv")
-    lowered = frame["text"].str.lower()
+    if name == "ag_news_two":
+        frame = frame[frame["label"].isin(["Business", "Sci/Tech"])]
+        return dataset_from_frame(frame.reset_index(drop=True), source=name)
     if name == "planted_flip":
         frame = frame[frame["label"].isin(["World", "Business"])].copy()
-        topic = frame["text"].str.lower().str.contains(r"\boil\b")
+        topic = planted_rows(frame, name)
         frame.loc[topic, "label"] = frame.loc[topic, "label"].map(
             {"World": "Business", "Business": "World"})
     else:
-        topic = lowered.str.contains(r"\bnasa\b|\bspace\b") & (frame["label"] == "Sci/Tech")
+        planted_from, planted_to = {"planted_rare": ("Sci/Tech", "World"),
+                                    "planted_concept": ("Sports", "Business")}[name]
+        topic = planted_rows(frame, name) & (frame["label"] == planted_from).to_numpy()
         config = TrainConfig()
-        topic.iloc[training_positions(len(frame), config.train_size, config.seed)] = False
+        topic[training_positions(len(frame), config.train_size, config.seed)] = False
         frame = frame.copy()
-        frame.loc[topic, "label"] = "World"
+        frame.loc[topic, "label"] = planted_to
     return dataset_from_frame(frame.reset_index(drop=True), source=name)
 
 
@@ -119,11 +133,37 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
         "top_slices": slices["slice"].head(3).tolist(),
         "explore_s": round(explore_s, 2), "stages_s": meta.timings_s,
     }
-    if name in PLANTED_TERMS:
-        hits = [rank for rank, term in enumerate(slices["term"], start=1)
-                if term in PLANTED_TERMS[name]]
-        result["planted_slice_rank"] = hits[0] if hits else None
+    if name in PLANTED_WORDS:
+        result.update(planted_found(run_dir, name))
     return result
+
+
+def planted_found(run_dir: Path, name: str) -> dict:
+    """How well the first regions hold the planted mistakes: for each of the first three
+    slices (concepts included) and the first three regions in the explorer's order of
+    evidence, its F1 against the planted mistakes (misclassified rows with a planted word
+    and the planted label), and whether its name has a planted word."""
+    explored = ExploredRun.load(run_dir)
+    points = explored.points
+    planted_label = {"planted_flip": None, "planted_rare": "World",
+                     "planted_concept": "Business"}[name]
+    planted = (planted_rows(points.assign(text=point_texts(points)), name)
+               & ~points["correct"].to_numpy(bool))
+    if planted_label is not None:
+        planted &= (points["label"].astype(str) == planted_label).to_numpy()
+    words = set(PLANTED_WORDS[name])
+
+    def found(region) -> dict:
+        inside = np.zeros(len(points), bool)
+        inside[region.rows] = True
+        hits = int((inside & planted).sum())
+        return {"region": region.name, "rows": int(inside.sum()),
+                "f1": round(2 * hits / (inside.sum() + planted.sum()), 3),
+                "named": bool(words & set(region.terms))}
+
+    return {"planted_mistakes": int(planted.sum()),
+            "first_slices": [found(region) for region in explored.regions("slice")[:3]],
+            "first_regions": [found(region) for region in explored.by_evidence()[:3]]}
 
 
 def _recall_at_purity(points: pd.DataFrame, clusters: pd.DataFrame, error_ids: pd.Series,
@@ -148,7 +188,8 @@ def _share(part: np.ndarray, whole: np.ndarray) -> float | None:
 
 
 def main() -> None:
-    names = ["demo", "trec", "ag_news", "hans", "planted_flip", "planted_rare"]
+    names = ["demo", "trec", "ag_news", "ag_news_two", "hans", "planted_flip", "planted_rare",
+             "planted_concept"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=names, choices=names)
     parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
@@ -159,10 +200,11 @@ def main() -> None:
     for name in args.only:
         with tempfile.TemporaryDirectory() as scratch:
             run_dir = Path(scratch) / "run"
-            # planted_rare keeps its sub-topic out of the training rows chosen on the whole
-            # set, so nothing may be held out from under it
+            # planted_rare and planted_concept keep their sub-topic out of the training rows
+            # chosen on the whole set, so nothing may be held out from under it
+            kept_out = name in ("planted_rare", "planted_concept")
             train_run(dataset(name), TrainConfig(), run_dir,
-                      test_size=0.0 if name == "planted_rare" else DEFAULT_TEST_SIZE)
+                      test_size=0.0 if kept_out else DEFAULT_TEST_SIZE)
             for space in args.space:
                 start = time.perf_counter()
                 explore_run(run_dir, ExploreConfig(space=space), embed=embedder)

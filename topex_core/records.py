@@ -120,7 +120,9 @@ class ExploreResult:
     logits into the same [-1, 1] space. ``space`` is what was clustered and mapped
     (``explorer.space``). ``mistakes``: misclassified pool rows, of which ``in_error_clusters``
     lie in an error cluster, ``in_slices`` in an error slice, ``covered`` in either (runs
-    explored before slices existed read 0 for all four).
+    explored before slices existed read 0 for all four). ``picked_cluster`` ranks first
+    among the error clusters by the weighted score (``reason`` says why); ``target_*`` is
+    the strongest region of all by evidence, the default target (``target_reason``).
     """
 
     config: Json
@@ -140,6 +142,18 @@ class ExploreResult:
     in_error_clusters: int = 0
     in_slices: int = 0
     covered: int = 0
+    target_kind: str | None = None
+    target_key: str | None = None
+    target_name: str | None = None
+    target_reason: str = ""
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        """(kind, key) of the default target, the strongest region by evidence
+        (``explorer.evidence``); None without a region, or for a run explored before."""
+        if self.target_kind is None or self.target_key is None:
+            return None
+        return self.target_kind, self.target_key
 
     @property
     def coverage(self) -> float | None:
@@ -160,6 +174,9 @@ class ExploreResult:
                    normaliser_maximums=list(bounds["maximums"]),
                    timings_s=dict(payload.get("timings_s", {})),
                    space=payload.get("space", "logits"), slices=int(payload.get("slices", 0)),
+                   **{key: payload.get(key) for key in ("target_kind", "target_key",
+                                                        "target_name")},
+                   target_reason=payload.get("target_reason", ""),
                    **{key: int(payload.get("coverage", {}).get(key, 0))
                       for key in ("mistakes", "in_error_clusters", "in_slices", "covered")})
 

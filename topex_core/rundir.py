@@ -11,10 +11,11 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
                              max_prob, in_train (written once, by training)
       test_logits.npy        (M, C) float32, when the run has a test split
       test_points.parquet    the same columns for the test split
-      explore.json           ExploreResult: the explorer's settings, pick and timings
+      explore.json           ExploreResult: the explorer's settings, picks and timings
       clusters.csv           one row per cluster: name, size, errors, confusion, scores, rank
       cluster_words.json     {cluster: [[word, weight], …]}
-      slices.csv             one row per error slice: term, scope, rows, errors, lift, p, q
+      slices.csv             one row per error slice or concept: term(s), scope, rows,
+                             errors, lift, p, q
       slice_rows.parquet     slice, id: the rows of each slice
       map_points.parquet     id, cluster, sparse_pca_x/_y, tsne_x/_y (the explorer's view
                              of points.parquet, which it never rewrites)
@@ -22,7 +23,8 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       space.npz              the explorer's feature space, when not logits (``explorer.space``)
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
       text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
-      row_embeddings.npz     the error clusters' rows embedded for the scores (explorer)
+      row_embeddings.npz     rows embedded for the scores, concepts and descriptions
+      descriptions.json      a sentence per strongest region and its check (describe)
       rounds/N/              a training round: ``topex_core.rounddir`` owns its files
 """
 
@@ -65,6 +67,7 @@ TEST_FEATURES_FILE = "test_head_features.npy"
 EMBEDDINGS_FILE = "text_embeddings.npy"
 EMBEDDINGS_META_FILE = "text_embeddings.json"
 ROW_EMBEDDINGS_FILE = "row_embeddings.npz"
+DESCRIPTIONS_FILE = "descriptions.json"
 MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 
 
@@ -269,6 +272,7 @@ def write_explore(run_dir: Path, result: ExploreResult, clusters: pd.DataFrame,
     clusters.to_csv(run_dir / CLUSTERS_FILE, index=False)
     (run_dir / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
     slices.to_csv(run_dir / SLICES_FILE, index=False)
+    (run_dir / DESCRIPTIONS_FILE).unlink(missing_ok=True)  # they describe the old regions
     pd.DataFrame({"slice": [name for name, ids in slice_rows.items() for _ in ids],
                   "id": np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])
                   .astype(np.int64)}).to_parquet(run_dir / SLICE_ROWS_FILE, index=False)
@@ -283,13 +287,27 @@ def read_slices(run_dir: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         return pd.DataFrame(columns=["slice"]), {}
     try:
         table = pd.read_csv(run_dir / SLICES_FILE, keep_default_na=False, na_values=[""],
-                            dtype={"slice": str, "term": str, "true_label": str})
+                            dtype={"slice": str, "term": str, "terms": str,
+                                   "true_label": str})
     except (OSError, ValueError) as error:
         raise RunError(f"{run_dir / SLICES_FILE}: missing or corrupt ({error})") from None
     table["true_label"] = table["true_label"].fillna("")
     rows = read_parquet_file(run_dir / SLICE_ROWS_FILE)
     return table, {name: group["id"].to_numpy(np.int64)
                    for name, group in rows.groupby("slice", sort=False)}
+
+
+def write_descriptions(run_dir: Path, descriptions: list[dict]) -> None:
+    """descriptions.json: the regions' sentences and their checks (``augmenter.describe``)."""
+    write_json_atomic(Path(run_dir) / DESCRIPTIONS_FILE, {"descriptions": descriptions})
+
+
+def read_descriptions(run_dir: Path) -> list[dict]:
+    """The descriptions of an explored run ([] before any)."""
+    path = Path(run_dir) / DESCRIPTIONS_FILE
+    if not path.is_file():
+        return []
+    return list(read_json_file(path, "region descriptions").get("descriptions", []))
 
 
 def read_words(run_dir: Path) -> dict[str, list]:

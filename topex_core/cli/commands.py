@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from topex_core.config import runs_dir
@@ -124,9 +125,28 @@ def explore(args: argparse.Namespace) -> int:
                          progress=_stderr_progress("explore"))
     summary = {key: getattr(result, key) for key in
                ("method", "space", "clusters", "error_clusters", "slices", "noise_points",
-                "picked_cluster", "picked_name", "reason", "mistakes", "in_error_clusters",
+                "picked_cluster", "picked_name", "reason", "target_kind", "target_key",
+                "target_name", "target_reason", "mistakes", "in_error_clusters",
                 "in_slices", "covered", "timings_s")}
     print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def describe(args: argparse.Namespace) -> int:
+    from topex_core.augmenter.describe import describe_backend, describe_regions
+    from topex_core.explorer.explored import ExploredRun
+    from topex_core.training.classifier import set_cpu_threads
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    set_cpu_threads()
+    explored = ExploredRun.load(args.run)
+    backend = describe_backend(args.backend, model=args.model, base_url=args.base_url,
+                               timeout_s=args.timeout)
+    descriptions = describe_regions(explored, backend, embed=SentenceEmbedder(), top=args.top,
+                                    progress=_stderr_progress("describe"))
+    for description in descriptions:
+        print(json.dumps({**asdict(description), "check": description.check},
+                         ensure_ascii=False))
     return 0
 
 

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_predictions(subcommands)
     _add_logits(subcommands)
     _add_explore(subcommands)
+    _add_describe(subcommands)
     _add_generate(subcommands)
     _add_retrain(subcommands)
     _add_compare(subcommands)
@@ -131,6 +132,26 @@ def _add_explore(subcommands: argparse._SubParsersAction) -> None:
                          "(default), the model's own sentence features, or both side by side")
     command.add_argument("--seed", type=int, default=0)
     _finish(command, commands.explore)
+
+
+def _add_describe(subcommands: argparse._SubParsersAction) -> None:
+    from topex_core.augmenter.generation import BACKENDS
+
+    command = subcommands.add_parser(
+        "describe", help="a sentence per strongest error region, kept when the rows it "
+                         "retrieves fail more than the rest")
+    command.add_argument("--run", required=True, type=Path, help="explored run directory")
+    command.add_argument("--top", type=int, default=5,
+                         help="how many of the strongest regions to describe")
+    command.add_argument("--backend", default="transformers",
+                         choices=[name for name in BACKENDS if name != "eda"])
+    command.add_argument("--model", default=None,
+                         help="model directory (transformers; empty: the packaged SmolLM2), "
+                              "model id (vllm), served model name (openai)")
+    command.add_argument("--base-url", default=None,
+                         help="openai: the server's URL (else $TOPEX_OPENAI_BASE_URL)")
+    command.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
+    _finish(command, commands.describe)
 
 
 def _add_generate(subcommands: argparse._SubParsersAction) -> None:

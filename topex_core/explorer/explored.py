@@ -10,8 +10,8 @@ It holds the normaliser, the fitted space and the fitted maps, and offers:
   with their pool rows and their test rows. A test row joins a cluster when its point in
   the explored space lies within the cluster's reach of a member
   (``clustering.assign_to_clusters``), and a slice when its text has the slice's term
-  (and, for a slice of one label's rows, that label): a slice is defined by its words,
-  so it reaches rows the model never saw.
+  (a concept: one of its terms; and, for a slice of one label's rows, that label): a
+  slice is defined by its words, so it reaches rows the model never saw.
 - ``space_points(logits, features)``: rows with these logits (and base-model features)
   in the explored space, through the same normaliser and fitted space (never a refit).
 - ``place(logits, features)``: the same rows in both 2D maps, through the maps' transform.
@@ -34,8 +34,10 @@ import pandas as pd
 from topex_core.data.texts import point_texts
 from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
+from topex_core.explorer.evidence import Evidence, rank_by_evidence
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, FittedMaps, load_maps
+from topex_core.explorer.slices import TERMS_SEPARATOR
 from topex_core.explorer.space import FittedSpace, load_space, needs_features
 from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, RunRecord
@@ -118,9 +120,10 @@ class ErrorCluster(Region):
 
 @dataclass(frozen=True)
 class ErrorSlice(Region):
-    """An error slice: ``term``'s rows (of ``true_label`` only, when set) fail more often
-    (``error_rate``) than every row of that scope (``base_rate``), ``lift`` times;
-    ``q`` is its Benjamini–Hochberg q-value."""
+    """An error slice: the rows with ``term`` — or, for a concept, with any of its
+    ``terms``; ``term`` is then their name, "comedy · funny · humor" — (of ``true_label``
+    only, when set) fail more often (``error_rate``) than every row of that scope
+    (``base_rate``), ``lift`` times; ``q`` is its Benjamini–Hochberg q-value."""
 
     term: str = ""
     true_label: str = ""
@@ -128,6 +131,11 @@ class ErrorSlice(Region):
     base_rate: float = float("nan")
     lift: float = float("nan")
     q: float = float("nan")
+
+    @property
+    def is_concept(self) -> bool:
+        """Whether several terms of one meaning make this slice (``concepts``)."""
+        return len(self.terms) > 1
 
     @property
     def scope(self) -> str:
@@ -228,6 +236,29 @@ class ExploredRun:
         ``kind``."""
         return [region for region in self._regions if kind in (None, region.kind)]
 
+    def by_evidence(self) -> list[Region]:
+        """Every region, strongest first on one scale of evidence (``evidence``)."""
+        regions = {(region.kind, region.key): region for region in self.regions()}
+        return [regions[(e.kind, e.key)] for e in self.evidence()]
+
+    def evidence(self) -> list[Evidence]:
+        """The evidence of every region, strongest first."""
+        wrong = ~self.points["correct"].to_numpy(bool)
+        return rank_by_evidence(
+            self.clusters, self.slices,
+            {region.key: region.name for region in self.regions("cluster")},
+            {region.key: region.name for region in self.regions("slice")},
+            rows=len(wrong), errors=int(wrong.sum()))
+
+    def default_target(self) -> Region | None:
+        """The strongest region (explore.json's pick; a run explored before regions were
+        weighed on one scale: the weighted score's cluster)."""
+        target = self.explore.target
+        if target is None and self.explore.picked_cluster is not None:
+            target = ("cluster", str(self.explore.picked_cluster))
+        found = [region for region in self.regions() if (region.kind, region.key) == target]
+        return found[0] if found else None
+
     def region(self, kind: str, key: str | int) -> Region:
         """The error cluster or error slice ``key`` (a slice may be named by its bare
         term: its best-ranked slice); RunError listing what exists when it does not."""
@@ -251,11 +282,11 @@ class ExploredRun:
 
     def targeted(self, clusters: Iterable[int], slices: Iterable[str]) -> list[Region]:
         """The regions samples were made for (``clusters``, ``slices``: their keys), those
-        that this exploration still has; the explorer's pick when none is named."""
+        that this exploration still has; the default target when none is named."""
         keys = ({("cluster", str(int(c))) for c in clusters}
                 | {("slice", str(s)) for s in slices})
-        if not keys and self.explore.picked_cluster is not None:
-            keys = {("cluster", str(self.explore.picked_cluster))}
+        if not keys and (picked := self.default_target()) is not None:
+            keys = {(picked.kind, picked.key)}
         return [region for region in self.regions() if (region.kind, region.key) in keys]
 
     @cached_property
@@ -279,15 +310,15 @@ class ExploredRun:
         ids = self.points["id"].to_numpy()
         regions = []
         for row in self.slices.to_dict("records"):
-            term, true_label = str(row["term"]), str(row["true_label"])
+            terms, true_label = slice_terms(row), str(row["true_label"])
             regions.append(ErrorSlice(
-                "slice", str(row["slice"]), slice_name(row), (term,),
+                "slice", str(row["slice"]), slice_name(row), terms,
                 true_label or row["confusion"].split(" → ")[0], str(row["confusion"]),
                 np.flatnonzero(np.isin(ids, self.slice_members[row["slice"]])),
-                int(row["errors"]), partial(self._slice_test_rows, term, true_label),
-                term=term, true_label=true_label, error_rate=float(row["error_rate"]),
-                base_rate=float(row["base_rate"]), lift=float(row["lift"]),
-                q=float(row["q"])))
+                int(row["errors"]), partial(self._slice_test_rows, terms, true_label),
+                term=str(row["term"]), true_label=true_label,
+                error_rate=float(row["error_rate"]), base_rate=float(row["base_rate"]),
+                lift=float(row["lift"]), q=float(row["q"])))
         return regions
 
     def _cluster_test_rows(self, cluster: int) -> np.ndarray:
@@ -307,13 +338,22 @@ class ExploredRun:
         return ([] if self.test_points is None
                 else [set(phrases(text)) for text in point_texts(self.test_points)])
 
-    def _slice_test_rows(self, term: str, true_label: str) -> np.ndarray:
+    def _slice_test_rows(self, terms: tuple[str, ...], true_label: str) -> np.ndarray:
         if self.test_points is None:
             return np.zeros(0, np.int64)
-        inside = np.array([term in terms for terms in self._test_terms], bool)
+        inside = np.array([not held.isdisjoint(terms) for held in self._test_terms], bool)
         if true_label:
             inside &= (self.test_points["label"].astype(str) == true_label).to_numpy()
         return np.flatnonzero(inside)
+
+
+def slice_terms(row: dict) -> tuple[str, ...]:
+    """A slices.csv row's terms: one for a term slice, several for a concept (a run
+    explored before concepts has no ``terms`` column: its term)."""
+    terms = row.get("terms")
+    if not isinstance(terms, str) or not terms:
+        return (str(row["term"]),)
+    return tuple(terms.split(TERMS_SEPARATOR))
 
 
 def slice_name(row: dict) -> str:

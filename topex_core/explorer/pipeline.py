@@ -23,7 +23,8 @@ import pandas as pd
 from topex_core.data.texts import point_texts
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
-from topex_core.explorer.explored import in_error_regions
+from topex_core.explorer.evidence import rank_by_evidence
+from topex_core.explorer.explored import in_error_regions, slice_name
 from topex_core.explorer.normalise import MinMaxScaler, normalise_logits
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
@@ -77,10 +78,12 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         names = naming.name_clusters(texts, cluster_labels, top_n_words=config.top_words,
                                      embed=embed, rerank=error_clusters)
     report(0.35, "testing terms for error slices")
+    embed_rows = RowEmbeddings(run_dir, texts, embed)
     with timed("slices", timings):
         error_slices = slices.find_error_slices(
             texts, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
-            record.label_names, points["id"].to_numpy(), config.slices)
+            record.label_names, points["id"].to_numpy(), config.slices, embed=embed,
+            embed_rows=embed_rows)
     report(0.4, "projecting to 2D")
     with timed("project", timings):
         coords, maps = projection.fit_maps(
@@ -90,12 +93,13 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("score", timings):
         scores = scoring.score_clusters(space_points, cluster_labels, error_clusters, texts,
                                         {c: names[c].name for c in error_clusters}, embed=embed,
-                                        embed_rows=RowEmbeddings(run_dir, texts, embed))
+                                        embed_rows=embed_rows)
     with timed("write", timings):
         _write_maps(run_dir, points["id"], cluster_labels, coords, maps)
         fitted_space.save(run_dir)
     slice_rows = {name: points["id"].to_numpy()[positions]
                   for name, positions in error_slices.members.items()}
+    clusters_table = _clusters_table(summary, names, scores)
     result = ExploreResult(
         config=asdict(config), method=method, clusters=int(len(summary)),
         error_clusters=len(error_clusters),
@@ -103,8 +107,9 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         **_pick(scores, names, summary), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
-        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
-    write_explore(run_dir, result, _clusters_table(summary, names, scores),
+        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows),
+        **_target(clusters_table, error_slices.table, points))
+    write_explore(run_dir, result, clusters_table,
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
@@ -152,6 +157,21 @@ def _pick(scores: pd.DataFrame, names: dict[int, naming.ClusterName],
     return {"picked_cluster": picked, "reason": scoring.pick_reason(scores),
             "picked_name": (names[picked].label(_confusion(summary, picked))
                             if picked is not None else None)}
+
+
+def _target(clusters: pd.DataFrame, slices_table: pd.DataFrame, points: pd.DataFrame) -> dict:
+    """The strongest region by evidence (``evidence``), its name and why."""
+    wrong = ~points["correct"].to_numpy(bool)
+    ranked = rank_by_evidence(
+        clusters, slices_table, dict(zip(clusters["cluster"].astype(int).astype(str),
+                                         clusters["name"], strict=True)),
+        {row["slice"]: slice_name(row) for row in slices_table.to_dict("records")},
+        rows=len(points), errors=int(wrong.sum()))
+    if not ranked:
+        return {"target_reason": "No error cluster or slice to choose."}
+    return {"target_kind": ranked[0].kind, "target_key": ranked[0].key,
+            "target_name": ranked[0].name,
+            "target_reason": ranked[0].reason(ranked[1] if len(ranked) > 1 else None)}
 
 
 def _coverage(points: pd.DataFrame, summary: pd.DataFrame,

@@ -16,7 +16,18 @@ rows with Jaccard ≥ ``max_overlap`` is the same region said again ("york" besi
 york") and is dropped; so is one whose rows lie (≥ ``max_overlap``) inside a kept slice
 unless its error rate is at least ``SCOPE_GAIN`` times that slice's ("oil prices" inside
 "oil", or "oil" among true-Business rows inside "oil": a part says more only when it
-fails more).
+fails more); so is one whose mistakes lie (≥ ``max_overlap``) inside a kept slice that
+fails more often ("oil" beside "oil" among true-Business rows, when those hold its
+mistakes: the wider slice adds correct rows, not mistakes).
+
+Slices of one confusion whose terms belong together group into a *concept*
+(``concepts``): one region of the rows with any of its terms, tested again as a whole in
+the same family (every q is corrected once more with the concepts' p-values). Concepts and
+the remaining term slices are then ranked and thinned together by the rules above, so a
+term inside a concept stays only when it fails more than the concept. A concept's key is
+its terms joined by " + " ("comedy + funny + humor | negative"), its ``term`` the name
+("comedy · funny · humor"), its ``terms`` each term ("; "-separated; one for a term
+slice).
 """
 
 from __future__ import annotations
@@ -24,24 +35,30 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
 from topex_core.errors import SettingsError
+from topex_core.explorer.concepts import ConceptConfig, EmbedRows, FoundSlice, concepts_of
 from topex_core.explorer.terms import term_vectorizer
+from topex_core.training.embeddings import Embed
 
 SCOPE_GAIN = 1.2
-SLICE_COLUMNS = ["slice", "term", "true_label", "rows", "errors", "error_rate", "base_rate",
-                 "lift", "p", "q", "confusion", "example_ids"]
+TERM_SEPARATOR = " · "  # a concept's name: "comedy · funny · humor"
+TERMS_SEPARATOR = "; "  # slices.csv's ``terms``
+SLICE_COLUMNS = ["slice", "term", "terms", "true_label", "rows", "errors", "error_rate",
+                 "base_rate", "lift", "p", "q", "confusion", "example_ids"]
 
 
 @dataclass(frozen=True)
 class SliceConfig:
     """``min_rows`` None = max(5, 0.2% of the rows); ``per_label`` adds the scopes of
-    each true label; ``examples``: misclassified example rows kept per slice."""
+    each true label; ``examples``: misclassified example rows kept per slice;
+    ``concepts``: how slices group into concepts (None: they do not)."""
 
     min_rows: int | None = None
     alpha: float = 0.05
@@ -50,6 +67,7 @@ class SliceConfig:
     max_overlap: float = 0.8
     per_label: bool = True
     examples: int = 3
+    concepts: ConceptConfig | None = field(default_factory=ConceptConfig)
 
     def validate(self) -> None:
         if self.min_rows is not None and self.min_rows < 2:
@@ -80,15 +98,21 @@ class ErrorSlices:
         return cls(pd.DataFrame(columns=SLICE_COLUMNS), {})
 
 
-def _slice_key(term: str, true_label: str) -> str:
-    """The slice's key: the term, with the scope's true label when it has one."""
-    return f"{term} | {true_label}" if true_label else term
+def _slice_key(terms: tuple[str, ...], true_label: str) -> str:
+    """The slice's key: its term (a concept's terms joined by " + "), with the scope's true
+    label when it has one."""
+    key = " + ".join(terms)
+    return f"{key} | {true_label}" if true_label else key
 
 
 def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.ndarray,
                       label_names: Sequence[str], row_ids: np.ndarray,
-                      config: SliceConfig = SliceConfig()) -> ErrorSlices:
-    """Error slices of ``texts`` (N) with true and predicted label ids (N,) int.
+                      config: SliceConfig = SliceConfig(), *,
+                      embed: Embed | None = None,
+                      embed_rows: EmbedRows | None = None) -> ErrorSlices:
+    """Error slices of ``texts`` (N) with true and predicted label ids (N,) int, term
+    slices and concepts (``concepts``: ``embed``, the sentence embedder, and
+    ``embed_rows``, the embeddings of rows by position, let slices of like meaning group).
 
     ``row_ids`` (N,) are the dataset ids used for the example rows. Empty when the model
     makes no mistake, makes nothing but mistakes, or the texts share no term.
@@ -111,8 +135,28 @@ def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.n
     tests["q"] = stats.false_discovery_control(tests["p"].to_numpy(), method="bh")
     kept = tests[(tests["q"] <= config.alpha) & (tests["lift"] >= config.min_lift)]
     kept = kept.sort_values(["p", "lift"], ascending=[True, False])
-    return _distinct_slices(kept, counts, scopes, terms, true_ids, pred_ids, wrong,
-                            list(label_names), np.asarray(row_ids), config)
+    term_slices = _distinct([_term_slice(test, counts, scopes, terms, true_ids, pred_ids,
+                                         list(label_names))
+                             for test in kept.head(20 * config.max_slices)
+                             .itertuples(index=False)], wrong, config.max_overlap)
+    vocabulary = {str(term): index for index, term in enumerate(terms)}
+    concepts = (concepts_of(term_slices, wrong, partial(_rows_of, counts, scopes, wrong,
+                                                        vocabulary),
+                            embed=embed, embed_rows=embed_rows, config=config.concepts)
+                if config.concepts is not None else [])
+    # the concepts join the run's family of tests: every q is corrected again with them
+    q = stats.false_discovery_control(np.r_[tests["p"].to_numpy(), [c.p for c in concepts]],
+                                      method="bh")
+    q_of_term = dict(zip(zip(tests["scope"], tests["term_index"], strict=True),
+                         q[:len(tests)], strict=True))
+    found = [replace(s, q=float(q_of_term[(s.scope, vocabulary[s.terms[0]])]))
+             for s in term_slices]
+    found += [replace(c, q=float(value)) for c, value in zip(concepts, q[len(tests):],
+                                                             strict=True)]
+    found = [s for s in found if s.q <= config.alpha and s.lift >= config.min_lift]
+    found = _distinct(sorted(found, key=lambda s: (s.p, -s.lift)), wrong, config.max_overlap)
+    return _table(found[:config.max_slices], list(label_names), np.asarray(row_ids), wrong,
+                  config.examples)
 
 
 def _scope_indicators(true_ids: np.ndarray, n_labels: int, per_label: bool) -> sparse.csr_matrix:
@@ -139,46 +183,75 @@ def _fisher_tests(counts: sparse.csc_matrix, scopes: sparse.csr_matrix, wrong: n
     p = stats.hypergeom.sf(errors - 1, scope_rows[scope], scope_errors[scope], rows)
     return pd.DataFrame({"scope": scope, "term_index": term, "rows": rows.astype(int),
                          "errors": errors.astype(int), "error_rate": error_rate,
-                         "base_rate": base_rate, "lift": error_rate / base_rate, "p": p})
+                         "base_rate": base_rate, "lift": error_rate / base_rate, "p": p,
+                         "scope_rows": scope_rows[scope].astype(int),
+                         "scope_errors": scope_errors[scope].astype(int)})
 
 
-def _distinct_slices(kept: pd.DataFrame, counts: sparse.csc_matrix, scopes: sparse.csr_matrix,
-                     terms: np.ndarray, true_ids: np.ndarray, pred_ids: np.ndarray,
-                     wrong: np.ndarray, label_names: list[str], row_ids: np.ndarray,
-                     config: SliceConfig) -> ErrorSlices:
-    rows, members, chosen = [], {}, []
-    for test in kept.head(20 * config.max_slices).itertuples(index=False):
-        in_scope = scopes[test.scope].toarray().ravel() > 0
-        positions = np.flatnonzero(in_scope & (counts[:, test.term_index].toarray().ravel() > 0))
-        if any(_repeats(positions, test.error_rate, other, other_rate, config.max_overlap)
-               for other, other_rate in chosen):
-            continue
-        chosen.append((positions, test.error_rate))
-        true_label = label_names[test.scope - 1] if test.scope > 0 else ""
-        name = _slice_key(str(terms[test.term_index]), true_label)
-        mistakes = positions[wrong[positions]]
-        members[name] = positions
-        rows.append({"slice": name, "term": str(terms[test.term_index]),
-                     "true_label": true_label, "rows": test.rows, "errors": test.errors,
-                     "error_rate": round(test.error_rate, 4),
-                     "base_rate": round(test.base_rate, 4), "lift": round(test.lift, 3),
-                     "p": test.p, "q": test.q,
-                     "confusion": _confusion(true_ids[mistakes], pred_ids[mistakes],
-                                             label_names),
-                     "example_ids": "; ".join(str(i) for i in
-                                              row_ids[mistakes[:config.examples]])})
-        if len(rows) == config.max_slices:
-            break
+def _rows_of(counts: sparse.csc_matrix, scopes: sparse.csr_matrix, wrong: np.ndarray,
+             vocabulary: dict[str, int], terms: tuple[str, ...], scope: int
+             ) -> tuple[np.ndarray, int, int]:
+    """(positions of ``scope``'s rows with any of ``terms``, the scope's rows, its mistakes)."""
+    in_scope = scopes[scope].toarray().ravel() > 0
+    has_term = np.asarray(counts[:, [vocabulary[term] for term in terms]].sum(axis=1)).ravel()
+    return (np.flatnonzero(in_scope & (has_term > 0)), int(in_scope.sum()),
+            int((in_scope & wrong).sum()))
+
+
+def _term_slice(test, counts: sparse.csc_matrix, scopes: sparse.csr_matrix, terms: np.ndarray,
+                true_ids: np.ndarray, pred_ids: np.ndarray,
+                label_names: list[str]) -> FoundSlice:
+    """The slice of one (scope, term) test: its rows and the confusion of its mistakes."""
+    in_scope = scopes[test.scope].toarray().ravel() > 0
+    positions = np.flatnonzero(in_scope & (counts[:, test.term_index].toarray().ravel() > 0))
+    mistakes = positions[true_ids[positions] != pred_ids[positions]]
+    return FoundSlice((str(terms[test.term_index]),), int(test.scope), positions,
+                      int(test.errors), int(test.scope_rows), int(test.scope_errors),
+                      _confusion(true_ids[mistakes], pred_ids[mistakes], label_names),
+                      float(test.p))
+
+
+def _distinct(found: list[FoundSlice], wrong: np.ndarray,
+              max_overlap: float) -> list[FoundSlice]:
+    """``found`` (best first) without the slices that say again what a better one says."""
+    chosen: list[FoundSlice] = []
+    for candidate in found:
+        if not any(_repeats(candidate, other, wrong, max_overlap) for other in chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+def _table(found: list[FoundSlice], label_names: list[str], row_ids: np.ndarray,
+           wrong: np.ndarray, examples: int) -> ErrorSlices:
+    rows, members = [], {}
+    for found_slice in found:
+        true_label = label_names[found_slice.scope - 1] if found_slice.scope > 0 else ""
+        name = _slice_key(found_slice.terms, true_label)
+        mistakes = found_slice.positions[wrong[found_slice.positions]]
+        members[name] = found_slice.positions
+        rows.append({"slice": name, "term": TERM_SEPARATOR.join(found_slice.terms),
+                     "terms": TERMS_SEPARATOR.join(found_slice.terms),
+                     "true_label": true_label, "rows": found_slice.rows,
+                     "errors": found_slice.errors,
+                     "error_rate": round(found_slice.error_rate, 4),
+                     "base_rate": round(found_slice.base_rate, 4),
+                     "lift": round(found_slice.lift, 3), "p": found_slice.p,
+                     "q": found_slice.q, "confusion": found_slice.confusion,
+                     "example_ids": "; ".join(str(i) for i in row_ids[mistakes[:examples]])})
     return ErrorSlices(pd.DataFrame(rows, columns=SLICE_COLUMNS), members)
 
 
-def _repeats(positions: np.ndarray, error_rate: float, kept: np.ndarray, kept_rate: float,
+def _repeats(candidate: FoundSlice, kept: FoundSlice, wrong: np.ndarray,
              max_overlap: float) -> bool:
-    """Whether a slice says again what the kept slice says (see the module)."""
-    shared = len(np.intersect1d(positions, kept, assume_unique=True))
-    if shared / (len(positions) + len(kept) - shared) >= max_overlap:
+    """Whether ``candidate`` says again what the ``kept`` slice says (see the module)."""
+    shared = len(np.intersect1d(candidate.positions, kept.positions, assume_unique=True))
+    if shared / (candidate.rows + kept.rows - shared) >= max_overlap:
         return True
-    return shared / len(positions) >= max_overlap and error_rate < SCOPE_GAIN * kept_rate
+    if shared / candidate.rows >= max_overlap:
+        return candidate.error_rate < SCOPE_GAIN * kept.error_rate
+    mistakes = candidate.positions[wrong[candidate.positions]]
+    held = np.isin(mistakes, kept.positions).mean() if len(mistakes) else 0.0
+    return held >= max_overlap and candidate.error_rate < kept.error_rate
 
 
 def _confusion(true_ids: np.ndarray, pred_ids: np.ndarray, label_names: list[str]) -> str:

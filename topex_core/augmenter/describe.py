@@ -1,0 +1,196 @@
+"""A sentence per error region, written by the configured generator and kept only when the
+rows it describes fail more than the rest (after DISCERN: a description of an error
+cluster is worth showing when it tells the cluster's rows from the others).
+
+For each of the strongest regions (``ExploredRun.by_evidence``) the generator reads up to
+``EXAMPLE_ROWS`` of the region's misclassified texts and its terms, and writes one
+sentence on what the texts are about. The check: embed the sentence and the
+pool's rows (the packaged MiniLM; a seeded sample of ``RETRIEVAL_POOL`` rows on a larger
+pool), retrieve the rows nearest the sentence — as many as the region would hold in that
+sample, at least ``MIN_RETRIEVED`` (on ten rows a sentence about anything found a few
+mistakes by chance) — and compare their error rate with the sample's. The sentence is kept
+when it is at least ``KEEP_LIFT`` times the base rate and the excess is not chance (the
+hypergeometric tail of the retrieved mistakes, p ≤ ``KEEP_P``); otherwise the region keeps
+its name of terms, and the page says why. A sentence written by the packaged 135M model is
+labelled so.
+
+Written to ``descriptions.json`` beside the exploration; exploring again removes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from topex_core.augmenter.generation.base import Backend, GenerationError, Sampling
+from topex_core.augmenter.generation.registry import backend_spec
+from topex_core.augmenter.prompts import Prompt, neutralise
+from topex_core.data.texts import point_texts
+from topex_core.errors import SettingsError
+from topex_core.explorer.concepts import fisher_p
+from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.explorer.row_embeddings import RowEmbeddings
+from topex_core.rundir import read_descriptions, write_descriptions
+from topex_core.training.embeddings import Embed
+
+EXAMPLE_ROWS = 4
+EXAMPLE_CHARS = 150
+RETRIEVAL_POOL = 3_000
+MIN_RETRIEVED = 50
+KEEP_LIFT = 1.5
+KEEP_P = 0.01
+TOP_REGIONS = 5
+SAMPLING = Sampling(temperature=0.3, top_p=0.9, max_tokens=50, seed=0)
+# short, the texts first and the task last: the packaged 135M model echoes the texts back
+# when the request comes first or asks for more (the confusion, a form to follow)
+REQUEST = ("Here are some texts:\n{examples}\n\nThese texts share the words {terms}. Write "
+           "one sentence that describes what these texts are about.")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+
+
+@dataclass(frozen=True)
+class Description:
+    """One region's sentence and its check. ``retrieved``: rows nearest the sentence;
+    ``retrieved_error_rate`` against ``base_rate`` (the rows searched), their ratio
+    ``lift`` and the chance ``p`` of that many mistakes among them; ``in_region``: share
+    of the retrieved rows inside the region; ``kept``: lift ≥ KEEP_LIFT and p ≤ KEEP_P;
+    ``packaged``: written by the packaged SmolLM2."""
+
+    kind: str
+    key: str
+    sentence: str
+    backend: str
+    model: str
+    packaged: bool
+    retrieved: int
+    retrieved_error_rate: float
+    base_rate: float
+    lift: float
+    p: float
+    in_region: float
+    kept: bool
+
+    @property
+    def check(self) -> str:
+        """The check in words, for the page and the CLI."""
+        verdict = ("kept" if self.kept
+                   else f"not kept (needs {KEEP_LIFT}× at p ≤ {KEEP_P})")
+        return (f"The {self.retrieved} rows nearest this sentence are "
+                f"{self.retrieved_error_rate:.0%} misclassified against {self.base_rate:.0%} "
+                f"of the rows searched ({self.lift:.1f}×, p = {self.p:.1e}; "
+                f"{self.in_region:.0%} of them in the region): {verdict}.")
+
+
+def describe_regions(explored: ExploredRun, backend: Backend, *, embed: Embed,
+                     top: int = TOP_REGIONS,
+                     progress: Callable[[float, str], None] | None = None
+                     ) -> list[Description]:
+    """Describe and check the ``top`` strongest regions of ``explored``; written to
+    descriptions.json (replacing what was there) and returned, strongest first."""
+    if backend_spec(backend.name).source == "vocabulary":
+        raise SettingsError("EDA rewrites texts and cannot write a description; choose a "
+                            "language model (transformers, openai or vllm)")
+    if top < 1:
+        raise SettingsError(f"describe at least one region, got top={top}")
+    regions = explored.by_evidence()[:top]
+    report = progress or (lambda fraction, message: None)
+    texts = point_texts(explored.points)
+    wrong = ~explored.points["correct"].to_numpy(bool)
+    searched = _searched_rows(len(texts))
+    report(0.05, f"embedding {len(searched):,} rows to check the sentences against")
+    vectors = _unit(RowEmbeddings(explored.run_dir, texts, embed)(searched))
+    descriptions = []
+    for index, region in enumerate(regions):
+        report(0.1 + 0.9 * index / len(regions), f"describing {region.name}")
+        sentence = _sentence(backend, _prompt(region, texts, wrong))
+        if sentence is None:
+            continue
+        descriptions.append(_checked(region, sentence, backend, embed, vectors, searched,
+                                     wrong, len(texts)))
+    write_descriptions(explored.run_dir, [asdict(d) for d in descriptions])
+    report(1.0, f"described {len(descriptions)} of {len(regions)} regions")
+    return descriptions
+
+
+def describe_backend(name: str, *, model: str | None = None, base_url: str | None = None,
+                     api_key: str | None = None, timeout_s: float = 120.0) -> Backend:
+    """The generator that writes descriptions: a server or a model in this process (the
+    packaged SmolLM2 when ``name`` is transformers without a model); EDA writes none."""
+    spec = backend_spec(name)
+    if spec.source == "vocabulary":
+        raise SettingsError("EDA rewrites texts and cannot write a description; choose a "
+                            "language model (transformers, openai or vllm)")
+    if spec.source == "server":
+        return spec.build(base_url=base_url, model=model, api_key=api_key,
+                          timeout_s=timeout_s, concurrency=1, stream=False)
+    return spec.build(model=model or None)
+
+
+def read_region_descriptions(run_dir: Path) -> dict[tuple[str, str], Description]:
+    """{(kind, key): description} of the run's last ``describe_regions`` (empty: none)."""
+    return {(d["kind"], d["key"]): Description(**d) for d in read_descriptions(run_dir)}
+
+
+def _prompt(region: Region, texts: Sequence[str], wrong: np.ndarray) -> Prompt:
+    mistakes = region.rows[wrong[region.rows]][:EXAMPLE_ROWS]
+    examples = "\n".join(f"- {neutralise(texts[position], limit=EXAMPLE_CHARS)}"
+                         for position in mistakes)
+    request = REQUEST.format(examples=examples,
+                             terms=", ".join(region.terms[:5]) or "(none)")
+    return Prompt(text=f"User: {request}", messages=({"role": "user", "content": request},),
+                  task="describe", label=region.label, issue=region.topic, examples=(),
+                  mix_ratio=None, template="describe")
+
+
+def _sentence(backend: Backend, prompt: Prompt) -> str | None:
+    """The first sentence of the generator's answer (None: no usable sentence)."""
+    try:
+        completion = backend.generate([prompt], 1, SAMPLING)[0].raw
+    except (GenerationError, IndexError):
+        return None
+    text = completion.strip().strip("\"'“” ")
+    sentence = _SENTENCE_END.split(text, maxsplit=1)[0].strip().strip("\"'“” ")
+    words = sentence.split()
+    return sentence if 4 <= len(words) <= 50 else None
+
+
+def _checked(region: Region, sentence: str, backend: Backend, embed: Embed,
+             vectors: np.ndarray, searched: np.ndarray, wrong: np.ndarray,
+             pool_rows: int) -> Description:
+    query = _unit(np.asarray(embed([sentence]), dtype=np.float64))[0]
+    share = len(region.rows) / pool_rows
+    count = int(min(len(searched), max(MIN_RETRIEVED, round(share * len(searched)))))
+    nearest = searched[np.argsort(-(vectors @ query), kind="stable")[:count]]
+    base_rate = float(wrong[searched].mean())
+    error_rate = float(wrong[nearest].mean())
+    lift = error_rate / base_rate if base_rate else 0.0
+    p = fisher_p(int(wrong[nearest].sum()), count, int(wrong[searched].sum()), len(searched))
+    return Description(
+        kind=region.kind, key=region.key, sentence=sentence, backend=backend.name,
+        model=backend.model, packaged=_is_packaged(backend), retrieved=count,
+        retrieved_error_rate=round(error_rate, 4), base_rate=round(base_rate, 4),
+        lift=round(lift, 3), p=p,
+        in_region=round(float(np.isin(nearest, region.rows).mean()), 4),
+        kept=lift >= KEEP_LIFT and p <= KEEP_P)
+
+
+def _searched_rows(pool_rows: int) -> np.ndarray:
+    """The pool rows a sentence is checked against: all, or a seeded sample."""
+    if pool_rows <= RETRIEVAL_POOL:
+        return np.arange(pool_rows)
+    return np.sort(np.random.default_rng(0).choice(pool_rows, RETRIEVAL_POOL, replace=False))
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _is_packaged(backend: Backend) -> bool:
+    from topex_core.augmenter.generation.packaged import PACKAGED_NAME
+
+    return backend.name == "transformers" and PACKAGED_NAME in backend.model
