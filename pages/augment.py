@@ -37,17 +37,16 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
     explored = _explored(str(run_dir), explored_at(run_dir))
-    regions = {(region.kind, region.key): region for region in explored.regions()}
+    regions = {(region.kind, region.key): region for region in explored.by_evidence()}
     if not regions:
         st.success("This run has no error cluster or error slice to augment.")
         return None
     options = list(regions)
     remembered = st.session_state.get(state.TARGET)
     kind, key = st.selectbox(
-        "Target: an error cluster or an error slice", options, key="augment_target",
+        "Target: an error region, strongest first", options, key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
-        format_func=lambda target: f"{target[0]} {target[1]}: {regions[target].name}"
-        if target[0] == "cluster" else f"slice: {regions[target].name}")
+        format_func=lambda target: regions[target].title)
     st.session_state[state.TARGET] = (kind, key)
     return augment.TargetContext(explored, regions[(kind, key)])
 

@@ -3,6 +3,7 @@ slices with their statistics, and how much of the model's mistakes they hold."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,16 @@ from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
 from topex_app.work import long_work
 from topex_core import plots
+from topex_core.augmenter.describe import (
+    KEEP_LIFT,
+    TOP_REGIONS,
+    Description,
+    describe_backend,
+    describe_regions,
+    read_region_descriptions,
+)
+from topex_core.augmenter.generation.packaged import PACKAGED_NAME
+from topex_core.augmenter.generation.registry import BACKEND_SPECS, BACKENDS
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.explored import (
@@ -21,10 +32,10 @@ from topex_core.explorer.explored import (
     ExploredRun,
     Region,
     in_error_regions,
+    slice_terms,
 )
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
-from topex_core.records import ExploreResult
 from topex_core.rundir import explored_at, has_classifier, is_explored, read_words
 from topex_core.training.classifier import set_cpu_threads
 
@@ -34,6 +45,9 @@ DEFAULTS = ClusterConfig()
 SPACE_TITLES = {"logits": "Logits", "features": "Model features",
                 "both": "Logits + features"}
 PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
+EVIDENCE_ROWS = 10
+Q_HELP = ("Benjamini–Hochberg corrected Fisher test: a slice against its scope; a cluster "
+          "against every row (descriptive: its rows were kept for their mistakes)")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -88,26 +102,69 @@ def _explore_form(run_dir: Path) -> None:
         st.rerun()
 
 
-def _summary(meta: ExploreResult) -> None:
+def _summary(explored: ExploredRun) -> None:
+    meta = explored.explore
     cols = st.columns(5)
     cols[0].metric("Clusters", meta.clusters, help=f"method: {meta.method}; "
                    f"{meta.noise_points:,} points in no cluster")
     cols[1].metric("Error clusters", meta.error_clusters,
                    help=f"clusters in the {SPACE_TITLES[meta.space].lower()} space where most "
                         "rows are misclassified")
+    concepts = sum(isinstance(r, ErrorSlice) and r.is_concept for r in explored.regions())
     cols[2].metric("Error slices", meta.slices,
-                   help="words and phrases whose rows are misclassified more often than the "
-                        "rest (Fisher's exact test, Benjamini–Hochberg q ≤ 0.05)")
+                   help="words and phrases (and concepts: several words of one meaning) "
+                        "whose rows are misclassified more often than the rest (Fisher's "
+                        f"exact test, Benjamini–Hochberg q ≤ 0.05); {concepts} concepts")
     coverage = meta.coverage
     cols[3].metric("Mistakes covered", "—" if coverage is None else f"{coverage:.0%}",
                    help="share of the model's mistakes inside an error cluster or slice")
-    cols[4].metric("Pick", meta.picked_cluster if meta.picked_cluster is not None else "—")
-    if meta.mistakes:
-        st.info(f"Error clusters and slices hold **{coverage:.0%}** of the model's "
-                f"{meta.mistakes:,} mistakes ({meta.in_error_clusters:,} in error clusters, "
-                f"{meta.in_slices:,} in slices). {meta.reason}")
-    else:
+    target = explored.default_target()
+    cols[4].metric("Default target", "—" if target is None else target.title.split(":")[0],
+                   help="the strongest region by evidence; the reason is below")
+    if not meta.mistakes:
         st.success("The model makes no mistake on this pool.")
+        return
+    st.info(f"Error clusters and slices hold **{coverage:.0%}** of the model's "
+            f"{meta.mistakes:,} mistakes ({meta.in_error_clusters:,} in error clusters, "
+            f"{meta.in_slices:,} in slices). {meta.target_reason or meta.reason}")
+    if explored.slices_lead:
+        classes = len(explored.label_names)
+        why = (" With two classes the logits are one-dimensional, so clusters in them "
+               "separate little more than the two sides of the decision." if classes == 2
+               else "")
+        st.warning(f"The error clusters hold only {meta.in_error_clusters:,} of the "
+                   f"{meta.mistakes:,} mistakes; the slices and concepts hold "
+                   f"{meta.in_slices:,}, so they lead this page.{why}")
+
+
+def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
+    st.subheader("Regions by evidence")
+    evidence = explored.evidence()[:EVIDENCE_ROWS]
+    if not evidence:
+        return
+    regions = {(region.kind, region.key): region for region in explored.regions()}
+    table = pd.DataFrame({
+        "region": [regions[(e.kind, e.key)].title for e in evidence],
+        "rows": [e.rows for e in evidence], "mistakes": [e.errors for e in evidence],
+        "error_rate": [e.purity for e in evidence],
+        "explained": [round(e.explained) for e in evidence], "q": [e.q for e in evidence],
+        "description": [_kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence]})
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
+                                                      max_value=1.0, format="percent"),
+        "explained": st.column_config.NumberColumn(
+            "beyond base rate", help="mistakes more than the scope's error rate would put in "
+                                     "this many rows: what repairing the region can win"),
+        "q": st.column_config.NumberColumn("q", format="%.1e", help=Q_HELP),
+        "description": st.column_config.TextColumn(
+            "description", help="a sentence kept only when the rows nearest it fail more "
+                                "than the rest (Describe, below)")})
+
+
+def _kept_sentence(description: Description | None) -> str:
+    if description is None or not description.kept:
+        return ""
+    return description.sentence + (" (packaged SmolLM2)" if description.packaged else "")
 
 
 @st.fragment
@@ -165,18 +222,22 @@ def _slice_table(slices: pd.DataFrame) -> None:
                    "(Benjamini–Hochberg q ≤ 0.05).")
         return
     table = slices.assign(scope=slices["true_label"].replace("", "all rows")
-                          .where(slices["true_label"] == "", "true " + slices["true_label"]))
+                          .where(slices["true_label"] == "", "true " + slices["true_label"]),
+                          words=[len(slice_terms(row)) for row in slices.to_dict("records")])
     st.dataframe(
-        table[["term", "scope", "rows", "errors", "error_rate", "base_rate", "lift", "q",
-               "confusion", "example_ids"]], hide_index=True, width="stretch",
+        table[["term", "words", "scope", "rows", "errors", "error_rate", "base_rate", "lift",
+               "q", "confusion", "example_ids"]], hide_index=True, width="stretch",
         column_config={
+            "term": st.column_config.TextColumn(
+                "term or concept", help="a concept is several words of one meaning, found "
+                                        "as slices of one confusion and tested as one"),
+            "words": st.column_config.NumberColumn("words", help="terms in the concept"),
             "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
                                                           max_value=1.0, format="percent"),
             "base_rate": st.column_config.NumberColumn(
                 "base rate", format="percent", help="error rate of every row in the scope"),
             "lift": st.column_config.NumberColumn("lift", format="%.1f×"),
-            "q": st.column_config.NumberColumn(
-                "q", format="%.1e", help="Fisher's exact test, Benjamini–Hochberg corrected"),
+            "q": st.column_config.NumberColumn("q", format="%.1e", help=Q_HELP),
             "example_ids": st.column_config.TextColumn("misclassified rows")})
 
 
@@ -210,21 +271,42 @@ def _score_table(clusters: pd.DataFrame) -> None:
                  hide_index=True, width="stretch", column_config=column_config)
 
 
-def _slice_detail(points: pd.DataFrame, target: ErrorSlice) -> None:
-    st.subheader(f"Slice: {target.name}")
-    st.caption(f"{len(target.rows):,} rows contain “{target.term}” among {target.scope} · "
+def _slice_detail(points: pd.DataFrame, target: ErrorSlice,
+                  description: Description | None) -> None:
+    st.subheader(f"{'Concept' if target.is_concept else 'Slice'}: {target.name}")
+    holds = (f"one of {len(target.terms)} words" if target.is_concept
+             else f"“{target.term}”")
+    st.caption(f"{len(target.rows):,} rows contain {holds} among {target.scope} · "
                f"{target.error_rate:.0%} misclassified vs {target.base_rate:.0%} of the scope "
                f"({target.lift:.1f}×, q = {target.q:.1e}) · confusion {target.confusion}")
+    _description(target, description)
     members = points.iloc[target.rows]
     mistakes_first = members.sort_values(["correct", "max_prob"], ascending=[True, False])
     st.dataframe(mistakes_first[TEXT_COLUMNS], hide_index=True, width="stretch", height=360)
 
 
-def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster) -> None:
+def _description(target: Region, description: Description | None) -> None:
+    """The region's sentence with its check, and its terms beneath."""
+    if description is not None:
+        written = (f"written by {PACKAGED_NAME}, a 135M stand-in: check it against the rows"
+                   if description.packaged else f"written by {description.model}")
+        if description.kept:
+            st.markdown(f"**{description.sentence}**  \n:gray[{written}]")
+            st.caption(str(description.check))
+        else:
+            st.caption(f"Not shown as its description: “{description.sentence}” "
+                       f"({written}). {description.check}")
+    if target.terms:
+        st.caption("Terms: " + " · ".join(target.terms))
+
+
+def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster,
+                    description: Description | None) -> None:
     st.subheader(f"Cluster {target.key}: {target.name}")
     st.caption(f"{len(target.rows)} points · {target.error_rate:.0%} misclassified · "
                f"confusion {target.confusion or '—'} · true majority {target.true_majority}, "
                f"predicted majority {target.pred_majority}")
+    _description(target, description)
     left, right = st.columns([1, 2])
     if words.get(target.key):
         left.plotly_chart(plots.word_weights(words[target.key], title="Keywords"),
@@ -238,7 +320,7 @@ def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster) -> 
 
 
 def _choose_target(explored: ExploredRun) -> Region | None:
-    regions = {(region.kind, region.key): region for region in explored.regions()}
+    regions = {(region.kind, region.key): region for region in explored.by_evidence()}
     if not regions:
         return None
     options = list(regions)
@@ -247,15 +329,47 @@ def _choose_target(explored: ExploredRun) -> Region | None:
         st.session_state["explore_target"] = pending
     elif st.session_state.get("explore_target") not in options:
         remembered = st.session_state.get(state.TARGET)
-        picked = ("cluster", str(explored.explore.picked_cluster))
+        strongest = explored.default_target()
+        picked = (strongest.kind, strongest.key) if strongest is not None else options[0]
         st.session_state["explore_target"] = (remembered if remembered in options else
                                               picked if picked in options else options[0])
     kind, key = st.selectbox(
-        "Target: an error cluster or an error slice", options, key="explore_target",
-        format_func=lambda t: f"cluster {t[1]}: {regions[t].name}" if t[0] == "cluster"
-        else f"slice: {regions[t].name}")
+        "Target: an error region, strongest first", options, key="explore_target",
+        format_func=lambda t: regions[t].title)
     st.session_state[state.TARGET] = (kind, key)
     return regions[(kind, key)]
+
+
+def _describe_form(explored: ExploredRun) -> None:
+    """Describe the strongest regions with a language model."""
+    left, middle, right = st.columns(3)
+    name = left.selectbox("Generator", [b for b in BACKENDS if b != "eda"],
+                          key="describe_backend",
+                          index=0 if not os.environ.get("TOPEX_OPENAI_BASE_URL") else 1,
+                          format_func=lambda b: f"{b} — {BACKEND_SPECS[b].help}")
+    spec = BACKEND_SPECS[name]
+    base_url = (middle.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
+                                  key="describe_base_url",
+                                  placeholder="http://127.0.0.1:8000/v1")
+                if spec.source == "server" else None)
+    model = right.text_input("Model", os.environ.get("TOPEX_OPENAI_MODEL", "")
+                             if spec.source == "server" else "", key="describe_model",
+                             placeholder="" if spec.needs_model else PACKAGED_NAME,
+                             help=spec.model_help)
+    top = left.number_input("Regions", 1, 20, TOP_REGIONS, key="describe_top",
+                            help="how many of the strongest regions to describe")
+    if not st.button("Describe", key="describe_go"):
+        return
+    with long_work("Describing the strongest regions…", failed_label="Describing failed",
+                   first_step="loading the generator") as work:
+        set_cpu_threads()
+        backend = (resources.local_backend(name, model.strip()) if spec.source == "local"
+                   else describe_backend(name, model=model or None, base_url=base_url))
+        found = describe_regions(explored, backend, embed=resources.embedder(), top=int(top),
+                                 progress=work.progress)
+        work.done(f"Described {len(found)} regions; {sum(d.kept for d in found)} kept")
+    if not work.failed:
+        st.rerun()
 
 
 st.title("Explore")
@@ -266,17 +380,29 @@ if not is_explored(run_dir):
     st.stop()
 
 explored = _load(str(run_dir), explored_at(run_dir))
-_summary(explored.explore)
+descriptions = read_region_descriptions(run_dir)
+_summary(explored)
 target = _choose_target(explored)
 if target is not None:
     last_round_of(run_dir, target)
 _map_and_selection(explored.points, explored.clusters, target, explored.explore.space)
+_evidence_table(explored, descriptions)
+with st.expander("Describe the strongest regions in a sentence"):
+    st.caption("A language model reads each region's misclassified rows and terms and writes "
+               "one sentence; it is kept only when the rows nearest the sentence fail "
+               f"{KEEP_LIFT}× as often as the rest.")
+    _describe_form(explored)
 _uncovered(explored)
-_score_table(explored.clusters)
-_slice_table(explored.slices)
+if explored.slices_lead:
+    _slice_table(explored.slices)
+    _score_table(explored.clusters)
+else:
+    _score_table(explored.clusters)
+    _slice_table(explored.slices)
 if isinstance(target, ErrorCluster):
-    _cluster_detail(explored.points, _words(str(run_dir), explored_at(run_dir)), target)
+    _cluster_detail(explored.points, _words(str(run_dir), explored_at(run_dir)), target,
+                    descriptions.get((target.kind, target.key)))
 elif isinstance(target, ErrorSlice):
-    _slice_detail(explored.points, target)
+    _slice_detail(explored.points, target, descriptions.get((target.kind, target.key)))
 with st.expander("Explore again with other settings"):
     _explore_form(run_dir)

@@ -8,6 +8,7 @@ from pathlib import Path
 from conftest import make_run
 from streamlit.testing.v1 import AppTest
 
+from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CandidateChecks, CheckResult
 from topex_core.storage.store import Candidate, Store
 
@@ -32,7 +33,10 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     run, cluster = explored
     at = page(run)
     assert not at.exception
-    assert at.selectbox(key="augment_target").value == ("cluster", str(cluster))
+    # the default is the strongest region by evidence; the planted cluster is one choice
+    strongest = ExploredRun.load(run).default_target()
+    assert at.selectbox(key="augment_target").value == (strongest.kind, strongest.key)
+    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
     assert at.selectbox(key="augment_label").value == "billing"
     # no server configured: the packaged language model is the default, EDA the baseline
     assert at.selectbox(key="augment_backend").value == "transformers"
@@ -57,6 +61,7 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     assert states.loc[first, "status"] == "accepted"
     assert states.loc[last, "text"] == "an edited billing ticket"
     fresh = page(run)
+    fresh.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
     fresh.radio(key="augment_show").set_value("accepted").run()
     assert any(f"#{first}" in m.value for m in fresh.markdown)
     assert fresh.get("download_button")
@@ -64,8 +69,9 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
 
 def test_rewrite_mode_shows_its_sources_and_names_them_beside_each_candidate(
         explored) -> None:
-    run, _ = explored
+    run, cluster = explored
     at = page(run)
+    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
     at.radio(key="augment_mode").set_value("rewrite").run()
     assert not at.exception and not at.text_area  # no template: the source is the prompt
     sources = at.dataframe[0].value
@@ -104,6 +110,7 @@ def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None
                           "prediction", {"label": "shipping"},
                           ("the current model predicts shipping",)),)))])
     at = page(run)
+    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
     assert at.button(key="augment_bulk_accept_clean").label == "Accept 3 without warnings"
     at.button(key="augment_bulk_accept_clean").click().run()
     assert not at.exception, at.exception

@@ -40,12 +40,16 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
                                                 "Mistakes covered"]
     assert at.metric[1].value == "1" and at.metric[3].value == "100%"
     assert "hold **100%** of the model's 25 mistakes" in at.info[0].value
-    assert "only error cluster" in at.info[0].value
+    # the default target is the strongest region, and the page says why
     target = at.selectbox(key="explore_target").value
+    assert f"Picked cluster {target[1]}" in at.info[0].value
+    assert "mistakes more than its scope's error rate would give" in at.info[0].value
     assert target[0] == "cluster" and at.session_state["target"] == target
+    assert at.metric[4].label == "Default target" and at.metric[4].value == f"cluster {target[1]}"
     assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
     assert any("Error slices" in sub.value for sub in at.subheader)
-    assert "0 mistakes outside" in at.expander[0].label
+    assert any(sub.value == "Regions by evidence" for sub in at.subheader)
+    assert any("0 mistakes outside" in expander.label for expander in at.expander)
     at.radio(key="explore_color_by").set_value("correct").run()
     at.radio(key="explore_map_name").set_value("sparse_pca").run()
     assert not at.exception

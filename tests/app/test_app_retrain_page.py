@@ -8,6 +8,7 @@ from pathlib import Path
 from conftest import accept
 from streamlit.testing.v1 import AppTest
 
+from topex_core.explorer.explored import ExploredRun
 from topex_core.rounddir import list_rounds
 from topex_core.storage.store import Store
 
@@ -107,7 +108,9 @@ def test_a_round_leads_with_the_region_it_targeted(explored) -> None:
     at = page(run)
     at.button(key="retrain_go").click().run()  # head mode, with its control
     assert not at.exception, at.exception
-    assert any(m.value.startswith("**Target cluster: ") for m in at.markdown)
+    # samples that name no region count for the default target, the strongest region
+    strongest = ExploredRun.load(run).default_target()
+    assert any(m.value.startswith(f"**Target {strongest.kind}: ") for m in at.markdown)
     labels = [m.label for m in at.metric]
     assert labels[:4] == ["Target test rows", "Target accuracy", "Control",
                           "Samples vs control"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +84,48 @@ def test_rows_are_placed_and_assigned_as_the_pool_was(tmp_path: Path) -> None:
     assert (explored.assign(logits[180:190]) == points["cluster"]).all()
     far = np.full((1, 3), 50.0, np.float32)  # far outside every cluster's reach
     assert explored.assign(far)[0] == NOISE
+
+
+def test_a_concept_reaches_test_rows_with_any_of_its_terms(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    slices = pd.read_csv(run / SLICES_FILE, keep_default_na=False)
+    terms = ["delivery", "courier", "parcel", "tracking", "express", "fee", "refund"]
+    slices.loc[0, ["slice", "term", "terms"]] = [" + ".join(terms), " · ".join(terms),
+                                                 "; ".join(terms)]
+    slices.to_csv(run / SLICES_FILE, index=False)
+    pd.DataFrame({"slice": [" + ".join(terms)] * 25,
+                  "id": range(180, 205)}).to_parquet(run / "slice_rows.parquet")
+    with_test_split(run, [0, 70, 181])  # a billing row, a "parcel courier" row, a planted one
+    concept = ExploredRun.load(run).regions("slice")[0]
+    assert concept.is_concept and concept.terms == tuple(terms)
+    assert list(concept.test_rows) == [1, 2]
+    assert concept.name == ("delivery · courier · parcel · tracking · express +2 more · "
+                            "billing → shipping")
+    assert concept.title.startswith("concept: delivery · courier")
+    assert concept.topic == "delivery · courier · parcel · tracking · express"
+
+
+def test_a_run_explored_before_concepts_and_evidence_still_reads(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    pd.read_csv(run / SLICES_FILE).drop(columns=["terms"]).to_csv(run / SLICES_FILE,
+                                                                  index=False)
+    explore = json.loads((run / "explore.json").read_text())
+    for key in ("target_kind", "target_key", "target_name", "target_reason"):
+        explore.pop(key)
+    (run / "explore.json").write_text(json.dumps(explore))
+    explored = ExploredRun.load(run)
+    assert explored.regions("slice")[0].terms == ("delivery",)
+    # the default target falls back to the weighted score's cluster
+    assert explored.default_target().key == str(explored.explore.picked_cluster)
+    assert explored.by_evidence()[0].kind in ("cluster", "slice")
+
+
+def test_slices_lead_when_error_clusters_hold_few_mistakes(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    explored = ExploredRun.load(run)
+    assert not explored.slices_lead  # the planted cluster holds every mistake
+    few = replace(explored, explore=replace(explored.explore, in_error_clusters=2))
+    assert few.slices_lead

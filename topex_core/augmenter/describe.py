@@ -53,19 +53,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
 
 
 @dataclass(frozen=True)
-class Description:
-    """One region's sentence and its check. ``retrieved``: rows nearest the sentence;
-    ``retrieved_error_rate`` against ``base_rate`` (the rows searched), their ratio
-    ``lift`` and the chance ``p`` of that many mistakes among them; ``in_region``: share
-    of the retrieved rows inside the region; ``kept``: lift ≥ KEEP_LIFT and p ≤ KEEP_P;
-    ``packaged``: written by the packaged SmolLM2."""
+class SentenceCheck:
+    """How a sentence fares against the rows: the ``retrieved`` rows nearest it are
+    ``retrieved_error_rate`` misclassified against ``base_rate`` of the rows searched,
+    ``lift`` times, with ``p`` the chance of that many mistakes among them; ``in_region``:
+    share of the retrieved rows inside the region; ``kept``: lift ≥ KEEP_LIFT at p ≤ KEEP_P."""
 
-    kind: str
-    key: str
-    sentence: str
-    backend: str
-    model: str
-    packaged: bool
     retrieved: int
     retrieved_error_rate: float
     base_rate: float
@@ -74,15 +67,65 @@ class Description:
     in_region: float
     kept: bool
 
-    @property
-    def check(self) -> str:
-        """The check in words, for the page and the CLI."""
-        verdict = ("kept" if self.kept
-                   else f"not kept (needs {KEEP_LIFT}× at p ≤ {KEEP_P})")
+    def __str__(self) -> str:
+        verdict = "kept" if self.kept else f"not kept (needs {KEEP_LIFT}× at p ≤ {KEEP_P})"
         return (f"The {self.retrieved} rows nearest this sentence are "
                 f"{self.retrieved_error_rate:.0%} misclassified against {self.base_rate:.0%} "
                 f"of the rows searched ({self.lift:.1f}×, p = {self.p:.1e}; "
                 f"{self.in_region:.0%} of them in the region): {verdict}.")
+
+
+@dataclass(frozen=True)
+class Description:
+    """One region's sentence, who wrote it (``packaged``: the packaged SmolLM2) and how it
+    fared against the rows."""
+
+    kind: str
+    key: str
+    sentence: str
+    backend: str
+    model: str
+    packaged: bool
+    check: SentenceCheck
+
+    @property
+    def kept(self) -> bool:
+        return self.check.kept
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, payload: dict) -> Description:
+        return cls(**{**payload, "check": SentenceCheck(**payload["check"])})
+
+
+class SentenceChecker:
+    """Checks sentences against one explored run's rows, embedded once (see the module)."""
+
+    def __init__(self, explored: ExploredRun, embed: Embed) -> None:
+        texts = point_texts(explored.points)
+        self.embed = embed
+        self.wrong = ~explored.points["correct"].to_numpy(bool)
+        self.searched = _searched_rows(len(texts))
+        self.vectors = _unit(RowEmbeddings(explored.run_dir, texts, embed)(self.searched))
+
+    def __call__(self, region: Region, sentence: str) -> SentenceCheck:
+        query = _unit(np.asarray(self.embed([sentence]), dtype=np.float64))[0]
+        searched, wrong = self.searched, self.wrong
+        share = len(region.rows) / len(wrong)
+        count = int(min(len(searched), max(MIN_RETRIEVED, round(share * len(searched)))))
+        nearest = searched[np.argsort(-(self.vectors @ query), kind="stable")[:count]]
+        base_rate = float(wrong[searched].mean())
+        error_rate = float(wrong[nearest].mean())
+        lift = error_rate / base_rate if base_rate else 0.0
+        p = fisher_p(int(wrong[nearest].sum()), count, int(wrong[searched].sum()),
+                     len(searched))
+        return SentenceCheck(
+            retrieved=count, retrieved_error_rate=round(error_rate, 4),
+            base_rate=round(base_rate, 4), lift=round(lift, 3), p=p,
+            in_region=round(float(np.isin(nearest, region.rows).mean()), 4),
+            kept=lift >= KEEP_LIFT and p <= KEEP_P)
 
 
 def describe_regions(explored: ExploredRun, backend: Backend, *, embed: Embed,
@@ -98,20 +141,19 @@ def describe_regions(explored: ExploredRun, backend: Backend, *, embed: Embed,
         raise SettingsError(f"describe at least one region, got top={top}")
     regions = explored.by_evidence()[:top]
     report = progress or (lambda fraction, message: None)
+    report(0.05, "embedding the rows to check the sentences against")
+    check = SentenceChecker(explored, embed)
     texts = point_texts(explored.points)
-    wrong = ~explored.points["correct"].to_numpy(bool)
-    searched = _searched_rows(len(texts))
-    report(0.05, f"embedding {len(searched):,} rows to check the sentences against")
-    vectors = _unit(RowEmbeddings(explored.run_dir, texts, embed)(searched))
     descriptions = []
     for index, region in enumerate(regions):
         report(0.1 + 0.9 * index / len(regions), f"describing {region.name}")
-        sentence = _sentence(backend, _prompt(region, texts, wrong))
-        if sentence is None:
-            continue
-        descriptions.append(_checked(region, sentence, backend, embed, vectors, searched,
-                                     wrong, len(texts)))
-    write_descriptions(explored.run_dir, [asdict(d) for d in descriptions])
+        sentence = _sentence(backend, _prompt(region, texts, check.wrong))
+        if sentence is not None:
+            descriptions.append(Description(
+                kind=region.kind, key=region.key, sentence=sentence, backend=backend.name,
+                model=backend.model, packaged=_is_packaged(backend),
+                check=check(region, sentence)))
+    write_descriptions(explored.run_dir, [d.to_json() for d in descriptions])
     report(1.0, f"described {len(descriptions)} of {len(regions)} regions")
     return descriptions
 
@@ -132,7 +174,7 @@ def describe_backend(name: str, *, model: str | None = None, base_url: str | Non
 
 def read_region_descriptions(run_dir: Path) -> dict[tuple[str, str], Description]:
     """{(kind, key): description} of the run's last ``describe_regions`` (empty: none)."""
-    return {(d["kind"], d["key"]): Description(**d) for d in read_descriptions(run_dir)}
+    return {(d["kind"], d["key"]): Description.from_json(d) for d in read_descriptions(run_dir)}
 
 
 def _prompt(region: Region, texts: Sequence[str], wrong: np.ndarray) -> Prompt:
@@ -156,26 +198,6 @@ def _sentence(backend: Backend, prompt: Prompt) -> str | None:
     sentence = _SENTENCE_END.split(text, maxsplit=1)[0].strip().strip("\"'“” ")
     words = sentence.split()
     return sentence if 4 <= len(words) <= 50 else None
-
-
-def _checked(region: Region, sentence: str, backend: Backend, embed: Embed,
-             vectors: np.ndarray, searched: np.ndarray, wrong: np.ndarray,
-             pool_rows: int) -> Description:
-    query = _unit(np.asarray(embed([sentence]), dtype=np.float64))[0]
-    share = len(region.rows) / pool_rows
-    count = int(min(len(searched), max(MIN_RETRIEVED, round(share * len(searched)))))
-    nearest = searched[np.argsort(-(vectors @ query), kind="stable")[:count]]
-    base_rate = float(wrong[searched].mean())
-    error_rate = float(wrong[nearest].mean())
-    lift = error_rate / base_rate if base_rate else 0.0
-    p = fisher_p(int(wrong[nearest].sum()), count, int(wrong[searched].sum()), len(searched))
-    return Description(
-        kind=region.kind, key=region.key, sentence=sentence, backend=backend.name,
-        model=backend.model, packaged=_is_packaged(backend), retrieved=count,
-        retrieved_error_rate=round(error_rate, 4), base_rate=round(base_rate, 4),
-        lift=round(lift, 3), p=p,
-        in_region=round(float(np.isin(nearest, region.rows).mean()), 4),
-        kept=lift >= KEEP_LIFT and p <= KEEP_P)
 
 
 def _searched_rows(pool_rows: int) -> np.ndarray:

@@ -7,7 +7,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 from topex_core.config import runs_dir
@@ -145,7 +144,7 @@ def describe(args: argparse.Namespace) -> int:
     descriptions = describe_regions(explored, backend, embed=SentenceEmbedder(), top=args.top,
                                     progress=_stderr_progress("describe"))
     for description in descriptions:
-        print(json.dumps({**asdict(description), "check": description.check},
+        print(json.dumps({**description.to_json(), "verdict": str(description.check)},
                          ensure_ascii=False))
     return 0
 

@@ -52,6 +52,8 @@ from topex_core.rundir import (
 )
 
 REGION_KINDS = ("cluster", "slice")
+NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
+FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not lead
 __all__ = ["MAP_NAMES", "NOISE", "REGION_KINDS", "ErrorCluster", "ErrorSlice", "ExploredRun",
            "Region", "in_error_regions"]
 
@@ -95,6 +97,13 @@ class Region:
         return self.confusion.split(" → ")[1] if " → " in self.confusion else None
 
     @property
+    def title(self) -> str:
+        """How the pages list it: "cluster 3: …", "concept: …" or "slice: …"."""
+        if self.kind == "cluster":
+            return f"cluster {self.key}: {self.name}"
+        return f"{'concept' if len(self.terms) > 1 else 'slice'}: {self.name}"
+
+    @property
     def cluster(self) -> int | None:
         return int(self.key) if self.kind == "cluster" else None
 
@@ -136,6 +145,12 @@ class ErrorSlice(Region):
     def is_concept(self) -> bool:
         """Whether several terms of one meaning make this slice (``concepts``)."""
         return len(self.terms) > 1
+
+    @property
+    def topic(self) -> str:
+        """What the rows are about: the term, or a concept's first ``NAMED_TERMS`` terms
+        (what prompts call the issue)."""
+        return " · ".join(self.terms[:NAMED_TERMS]) if self.is_concept else super().topic
 
     @property
     def scope(self) -> str:
@@ -240,6 +255,16 @@ class ExploredRun:
         """Every region, strongest first on one scale of evidence (``evidence``)."""
         regions = {(region.kind, region.key): region for region in self.regions()}
         return [regions[(e.kind, e.key)] for e in self.evidence()]
+
+    @property
+    def slices_lead(self) -> bool:
+        """Whether the error slices hold the mistakes the error clusters miss: the clusters
+        hold under ``FEW_IN_CLUSTERS`` of them and the slices more (typical of two classes,
+        whose logits are one-dimensional)."""
+        explore = self.explore
+        return (explore.mistakes > 0
+                and explore.in_error_clusters < FEW_IN_CLUSTERS * explore.mistakes
+                and explore.in_slices > explore.in_error_clusters)
 
     def evidence(self) -> list[Evidence]:
         """The evidence of every region, strongest first."""
@@ -357,10 +382,14 @@ def slice_terms(row: dict) -> tuple[str, ...]:
 
 
 def slice_name(row: dict) -> str:
-    """``oil (true Business) · Business → World``: the term, its scope when it is one
-    label's rows, and the confusion its mistakes carry."""
+    """``oil (true Business) · Business → World``: the term (a concept's first
+    ``NAMED_TERMS`` terms, and how many more), its scope when it is one label's rows, and
+    the confusion its mistakes carry."""
+    terms = slice_terms(row)
+    topic = (str(row["term"]) if len(terms) <= NAMED_TERMS
+             else f"{' · '.join(terms[:NAMED_TERMS])} +{len(terms) - NAMED_TERMS} more")
     scope = f" (true {row['true_label']})" if row["true_label"] else ""
-    return f"{row['term']}{scope} · {row['confusion']}"
+    return f"{topic}{scope} · {row['confusion']}"
 
 
 def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,

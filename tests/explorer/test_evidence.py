@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pandas as pd
+
+from topex_core.explorer.evidence import rank_by_evidence
+
+CLUSTER_COLUMNS = ["cluster", "size", "errors", "is_error_cluster"]
+
+
+def _clusters(*rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+
+
+def _slices(*rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["slice", "rows", "errors", "base_rate", "q"])
+
+
+def _rank(clusters: pd.DataFrame, slices: pd.DataFrame, rows: int = 6_000,
+          errors: int = 600):
+    return rank_by_evidence(
+        clusters, slices, {str(c): f"cluster words {c}" for c in clusters["cluster"]},
+        {s: f"{s} words" for s in slices["slice"]}, rows=rows, errors=errors)
+
+
+def test_a_slice_explaining_more_mistakes_beats_a_tight_small_cluster() -> None:
+    """The held-out case: cluster 23 (19 rows, all wrong) against the comedy slice (225
+    rows, 160 wrong at a 10% base)."""
+    ranked = _rank(_clusters((23, 19, 18, True), (4, 300, 40, False)),
+                   _slices(("comedy | negative", 225, 160, 0.1, 7e-59)))
+    assert [(e.kind, e.key) for e in ranked] == [("slice", "comedy | negative"),
+                                                 ("cluster", "23")]
+    assert ranked[0].explained == 160 - 22.5 and ranked[0].purity == 160 / 225
+    assert ranked[1].explained == 18 - 19 * 0.1 and ranked[1].q < 1e-10
+    reason = ranked[0].reason(ranked[1])
+    assert reason.startswith("Picked the slice “comedy | negative words”: 160 of its 225 rows")
+    assert "138 mistakes more than its scope's error rate would give" in reason
+    assert "the most of any region where most rows fail" in reason
+    assert "Next: cluster words 23 (16 more than its rate, 95% misclassified)" in reason
+
+
+def test_regions_where_most_rows_fail_come_before_wide_diffuse_ones() -> None:
+    ranked = _rank(_clusters((1, 40, 36, True)),
+                   _slices(("the", 3_000, 450, 0.1, 1e-20),  # 150 beyond the base, 15%
+                           ("noise", 30, 6, 0.1, 0.3)))  # not significant: last
+    assert [e.key for e in ranked] == ["1", "the", "noise"]
+    assert [e.tier for e in ranked] == [0, 1, 2]
+    assert "none has most of its rows misclassified" in ranked[1].reason(None)
+    assert "no region is significant" in ranked[2].reason(None)
+
+
+def test_concepts_are_called_concepts_and_nothing_ranks_empty() -> None:
+    ranked = _rank(_clusters(), _slices(("comedy + funny | negative", 50, 45, 0.1, 1e-30)))
+    assert ranked[0].reason(None).startswith("Picked the concept")
+    assert _rank(_clusters(), _slices()) == []
