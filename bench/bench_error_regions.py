@@ -5,16 +5,30 @@ whether planted errors are found and named.
     python bench/bench_error_regions.py                      # every dataset below
     python bench/bench_error_regions.py --only trec planted_flip
     python bench/bench_error_regions.py --only hans planted_flip --space logits features both
+    python bench/bench_error_regions.py --only planted_concept --concepts off  # term slices
+    python bench/bench_error_regions.py --describe   # and a checked sentence per region
 
 Datasets (read from ../shared/datasets, never copied): the embedded demo, TREC, AG News,
-HANS (a seeded 6,000-row sample of its 24,000 pairs), and two planted sets built here:
+AG News Business vs Sci/Tech (``ag_news_two``, two classes), HANS (a seeded 6,000-row
+sample of its 24,000 pairs), and three planted sets built here:
 
 - ``planted_flip``: AG News World vs Business (two classes) with the label of every text
-  mentioning "oil" flipped: a topical systematic error.
-- ``planted_rare``: AG News (four classes) where the Sci/Tech texts mentioning "nasa" or
-  "space" (a rare sub-topic, 103 rows) are labelled World, except those in the 1,000-row
-  training sample: a sub-topic whose labelling the model never saw. (Relabelled in the
-  training sample too, the model learned it: 86 of 107 predicted World, no error region.)
+  mentioning "oil" flipped: a topical systematic error, written with one word.
+- ``planted_rare``: AG News (four classes) where the Sci/Tech texts about space (one of
+  twelve words: "nasa", "space", "mars", "planet", "shuttle", …; a rare sub-topic, 122
+  rows) are labelled World, except those in the 1,000-row training sample: a sub-topic
+  whose labelling the model never saw. (Relabelled in the training sample too, the model
+  learned it: 86 of 107 predicted World, no error region.)
+- ``planted_concept``: AG News where the Sports texts about baseball (one of eleven words:
+  "baseball", "yankees", "red sox", "inning", "pitcher", …) are labelled Business, outside
+  the training sample: a flipped topic written with several words.
+
+For the planted sets, the planted mistakes are the misclassified rows with a planted word
+(and the planted label); each of the first three slices and the first three regions by
+evidence (the default target first) is scored by its F1 against them and whether its name
+holds a word of the planted ones ("sox" of "red sox"). ``--describe`` has the packaged
+SmolLM2 describe the five strongest regions and reports how many sentences the check kept
+and how much their retrieved rows fail beyond the base rate.
 
 Each dataset: fine-tune MiniLM on 1,000 rows (3 epochs, seed 0; cached by content),
 explore with default settings, then measure on the pool (one JSON line per dataset):
@@ -22,7 +36,7 @@ error recall (share of misclassified rows inside an error cluster or slice; also
 its own), purity (share of rows inside them that are misclassified), name support (share
 of error-cluster keywords found in ≥ 2 of their cluster's texts), name coverage (mean
 share of an error cluster's texts containing one of its keywords), the explorer's time,
-and for planted sets the rank of the first slice whose term names the planted topic.
+and for planted sets how well the first regions hold the planted mistakes (below).
 With ``--space``, each dataset is explored in each of the given spaces (``explorer.space``)
 from the same fitted model, one JSON line each.
 """
@@ -38,12 +52,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from topex_core.augmenter.describe import describe_backend, describe_regions
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.data.texts import point_texts
+from topex_core.explorer.concepts import ConceptConfig
 from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.explorer.slices import SliceConfig
 from topex_core.explorer.space import SPACES
 from topex_core.explorer.terms import phrases
 from topex_core.rundir import read_explore, read_points, read_slices
@@ -126,6 +143,8 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
         "purity_slices": _share(wrong & in_slices, in_slices),
         "recall_at_purity_60": _recall_at_purity(points, clusters, error_ids, members, wrong,
                                                  0.6),
+        "recall_clusters_at_purity_60": _recall_at_purity(points, clusters, error_ids, {},
+                                                          wrong, 0.6),
         "name_support": round(float(np.mean(support)), 3) if support else None,
         "name_coverage": round(float(np.mean(coverage)), 3) if coverage else None,
         "no_shared_wording": int((clusters.loc[clusters["is_error_cluster"], "keywords"]
@@ -151,7 +170,7 @@ def planted_found(run_dir: Path, name: str) -> dict:
                & ~points["correct"].to_numpy(bool))
     if planted_label is not None:
         planted &= (points["label"].astype(str) == planted_label).to_numpy()
-    words = set(PLANTED_WORDS[name])
+    words = {token for word in PLANTED_WORDS[name] for token in word.split()}
 
     def found(region) -> dict:
         inside = np.zeros(len(points), bool)
@@ -159,11 +178,26 @@ def planted_found(run_dir: Path, name: str) -> dict:
         hits = int((inside & planted).sum())
         return {"region": region.name, "rows": int(inside.sum()),
                 "f1": round(2 * hits / (inside.sum() + planted.sum()), 3),
-                "named": bool(words & set(region.terms))}
+                "named": bool(words & {token for term in region.terms
+                                       for token in term.split()})}
 
     return {"planted_mistakes": int(planted.sum()),
             "first_slices": [found(region) for region in explored.regions("slice")[:3]],
             "first_regions": [found(region) for region in explored.by_evidence()[:3]]}
+
+
+def described(run_dir: Path, describer, embedder) -> dict:
+    """How many of the five strongest regions' sentences the check kept, and how much the
+    rows they retrieve fail against the rows searched."""
+    started = time.perf_counter()
+    found = describe_regions(ExploredRun.load(run_dir), describer, embed=embedder)
+    kept = [d for d in found if d.kept]
+    return {"written": len(found), "kept": len(kept),
+            "kept_lift_min": min((d.check.lift for d in kept), default=None),
+            "kept_lift_mean": round(float(np.mean([d.check.lift for d in kept])), 2)
+            if kept else None,
+            "sentences": [(d.sentence, d.check.lift, d.kept) for d in found],
+            "describe_s": round(time.perf_counter() - started, 1)}
 
 
 def _recall_at_purity(points: pd.DataFrame, clusters: pd.DataFrame, error_ids: pd.Series,
@@ -193,7 +227,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=names, choices=names)
     parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
+    parser.add_argument("--concepts", default="on", choices=["on", "off"],
+                        help="off: term slices only, as before concepts")
+    parser.add_argument("--describe", action="store_true",
+                        help="describe the five strongest regions with the packaged SmolLM2")
     args = parser.parse_args()
+    describer = describe_backend("transformers") if args.describe else None
     threads = set_cpu_threads()
     embedder = SentenceEmbedder()
     embedder(["warm-up"])
@@ -207,8 +246,13 @@ def main() -> None:
                       test_size=0.0 if kept_out else DEFAULT_TEST_SIZE)
             for space in args.space:
                 start = time.perf_counter()
-                explore_run(run_dir, ExploreConfig(space=space), embed=embedder)
+                slice_config = SliceConfig(concepts=None if args.concepts == "off"
+                                           else ConceptConfig())
+                explore_run(run_dir, ExploreConfig(space=space, slices=slice_config),
+                            embed=embedder)
                 result = measure(run_dir, name, time.perf_counter() - start)
+                if describer is not None:
+                    result["descriptions"] = described(run_dir, describer, embedder)
                 print(json.dumps({**result, "threads": threads, "machine": machine_line()},
                                  ensure_ascii=False), flush=True)
 

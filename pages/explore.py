@@ -145,11 +145,14 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
     regions = {(region.kind, region.key): region for region in explored.regions()}
     table = pd.DataFrame({
         "region": [regions[(e.kind, e.key)].title for e in evidence],
+        "description": [_kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence],
         "rows": [e.rows for e in evidence], "mistakes": [e.errors for e in evidence],
         "error_rate": [e.purity for e in evidence],
-        "explained": [round(e.explained) for e in evidence], "q": [e.q for e in evidence],
-        "description": [_kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence]})
+        "explained": [round(e.explained) for e in evidence], "q": [e.q for e in evidence]})
+    if not any(table["description"]):
+        table = table.drop(columns=["description"])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "region": st.column_config.TextColumn("region", width="large"),
         "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
                                                       max_value=1.0, format="percent"),
         "explained": st.column_config.NumberColumn(
@@ -157,8 +160,9 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
                                      "this many rows: what repairing the region can win"),
         "q": st.column_config.NumberColumn("q", format="%.1e", help=Q_HELP),
         "description": st.column_config.TextColumn(
-            "description", help="a sentence kept only when the rows nearest it fail more "
-                                "than the rest (Describe, below)")})
+            "description", width="medium",
+            help="a sentence kept only when the rows nearest it fail more than the rest "
+                 "(Describe, below)")})
 
 
 def _kept_sentence(description: Description | None) -> str:

@@ -3,8 +3,10 @@ one, and the packaged SmolLM2 describing a planted run end to end."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import hashing_embed, make_run
 
@@ -37,11 +39,21 @@ def test_a_sentence_is_kept_only_when_the_rows_it_retrieves_fail_more(planted) -
     assert about.kept and about.retrieved == 50 and about.lift >= KEEP_LIFT
     assert about.retrieved_error_rate == 0.5 and about.base_rate == pytest.approx(25 / 205,
                                                                                   abs=1e-4)
-    assert about.in_region > 0.4 and about.p < 1e-6
+    assert about.in_region == 0.5 and about.found == 1.0 and about.p < 1e-6
     assert "kept" in str(about) and "50 rows nearest" in str(about)
     elsewhere = check(region, "screen battery wifi problems")
     assert not elsewhere.kept and elsewhere.retrieved_error_rate < about.retrieved_error_rate
     assert "not kept (needs 1.5×" in str(elsewhere)
+
+
+def test_failing_rows_elsewhere_do_not_keep_a_sentence_about_something_else(planted) -> None:
+    """A region of correct rows beside the planted mistakes: a sentence that retrieves the
+    mistakes fails more than the base, but finds none of the region's rows."""
+    check = SentenceChecker(planted, hashing_embed)
+    region = planted.default_target()
+    correct_rows = replace(region, rows=np.arange(0, 30))  # "card payment invoice" rows
+    elsewhere = check(correct_rows, "express delivery fee refund requests")
+    assert elsewhere.lift >= KEEP_LIFT and elsewhere.found == 0.0 and not elsewhere.kept
 
 
 def test_eda_writes_no_description_and_settings_are_checked(planted) -> None:

@@ -18,7 +18,9 @@ unless its error rate is at least ``SCOPE_GAIN`` times that slice's ("oil prices
 "oil", or "oil" among true-Business rows inside "oil": a part says more only when it
 fails more); so is one whose mistakes lie (≥ ``max_overlap``) inside a kept slice that
 fails more often ("oil" beside "oil" among true-Business rows, when those hold its
-mistakes: the wider slice adds correct rows, not mistakes).
+mistakes: the wider slice adds correct rows, not mistakes). When the better-ranked slice is
+the wider one, the part that holds its mistakes and fails ``SCOPE_GAIN`` times as often
+replaces it.
 
 Slices of one confusion whose terms belong together group into a *concept*
 (``concepts``): one region of the rows with any of its terms, tested again as a whole in
@@ -135,28 +137,35 @@ def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.n
     tests["q"] = stats.false_discovery_control(tests["p"].to_numpy(), method="bh")
     kept = tests[(tests["q"] <= config.alpha) & (tests["lift"] >= config.min_lift)]
     kept = kept.sort_values(["p", "lift"], ascending=[True, False])
-    term_slices = _distinct([_term_slice(test, counts, scopes, terms, true_ids, pred_ids,
+    in_scope = [scopes[scope].toarray().ravel() > 0 for scope in range(scopes.shape[0])]
+    term_slices = _distinct([_term_slice(test, counts, in_scope, terms, true_ids, pred_ids,
                                          list(label_names))
                              for test in kept.head(20 * config.max_slices)
                              .itertuples(index=False)], wrong, config.max_overlap)
     vocabulary = {str(term): index for index, term in enumerate(terms)}
-    concepts = (concepts_of(term_slices, wrong, partial(_rows_of, counts, scopes, wrong,
+    concepts = (concepts_of(term_slices, wrong, partial(_rows_of, counts, in_scope, wrong,
                                                         vocabulary),
                             embed=embed, embed_rows=embed_rows, config=config.concepts)
                 if config.concepts is not None else [])
-    # the concepts join the run's family of tests: every q is corrected again with them
-    q = stats.false_discovery_control(np.r_[tests["p"].to_numpy(), [c.p for c in concepts]],
-                                      method="bh")
-    q_of_term = dict(zip(zip(tests["scope"], tests["term_index"], strict=True),
-                         q[:len(tests)], strict=True))
-    found = [replace(s, q=float(q_of_term[(s.scope, vocabulary[s.terms[0]])]))
-             for s in term_slices]
-    found += [replace(c, q=float(value)) for c, value in zip(concepts, q[len(tests):],
-                                                             strict=True)]
+    found = _corrected(term_slices, concepts, tests, vocabulary)
     found = [s for s in found if s.q <= config.alpha and s.lift >= config.min_lift]
     found = _distinct(sorted(found, key=lambda s: (s.p, -s.lift)), wrong, config.max_overlap)
     return _table(found[:config.max_slices], list(label_names), np.asarray(row_ids), wrong,
                   config.examples)
+
+
+def _corrected(term_slices: list[FoundSlice], concepts: list[FoundSlice], tests: pd.DataFrame,
+               vocabulary: dict[str, int]) -> list[FoundSlice]:
+    """Term slices and concepts with their q-values: the concepts join the run's family of
+    tests, so every q is corrected again with them."""
+    q = stats.false_discovery_control(np.r_[tests["p"].to_numpy(), [c.p for c in concepts]],
+                                      method="bh")
+    q_of_term = dict(zip(zip(tests["scope"], tests["term_index"], strict=True),
+                         q[:len(tests)], strict=True))
+    return ([replace(s, q=float(q_of_term[(s.scope, vocabulary[s.terms[0]])]))
+             for s in term_slices]
+            + [replace(c, q=float(value)) for c, value in zip(concepts, q[len(tests):],
+                                                              strict=True)])
 
 
 def _scope_indicators(true_ids: np.ndarray, n_labels: int, per_label: bool) -> sparse.csr_matrix:
@@ -188,22 +197,23 @@ def _fisher_tests(counts: sparse.csc_matrix, scopes: sparse.csr_matrix, wrong: n
                          "scope_errors": scope_errors[scope].astype(int)})
 
 
-def _rows_of(counts: sparse.csc_matrix, scopes: sparse.csr_matrix, wrong: np.ndarray,
+def _rows_of(counts: sparse.csc_matrix, in_scope: list[np.ndarray], wrong: np.ndarray,
              vocabulary: dict[str, int], terms: tuple[str, ...], scope: int
              ) -> tuple[np.ndarray, int, int]:
-    """(positions of ``scope``'s rows with any of ``terms``, the scope's rows, its mistakes)."""
-    in_scope = scopes[scope].toarray().ravel() > 0
+    """(positions of ``scope``'s rows with any of ``terms``, the scope's rows, its mistakes);
+    ``in_scope``: (N,) bool per scope."""
     has_term = np.asarray(counts[:, [vocabulary[term] for term in terms]].sum(axis=1)).ravel()
-    return (np.flatnonzero(in_scope & (has_term > 0)), int(in_scope.sum()),
-            int((in_scope & wrong).sum()))
+    return (np.flatnonzero(in_scope[scope] & (has_term > 0)), int(in_scope[scope].sum()),
+            int((in_scope[scope] & wrong).sum()))
 
 
-def _term_slice(test, counts: sparse.csc_matrix, scopes: sparse.csr_matrix, terms: np.ndarray,
+def _term_slice(test, counts: sparse.csc_matrix, in_scope: list[np.ndarray], terms: np.ndarray,
                 true_ids: np.ndarray, pred_ids: np.ndarray,
                 label_names: list[str]) -> FoundSlice:
     """The slice of one (scope, term) test: its rows and the confusion of its mistakes."""
-    in_scope = scopes[test.scope].toarray().ravel() > 0
-    positions = np.flatnonzero(in_scope & (counts[:, test.term_index].toarray().ravel() > 0))
+    column = counts[:, test.term_index]
+    positions = column.indices[in_scope[test.scope][column.indices]]
+    positions.sort()
     mistakes = positions[true_ids[positions] != pred_ids[positions]]
     return FoundSlice((str(terms[test.term_index]),), int(test.scope), positions,
                       int(test.errors), int(test.scope_rows), int(test.scope_errors),
@@ -216,8 +226,11 @@ def _distinct(found: list[FoundSlice], wrong: np.ndarray,
     """``found`` (best first) without the slices that say again what a better one says."""
     chosen: list[FoundSlice] = []
     for candidate in found:
-        if not any(_repeats(candidate, other, wrong, max_overlap) for other in chosen):
-            chosen.append(candidate)
+        if any(_repeats(candidate, other, wrong, max_overlap) for other in chosen):
+            continue
+        chosen = [other for other in chosen
+                  if not _narrows(candidate, other, wrong, max_overlap)]
+        chosen.append(candidate)
     return chosen
 
 
@@ -252,6 +265,20 @@ def _repeats(candidate: FoundSlice, kept: FoundSlice, wrong: np.ndarray,
     mistakes = candidate.positions[wrong[candidate.positions]]
     held = np.isin(mistakes, kept.positions).mean() if len(mistakes) else 0.0
     return held >= max_overlap and candidate.error_rate < kept.error_rate
+
+
+def _narrows(candidate: FoundSlice, wider: FoundSlice, wrong: np.ndarray,
+             max_overlap: float) -> bool:
+    """Whether ``candidate`` lies inside ``wider``, fails ``SCOPE_GAIN`` times as often and
+    holds its mistakes (≥ ``max_overlap`` each): the same failure, said more precisely, so
+    it replaces the wider slice ("innings" among true-Business rows for "innings")."""
+    if candidate.error_rate < SCOPE_GAIN * wider.error_rate:
+        return False
+    if np.isin(candidate.positions, wider.positions).mean() < max_overlap:
+        return False
+    wider_mistakes = wider.positions[wrong[wider.positions]]
+    return (len(wider_mistakes) > 0
+            and np.isin(wider_mistakes, candidate.positions).mean() >= max_overlap)
 
 
 def _confusion(true_ids: np.ndarray, pred_ids: np.ndarray, label_names: list[str]) -> str:
