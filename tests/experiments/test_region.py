@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hashing_embed, make_run
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.experiments.folder import ExperimentError
@@ -15,10 +16,12 @@ from topex_core.experiments.region import (
     oracle_positions,
     random_positions,
     region_columns,
+    target_region,
 )
 from topex_core.experiments.report import region_table
 from topex_core.experiments.samples import POOL_BACKEND, rows_as_samples
-from topex_core.explorer.explored import Region
+from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.explorer.pipeline import explore_run
 
 
 def region(rows, label="b", test_rows=()) -> Region:
@@ -32,8 +35,8 @@ def pool():
     return dataset_from_frame(frame, source="pool")
 
 
-@pytest.mark.parametrize("target", ["weighted", "largest", "slice", "slice:late | b",
-                                    "slice:late", "cluster:3"])
+@pytest.mark.parametrize("target", ["weighted", "largest", "strongest", "slice",
+                                    "slice:late | b", "slice:late", "cluster:3"])
 def test_targets_that_name_a_region(target: str) -> None:
     assert check_target(target) == target
 
@@ -42,6 +45,14 @@ def test_targets_that_name_a_region(target: str) -> None:
 def test_targets_that_do_not(target: str) -> None:
     with pytest.raises(ExperimentError):
         check_target(target)
+
+
+def test_the_strongest_target_is_the_explored_runs_default(tmp_path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    explored = ExploredRun.load(run)
+    assert target_region(explored, "strongest", None) == explored.default_target()
+    assert target_region(explored, "slice", None) == explored.regions("slice")[0]
 
 
 def test_the_oracle_takes_unused_rows_of_the_region_with_its_label() -> None:

@@ -39,8 +39,9 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     experiment.add_argument("--target", default="weighted",
                             help="the region that directed, rewrite and oracle add samples "
                                  "for and that every result is measured on: a selection "
-                                 f"({', '.join(SELECTIONS)}), 'slice' (the first error "
-                                 "slice), 'slice:KEY' or 'cluster:ID'")
+                                 f"({', '.join(SELECTIONS)}), 'strongest' (the default "
+                                 "target: the strongest region by evidence), 'slice' (the "
+                                 "first error slice), 'slice:KEY' or 'cluster:ID'")
     experiment.add_argument("--sample-repeats", type=int, default=1,
                             help="add every sample this many times (1–20, as topex retrain)")
     experiment.add_argument("--generator", default="eda", choices=list(BACKENDS),

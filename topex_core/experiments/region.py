@@ -6,7 +6,9 @@ The *target* of an experiment is one region per seed, named by ``ExperimentConfi
 - a selection (``weighted``, ``apd``, …, ``random``, ``largest``): the error cluster it picks;
 - ``slice``: the first error slice (the strongest evidence), ``slice:KEY``: that slice
   (its key in slices.csv or its term);
-- ``cluster:ID``: that error cluster.
+- ``cluster:ID``: that error cluster;
+- ``strongest``: the default target, the strongest region of any kind by evidence
+  (``explorer.evidence``).
 
 Two strategies add labelled pool rows instead of generated samples, both from the rows no
 training used: *oracle* takes rows of the target region with the region's label (what
@@ -27,6 +29,7 @@ from topex_core.experiments.strategies import SELECTIONS
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.retraining.compare import region_outcome
 
+STRONGEST = "strongest"
 REGION_COLUMNS = ("region_kind", "region_key", "region_name", "region_test_rows",
                   "region_accuracy_before", "region_accuracy_after",
                   "region_accuracy_control", "region_vs_control", "region_ci_low",
@@ -38,12 +41,14 @@ REGION_COLUMNS = ("region_kind", "region_key", "region_name", "region_test_rows"
 def check_target(target: str) -> str:
     """``target`` if it names a region as the module describes; ExperimentError if not."""
     kind, _, key = target.partition(":")
-    if target in SELECTIONS or target == "slice" or (kind in ("slice", "cluster") and key):
+    if (target in (*SELECTIONS, "slice", STRONGEST)
+            or (kind in ("slice", "cluster") and key)):
         if kind == "cluster" and key and not key.lstrip("-").isdigit():
             raise ExperimentError(f"'{target}': a cluster is named by its number")
         return target
     raise ExperimentError(f"unknown target '{target}'; give a selection "
-                          f"({', '.join(SELECTIONS)}), 'slice', 'slice:KEY' or 'cluster:ID'")
+                          f"({', '.join(SELECTIONS)}), '{STRONGEST}', 'slice', 'slice:KEY' or "
+                          "'cluster:ID'")
 
 
 def target_region(explored: ExploredRun, target: str, picked_cluster: int | None
@@ -51,6 +56,8 @@ def target_region(explored: ExploredRun, target: str, picked_cluster: int | None
     """The region ``target`` names in ``explored`` (``picked_cluster``: the cluster a
     selection target picked); None when the run has no such region."""
     kind, _, key = target.partition(":")
+    if target == STRONGEST:
+        return explored.default_target()
     try:
         if kind == "slice":
             slices = explored.regions("slice")
