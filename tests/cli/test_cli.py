@@ -84,7 +84,18 @@ def test_explore_prints_the_pick(tmp_path: Path, capsys) -> None:
     assert main(["explore", "--run", str(run), "--min-samples", "10"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["error_clusters"] == 1 and "Cluster" in summary["reason"]
+    assert summary["target_kind"] in ("cluster", "slice") and summary["target_key"]
+    assert summary["target_reason"].startswith("Picked ")
     assert (run / "clusters.csv").is_file()
+
+
+def test_describe_refuses_what_cannot_describe(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_code:  # argparse: not among the choices
+        main(["describe", "--run", str(tmp_path), "--backend", "eda"])
+    assert exit_code.value.code == 2 and "invalid choice: 'eda'" in capsys.readouterr().err
+    assert main(["describe", "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "not a TopEx run directory" in err
 
 
 def test_explore_on_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:

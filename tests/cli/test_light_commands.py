@@ -21,6 +21,7 @@ print('torch' in sys.modules)
 
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["explore", "--help"],
                                   ["experiment", "--help"], ["generate", "--help"],
+                                  ["describe", "--help"],
                                   ["compare", "--help"], ["export", "--help"]])
 def test_help_imports_no_torch(argv: list[str]) -> None:
     printed = subprocess.run([sys.executable, "-c", CHECK.format(argv=argv)],
