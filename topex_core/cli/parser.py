@@ -145,13 +145,19 @@ def _add_describe(subcommands: argparse._SubParsersAction) -> None:
                          help="how many of the strongest regions to describe")
     command.add_argument("--backend", default="transformers",
                          choices=[name for name in BACKENDS if name != "eda"])
-    command.add_argument("--model", default=None,
-                         help="model directory (transformers; empty: the packaged SmolLM2), "
-                              "model id (vllm), served model name (openai)")
-    command.add_argument("--base-url", default=None,
-                         help="openai: the server's URL (else $TOPEX_OPENAI_BASE_URL)")
-    command.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
+    _add_generator_arguments(command)
     _finish(command, commands.describe)
+
+
+def _add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a language model comes from: its model, and a server's URL and timeout."""
+    parser.add_argument("--model", default=None,
+                        help="generator: model directory (transformers; empty: the packaged "
+                             "SmolLM2), model id (vllm), served model name (openai; else "
+                             "$TOPEX_OPENAI_MODEL)")
+    parser.add_argument("--base-url", default=None,
+                        help="openai: e.g. http://127.0.0.1:8000/v1 (else $TOPEX_OPENAI_BASE_URL)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
 
 
 def _add_generate(subcommands: argparse._SubParsersAction) -> None:
@@ -261,12 +267,7 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                              "rewrite: each a new text of the same label from one "
                              "misclassified row of the target (its source, in the lineage)")
     parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
-    parser.add_argument("--model", default=None,
-                        help="generator: model directory (transformers), model id (vllm), "
-                             "served model name (openai; else $TOPEX_OPENAI_MODEL)")
-    parser.add_argument("--base-url", default=None,
-                        help="openai: e.g. http://127.0.0.1:8000/v1 (else $TOPEX_OPENAI_BASE_URL)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="openai: seconds/request")
+    _add_generator_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=4, help="openai: requests at once")
     parser.add_argument("--label", default=None,
                         help="target class (default: the true label of the target's mistakes)")
