@@ -262,12 +262,14 @@ def _slices(per_slice: list[dict]) -> None:
     """Error rate of each slice before/after, the slices the samples targeted first."""
     if not per_slice:
         return
-    st.markdown("**Error slices before → after** (pool; test rows that contain the term)")
+    st.markdown("**Error slices before → after** (pool; test rows that contain the term, or "
+                "one of a concept's terms)")
     percent = {column: st.column_config.NumberColumn(column.replace("_", " "), format="percent")
                for column in ("error_before", "error_after", "test_error_before",
                               "test_error_after")}
     percent["test_rows"] = st.column_config.NumberColumn(
-        "test rows", help="test rows that contain the term (with the slice's label); where "
+        "test rows", help="test rows that contain the term or one of a concept's terms (with "
+                          "the slice's label); where "
                           "there are none, only the pool figures exist and they include rows "
                           "the model was trained on")
     st.dataframe(pd.DataFrame(per_slice), hide_index=True, width="stretch",
