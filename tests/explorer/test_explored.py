@@ -103,6 +103,10 @@ def test_a_concept_reaches_test_rows_with_any_of_its_terms(tmp_path: Path) -> No
     assert concept.name == ("delivery · courier · parcel · tracking · express +2 more · "
                             "billing → shipping")
     assert concept.title.startswith("concept: delivery · courier")
+    explored = ExploredRun.load(run)
+    assert explored.region("slice", "parcel") == concept  # a word of it names it
+    with pytest.raises(RunError, match="not an error slice"):
+        explored.region("slice", "parcel | tech")
     assert concept.topic == "delivery · courier · parcel · tracking · express"
 
 

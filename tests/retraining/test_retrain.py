@@ -13,6 +13,7 @@ import pytest
 from conftest import accept, one_line
 
 from topex_core.errors import RunError
+from topex_core.explorer.explored import ExploredRun
 from topex_core.retraining.compare import mcnemar_exact
 from topex_core.retraining.retrain import (
     RetrainConfig,
@@ -27,7 +28,6 @@ from topex_core.rounddir import (
     read_sample_points,
     round_lock,
 )
-from topex_core.rundir import read_points
 from topex_core.storage.store import Candidate, Store
 
 FAST_HEAD = {"head_epochs": 150, "head_learning_rate": 0.05}
@@ -250,7 +250,7 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
                                                                  capsys) -> None:
     from topex_core.cli import main as cli
 
-    run, cluster = explored
+    run, _ = explored
     points = pd.read_parquet(run / "points.parquet")  # test rows: 10 correct, 25 planted
     points.iloc[170:].to_parquet(run / "test_points.parquet")
     np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
@@ -259,9 +259,11 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
         accept(store, run, ["express delivery fee refund"] * 6)
         metrics = retrain(run, RetrainConfig(control=True, **FAST_HEAD), store=store).metrics
     target, overall = metrics.targets[0], metrics.overall
-    # the test rows repeat pool rows, so those of the cluster's members join it
-    members = int((read_points(run)["cluster"].to_numpy()[170:] == cluster).sum())
-    assert (target.kind, target.key) == ("cluster", str(cluster))  # the explorer's pick
+    # samples that name no region count for the default target, the strongest region; the
+    # test rows repeat pool rows, so the planted ones join it
+    strongest = ExploredRun.load(run).default_target()
+    members = len(strongest.test_rows)
+    assert (target.kind, target.key) == (strongest.kind, strongest.key)
     assert target.test_rows == members >= 5 and target.accuracy_before == 0.0
     assert target.accuracy_after == 1.0 and target.accuracy_control < 0.5
     assert target.vs_control > 0.5 and target.vs_control_ci95[0] > 0
@@ -271,7 +273,7 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     assert overall.vs_control == pytest.approx(overall.accuracy_after - overall.accuracy_control)
     assert read_round(run).metrics.targets == [target]  # kept in round.json
     # the pages' line for the region: the latest round that targeted it
-    name, latest = latest_outcome(run, "cluster", str(cluster))
+    name, latest = latest_outcome(run, strongest.kind, strongest.key)
     assert latest == target and latest_outcome(run, "slice", "nothing") is None
     assert f"test accuracy 0% → 100% on {members} test rows" in outcome_sentence(latest)
     assert "points beyond the control (interval +" in outcome_sentence(latest)
@@ -281,7 +283,7 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     for block in (printed["target"], printed["overall"]):
         assert {"kind", "key", "test_rows", "accuracy_before", "accuracy_after",
                 "accuracy_control", "vs_control", "vs_control_ci95"} <= set(block)
-    assert (printed["target"]["key"], printed["target"]["test_rows"]) == (str(cluster), members)
+    assert (printed["target"]["key"], printed["target"]["test_rows"]) == (strongest.key, members)
     assert 0 <= printed["overall"]["accuracy_after"] <= 1
 
 

@@ -286,13 +286,14 @@ class ExploredRun:
 
     def region(self, kind: str, key: str | int) -> Region:
         """The error cluster or error slice ``key`` (a slice may be named by its bare
-        term: its best-ranked slice); RunError listing what exists when it does not."""
+        term: its best-ranked slice, or the concept holding it); RunError listing what
+        exists when it does not."""
         if kind not in REGION_KINDS:
             raise SettingsError(f"unknown region kind '{kind}'; choose one of "
                                 f"{', '.join(REGION_KINDS)}")
         found = [region for region in self.regions(kind) if region.key == str(key)]
         if kind == "slice" and not found:
-            found = [region for region in self.regions(kind) if region.term == str(key)]
+            found = self._slices_named(str(key))
         if found:
             return found[0]
         if kind == "cluster":
@@ -304,6 +305,15 @@ class ExploredRun:
         best = ", ".join(f"'{region.key}'" for region in self.regions("slice")[:5])
         raise RunError(f"'{key}' is not an error slice of {self.run_dir}; the first slices: "
                        f"{best or 'none (the model fails no term more than the rest)'}")
+
+    def _slices_named(self, name: str) -> list[Region]:
+        """The slices a bare term names, best first: its own, else a concept holding it
+        ("ate", or "ate | entailment", finds "ate + paid + wrote | entailment")."""
+        term, _, true_label = name.partition(" | ")
+        slices = self.regions("slice")
+        return ([region for region in slices if region.term == name]
+                or [region for region in slices if term in region.terms
+                    and (not true_label or region.true_label == true_label)])
 
     def targeted(self, clusters: Iterable[int], slices: Iterable[str]) -> list[Region]:
         """The regions samples were made for (``clusters``, ``slices``: their keys), those
