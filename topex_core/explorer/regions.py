@@ -1,0 +1,135 @@
+"""The regions an analyst repairs, as typed rows: error clusters and error slices (a
+concept is a slice of several terms), and how a slices.csv row is named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from topex_core.explorer.slices import TERMS_SEPARATOR
+
+REGION_KINDS = ("cluster", "slice")
+NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
+
+
+@dataclass(frozen=True)
+class Region:
+    """What an analyst repairs: an error cluster or an error slice.
+
+    ``key``: the cluster number or the slice's key in slices.csv; ``name``: what prompts
+    and pages call it; ``terms``: the words it is named by; ``label``: the true label its
+    mistakes have, the default for samples; ``confusion``: "true → predicted" of its
+    mistakes; ``rows``: (n,) int positions in the run's points; ``errors``: how many of
+    them are misclassified. ``test_rows`` are computed on first use (a feature space needs
+    the test split's features)."""
+
+    kind: str
+    key: str
+    name: str
+    terms: tuple[str, ...]
+    label: str
+    confusion: str
+    rows: np.ndarray = field(repr=False, compare=False)
+    errors: int
+    _test_rows: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @property
+    def test_rows(self) -> np.ndarray:
+        """(m,) int positions in the test points (empty without a test split)."""
+        return self._test_rows()
+
+    @property
+    def topic(self) -> str:
+        """What the region's texts are about: the name without its confusion."""
+        suffix = f" · {self.confusion}"
+        return (self.name[: -len(suffix)] if self.confusion and self.name.endswith(suffix)
+                else self.name)
+
+    @property
+    def confused_with(self) -> str | None:
+        """The label the model wrongly gives the region's mistakes (None: it has none)."""
+        return self.confusion.split(" → ")[1] if " → " in self.confusion else None
+
+    @property
+    def title(self) -> str:
+        """How the pages list it: "cluster 3: …", "concept: …" or "slice: …"."""
+        if self.kind == "cluster":
+            return f"cluster {self.key}: {self.name}"
+        return f"{'concept' if len(self.terms) > 1 else 'slice'}: {self.name}"
+
+    @property
+    def cluster(self) -> int | None:
+        return int(self.key) if self.kind == "cluster" else None
+
+    @property
+    def slice(self) -> str | None:
+        return self.key if self.kind == "slice" else None
+
+
+@dataclass(frozen=True)
+class ErrorCluster(Region):
+    """An error cluster: ``rank`` by the weighted score (1 = augment first), its majority
+    labels, and the share of its texts its keywords cover."""
+
+    rank: int = 0
+    true_majority: str = ""
+    pred_majority: str = ""
+    name_coverage: float = float("nan")
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / len(self.rows) if len(self.rows) else 0.0
+
+
+@dataclass(frozen=True)
+class ErrorSlice(Region):
+    """An error slice: the rows with ``term`` — or, for a concept, with any of its
+    ``terms``; ``term`` is then their name, "comedy · funny · humor" — (of ``true_label``
+    only, when set) fail more often (``error_rate``) than every row of that scope
+    (``base_rate``), ``lift`` times; ``q`` is its Benjamini–Hochberg q-value."""
+
+    term: str = ""
+    true_label: str = ""
+    error_rate: float = float("nan")
+    base_rate: float = float("nan")
+    lift: float = float("nan")
+    q: float = float("nan")
+
+    @property
+    def is_concept(self) -> bool:
+        """Whether several terms of one meaning make this slice (``concepts``)."""
+        return len(self.terms) > 1
+
+    @property
+    def topic(self) -> str:
+        """What the rows are about: the term, or a concept's first ``NAMED_TERMS`` terms
+        (what prompts call the issue)."""
+        return " · ".join(self.terms[:NAMED_TERMS]) if self.is_concept else super().topic
+
+    @property
+    def scope(self) -> str:
+        """"rows whose true label is X" or "all rows"."""
+        return (f"rows whose true label is {self.true_label}" if self.true_label
+                else "all rows")
+
+
+def slice_terms(row: dict) -> tuple[str, ...]:
+    """A slices.csv row's terms: one for a term slice, several for a concept (a run
+    explored before concepts has no ``terms`` column: its term)."""
+    terms = row.get("terms")
+    if not isinstance(terms, str) or not terms:
+        return (str(row["term"]),)
+    return tuple(terms.split(TERMS_SEPARATOR))
+
+
+def slice_name(row: dict) -> str:
+    """``oil (true Business) · Business → World``: the term (a concept's first
+    ``NAMED_TERMS`` terms, and how many more), its scope when it is one label's rows, and
+    the confusion its mistakes carry."""
+    terms = slice_terms(row)
+    topic = (str(row["term"]) if len(terms) <= NAMED_TERMS
+             else f"{' · '.join(terms[:NAMED_TERMS])} +{len(terms) - NAMED_TERMS} more")
+    scope = f" (true {row['true_label']})" if row["true_label"] else ""
+    return f"{topic}{scope} · {row['confusion']}"
