@@ -185,7 +185,7 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Reg
     figure = plots.cluster_map(
         points, clusters, map_name=map_name, color_by=color_by,
         selected_cluster=target.cluster if target is not None else None,
-        selected_slice=((target.key, target.rows)
+        selected_slice=((f"{target.title.split(':')[0]} {target.topic}", target.rows)
                         if target is not None and target.kind == "slice" else None),
         space=space)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",

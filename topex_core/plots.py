@@ -63,8 +63,9 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     With ``color_by="cluster"`` the ``MAX_NAMED_CLUSTERS`` best-ranked error clusters (and
     ``selected_cluster``, drawn larger) are coloured and labelled by name, the other error
     clusters share one trace, and every other point is a faint grey background.
-    ``selected_slice`` (name, row positions) draws that slice's rows on top, its mistakes
-    as filled rings and its correct rows as open ones, whatever the colouring. ``space``
+    ``selected_slice`` (legend name, row positions; "slice oil", "concept comedy · funny")
+    draws that slice's rows on top, its mistakes as filled rings and its correct rows as
+    open ones, whatever the colouring. ``space``
     (``explorer.space``) names what the map was drawn from. Above ``DENSITY_ABOVE`` rows
     the background is a density picture (module docstring).
     """
@@ -194,7 +195,7 @@ def _draw_slice(figure: go.Figure, points: pd.DataFrame, name: str, positions: n
             continue
         figure.add_trace(go.Scattergl(
             x=x[subset], y=y[subset], mode="markers", customdata=subset,
-            name=html.escape(f"slice {short(name, 28)}: {label} ({len(subset):,})"),
+            name=html.escape(f"{short(name, 34)}: {label} ({len(subset):,})"),
             text=[texts[i] for i in subset] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")
             + "row %{customdata}<extra>slice</extra>",
