@@ -21,6 +21,7 @@ from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
 from topex_core.augmenter import augment
 from topex_core.augmenter.batches import BATCH_SIZE, generate_in_batches
+from topex_core.augmenter.describe import read_region_descriptions
 from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
@@ -342,6 +343,11 @@ context = _context(run_dir)
 if context is None:
     st.stop()
 last_round_of(run_dir, context.target)
+described = read_region_descriptions(run_dir).get((context.target.kind, context.target.key))
+if described is not None and described.kept:
+    st.caption(f"Described on Explore as: “{described.sentence}”"
+               + (" (packaged SmolLM2)" if described.packaged else "")
+               + f" · terms: {' · '.join(context.target.terms)}")
 explored = explored_at(run_dir)
 try:
     request = _request(context)

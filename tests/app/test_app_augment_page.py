@@ -8,8 +8,10 @@ from pathlib import Path
 from conftest import make_run
 from streamlit.testing.v1 import AppTest
 
+from topex_core.augmenter.describe import Description, SentenceCheck
 from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CandidateChecks, CheckResult
+from topex_core.rundir import write_descriptions
 from topex_core.storage.store import Candidate, Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "augment.py")
@@ -125,3 +127,16 @@ def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None
     with Store() as store:
         assert set(store.candidates(run_id)["status"]) == {"rejected"}
     assert at.button(key="augment_bulk_accept").disabled  # nothing pending is left
+
+
+def test_a_kept_description_of_the_target_is_shown(explored) -> None:
+    run, cluster = explored
+    check = SentenceCheck(retrieved=50, retrieved_error_rate=0.5, base_rate=0.12, lift=4.1,
+                          p=1e-9, in_region=0.5, found=1.0, kept=True)
+    write_descriptions(run, [Description("cluster", str(cluster), "Refund requests for "
+                                         "express delivery fees", "openai", "served-model",
+                                         False, check).to_json()])
+    at = page(run)
+    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    assert any("Described on Explore as: “Refund requests for express delivery fees”"
+               in caption.value for caption in at.caption)

@@ -7,8 +7,12 @@ from pathlib import Path
 from conftest import hashing_embed, make_run
 from streamlit.testing.v1 import AppTest
 
+from topex_core.augmenter.describe import Description, SentenceChecker
+from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.explorer.clustering import ClusterConfig
+from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.rundir import write_descriptions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explore.py")
 
@@ -61,3 +65,27 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert not at.exception, at.exception
     assert at.session_state["target"][0] == "slice"
     assert any(sub.value.startswith("Slice: ") for sub in at.subheader)
+
+
+def test_a_regions_sentence_shows_with_its_check_and_terms(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    check = SentenceChecker(ExploredRun.load(run), hashing_embed)
+    kept = ExploredRun.load(run).regions("slice")[0]
+    sentences = {kept: "express delivery fee refund requests"}
+    write_descriptions(run, [Description(
+        region.kind, region.key, sentence, "transformers", PACKAGED_NAME, True,
+        check(region, sentence)).to_json() for region, sentence in sentences.items()])
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["run_dir"] = str(run)
+    at.run()
+    at.selectbox(key="explore_target").set_value((kept.kind, kept.key)).run()
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**express delivery fee refund requests**")
+               and "a 135M stand-in" in m.value for m in at.markdown)
+    assert any("rows nearest this sentence" in c.value and c.value.endswith("kept.")
+               for c in at.caption)
+    assert any(c.value == f"Terms: {' · '.join(kept.terms)}" for c in at.caption)
+    table = next(frame.value for frame in at.dataframe if "description" in frame.value)
+    assert table["description"].iloc[
+        list(table["region"]).index(kept.title)].startswith("express delivery fee refund")

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from topex_core.augmenter.generation.base import Backend, GenerationError, Sampling
+from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.generation.registry import backend_spec
 from topex_core.augmenter.prompts import Prompt, neutralise
 from topex_core.data.texts import point_texts
@@ -225,6 +226,4 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def _is_packaged(backend: Backend) -> bool:
-    from topex_core.augmenter.generation.packaged import PACKAGED_NAME
-
     return backend.name == "transformers" and PACKAGED_NAME in backend.model
