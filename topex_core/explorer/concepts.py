@@ -205,7 +205,7 @@ def _term_similarity(terms: list[str], embed: Embed | None) -> dict[tuple[str, s
 def _union(members: list[FoundSlice], scope: int, wrong: np.ndarray,
            rows_of: RowsOf) -> FoundSlice:
     """The rows of ``scope`` with any of the members' terms, and their Fisher p."""
-    terms = tuple(term for member in members for term in member.terms)
+    terms = tuple(dict.fromkeys(term for member in members for term in member.terms))
     positions, scope_rows, scope_errors = rows_of(terms, scope)
     errors = int(wrong[positions].sum())
     return FoundSlice(terms=terms, scope=scope, positions=positions, errors=errors,
