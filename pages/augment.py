@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from topex_app import resources, state
+from topex_app.descriptions import kept_sentence
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
 from topex_core.augmenter import augment
@@ -343,11 +344,11 @@ context = _context(run_dir)
 if context is None:
     st.stop()
 last_round_of(run_dir, context.target)
-described = read_region_descriptions(run_dir).get((context.target.kind, context.target.key))
-if described is not None and described.kept:
-    st.caption(f"Described on Explore as: “{described.sentence}”"
-               + (" (packaged SmolLM2)" if described.packaged else "")
-               + f" · terms: {' · '.join(context.target.terms)}")
+described = kept_sentence(read_region_descriptions(run_dir).get((context.target.kind,
+                                                                  context.target.key)))
+if described:
+    st.caption(f"Described on Explore as: “{described}” · terms: "
+               f"{' · '.join(context.target.terms)}")
 explored = explored_at(run_dir)
 try:
     request = _request(context)

@@ -3,27 +3,22 @@ slices with their statistics, and how much of the model's mistakes they hold."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from topex_app import resources, state
+from topex_app.descriptions import describe_form, kept_sentence, show_description
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
 from topex_app.work import long_work
 from topex_core import plots
 from topex_core.augmenter.describe import (
     KEEP_LIFT,
-    TOP_REGIONS,
     Description,
-    describe_backend,
-    describe_regions,
     read_region_descriptions,
 )
-from topex_core.augmenter.generation.packaged import PACKAGED_NAME
-from topex_core.augmenter.generation.registry import BACKEND_SPECS, BACKENDS
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.explored import (
@@ -145,7 +140,7 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
     regions = {(region.kind, region.key): region for region in explored.regions()}
     table = pd.DataFrame({
         "region": [regions[(e.kind, e.key)].title for e in evidence],
-        "description": [_kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence],
+        "description": [kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence],
         "rows": [e.rows for e in evidence], "mistakes": [e.errors for e in evidence],
         "error_rate": [e.purity for e in evidence],
         "explained": [round(e.explained) for e in evidence], "q": [e.q for e in evidence]})
@@ -163,12 +158,6 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
             "description", width="medium",
             help="a sentence kept only when the rows nearest it fail more than the rest "
                  "(Describe, below)")})
-
-
-def _kept_sentence(description: Description | None) -> str:
-    if description is None or not description.kept:
-        return ""
-    return description.sentence + (" (packaged SmolLM2)" if description.packaged else "")
 
 
 @st.fragment
@@ -283,25 +272,10 @@ def _slice_detail(points: pd.DataFrame, target: ErrorSlice,
     st.caption(f"{len(target.rows):,} rows contain {holds} among {target.scope} · "
                f"{target.error_rate:.0%} misclassified vs {target.base_rate:.0%} of the scope "
                f"({target.lift:.1f}×, q = {target.q:.1e}) · confusion {target.confusion}")
-    _description(target, description)
+    show_description(target, description)
     members = points.iloc[target.rows]
     mistakes_first = members.sort_values(["correct", "max_prob"], ascending=[True, False])
     st.dataframe(mistakes_first[TEXT_COLUMNS], hide_index=True, width="stretch", height=360)
-
-
-def _description(target: Region, description: Description | None) -> None:
-    """The region's sentence with its check, and its terms beneath."""
-    if description is not None:
-        written = (f"written by {PACKAGED_NAME}, a 135M stand-in: check it against the rows"
-                   if description.packaged else f"written by {description.model}")
-        if description.kept:
-            st.markdown(f"**{description.sentence}**  \n:gray[{written}]")
-            st.caption(str(description.check))
-        else:
-            st.caption(f"Not shown as its description: “{description.sentence}” "
-                       f"({written}). {description.check}")
-    if target.terms:
-        st.caption("Terms: " + " · ".join(target.terms))
 
 
 def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster,
@@ -310,7 +284,7 @@ def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster,
     st.caption(f"{len(target.rows)} points · {target.error_rate:.0%} misclassified · "
                f"confusion {target.confusion or '—'} · true majority {target.true_majority}, "
                f"predicted majority {target.pred_majority}")
-    _description(target, description)
+    show_description(target, description)
     left, right = st.columns([1, 2])
     if words.get(target.key):
         left.plotly_chart(plots.word_weights(words[target.key], title="Keywords"),
@@ -344,38 +318,6 @@ def _choose_target(explored: ExploredRun) -> Region | None:
     return regions[(kind, key)]
 
 
-def _describe_form(explored: ExploredRun) -> None:
-    """Describe the strongest regions with a language model."""
-    left, middle, right = st.columns(3)
-    name = left.selectbox("Generator", [b for b in BACKENDS if b != "eda"],
-                          key="describe_backend",
-                          index=0 if not os.environ.get("TOPEX_OPENAI_BASE_URL") else 1,
-                          format_func=lambda b: f"{b} — {BACKEND_SPECS[b].help}")
-    spec = BACKEND_SPECS[name]
-    base_url = (middle.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
-                                  key="describe_base_url",
-                                  placeholder="http://127.0.0.1:8000/v1")
-                if spec.source == "server" else None)
-    model = right.text_input("Model", os.environ.get("TOPEX_OPENAI_MODEL", "")
-                             if spec.source == "server" else "", key="describe_model",
-                             placeholder="" if spec.needs_model else PACKAGED_NAME,
-                             help=spec.model_help)
-    top = left.number_input("Regions", 1, 20, TOP_REGIONS, key="describe_top",
-                            help="how many of the strongest regions to describe")
-    if not st.button("Describe", key="describe_go"):
-        return
-    with long_work("Describing the strongest regions…", failed_label="Describing failed",
-                   first_step="loading the generator") as work:
-        set_cpu_threads()
-        backend = (resources.local_backend(name, model.strip()) if spec.source == "local"
-                   else describe_backend(name, model=model or None, base_url=base_url))
-        found = describe_regions(explored, backend, embed=resources.embedder(), top=int(top),
-                                 progress=work.progress)
-        work.done(f"Described {len(found)} regions; {sum(d.kept for d in found)} kept")
-    if not work.failed:
-        st.rerun()
-
-
 st.title("Explore")
 run_dir = require_run()
 if not is_explored(run_dir):
@@ -395,7 +337,7 @@ with st.expander("Describe the strongest regions in a sentence"):
     st.caption("A language model reads each region's misclassified rows and terms and writes "
                "one sentence; it is kept only when the rows nearest the sentence fail "
                f"{KEEP_LIFT}× as often as the rest.")
-    _describe_form(explored)
+    describe_form(explored)
 _uncovered(explored)
 if explored.slices_lead:
     _slice_table(explored.slices)

@@ -53,6 +53,10 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
     assert any("Error slices" in sub.value for sub in at.subheader)
     assert any(sub.value == "Regions by evidence" for sub in at.subheader)
+    # no server configured: the packaged model writes the sentences; EDA cannot
+    assert at.selectbox(key="describe_backend").value == "transformers"
+    assert not any(option.startswith("eda") for option in
+                   at.selectbox(key="describe_backend").options)
     assert any("0 mistakes outside" in expander.label for expander in at.expander)
     at.radio(key="explore_color_by").set_value("correct").run()
     at.radio(key="explore_map_name").set_value("sparse_pca").run()

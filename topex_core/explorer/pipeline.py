@@ -77,13 +77,11 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("name", timings):
         names = naming.name_clusters(texts, cluster_labels, top_n_words=config.top_words,
                                      embed=embed, rerank=error_clusters)
-    report(0.35, "testing terms for error slices")
+    report(0.35, "testing terms for error slices and grouping them into concepts")
     embed_rows = RowEmbeddings(run_dir, texts, embed)
     with timed("slices", timings):
-        error_slices = slices.find_error_slices(
-            texts, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
-            record.label_names, points["id"].to_numpy(), config.slices, embed=embed,
-            embed_rows=embed_rows)
+        error_slices = _error_slices(points, texts, record.label_names, config.slices,
+                                     embed, embed_rows)
     report(0.4, "projecting to 2D")
     with timed("project", timings):
         coords, maps = projection.fit_maps(
@@ -113,6 +111,15 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
+
+
+def _error_slices(points: pd.DataFrame, texts: list[str], label_names: list[str],
+                  config: slices.SliceConfig, embed: Embed,
+                  embed_rows: RowEmbeddings) -> slices.ErrorSlices:
+    """The error slices and concepts of the pool's rows (``slices``)."""
+    return slices.find_error_slices(
+        texts, points["label_id"].to_numpy(), points["pred_id"].to_numpy(), label_names,
+        points["id"].to_numpy(), config, embed=embed, embed_rows=embed_rows)
 
 
 def _space(run_dir: Path, space: str, logits: np.ndarray, timings: dict[str, float],
