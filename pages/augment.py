@@ -347,7 +347,7 @@ last_round_of(run_dir, context.target)
 described = kept_sentence(read_region_descriptions(run_dir).get((context.target.kind,
                                                                   context.target.key)))
 if described:
-    st.caption(f"Described on Explore as: “{described}” · terms: "
+    st.caption(f"Described on Explore as: {described} · terms: "
                f"{' · '.join(context.target.terms)}")
 explored = explored_at(run_dir)
 try:

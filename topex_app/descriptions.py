@@ -72,7 +72,9 @@ def show_description(target: Region, description: Description | None) -> None:
 
 
 def kept_sentence(description: Description | None) -> str:
-    """The sentence when the check kept it, labelled when the packaged model wrote it."""
+    """The sentence in quotes when the check kept it (labelled when the packaged model
+    wrote it); empty otherwise."""
     if description is None or not description.kept:
         return ""
-    return description.sentence + (" (packaged SmolLM2)" if description.packaged else "")
+    return f"“{description.sentence}”" + (" (packaged SmolLM2)" if description.packaged
+                                         else "")
