@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from topex_core.augmenter.augment import local_backend
 from topex_core.augmenter.generation.base import Backend, GenerationError, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.generation.registry import backend_spec
@@ -114,7 +115,7 @@ class SentenceChecker:
     """Checks sentences against one explored run's rows, embedded once (see the module)."""
 
     def __init__(self, explored: ExploredRun, embed: Embed) -> None:
-        texts = point_texts(explored.points)
+        self.texts = texts = point_texts(explored.points)
         self.embed = embed
         self.wrong = ~explored.points["correct"].to_numpy(bool)
         self.searched = _searched_rows(len(texts))
@@ -156,11 +157,10 @@ def describe_regions(explored: ExploredRun, backend: Backend, *, embed: Embed,
     report = progress or (lambda fraction, message: None)
     report(0.05, "embedding the rows to check the sentences against")
     check = SentenceChecker(explored, embed)
-    texts = point_texts(explored.points)
     descriptions = []
     for index, region in enumerate(regions):
         report(0.1 + 0.9 * index / len(regions), f"describing {region.name}")
-        sentence = _sentence(backend, _prompt(region, texts, check.wrong))
+        sentence = _sentence(backend, _prompt(region, check.texts, check.wrong))
         if sentence is not None:
             descriptions.append(Description(
                 kind=region.kind, key=region.key, sentence=sentence, backend=backend.name,
@@ -182,7 +182,7 @@ def describe_backend(name: str, *, model: str | None = None, base_url: str | Non
     if spec.source == "server":
         return spec.build(base_url=base_url, model=model, api_key=api_key,
                           timeout_s=timeout_s, concurrency=1, stream=False)
-    return spec.build(model=model or None)
+    return local_backend(name, model)
 
 
 def read_region_descriptions(run_dir: Path) -> dict[tuple[str, str], Description]:

@@ -174,12 +174,17 @@ class ExploredRun:
 
     def evidence(self) -> list[Evidence]:
         """The evidence of every region, strongest first."""
+        return list(self._evidence)
+
+    @cached_property
+    def _evidence(self) -> tuple[Evidence, ...]:
+        """Weighed once per explored run: the pages ask for it on every rerun."""
         wrong = ~self.points["correct"].to_numpy(bool)
-        return rank_by_evidence(
+        return tuple(rank_by_evidence(
             self.clusters, self.slices,
             {region.key: region.name for region in self.regions("cluster")},
             {region.key: region.name for region in self.regions("slice")},
-            rows=len(wrong), errors=int(wrong.sum()))
+            rows=len(wrong), errors=int(wrong.sum())))
 
     def default_target(self) -> Region | None:
         """The strongest region (explore.json's pick; a run explored before regions were
