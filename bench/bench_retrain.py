@@ -22,7 +22,8 @@ from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, parse_output
 from topex_core.data.dataset import load_dataset
 from topex_core.explorer.pipeline import explore_run
-from topex_core.retraining.retrain import RetrainConfig, retrain
+from topex_core.retraining.config import RetrainConfig
+from topex_core.retraining.retrain import retrain
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder

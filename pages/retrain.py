@@ -22,7 +22,8 @@ from topex_core.movement_plot import (
     movement_summary,
 )
 from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
-from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
+from topex_core.retraining.config import RetrainConfig, consecutive_seeds
+from topex_core.retraining.retrain import retrain
 from topex_core.round_records import RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import explored_at, has_classifier, read_run

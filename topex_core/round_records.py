@@ -11,12 +11,19 @@ from dataclasses import asdict, dataclass, field
 from topex_core.errors import RunError
 from topex_core.records import Json
 
+SIGNIFICANCE = 0.05
+CONTROLS = ("matched", "plain")  # label-matched rows instead of the samples; no samples
+GROUP_KINDS = ("target", "complement", "rest")
+VERDICTS = ("repaired", "at_a_cost", "not_repaired", "cannot_tell")
+
 
 @dataclass(frozen=True)
 class PairedSummary:
-    """Paired predictions on the same ``rows``: accuracies (shares), rows fixed (wrong →
-    right) and broken (right → wrong), McNemar's exact p and the bootstrap 95% interval of
-    the accuracy difference (after − before, a share)."""
+    """Paired predictions on the same ``rows`` (``retraining.paired``): accuracies (shares;
+    with several seeds, their mean), rows fixed (wrong → right) and broken (right → wrong),
+    each row counted once, McNemar's exact p and its exact 95% interval of the net share of
+    rows fixed (the accuracy difference with one seed; None when no row changed). Rounds
+    written before the exact interval hold a bootstrap interval here."""
 
     rows: int
     accuracy_before: float
@@ -24,7 +31,7 @@ class PairedSummary:
     fixed: int
     broken: int
     mcnemar_p: float
-    diff_ci95: tuple[float, float]
+    diff_ci95: tuple[float, float] | None
 
     @property
     def change(self) -> float:
@@ -32,14 +39,25 @@ class PairedSummary:
 
     @classmethod
     def from_json(cls, payload: Json) -> PairedSummary:
-        low, high = payload["diff_ci95"]
         return cls(rows=int(payload["rows"]), accuracy_before=payload["accuracy_before"],
                    accuracy_after=payload["accuracy_after"], fixed=int(payload["fixed"]),
                    broken=int(payload["broken"]), mcnemar_p=float(payload["mcnemar_p"]),
-                   diff_ci95=(low, high))
+                   diff_ci95=_interval(payload.get("diff_ci95")))
 
     def to_json(self) -> Json:
-        return {**asdict(self), "diff_ci95": list(self.diff_ci95)}
+        return {**asdict(self), "diff_ci95": _listed(self.diff_ci95)}
+
+
+def _interval(value: object) -> tuple[float, float] | None:
+    """An interval as JSON holds it ([low, high] or null)."""
+    if not value:
+        return None
+    low, high = value
+    return float(low), float(high)
+
+
+def _listed(interval: tuple[float, float] | None) -> list[float] | None:
+    return list(interval) if interval is not None else None
 
 
 def _optional_summary(payload: Json | None) -> PairedSummary | None:
@@ -48,52 +66,71 @@ def _optional_summary(payload: Json | None) -> PairedSummary | None:
 
 @dataclass(frozen=True)
 class SeedComparison:
-    """One seed of a round against the base model, and against its control when trained
-    (the control as "before": what the samples changed beyond retraining itself)."""
+    """One seed of a round against the base model, against its plain control when trained
+    (the same retraining without the samples: what retraining alone moves) and against its
+    label-matched control (the samples replaced by as many training rows of their labels:
+    what the samples' content did), each control as "before"."""
 
     seed: int
     pool: PairedSummary
     test: PairedSummary | None = None
     control_pool: PairedSummary | None = None
     control_test: PairedSummary | None = None
+    matched_pool: PairedSummary | None = None
+    matched_test: PairedSummary | None = None
 
     @classmethod
     def from_json(cls, payload: Json) -> SeedComparison:
         control = payload.get("against_control") or {}
+        matched = payload.get("against_matched_control") or {}
         return cls(seed=int(payload["seed"]), pool=PairedSummary.from_json(payload["pool"]),
                    test=_optional_summary(payload.get("test")),
                    control_pool=_optional_summary(control.get("pool")),
-                   control_test=_optional_summary(control.get("test")))
+                   control_test=_optional_summary(control.get("test")),
+                   matched_pool=_optional_summary(matched.get("pool")),
+                   matched_test=_optional_summary(matched.get("test")))
 
     def to_json(self) -> Json:
         payload: Json = {"seed": self.seed, "pool": self.pool.to_json()}
         if self.test is not None:
             payload["test"] = self.test.to_json()
-        if self.control_pool is not None:
-            payload["against_control"] = {"pool": self.control_pool.to_json()}
-            if self.control_test is not None:
-                payload["against_control"]["test"] = self.control_test.to_json()
+        for name, pool, test in (("against_control", self.control_pool, self.control_test),
+                                 ("against_matched_control", self.matched_pool,
+                                  self.matched_test)):
+            if pool is not None:
+                payload[name] = {"pool": pool.to_json(),
+                                 **({"test": test.to_json()} if test is not None else {})}
         return payload
+
+    def against(self, control: str | None, split: str) -> PairedSummary | None:
+        """This seed against ``control`` ("matched", "plain"; None: the base model) on
+        ``split`` ("pool" or "test")."""
+        prefix = {None: "", "plain": "control_", "matched": "matched_"}[control]
+        return getattr(self, prefix + split)
 
 
 @dataclass(frozen=True)
 class SeedSpread:
-    """The accuracy after a round over its seeds (shares): mean, standard deviation, range."""
+    """The accuracy after a round over its seeds (shares): mean, standard deviation (ddof
+    1; None with one seed), range."""
 
     mean: float
-    std: float
+    std: float | None
     min: float
     max: float
 
 
 @dataclass(frozen=True)
 class RegionOutcome:
-    """What a round did to one region's test rows (``kind`` "cluster" or "slice", or
-    "overall" for the whole test split): accuracy of the base model (before), of the model
-    retrained with the samples (after) and of the control retrained without them, as
-    shares; ``vs_control`` = after − control on the same rows, its bootstrap 95% interval
-    and McNemar's exact p (None without a control). Accuracies are None for a region
-    without test rows. First seed."""
+    """What a round did to a group of test rows: a region (``kind`` "cluster" or "slice"),
+    a group of the round (``GROUP_KINDS``) or the whole test split ("overall"). Accuracy of
+    the base model (before), of the models retrained with the samples (after) and of the
+    control (shares, the mean over ``seeds``); ``vs_control`` = after − control on the same
+    rows; ``gained`` / ``lost``: rows the round gets right more / less often than the
+    control (each row once), McNemar's exact p on them and its exact 95% interval
+    (``retraining.paired``; None when no row changed). None without a control; accuracies
+    None for a group without test rows. Rounds written before the groups hold the first
+    seed and a bootstrap interval."""
 
     kind: str
     key: str
@@ -105,6 +142,9 @@ class RegionOutcome:
     vs_control: float | None = None
     vs_control_ci95: tuple[float, float] | None = None
     mcnemar_p: float | None = None
+    gained: int | None = None
+    lost: int | None = None
+    seeds: int = 1
 
     @property
     def change(self) -> float | None:
@@ -113,16 +153,18 @@ class RegionOutcome:
             return None
         return self.accuracy_after - self.accuracy_before
 
+    @property
+    def worse(self) -> bool:
+        """Whether the round significantly lost rows here against the control (p < 0.05)."""
+        return (self.mcnemar_p is not None and self.mcnemar_p < SIGNIFICANCE
+                and (self.lost or 0) > (self.gained or 0))
+
     @classmethod
     def from_json(cls, payload: Json) -> RegionOutcome:
-        interval = payload.get("vs_control_ci95")
-        return cls(**{**payload, "vs_control_ci95": tuple(interval) if interval else None})
+        return cls(**{**payload, "vs_control_ci95": _interval(payload.get("vs_control_ci95"))})
 
     def to_json(self) -> Json:
-        payload = asdict(self)
-        payload["vs_control_ci95"] = (list(self.vs_control_ci95)
-                                      if self.vs_control_ci95 is not None else None)
-        return payload
+        return {**asdict(self), "vs_control_ci95": _listed(self.vs_control_ci95)}
 
 
 def outcome_sentence(outcome: RegionOutcome) -> str:
@@ -133,10 +175,105 @@ def outcome_sentence(outcome: RegionOutcome) -> str:
     moved = f"test accuracy {outcome.accuracy_before:.0%} → {outcome.accuracy_after:.0%}"
     if outcome.vs_control is None:
         return f"{moved} on {rows} (no control was trained)"
-    low, high = outcome.vs_control_ci95 or (float("nan"), float("nan"))
     return (f"{moved} on {rows}, control {outcome.accuracy_control:.0%}: "
-            f"{100 * outcome.vs_control:+.1f} points beyond the control (interval "
-            f"{100 * low:+.1f} to {100 * high:+.1f}, McNemar p = {outcome.mcnemar_p:.2g})")
+            f"{100 * outcome.vs_control:+.1f} points beyond the control "
+            f"({interval_words(outcome)})")
+
+
+def interval_words(outcome: RegionOutcome) -> str:
+    """"12 gained, 1 lost; interval +3.1 to +20.5, McNemar p = 0.003" (no interval when
+    no row changed)."""
+    counts = (f"{outcome.gained} gained, {outcome.lost} lost; "
+              if outcome.gained is not None else "")
+    if outcome.vs_control_ci95 is None:
+        return f"{counts}no row changed" if counts else "no row changed"
+    low, high = outcome.vs_control_ci95
+    return (f"{counts}interval {100 * low:+.1f} to {100 * high:+.1f}, McNemar p = "
+            f"{outcome.mcnemar_p:.2g}")
+
+
+@dataclass(frozen=True)
+class ClassOutcome:
+    """One true label's test rows, the round against a control: accuracies (mean over
+    seeds), rows gained and lost (each once), McNemar's p and exact interval; and the share
+    of *all* test rows predicted as this label by the control and after the round (a round
+    that moves the boundary toward its samples' label raises that share)."""
+
+    label: str
+    test_rows: int
+    accuracy_control: float
+    accuracy_after: float
+    gained: int
+    lost: int
+    mcnemar_p: float
+    vs_control_ci95: tuple[float, float] | None
+    predicted_control: float
+    predicted_after: float
+
+    @property
+    def vs_control(self) -> float:
+        return self.accuracy_after - self.accuracy_control
+
+    @classmethod
+    def from_json(cls, payload: Json) -> ClassOutcome:
+        return cls(**{**{k: v for k, v in payload.items() if k != "vs_control"},
+                      "vs_control_ci95": _interval(payload.get("vs_control_ci95"))})
+
+    def to_json(self) -> Json:
+        return {**asdict(self), "vs_control": self.vs_control,
+                "vs_control_ci95": _listed(self.vs_control_ci95)}
+
+
+@dataclass(frozen=True)
+class RoundGroups:
+    """The test split in three groups without overlap, the round against one ``control``
+    ("matched" or "plain"): ``target``, the rows of the targeted regions whose true label
+    is the one their mistakes have (``label``); ``complement``, the regions' other rows (the
+    rows holding a slice's terms, or within a cluster's reach, with another true label:
+    what a shortcut would break); ``rest``, every other test row. ``per_class``: every true
+    label's rows; ``shift``: a sentence when the gains and losses split by label (None
+    when they do not)."""
+
+    control: str
+    label: str
+    target: RegionOutcome
+    complement: RegionOutcome
+    rest: RegionOutcome
+    per_class: list[ClassOutcome]
+    shift: str | None = None
+
+    @classmethod
+    def from_json(cls, payload: Json) -> RoundGroups:
+        return cls(control=payload["control"], label=payload["label"],
+                   target=RegionOutcome.from_json(payload["target"]),
+                   complement=RegionOutcome.from_json(payload["complement"]),
+                   rest=RegionOutcome.from_json(payload["rest"]),
+                   per_class=[ClassOutcome.from_json(c) for c in payload["per_class"]],
+                   shift=payload.get("shift"))
+
+    def to_json(self) -> Json:
+        return {"control": self.control, "label": self.label,
+                "target": self.target.to_json(), "complement": self.complement.to_json(),
+                "rest": self.rest.to_json(),
+                "per_class": [c.to_json() for c in self.per_class], "shift": self.shift}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a round repaired its target (``VERDICTS``), against which control, and why
+    in one sentence (``retraining.groups.verdict``)."""
+
+    status: str
+    control: str | None
+    sentence: str
+
+    @property
+    def repaired(self) -> bool:
+        return self.status == "repaired"
+
+
+def _optional_groups(payload: Json | None) -> RoundGroups | None:
+    return RoundGroups.from_json(payload) if payload else None
 
 
 def _optional_outcome(payload: Json | None) -> RegionOutcome | None:
@@ -145,14 +282,24 @@ def _optional_outcome(payload: Json | None) -> RegionOutcome | None:
 
 @dataclass(frozen=True)
 class RoundMetrics:
-    """Before/after of a round (``retraining.compare``). The headline is the first seed;
-    ``targets`` are the regions its samples were made for, ``overall`` the whole test
-    split and ``worst_other`` the other error region the round hurt most
-    (``RegionOutcome``, test rows, first seed; where the run has a test split);
-    ``per_cluster`` (error clusters, the picked one first) and ``per_class`` are rows of
-    rows, accuracy_before, accuracy_after, change, fixed, broken; ``across_seeds`` gives
-    per split the mean, std, min and max of the accuracy after; ``per_slice`` has per
-    error slice its error rate before/after on the pool and on its test rows."""
+    """Before/after of a round (``retraining.compare``).
+
+    Where the run has a test split: ``groups``, the target, complement and rest and every
+    class against the label-matched control (the plain control when no matched one was
+    trained), ``plain_groups`` the same against the plain control when both were trained
+    (what retraining alone moves), and the ``verdict``. ``targets`` are the regions the
+    samples were made for (each one's rows with the label its mistakes have), ``overall``
+    the whole test split and ``worst_other`` the other error region the round hurt most —
+    descriptive: it is picked as the worst of many, so its p is not a test — all against
+    the same control as ``groups``, over every seed.
+
+    Per seed (``seeds``, the first leads the tables): the pool and the test split against
+    the base model and each control. ``per_cluster`` (error clusters, the picked one first;
+    chosen by the base model's mistakes) and ``per_class`` (the pool against the base
+    model) are rows of rows, accuracy_before, accuracy_after, change, fixed, broken;
+    ``across_seeds`` gives per split the mean, std, min and max of the accuracy after;
+    ``per_slice`` has per error slice its error rate before/after on the pool and on its
+    test rows (first seed)."""
 
     picked_cluster: int | None
     seeds: list[SeedComparison]
@@ -163,13 +310,23 @@ class RoundMetrics:
     targets: list[RegionOutcome] = field(default_factory=list)
     overall: RegionOutcome | None = None
     worst_other: RegionOutcome | None = None
+    groups: RoundGroups | None = None
+    plain_groups: RoundGroups | None = None
+    verdict: Verdict | None = None
 
     @property
     def first(self) -> SeedComparison:
         return self.seeds[0]
 
+    @property
+    def control(self) -> str | None:
+        """The control ``groups``, ``targets`` and ``overall`` are against ("matched" or
+        "plain"; None when none was trained or the run has no test split)."""
+        return self.groups.control if self.groups is not None else None
+
     @classmethod
     def from_json(cls, payload: Json) -> RoundMetrics:
+        verdict = payload.get("verdict")
         return cls(picked_cluster=payload.get("picked_cluster"),
                    seeds=[SeedComparison.from_json(seed) for seed in payload["seeds"]],
                    per_cluster=list(payload.get("per_cluster", [])),
@@ -179,29 +336,37 @@ class RoundMetrics:
                    per_slice=list(payload.get("per_slice", [])),
                    targets=[RegionOutcome.from_json(t) for t in payload.get("targets", [])],
                    overall=_optional_outcome(payload.get("overall")),
-                   worst_other=_optional_outcome(payload.get("worst_other")))
+                   worst_other=_optional_outcome(payload.get("worst_other")),
+                   groups=_optional_groups(payload.get("groups")),
+                   plain_groups=_optional_groups(payload.get("plain_groups")),
+                   verdict=Verdict(**verdict) if verdict else None)
 
     def to_json(self) -> Json:
-        """The layout earlier versions wrote, headline fields of the first seed included."""
+        """The layout earlier versions wrote, headline fields of the first seed included,
+        and the groups and verdict."""
         first = self.first
         test = first.test
-        against = first.to_json().get("against_control")
+        payload = first.to_json()
         return {"picked_cluster": self.picked_cluster,
                 "accuracy_before": {"pool": first.pool.accuracy_before,
                                     "test": test.accuracy_before if test else None},
                 "accuracy_after": {"pool": first.pool.accuracy_after,
                                    "test": test.accuracy_after if test else None},
                 "fixed": first.pool.fixed, "broken": first.pool.broken,
-                "mcnemar_p": first.pool.mcnemar_p, "diff_ci95": list(first.pool.diff_ci95),
+                "mcnemar_p": first.pool.mcnemar_p, "diff_ci95": _listed(first.pool.diff_ci95),
                 "test": test.to_json() if test else None,
                 "per_cluster": self.per_cluster, "per_class": self.per_class,
                 "per_slice": self.per_slice, "seeds": [seed.to_json() for seed in self.seeds],
                 "across_seeds": {split: asdict(spread)
                                  for split, spread in self.across_seeds.items()},
-                "against_control": against,
+                "against_control": payload.get("against_control"),
+                "against_matched_control": payload.get("against_matched_control"),
                 "targets": [target.to_json() for target in self.targets],
                 "overall": self.overall.to_json() if self.overall else None,
-                "worst_other": self.worst_other.to_json() if self.worst_other else None}
+                "worst_other": self.worst_other.to_json() if self.worst_other else None,
+                "groups": self.groups.to_json() if self.groups else None,
+                "plain_groups": self.plain_groups.to_json() if self.plain_groups else None,
+                "verdict": asdict(self.verdict) if self.verdict else None}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ no torch::
       round.json                      RoundResult: config, seeds, candidates, metrics
       after_logits_S.npy              (N, C) float32 pool logits of seed S
       test_after_logits_S.npy         (M, C) float32, when the run has a test split
-      control_…                       the same for the control (no samples), when trained
+      control_…                       the same for the plain control (no samples)
+      matched_…                       the same for the label-matched control
       head_S.safetensors / model_S/   the retrained head (head mode) or model (full mode)
       after_points.parquet            id, pred_after, correct_after, after-coordinates
       sample_points.parquet           the accepted samples placed in the maps before/after
@@ -27,6 +28,8 @@ from topex_core.errors import RunError
 from topex_core.round_records import RegionOutcome, RoundResult
 from topex_core.rundir import read_json_file, read_parquet_file, write_json_atomic
 
+# what a control's files start with (``round_records.CONTROLS``); the round's own: nothing
+CONTROL_PREFIXES = {None: "", "plain": "control_", "matched": "matched_"}
 ROUNDS_DIR = "rounds"
 ROUND_FILE = "round.json"
 AFTER_POINTS_FILE = "after_points.parquet"
@@ -35,35 +38,36 @@ LOCK_FILE = ".retrain.lock"
 
 
 def after_logits_path(round_dir: Path, seed: int, *, test: bool = False,
-                      control: bool = False) -> Path:
+                      control: str | None = None) -> Path:
     """Where a round keeps the logits of seed ``seed``: (N, C) float32 for the pool or
-    (M, C) for the test split, of the retrained model or of its control."""
-    prefix = ("test_" if test else "") + ("control_" if control else "")
+    (M, C) for the test split, of the retrained model (``control`` None) or of a control
+    ("plain" or "matched")."""
+    prefix = ("test_" if test else "") + CONTROL_PREFIXES[control]
     return Path(round_dir) / f"{prefix}after_logits_{seed}.npy"
 
 
 def write_after_logits(round_dir: Path, seed: int, logits: np.ndarray, *, test: bool = False,
-                       control: bool = False) -> None:
+                       control: str | None = None) -> None:
     np.save(after_logits_path(round_dir, seed, test=test, control=control), logits)
 
 
-def round_model_dir(round_dir: Path, seed: int, *, control: bool = False) -> Path:
+def round_model_dir(round_dir: Path, seed: int, *, control: str | None = None) -> Path:
     """Where a full round saves the model of ``seed`` (``classifier.save_classifier``)."""
-    return Path(round_dir) / f"{'control_' if control else ''}model_{seed}"
+    return Path(round_dir) / f"{CONTROL_PREFIXES[control]}model_{seed}"
 
 
 def write_head_weights(round_dir: Path, seed: int, tensors: dict, *,
-                       control: bool = False) -> Path:
+                       control: str | None = None) -> Path:
     """A head round's retrained final layer (name → tensor) as safetensors; its path."""
     from safetensors.torch import save_file  # torch is loaded already: a head was trained
 
-    path = Path(round_dir) / f"{'control_' if control else ''}head_{seed}.safetensors"
+    path = Path(round_dir) / f"{CONTROL_PREFIXES[control]}head_{seed}.safetensors"
     save_file({name: value.contiguous() for name, value in tensors.items()}, str(path))
     return path
 
 
 def read_after_logits(round_dir: Path, seed: int, *, test: bool = False,
-                      control: bool = False) -> np.ndarray | None:
+                      control: str | None = None) -> np.ndarray | None:
     path = after_logits_path(round_dir, seed, test=test, control=control)
     return np.load(path, allow_pickle=False) if path.is_file() else None
 

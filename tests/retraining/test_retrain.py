@@ -14,12 +14,9 @@ from conftest import accept, one_line
 
 from topex_core.errors import RunError
 from topex_core.explorer.explored import ExploredRun
-from topex_core.retraining.compare import mcnemar_exact
-from topex_core.retraining.retrain import (
-    RetrainConfig,
-    RetrainError,
-    retrain,
-)
+from topex_core.retraining.config import RetrainConfig, RetrainError
+from topex_core.retraining.paired import mcnemar_exact
+from topex_core.retraining.retrain import retrain
 from topex_core.round_records import outcome_sentence
 from topex_core.rounddir import (
     latest_outcome,
@@ -104,8 +101,14 @@ def test_several_seeds_report_mean_and_spread(explored, tmp_path: Path) -> None:
         result = retrain(run, RetrainConfig(seeds=(0, 1, 2), **FAST_HEAD), store=store)
     metrics = result.metrics.to_json()
     assert [entry["seed"] for entry in metrics["seeds"]] == [0, 1, 2]
+    labels = pd.read_parquet(run / "points.parquet")["label_id"].to_numpy()
+    logits = [np.load(Path(result.round_dir) / f"after_logits_{s}.npy") for s in (0, 1, 2)]
+    assert not np.array_equal(logits[0], logits[1])  # each seed trained its own head
+    accuracies = [float(np.mean(seed.argmax(1) == labels)) for seed in logits]
     spread = metrics["across_seeds"]["pool"]
-    assert spread["min"] <= spread["mean"] <= spread["max"] and spread["std"] >= 0
+    assert spread["mean"] == pytest.approx(np.mean(accuracies))
+    assert spread["std"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert (spread["min"], spread["max"]) == (min(accuracies), max(accuracies))
     assert all((Path(result.round_dir) / f"head_{s}.safetensors").is_file() for s in (0, 1, 2))
 
 
@@ -257,8 +260,12 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     db = tmp_path / "db"
     with Store(db) as store:
         accept(store, run, ["express delivery fee refund"] * 6)
-        metrics = retrain(run, RetrainConfig(control=True, **FAST_HEAD), store=store).metrics
+        result = retrain(run, RetrainConfig(control=True, matched_control=False, **FAST_HEAD),
+                         store=store)
+    metrics = result.metrics
     target, overall = metrics.targets[0], metrics.overall
+    assert metrics.control == "plain" and metrics.verdict.status == "cannot_tell"
+    assert "label-matched" in metrics.verdict.sentence
     # samples that name no region count for the default target, the strongest region; the
     # test rows repeat pool rows, so the planted ones join it
     strongest = ExploredRun.load(run).default_target()
@@ -276,15 +283,20 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     name, latest = latest_outcome(run, strongest.kind, strongest.key)
     assert latest == target and latest_outcome(run, "slice", "nothing") is None
     assert f"test accuracy 0% → 100% on {members} test rows" in outcome_sentence(latest)
-    assert "points beyond the control (interval +" in outcome_sentence(latest)
-    # topex retrain --json leads with the same blocks
-    assert cli.main(["retrain", "--run", str(run), "--db", str(db), "--json"]) == 0
+    assert f"{members} gained, 0 lost; interval +" in outcome_sentence(latest)
+    # topex compare --json leads with the same blocks
+    assert cli.main(["compare", "--run", str(run), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     for block in (printed["target"], printed["overall"]):
         assert {"kind", "key", "test_rows", "accuracy_before", "accuracy_after",
-                "accuracy_control", "vs_control", "vs_control_ci95"} <= set(block)
-    assert (printed["target"]["key"], printed["target"]["test_rows"]) == (strongest.key, members)
-    assert 0 <= printed["overall"]["accuracy_after"] <= 1
+                "accuracy_control", "vs_control", "vs_control_ci95", "gained",
+                "lost"} <= set(block)
+    assert printed["control"] == "plain" and printed["verdict"]["status"] == "cannot_tell"
+    assert (printed["target"]["test_rows"], printed["complement"]["test_rows"]) == (members, 0)
+    assert printed["rest"]["test_rows"] == 35 - members
+    test_labels = points.iloc[170:]["label_id"].to_numpy()
+    after = np.load(Path(result.round_dir) / "test_after_logits_0.npy").argmax(1)
+    assert printed["overall"]["accuracy_after"] == pytest.approx(np.mean(after == test_labels))
 
 
 def test_repeats_weigh_each_sample_as_that_many_accepted_copies(explored,
@@ -305,3 +317,62 @@ def test_repeats_weigh_each_sample_as_that_many_accepted_copies(explored,
                                atol=1e-3)
     with pytest.raises(RetrainError, match="sample repeats"):
         RetrainConfig(sample_repeats=0).validate()
+
+
+def test_the_label_matched_control_stands_in_for_the_samples(explored, tmp_path: Path,
+                                                             capsys) -> None:
+    """On the planted run any six billing rows tip its borderline mistakes: the plain
+    control credits the samples with the whole repair, the label-matched one with none."""
+    from topex_core.cli import main as cli
+
+    run, _ = explored
+    points = pd.read_parquet(run / "points.parquet")
+    points.iloc[170:].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[170:])
+    db = tmp_path / "db"
+    with Store(db) as store:
+        accept(store, run, ["express delivery fee refund"] * 6)
+        result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
+    folder = Path(result.round_dir)
+    assert result.config["matched_control"] and result.config["control"]  # head defaults
+    for prefix in ("", "matched_", "control_"):
+        assert (folder / f"{prefix}head_0.safetensors").is_file()
+        assert (folder / f"test_{prefix}after_logits_0.npy").is_file()
+    metrics = result.metrics
+    assert metrics.control == "matched" and metrics.plain_groups.control == "plain"
+    plain, matched = metrics.plain_groups.target, metrics.groups.target
+    assert plain.vs_control == 1.0 and plain.gained == plain.test_rows == 25
+    assert matched.accuracy_control == 1.0 and matched.vs_control == 0.0
+    assert matched.vs_control_ci95 is None  # no row changed: no interval
+    assert metrics.groups.complement.test_rows == 0
+    assert metrics.verdict.status == "cannot_tell" and "complement has 0" in \
+        metrics.verdict.sentence
+    assert metrics.first.matched_test.accuracy_before == 1.0
+    assert read_round(run).metrics.groups == metrics.groups  # kept in round.json
+    assert cli.main(["compare", "--run", str(run)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["control"] == "matched" and printed["target"]["vs_control"] == 0.0
+    assert printed["against_plain_control"]["target"]["vs_control"] == 1.0
+    assert [c["label"] for c in printed["per_class_vs_control"]] == ["billing", "tech"]
+
+
+def test_matched_rows_have_the_samples_labels_and_avoid_the_region() -> None:
+    from topex_core.retraining.controls import matched_positions
+
+    labels = np.array([0, 1, 2] * 20)
+    training = np.arange(0, 60, 2)  # 10 rows of each label
+    samples = np.array([0, 0, 0, 1, 0])
+    region = np.arange(0, 20)
+    drawn = matched_positions(labels, training, samples, region, seed=3,
+                              label_names=["a", "b", "c"])
+    assert np.array_equal(labels[drawn], samples)
+    assert set(drawn) <= set(training) and not set(drawn) & set(region)
+    assert len(set(drawn[samples == 0])) == 4  # without replacement while rows last
+    assert np.array_equal(drawn, matched_positions(labels, training, samples, region, 3,
+                                                   ["a", "b", "c"]))
+    many = matched_positions(labels, training, np.zeros(25, np.int64), region, 0,
+                             ["a", "b", "c"])
+    assert (labels[many] == 0).all() and len(set(many)) <= 10 - 4  # 4 are in the region
+    with pytest.raises(RetrainError, match="no training row is labelled 'c'"):
+        matched_positions(labels, np.arange(0, 60, 3), np.array([2]), region, 0,
+                          ["a", "b", "c"])

@@ -16,7 +16,8 @@ from conftest import accept, hashing_embed, make_run, one_line
 from topex_core.cli.main import main
 from topex_core.errors import RunError
 from topex_core.explorer.pipeline import explore_run
-from topex_core.retraining.retrain import RetrainConfig, RetrainError, retrain
+from topex_core.retraining.config import RetrainConfig, RetrainError
+from topex_core.retraining.retrain import retrain
 from topex_core.rounddir import read_sample_points
 from topex_core.rundir import MODEL_DIR, has_classifier, read_logits, read_points, read_run
 from topex_core.storage.store import Store

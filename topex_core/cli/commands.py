@@ -11,7 +11,7 @@ from pathlib import Path
 
 from topex_core.config import runs_dir
 from topex_core.errors import SettingsError
-from topex_core.round_records import RoundResult
+from topex_core.round_records import RoundGroups, RoundResult
 from topex_core.rundir import run_folder_name
 
 
@@ -187,7 +187,8 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def retrain(args: argparse.Namespace) -> int:
-    from topex_core.retraining.retrain import RetrainConfig, consecutive_seeds, retrain
+    from topex_core.retraining.config import RetrainConfig, consecutive_seeds
+    from topex_core.retraining.retrain import retrain
     from topex_core.rundir import read_run
     from topex_core.storage.store import Store
     from topex_core.training.classifier import set_cpu_threads
@@ -195,7 +196,8 @@ def retrain(args: argparse.Namespace) -> int:
     seeds = consecutive_seeds(read_run(args.run).seed, args.seeds)
     set_cpu_threads()
     config = RetrainConfig(mode=args.mode, seeds=seeds, control=args.control,
-                           backbone=args.backbone, sample_repeats=args.sample_repeats)
+                           matched_control=args.matched_control, backbone=args.backbone,
+                           sample_repeats=args.sample_repeats)
     with Store(args.db) as store:
         result = retrain(args.run, config, store=store, progress=_stderr_progress("retrain"))
     print(json.dumps(_compare_summary(result), ensure_ascii=False))
@@ -211,19 +213,39 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _compare_summary(result: RoundResult) -> dict:
-    """The round's summary: the region its samples were made for first (``target``: the
-    first target, ``targets``: all), the whole test split (``overall``) and the other
-    region it hurt most, then the figures earlier versions printed."""
-    metrics = result.metrics.to_json()
-    targets = metrics["targets"]
+    """The round's summary: the ``verdict`` and the ``control`` it is against, the three
+    groups (``target``, ``complement``, ``rest``) and every class against that control
+    (``per_class_vs_control``, with the ``shift`` sentence), the same against the plain
+    control (``against_plain_control``) when both were trained; then each targeted region
+    (``targets``), the whole test split (``overall``), the other region hurt most
+    (``worst_other``, descriptive) and the figures earlier versions printed. A round
+    without groups (no test split or no control, or written before them) has ``target``:
+    its first targeted region."""
+    metrics = result.metrics
+    payload = metrics.to_json()
+    groups = metrics.groups
+    targets = payload["targets"]
     return {"round_dir": result.round_dir, "mode": result.mode, "seeds": result.seeds,
-            "samples": result.samples, "target": targets[0] if targets else None,
-            "targets": targets, "overall": metrics["overall"],
-            "worst_other": metrics["worst_other"], **{key: metrics[key] for key in (
+            "samples": result.samples, "control": metrics.control,
+            "verdict": payload["verdict"],
+            **(_groups_summary(groups) if groups is not None else {
+                "target": targets[0] if targets else None, "complement": None, "rest": None,
+                "per_class_vs_control": [], "shift": None}),
+            "against_plain_control": (_groups_summary(metrics.plain_groups)
+                                      if metrics.plain_groups is not None else None),
+            "targets": targets, "overall": payload["overall"],
+            "worst_other": payload["worst_other"], **{key: payload[key] for key in (
                 "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
                 "diff_ci95", "test", "per_cluster", "per_class", "across_seeds",
-                "against_control")},
+                "against_control", "against_matched_control")},
             "timings_s": result.timings_s}
+
+
+def _groups_summary(groups: RoundGroups) -> dict:
+    return {"target": groups.target.to_json(), "complement": groups.complement.to_json(),
+            "rest": groups.rest.to_json(),
+            "per_class_vs_control": [c.to_json() for c in groups.per_class],
+            "shift": groups.shift}
 
 
 def decide(args: argparse.Namespace) -> int:

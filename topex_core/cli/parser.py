@@ -178,18 +178,25 @@ def _add_retrain(subcommands: argparse._SubParsersAction) -> None:
     command.add_argument("--backbone", default=None,
                          help="for a run of imported predictions (no classifier): the model "
                               "to fine-tune on its data (default: packaged MiniLM)")
+    command.add_argument("--matched-control", action=argparse.BooleanOptionalAction,
+                         default=None,
+                         help="also train each seed with the samples replaced by as many "
+                              "training rows of their labels, and judge the round against it "
+                              "(the verdict needs it; default: on in head mode, off in full "
+                              "mode, where it is one more fine-tune per seed)")
     command.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
-                         help="also train each seed without the samples and compare with it "
-                              "(default: on in head mode, off in full mode, where it doubles "
-                              "the time)")
+                         help="also train each seed without the samples: what retraining "
+                              "alone moves (default: on in head mode, off in full mode, where "
+                              "it is one more fine-tune per seed)")
     command.add_argument("--sample-repeats", type=int, default=SAMPLE_REPEATS,
                          help=f"add each accepted sample this many times, 1 to "
                               f"{MAX_SAMPLE_REPEATS} (default {SAMPLE_REPEATS}: measured, "
                               "see the README)")
     command.add_argument("--json", action="store_true",
                          help="print the round's summary as one JSON object (default): the "
-                              "target region's test accuracy before, after and of the control, "
-                              "then the whole test split's")
+                              "verdict, the target, its complement and the rest of the test "
+                              "split and every class against the label-matched control, then "
+                              "the earlier figures")
     _finish(command, commands.retrain, store=True)
 
 

@@ -247,7 +247,7 @@ class ExploredRun:
             tuple(_keywords(row.get("keywords"))), str(row["true_majority"]),
             str(row["confusion"] or ""), np.flatnonzero(cluster_of == row["cluster"]),
             int(row["errors"]), partial(self._cluster_test_rows, int(row["cluster"])),
-            rank=int(row["rank"]), true_majority=str(row["true_majority"]),
+            partial(self._cluster_reach, int(row["cluster"])), rank=int(row["rank"]), true_majority=str(row["true_majority"]),
             pred_majority=str(row["pred_majority"]),
             name_coverage=float(row.get("name_coverage", float("nan"))))
             for row in errors.sort_values("rank").to_dict("records")]
@@ -262,13 +262,18 @@ class ExploredRun:
                 true_label or row["confusion"].split(" → ")[0], str(row["confusion"]),
                 np.flatnonzero(np.isin(ids, self.slice_members[row["slice"]])),
                 int(row["errors"]), partial(self._slice_test_rows, terms, true_label),
-                term=str(row["term"]), true_label=true_label,
+                partial(self._slice_reach, terms), term=str(row["term"]), true_label=true_label,
                 error_rate=float(row["error_rate"]), base_rate=float(row["base_rate"]),
                 lift=float(row["lift"]), q=float(row["q"])))
         return regions
 
     def _cluster_test_rows(self, cluster: int) -> np.ndarray:
         return np.flatnonzero(self._test_clusters == cluster)
+
+    def _cluster_reach(self, cluster: int, test: bool) -> np.ndarray:
+        if test:
+            return self._cluster_test_rows(cluster)
+        return np.flatnonzero(self.points["cluster"].to_numpy() == cluster)
 
     @cached_property
     def _test_clusters(self) -> np.ndarray:
@@ -284,13 +289,22 @@ class ExploredRun:
         return ([] if self.test_points is None
                 else [set(phrases(text)) for text in point_texts(self.test_points)])
 
+    @cached_property
+    def _pool_terms(self) -> list[set[str]]:
+        return [set(phrases(text)) for text in point_texts(self.points)]
+
     def _slice_test_rows(self, terms: tuple[str, ...], true_label: str) -> np.ndarray:
-        if self.test_points is None:
+        inside = self._slice_reach(terms, True)
+        if true_label and len(inside):
+            labels = self.test_points["label"].astype(str).to_numpy()
+            inside = inside[labels[inside] == true_label]
+        return inside
+
+    def _slice_reach(self, terms: tuple[str, ...], test: bool) -> np.ndarray:
+        if test and self.test_points is None:
             return np.zeros(0, np.int64)
-        inside = np.array([not held.isdisjoint(terms) for held in self._test_terms], bool)
-        if true_label:
-            inside &= (self.test_points["label"].astype(str) == true_label).to_numpy()
-        return np.flatnonzero(inside)
+        held = self._test_terms if test else self._pool_terms
+        return np.flatnonzero(np.array([not row.isdisjoint(terms) for row in held], bool))
 
 
 def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,

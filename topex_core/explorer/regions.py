@@ -22,8 +22,8 @@ class Region:
     and pages call it; ``terms``: the words it is named by; ``label``: the true label its
     mistakes have, the default for samples; ``confusion``: "true → predicted" of its
     mistakes; ``rows``: (n,) int positions in the run's points; ``errors``: how many of
-    them are misclassified. ``test_rows`` are computed on first use (a feature space needs
-    the test split's features)."""
+    them are misclassified. ``test_rows`` and the rows within its *reach* are computed on
+    first use (a feature space needs the test split's features)."""
 
     kind: str
     key: str
@@ -34,11 +34,20 @@ class Region:
     rows: np.ndarray = field(repr=False, compare=False)
     errors: int
     _test_rows: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    _reach: Callable[[bool], np.ndarray] = field(repr=False, compare=False)
 
     @property
     def test_rows(self) -> np.ndarray:
         """(m,) int positions in the test points (empty without a test split)."""
         return self._test_rows()
+
+    def reach(self, *, test: bool) -> np.ndarray:
+        """(m,) int positions of the rows within the region's reach whatever their true
+        label — a cluster's rows (test rows: those within its reach in the explored space),
+        the rows holding a slice's terms — in the test points with ``test``, else in the
+        pool's. Those of another label than ``label`` are what a shortcut toward ``label``
+        would break."""
+        return self._reach(test)
 
     @property
     def topic(self) -> str:

@@ -1,41 +1,40 @@
-"""Before/after comparison of a training round: did the accepted samples fix the cluster,
-and is the gain real?
+"""Before/after comparison of a training round: did the accepted samples repair the
+region they were made for, what did they break, and is the change real?
 
-For paired predictions on the same rows, with b = rows fixed (wrong → right) and c = rows
-broken (right → wrong):
+Paired statistics (``paired``): rows gained and lost, McNemar's exact test and the exact
+interval that inverts it; with several seeds each test row is counted once.
 
-- McNemar's exact test: p = min(1, 2 · P(X ≤ min(b, c))), X ~ Binomial(b + c, ½); p = 1
-  when b + c = 0.
-- Bootstrap 95% interval of the accuracy difference (after − before): rows resampled
-  with replacement ``BOOTSTRAP_REPS`` times. Each row's difference is +1, 0 or −1, so a
-  resample's counts are Multinomial(N, (b/N, c/N, rest)); drawing those counts is the
-  same bootstrap without materialising N indices per resample.
+Where the run has a test split, the round is judged on it against its label-matched
+control (the plain control when no matched one was trained): the targeted regions'
+rows of the label their mistakes have, their other rows (the complement), the rest of the
+split and every class (``groups``), then the verdict; against the plain control too when
+both were trained (what retraining alone moves). ``targets`` measures each targeted
+region, ``overall`` the whole test split and ``worst_other`` the other error region the
+round hurt most (descriptive: the worst of many), against the same control over every seed.
 
-Accuracy is reported overall, per class and per cluster (the explorer's error clusters,
-the picked one first) on the training pool, and overall and per cluster on the test split:
-a region's test rows are those ``ExploredRun`` joins to it (a cluster by its reach in the
-explored space, a slice by its term and label), so a region is measured on rows that no
-training touched wherever it has any.
-Error slices report their error rate before/after on the pool and on their test rows.
-With several seeds, each seed is compared with the base run and the mean and standard
-deviation of the after-accuracy are reported; the first seed's after-points are placed
-into the SAME maps as before (the fitted maps' transform, never a refit). When the round
-trained a control without the samples, ``against_control`` repeats the paired summary
-with the control as "before": what the samples changed beyond retraining itself.
+Accuracy is also reported overall, per class and per cluster (the explorer's error
+clusters, the picked one first) on the training pool, and per cluster on the test split.
+A cluster's rows were chosen by the base model's mistakes, so its before → after regresses
+toward the mean by construction: the comparison with the control leads. Error slices
+report their error rate before/after on the pool and on their test rows. With several
+seeds, each seed is compared with the base model and each control, with the mean and
+standard deviation (ddof 1) of the accuracy after; the first seed's after-points are
+placed into the SAME maps as before (the fitted maps' transform, never a refit).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from topex_core.explorer.explored import MAP_NAMES, ExploredRun, Region
+from topex_core.retraining.groups import group_outcome, round_groups, verdict
+from topex_core.retraining.paired import paired_summary
 from topex_core.round_records import (
-    PairedSummary,
     RegionOutcome,
     RoundMetrics,
     SeedComparison,
@@ -43,55 +42,7 @@ from topex_core.round_records import (
 )
 from topex_core.rounddir import read_after_logits, write_after_points
 
-BOOTSTRAP_REPS = 10_000
 MIN_REGION_TEST_ROWS = 10  # fewer test rows say little about a region: not named as harmed
-
-
-def mcnemar_exact(fixed: int, broken: int) -> float:
-    """Two-sided exact McNemar p-value for ``fixed`` and ``broken`` discordant pairs."""
-    if fixed < 0 or broken < 0:
-        raise ValueError("counts must be non-negative")
-    discordant = fixed + broken
-    if discordant == 0:
-        return 1.0
-    return float(min(1.0, 2.0 * binom.cdf(min(fixed, broken), discordant, 0.5)))
-
-
-def bootstrap_diff_ci(before_correct: np.ndarray, after_correct: np.ndarray, *,
-                      reps: int = BOOTSTRAP_REPS, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of mean(after_correct) − mean(before_correct), (N,) bools."""
-    before = np.asarray(before_correct, dtype=bool)
-    after = np.asarray(after_correct, dtype=bool)
-    return bootstrap_count_ci(len(before), int((after & ~before).sum()),
-                              int((before & ~after).sum()), reps=reps, seed=seed)
-
-
-def bootstrap_count_ci(rows: int, fixed: int, broken: int, *, reps: int = BOOTSTRAP_REPS,
-                       seed: int = 0) -> tuple[float, float]:
-    """The same interval from the counts alone: ``rows`` paired rows of which ``fixed``
-    went wrong → right and ``broken`` right → wrong (the rest did not change)."""
-    if rows == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(rows, [fixed / rows, broken / rows,
-                                    1 - (fixed + broken) / rows], size=reps)
-    differences = (counts[:, 0] - counts[:, 1]) / rows
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def paired_summary(labels: np.ndarray, before_pred: np.ndarray,
-                   after_pred: np.ndarray) -> PairedSummary:
-    """Accuracy before/after, fixed/broken counts, McNemar p and the bootstrap interval of
-    (N,) true labels and two (N,) predictions of the same rows."""
-    before_correct = before_pred == labels
-    after_correct = after_pred == labels
-    fixed = int((after_correct & ~before_correct).sum())
-    broken = int((before_correct & ~after_correct).sum())
-    return PairedSummary(rows=int(len(labels)), accuracy_before=_mean(before_correct),
-                         accuracy_after=_mean(after_correct), fixed=fixed, broken=broken,
-                         mcnemar_p=mcnemar_exact(fixed, broken),
-                         diff_ci95=bootstrap_diff_ci(before_correct, after_correct))
 
 
 def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarray,
@@ -109,10 +60,11 @@ def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarr
 
 
 def compare_round(explored: ExploredRun, round_dir: Path,
-                  seeds: list[int] | tuple[int, ...],
-                  targets: list[Region] | tuple[Region, ...] = ()) -> RoundMetrics:
-    """Metrics of a round (see the module docstring); ``targets`` are the regions its
-    samples were made for. Writes ``after_points.parquet``."""
+                  seeds: Sequence[int], targets: Sequence[Region] = (),
+                  controls: Sequence[str] = ()) -> RoundMetrics:
+    """Metrics of a round (see the module); ``targets`` are the regions its samples were
+    made for, ``controls`` the controls trained beside it ("matched", "plain"). Writes
+    ``after_points.parquet``."""
     round_dir = Path(round_dir)
     points, test_points = explored.points, explored.test_points
     labels = points["label_id"].to_numpy()
@@ -124,53 +76,69 @@ def compare_round(explored: ExploredRun, round_dir: Path,
     after = first_logits.argmax(axis=1)
     per_class = group_accuracy(np.array(explored.label_names)[labels], labels, before, after)
     test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
+    headline = next((control for control in ("matched", "plain") if control in controls), None)
+    test_control = (None if headline is None else _predictions(
+        read_after_logits(round_dir, seeds[0], test=True, control=headline)))
     return RoundMetrics(
         picked_cluster=explored.explore.picked_cluster, seeds=per_seed,
-        per_cluster=_records(_per_cluster(explored, after, test_after)),
+        per_cluster=_records(_per_cluster(explored, after, test_after, test_control)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
         per_slice=_records(_per_slice(explored, after, test_after, targets)),
-        **_region_outcomes(explored, round_dir, seeds[0], targets))
+        **_test_outcomes(explored, round_dir, seeds, targets, controls))
 
 
-def _region_outcomes(explored: ExploredRun, round_dir: Path, seed: int,
-                     targets: list[Region] | tuple[Region, ...]) -> dict:
-    """The targets, the whole test split and the worst other error region with at least
-    ``MIN_REGION_TEST_ROWS`` test rows, as ``RegionOutcome``s (none without a test split)."""
+def _test_outcomes(explored: ExploredRun, round_dir: Path, seeds: Sequence[int],
+                   targets: Sequence[Region], controls: Sequence[str]) -> dict:
+    """The groups, the verdict, the targets, the whole test split and the worst other
+    error region with at least ``MIN_REGION_TEST_ROWS`` test rows (see the module), over
+    every seed; only the verdict without a test split."""
     test_points = explored.test_points
-    after = _predictions(read_after_logits(round_dir, seed, test=True))
+    after = _test_predictions(round_dir, seeds, None)
     if test_points is None or after is None:
-        return {}
-    control = _predictions(read_after_logits(round_dir, seed, test=True, control=True))
+        return {"verdict": verdict(None, has_test=False)}
     labels, before = test_points["label_id"].to_numpy(), test_points["pred_id"].to_numpy()
+    against = {control: _test_predictions(round_dir, seeds, control) for control in controls}
+    headline = next((control for control in ("matched", "plain") if control in against), None)
+    control = against.get(headline)
 
     def outcome(kind: str, key: str, name: str, rows: np.ndarray) -> RegionOutcome:
-        return region_outcome(kind, key, name, labels[rows], before[rows], after[rows],
-                              None if control is None else control[rows])
+        return group_outcome(kind, key, name, labels[rows], before[rows], after[:, rows],
+                             None if control is None else control[:, rows])
 
+    groups = plain_groups = None
+    if control is not None and targets:
+        groups = round_groups(targets, explored.label_names, labels, before, after, control,
+                              headline)
+        if headline == "matched" and "plain" in against:
+            plain_groups = round_groups(targets, explored.label_names, labels, before, after,
+                                        against["plain"], "plain")
     targeted = {(region.kind, region.key) for region in targets}
     others = [outcome(region.kind, region.key, region.name, region.test_rows)
               for region in explored.regions() if (region.kind, region.key) not in targeted
               and len(region.test_rows) >= MIN_REGION_TEST_ROWS]
-    return {"targets": [outcome(region.kind, region.key, region.name, region.test_rows)
+    return {"targets": [outcome(region.kind, region.key, region.name,
+                                _rows_of_label(region, labels, explored.label_names))
                         for region in targets],
             "overall": outcome("overall", "", "the whole test split", np.arange(len(labels))),
-            "worst_other": min(others, key=_harm, default=None)}
+            "worst_other": min(others, key=_harm, default=None),
+            "groups": groups, "plain_groups": plain_groups,
+            "verdict": verdict(groups, has_test=True)}
 
 
-def region_outcome(kind: str, key: str, name: str, labels: np.ndarray, before: np.ndarray,
-                   after: np.ndarray, control: np.ndarray | None) -> RegionOutcome:
-    """A region's ``RegionOutcome`` from its test rows' (n,) labels and predictions."""
-    if not len(labels):
-        return RegionOutcome(kind, key, name, 0, None, None)
-    accuracy = {"accuracy_before": _mean(before == labels),
-                "accuracy_after": _mean(after == labels)}
-    if control is None:
-        return RegionOutcome(kind, key, name, len(labels), **accuracy)
-    against = paired_summary(labels, control, after)
-    return RegionOutcome(kind, key, name, len(labels), **accuracy,
-                         accuracy_control=against.accuracy_before, vs_control=against.change,
-                         vs_control_ci95=against.diff_ci95, mcnemar_p=against.mcnemar_p)
+def _rows_of_label(region: Region, labels: np.ndarray, label_names: list[str]) -> np.ndarray:
+    """The region's test rows (its reach) whose true label is the one its mistakes have."""
+    rows = region.reach(test=True)
+    return rows[labels[rows] == label_names.index(region.label)]
+
+
+def _test_predictions(round_dir: Path, seeds: Sequence[int], control: str | None
+                      ) -> np.ndarray | None:
+    """(k, M) test predictions of every seed's model (or control); None when absent."""
+    logits = [read_after_logits(round_dir, seed, test=True, control=control) for seed in seeds]
+    if any(seed_logits is None for seed_logits in logits):
+        return None
+    return np.stack([seed_logits.argmax(axis=1) for seed_logits in logits])
 
 
 def _harm(outcome: RegionOutcome) -> float:
@@ -181,26 +149,31 @@ def _harm(outcome: RegionOutcome) -> float:
 
 def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,
                   test_points: pd.DataFrame | None) -> SeedComparison:
+    """Seed ``seed`` against the base model and each control it has, pool and test."""
     after = read_after_logits(round_dir, seed).argmax(axis=1)
     test_after = _predictions(read_after_logits(round_dir, seed, test=True))
-    control = _predictions(read_after_logits(round_dir, seed, control=True))
-    test_control = _predictions(read_after_logits(round_dir, seed, test=True, control=True))
-    test = control_test = None
-    if test_points is not None and test_after is not None:
-        test_labels = test_points["label_id"].to_numpy()
-        test = paired_summary(test_labels, test_points["pred_id"].to_numpy(), test_after)
-        if test_control is not None:
-            control_test = paired_summary(test_labels, test_control, test_after)
-    return SeedComparison(
-        seed=seed, pool=paired_summary(labels, before, after), test=test,
-        control_pool=paired_summary(labels, control, after) if control is not None else None,
-        control_test=control_test if control is not None else None)
+    summaries = {}
+    for control, prefix in ((None, ""), ("plain", "control_"), ("matched", "matched_")):
+        pool_before = (before if control is None
+                       else _predictions(read_after_logits(round_dir, seed, control=control)))
+        if pool_before is None:
+            continue
+        summaries[f"{prefix}pool"] = paired_summary(labels, pool_before, after)
+        if test_points is None or test_after is None:
+            continue
+        test_before = (test_points["pred_id"].to_numpy() if control is None else _predictions(
+            read_after_logits(round_dir, seed, test=True, control=control)))
+        summaries[f"{prefix}test"] = paired_summary(test_points["label_id"].to_numpy(),
+                                                    test_before, test_after)
+    return SeedComparison(seed=seed, **summaries)
 
 
-def _per_cluster(explored: ExploredRun, after: np.ndarray,
-                 test_after: np.ndarray | None) -> pd.DataFrame:
+def _per_cluster(explored: ExploredRun, after: np.ndarray, test_after: np.ndarray | None,
+                 test_control: np.ndarray | None) -> pd.DataFrame:
     """Accuracy change per error cluster, the picked cluster first, then by rank: on the
-    pool, and on the test rows that fall into the cluster (``Region.test_rows``)."""
+    pool, and on the test rows that fall into the cluster (``Region.test_rows``), with the
+    control's accuracy on them (first seed; NaN without a control). A cluster was chosen
+    for the base model's mistakes, so its "before" is low by construction."""
     points, test_points = explored.points, explored.test_points
     picked = explored.explore.picked_cluster
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
@@ -216,12 +189,18 @@ def _per_cluster(explored: ExploredRun, after: np.ndarray,
         test_rows = np.concatenate([region.test_rows for region in regions])
         test_clusters = np.concatenate([[region.cluster] * len(region.test_rows)
                                         for region in regions]).astype(np.int64)
-        test = group_accuracy(test_clusters, test_points["label_id"].to_numpy()[test_rows],
+        test_labels = test_points["label_id"].to_numpy()[test_rows]
+        test = group_accuracy(test_clusters, test_labels,
                               test_points["pred_id"].to_numpy()[test_rows],
                               test_after[test_rows]).set_index("group")
+        if test_control is not None:
+            test["accuracy_control"] = pd.Series(
+                test_control[test_rows] == test_labels).groupby(test_clusters).mean()
     per_cluster["test_rows"] = test["rows"].reindex(order).fillna(0).astype(int)
     per_cluster["test_accuracy_before"] = test["accuracy_before"].reindex(order)
     per_cluster["test_accuracy_after"] = test["accuracy_after"].reindex(order)
+    per_cluster["test_accuracy_control"] = (test["accuracy_control"].reindex(order)
+                                            if "accuracy_control" in test else np.nan)
     per_cluster = per_cluster.reset_index().rename(columns={"group": "cluster"})
     per_cluster.insert(1, "name", [region.name for region in regions])
     return per_cluster
@@ -301,8 +280,10 @@ def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, SeedSpread]:
         values = [getattr(entry, split).accuracy_after for entry in per_seed
                   if getattr(entry, split) is not None]
         if values:
-            result[split] = SeedSpread(mean=float(np.mean(values)), std=float(np.std(values)),
-                                       min=float(np.min(values)), max=float(np.max(values)))
+            result[split] = SeedSpread(
+                mean=float(np.mean(values)),
+                std=float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                min=float(np.min(values)), max=float(np.max(values)))
     return result
 
 
@@ -313,6 +294,3 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _predictions(logits: np.ndarray | None) -> np.ndarray | None:
     return logits.argmax(axis=1) if logits is not None else None
 
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if len(values) else float("nan")

@@ -8,13 +8,19 @@ Two modes:
   reads (cached per run in ``head_features.npy``) train that layer again (``head``).
   Seconds on a CPU, for quick iteration.
 
+Beside the round, per seed, its controls (``config.RetrainConfig``): the label-matched
+control (the samples replaced by training rows of their labels, ``controls``) and the
+plain control (no samples).
+
 A round writes ``RUN_DIR/rounds/N/``::
 
     round.json              config, accepted candidate ids, timings, metrics (compare.py)
     after_logits_S.npy      (N, C) float32 pool logits of seed S
     test_after_logits_S.npy (M, C) float32, when the run has a test split
+    matched_after_logits_S.npy, test_matched_after_logits_S.npy
+                            the same for the label-matched control (optional)
     control_after_logits_S.npy, test_control_after_logits_S.npy
-                            the same for the control trained without the samples (optional)
+                            the same for the plain control (optional)
     after_points.parquet    id, pred_after, correct_after and after-coordinates in the
                             SAME maps as before (first seed)
     sample_points.parquet   the accepted samples placed in the same maps, by the base model
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,13 +42,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from topex_core.config import MAX_SAMPLE_REPEATS, MAX_SEEDS, RETRAIN_MODES, SAMPLE_REPEATS
 from topex_core.data.dataset import TextDataset
-from topex_core.errors import TopexError
-from topex_core.explorer.explored import ExploredRun
+from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.records import RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
-from topex_core.retraining.head import HeadSchedule, fit_head, sample_features_of
+from topex_core.retraining.config import RetrainConfig, RetrainError
+from topex_core.retraining.controls import matched_positions
+from topex_core.retraining.head import fit_head, sample_features_of
 from topex_core.round_records import RoundResult
 from topex_core.rounddir import (
     new_round_dir,
@@ -61,69 +67,34 @@ from topex_core.training.features import cached_features, datasets_from_points
 from topex_core.training.run import load_run_classifier
 
 
-class RetrainError(TopexError):
-    """A round cannot be trained; nothing was written."""
+class _Round(NamedTuple):
+    """What a round trains on beyond the base run's training subset: the pool and test
+    split, the accepted samples (and the store's frame of them), the regions they were
+    made for and the base run."""
+
+    explored: ExploredRun
+    pool: TextDataset
+    test: TextDataset | None
+    samples: TextDataset
+    accepted: pd.DataFrame
+    targets: list[Region]
+    record: RunRecord
 
 
-@dataclass(frozen=True)
-class RetrainConfig:
-    """``seeds`` None = the base run's seed. ``control`` also trains, per seed, the same
-    round without the samples, so that the comparison can separate what the samples did
-    from what retraining alone moves; None = on in head mode (seconds), off in full mode
-    (it doubles the time). Head-mode optimiser settings are named ``head_*``.
+class _Added(NamedTuple):
+    """Rows one variant adds to the training subset, and where they sit in the pool (the
+    label-matched control's copies of training rows; None: the samples, or nothing)."""
 
-    A run of imported predictions has no classifier: it is retrained in full mode only,
-    fine-tuning ``backbone`` (None = the packaged default) on its data with and without
-    the samples; the control is then always trained, since "before" is another model.
-
-    ``sample_repeats``: each accepted sample is added this many times, so that a few dozen
-    samples weigh against a thousand training rows (``SAMPLE_REPEATS``, chosen in
-    ``bench/bench_repair.py``)."""
-
-    mode: str = "head"
-    seeds: tuple[int, ...] | None = None
-    control: bool | None = None
-    head_epochs: int = 20
-    head_learning_rate: float = 2e-3
-    head_batch_size: int = 32
-    backbone: str | None = None
-    sample_repeats: int = SAMPLE_REPEATS
-
-    def validate(self) -> RetrainConfig:
-        if self.mode not in RETRAIN_MODES:
-            raise RetrainError(f"unknown mode '{self.mode}'; choose one of "
-                               f"{', '.join(RETRAIN_MODES)}")
-        if self.seeds is not None and not 1 <= len(self.seeds) <= MAX_SEEDS:
-            raise RetrainError(f"between 1 and {MAX_SEEDS} seeds, got {len(self.seeds)}")
-        if not 1 <= self.head_epochs <= 1000 or self.head_batch_size < 1:
-            raise RetrainError("head_epochs must be in [1, 1000] and head_batch_size ≥ 1")
-        if not 1 <= self.sample_repeats <= MAX_SAMPLE_REPEATS:
-            raise RetrainError(f"sample repeats must be between 1 and {MAX_SAMPLE_REPEATS}, "
-                               f"got {self.sample_repeats}")
-        return self
-
-    @property
-    def head_schedule(self) -> HeadSchedule:
-        return HeadSchedule(self.head_epochs, self.head_learning_rate, self.head_batch_size)
-
-    @property
-    def with_control(self) -> bool:
-        return self.control if self.control is not None else self.mode == "head"
-
-
-def consecutive_seeds(base_seed: int, count: int) -> tuple[int, ...]:
-    """``count`` seeds starting at the base run's: the first seed changes nothing but the
-    samples, the others show how much of a change is seed noise."""
-    if not 1 <= count <= MAX_SEEDS:
-        raise RetrainError(f"the number of seeds must be between 1 and {MAX_SEEDS}, got {count}")
-    return tuple(base_seed + offset for offset in range(count))
+    rows: TextDataset
+    pool_positions: np.ndarray | None
 
 
 def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
             progress: clf.Progress | None = None) -> RoundResult:
-    """Train a round on the training subset plus the run's accepted samples; returns the
-    round record (also in ``round.json`` and the store)."""
-    config = replace(config.validate(), control=config.with_control)
+    """Train a round on the training subset plus the run's accepted samples, with its
+    controls; returns the round record (also in ``round.json`` and the store)."""
+    config = replace(config.validate(), control=config.with_control,
+                     matched_control=config.with_matched_control)
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     config = _for_base(config, has_classifier(run_dir), run_dir)
@@ -137,48 +108,50 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
         raise RetrainError(f"{run_dir}: explore the run first (the maps are needed)")
     explored = ExploredRun.load(run_dir)
     pool, test = datasets_from_points(explored.points, explored.test_points, record)
-    samples = samples_dataset(accepted, record.label_names, pool.text_pairs is not None)
+    inputs = _Round(explored, pool, test,
+                    samples_dataset(accepted, record.label_names, pool.text_pairs is not None),
+                    accepted, explored.targeted(accepted["cluster"].dropna(),
+                                                accepted["slice"].dropna()), record)
     base_config = _base_config(record, run_dir, config.backbone)
     seeds = config.seeds or (base_config.seed,)
     with round_lock(run_dir):
         round_dir = new_round_dir(run_dir)
         try:
-            return _train_round(explored, round_dir, run_id, pool, test, samples, accepted,
-                                record, base_config, config, seeds, store, report)
+            return _train_round(inputs, round_dir, run_id, base_config, config, seeds, store,
+                                report)
         except BaseException:  # an error, Ctrl-C or the dashboard's Cancel
             shutil.rmtree(round_dir, ignore_errors=True)  # no half-written round is left
             raise
 
 
-def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: TextDataset,
-                 test: TextDataset | None, samples: TextDataset, accepted: pd.DataFrame,
-                 record: RunRecord, base_config: clf.TrainConfig, config: RetrainConfig,
-                 seeds: tuple[int, ...], store: Store, report: clf.Progress) -> RoundResult:
+def _train_round(inputs: _Round, round_dir: Path, run_id: int, base_config: clf.TrainConfig,
+                 config: RetrainConfig, seeds: tuple[int, ...], store: Store,
+                 report: clf.Progress) -> RoundResult:
+    explored, samples, accepted = inputs.explored, inputs.samples, inputs.accepted
     run_dir = explored.run_dir
     timings: dict[str, float] = {}
     model_paths = []
     sample_logits = control_sample_logits = None  # of the first seed's models
-    variants = [("", repeated(samples, config.sample_repeats))] + (
-        [("control_", samples.subset(np.array([], np.int64)))] if config.with_control else [])
+    variants: tuple[str | None, ...] = (None, *config.controls)
     steps = len(seeds) * len(variants)
-    for index, (seed, (prefix, added)) in enumerate(
-            (seed, variant) for seed in seeds for variant in variants):
+    for index, (seed, control) in enumerate(
+            (seed, control) for seed in seeds for control in variants):
         def step_progress(fraction: float, message: str, index: int = index, seed: int = seed,
-                          label: str = "control: " if prefix else "") -> None:
+                          label: str = f"{control} control: " if control else "") -> None:
             report(0.9 * (index + fraction) / steps, f"seed {seed}: {label}{message}")
 
-        with timed(f"{prefix}seed_{seed}", timings):
+        added = _added(inputs, control, seed, config.sample_repeats)
+        with timed(f"{control or 'round'}_seed_{seed}", timings):
             if config.mode == "full":
-                output = _full(run_dir, round_dir, pool, test, added, samples, record,
-                               replace(base_config, seed=seed), step_progress, prefix)
+                output = _full(round_dir, inputs, added, replace(base_config, seed=seed),
+                               step_progress, control)
             else:
-                output = _head(run_dir, round_dir, pool, test, added, samples, record, config,
-                               seed, step_progress, prefix)
-        write_after_logits(round_dir, seed, output.logits, control=bool(prefix))
+                output = _head(run_dir, round_dir, inputs, added, config, seed, step_progress,
+                               control)
+        write_after_logits(round_dir, seed, output.logits, control=control)
         if output.test_logits is not None:
-            write_after_logits(round_dir, seed, output.test_logits, test=True,
-                               control=bool(prefix))
-        if not prefix:
+            write_after_logits(round_dir, seed, output.test_logits, test=True, control=control)
+        if control is None:
             model_paths.append(str(output.model_path))
             if sample_logits is None:
                 sample_logits = output.sample_logits
@@ -186,9 +159,8 @@ def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: Text
             control_sample_logits = output.sample_logits
     report(0.92, "placing the new points and the samples into the same maps")
     with timed("compare", timings):
-        metrics = compare_round(explored, round_dir, seeds, explored.targeted(
-            accepted["cluster"].dropna(), accepted["slice"].dropna()))
-        # without a base classifier, the samples are placed "before" as the control reads them
+        metrics = compare_round(explored, round_dir, seeds, inputs.targets, config.controls)
+        # without a base classifier, the samples are placed "before" as a control reads them
         base_sample_features, base_sample_logits = (
             clf.predict_features(load_run_classifier(run_dir), samples.texts,
                                  samples.text_pairs)
@@ -210,6 +182,21 @@ def _train_round(explored: ExploredRun, round_dir: Path, run_id: int, pool: Text
     return result
 
 
+def _added(inputs: _Round, control: str | None, seed: int, repeats: int) -> _Added:
+    """What the round (``control`` None) or one of its controls adds for ``seed``."""
+    pool, samples = inputs.pool, inputs.samples
+    if control == "plain":
+        return _Added(samples.subset(np.array([], np.int64)), None)
+    if control is None:
+        return _Added(repeated(samples, repeats), None)
+    excluded = np.concatenate([np.zeros(0, np.int64),
+                               *(region.rows for region in inputs.targets)])
+    positions = matched_positions(pool.labels, train_positions(pool, inputs.record),
+                                  samples.labels, excluded, seed, pool.label_names)
+    positions = np.repeat(positions, repeats)
+    return _Added(pool.subset(positions), positions)
+
+
 class _SeedOutput(NamedTuple):
     """One seed's retrained model: logits (N, C) of the pool, (M, C) of the test split,
     (S, C) of the accepted samples (also when it was trained without them), all float32,
@@ -221,25 +208,26 @@ class _SeedOutput(NamedTuple):
     model_path: Path
 
 
-def _full(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          added: TextDataset, samples: TextDataset, record: RunRecord,
-          config: clf.TrainConfig, progress: clf.Progress, prefix: str = "") -> _SeedOutput:
-    training_set = concat(pool.subset(train_positions(pool, record)), added)
+def _full(round_dir: Path, inputs: _Round, added: _Added, config: clf.TrainConfig,
+          progress: clf.Progress, control: str | None) -> _SeedOutput:
+    pool, test, samples = inputs.pool, inputs.test, inputs.samples
+    training_set = concat(pool.subset(train_positions(pool, inputs.record)), added.rows)
     model = clf.fine_tune(training_set, config, progress=lambda f, m: progress(0.8 * f, m))
-    model.precision = record.logits_precision  # as the logits before
+    model.precision = inputs.record.logits_precision  # as the logits before
     logits = clf.predict_logits(model, pool.texts, pool.text_pairs,
                                 progress=lambda f, m: progress(0.8 + 0.15 * f, m))
     test_logits = (clf.predict_logits(model, test.texts, test.text_pairs)
                    if test is not None else None)
     sample_logits = clf.predict_logits(model, samples.texts, samples.text_pairs)
-    model_path = round_model_dir(round_dir, config.seed, control=bool(prefix))
+    model_path = round_model_dir(round_dir, config.seed, control=control)
     clf.save_classifier(model, model_path)
     return _SeedOutput(logits, test_logits, sample_logits, model_path)
 
 
-def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset | None,
-          added: TextDataset, samples: TextDataset, record: RunRecord, config: RetrainConfig,
-          seed: int, progress: clf.Progress, prefix: str = "") -> _SeedOutput:
+def _head(run_dir: Path, round_dir: Path, inputs: _Round, added: _Added,
+          config: RetrainConfig, seed: int, progress: clf.Progress,
+          control: str | None) -> _SeedOutput:
+    pool, test, samples = inputs.pool, inputs.test, inputs.samples
     base = load_run_classifier(run_dir)
     features = cached_features(base, pool, run_dir,
                                progress=lambda f, m: progress(0.6 * f,
@@ -247,16 +235,18 @@ def _head(run_dir: Path, round_dir: Path, pool: TextDataset, test: TextDataset |
     test_features = (cached_features(base, test, run_dir, test=True)
                      if test is not None else None)
     sample_features = sample_features_of(base, samples)
-    head = fit_head(base, features, pool.labels, train_positions(pool, record), added,
-                    config.head_schedule, seed,
+    added_features = (features[added.pool_positions] if added.pool_positions is not None
+                      else sample_features[np.repeat(np.arange(len(samples)),
+                                                     len(added.rows) // max(len(samples), 1))])
+    head = fit_head(base, features, pool.labels, train_positions(pool, inputs.record),
+                    added.rows, config.head_schedule, seed,
                     lambda f: progress(0.6 + 0.35 * f, "training the head"),
-                    sample_features=sample_features[
-                        np.repeat(np.arange(len(samples)), len(added) // len(samples))])
-    model_path = write_head_weights(round_dir, seed, head.state_dict(), control=bool(prefix))
+                    sample_features=added_features)
+    model_path = write_head_weights(round_dir, seed, head.state_dict(), control=control)
     with torch.no_grad():
         logits, test_logits, sample_logits = (
-            None if inputs is None else head(torch.as_tensor(inputs)).numpy().astype(np.float32)
-            for inputs in (features, test_features, sample_features))
+            None if rows is None else head(torch.as_tensor(rows)).numpy().astype(np.float32)
+            for rows in (features, test_features, sample_features))
     return _SeedOutput(logits, test_logits, sample_logits, model_path)
 
 
