@@ -14,7 +14,12 @@ from conftest import TOPIC_WORDS, hashing_embed, one_line, tiny_frame
 
 from topex_core.cli.main import main
 from topex_core.data.dataset import dataset_from_frame
-from topex_core.experiments.folder import RESULTS_FILE, SAMPLES_FILE, ExperimentError
+from topex_core.experiments.folder import (
+    OUTCOMES_FILE,
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    ExperimentError,
+)
 from topex_core.experiments.harness import LABELLED_BY, ExperimentConfig, run_experiment
 from topex_core.experiments.report import (
     against_control,
@@ -131,15 +136,22 @@ def test_full_retraining_without_samples_reproduces_the_base_model(splits,
     assert results["status"].eq("ok").all()
 
 
-def test_summary_intervals_and_pooled_significance() -> None:
+def test_summary_intervals_and_significance_count_each_test_row_once() -> None:
     rows = [{"dataset": "d", "strategy": "weighted", "n": 1, "seed": seed, "status": "ok",
              "delta": delta, "fixed": fixed, "broken": 0}
             for seed, (delta, fixed) in enumerate([(0.01, 3), (0.02, 4), (0.03, 5)])]
-    summary = summarise(pd.DataFrame(rows)).iloc[0]
+    # every seed predicts the same test split: its fixed rows are rows 0–2, 0–3 and 0–4
+    lines = [{"seed": seed, "strategy": "weighted", "n": 1, "split": "test", "rows": 100,
+              "target": [], "complement": [], "gained": [], "lost": [],
+              "fixed": list(range(fixed)), "broken": []}
+             for seed, fixed in enumerate((3, 4, 5))]
+    summary = summarise(pd.DataFrame(rows), {"d": lines}).iloc[0]
     assert summary["delta_mean"] == pytest.approx(2.0)
     assert summary["delta_half_width"] == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
-    assert (summary["fixed"], summary["broken"]) == (12, 0)
-    assert summary["p"] == pytest.approx(2 * 0.5 ** 12)
+    assert (summary["fixed"], summary["broken"]) == (5, 0)  # not 12: five distinct rows
+    assert summary["p"] == pytest.approx(2 * 0.5 ** 5)
+    older = summarise(pd.DataFrame(rows)).iloc[0]  # no rows kept: no p, no mark
+    assert (older["fixed"], np.isnan(older["p"])) == (12, True)
     assert dataset_key("AG News") == dataset_key("ag_news") == "agnews"
 
 
@@ -197,25 +209,34 @@ def test_command_line_runs_an_experiment_and_rejects_bad_options(
     assert main(["experiment-report", str(tmp_path / "nothing"), "--out", "x.md"]) == 2
 
 
-def test_region_strategies_are_measured_on_the_target_against_the_control(
+def test_region_strategies_are_judged_on_the_target_against_the_matched_control(
         splits, tmp_path: Path) -> None:
     pool, test, train = splits
+    validation = dataset_from_frame(planted_frame(8, 8, 2), source="validation",
+                                    label_names=pool.label_names)
     config = ExperimentConfig(dataset_name="planted", train=train, n_synthetic=(3, 12),
-                              seeds=(0,), retrain_mode="head", target="largest",
+                              seeds=(0,), retrain_mode="head", target="slice",
                               sample_repeats=2,
                               selections=("none", "oracle", "random_rows", "directed",
-                                          "rewrite"))
-    results = run_experiment(pool, test, config, tmp_path, embed=hashing_embed)
+                                          "rewrite", "balanced"))
+    results = run_experiment(pool, test, config, tmp_path, embed=hashing_embed,
+                             validation=validation)
     ok = results[results["status"] == "ok"]
-    assert set(ok["strategy"]) == {"none", "oracle", "random_rows", "directed", "rewrite"}
-    assert ok["region_kind"].eq("cluster").all() and ok["region_key"].nunique() == 1
-    assert (ok["region_test_rows"] > 0).all()
+    assert set(ok["strategy"]) == set(config.selections)
+    assert ok["region_kind"].eq("slice").all() and ok["region_key"].nunique() == 1
+    assert ok["control"].eq("matched").all()
+    for prefix, rows in (("", len(test)), ("val_", len(validation))):
+        groups = ok[[f"{prefix}{g}_test_rows" for g in ("target", "complement", "rest")]]
+        assert (groups.sum(axis=1) == rows).all()  # the three groups cover the split
+        assert (ok[f"{prefix}overall_test_rows"] == rows).all()
+    assert (ok["test_rows"] == len(test)).all()  # the base accuracy is the test split's
     control = ok[ok["strategy"] == "none"].iloc[0]
-    assert control["region_vs_control"] == 0 and control["overall_vs_control"] == 0
-    assert np.allclose(ok["region_vs_control"], (ok["region_gained"] - ok["region_lost"])
-                       / ok["region_test_rows"])
+    assert control["target_vs_control"] == 0 and control["overall_vs_control"] == 0
+    assert np.allclose(ok["target_vs_control"], (ok["target_gained"] - ok["target_lost"])
+                       / ok["target_test_rows"])
     oracle = ok[(ok["strategy"] == "oracle") & (ok["n"] == 12)].iloc[0]
-    assert oracle["region_accuracy_after"] > oracle["region_accuracy_control"]
+    assert oracle["plain_target_vs_control"] > 0
+    assert set(ok["verdict"]) <= {"repaired", "at_a_cost", "not_repaired", "cannot_tell"}
 
     samples = [json.loads(line) for line in (tmp_path / SAMPLES_FILE).read_text().splitlines()]
     training = set(read_run(tmp_path / "runs" / "seed_0").train_ids)
@@ -226,6 +247,12 @@ def test_region_strategies_are_measured_on_the_target_against_the_control(
     assert oracle_labels == {oracle["target_label"]}
     rewrites = [s for s in samples if s["strategy"] == "rewrite"]
     assert rewrites and all(s["source_id"] is not None for s in rewrites)
+    balanced = [s for s in samples if s["strategy"] == "balanced" and s["n"] == 12]
+    assert len(balanced) == 12 and {s["label"] for s in balanced} >= {oracle["target_label"]}
+    assert len({s["label"] for s in balanced}) > 1  # the complement keeps its own labels
+    outcomes = [json.loads(line) for line in (tmp_path / OUTCOMES_FILE).read_text().splitlines()]
+    assert {line["split"] for line in outcomes} == {"test", "validation"}
+    assert len(outcomes) == 2 * len(ok)
     report = render_report([tmp_path])
-    assert "## The target region against the control" in report
-    assert "| oracle | 12 |" in report
+    assert "## The target region against the label-matched control" in report
+    assert "| oracle | 12 |" in report and "| balanced | 12 |" in report

@@ -8,10 +8,14 @@ sampling parameters, seed, mixing ratio λ, the example rows; the store adds the
 and the automatic checks. When a backend fails part-way, the completions that did arrive
 are still parsed, checked and stored; the outcome carries the error.
 
-Two modes (``AugmentRequest.mode``): ``free`` asks n times for a new text about the
+Three modes (``AugmentRequest.mode``): ``free`` asks n times for a new text about the
 target, with few-shot examples; ``rewrite`` turns misclassified rows of the target into new
 texts of the same label, one prompt per source row, each candidate's lineage naming its
-source row (``source_id``).
+source row (``source_id``); ``complement`` rewrites the region's rows of *other* labels
+(those holding a slice's terms, or in a cluster, with another true label), misclassified
+ones first, each into a new text of its own label. Samples of the complement beside
+those of the target make a *balanced round*: the boundary has to move for what the
+target means, not toward its label for everything near it.
 """
 
 from __future__ import annotations
@@ -56,14 +60,16 @@ from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
 SHARED_SUBJECT = "the subject the examples share"
-MODES = ("free", "rewrite")
+MODES = ("free", "rewrite", "complement")
+REWRITING = ("rewrite", "complement")  # modes with one prompt per source row
 
 
 @dataclass(frozen=True)
 class AugmentRequest:
     """What to generate for a target. ``label`` None = the label of the target's mistakes;
     ``task`` None = ``nli`` for sentence pairs, else ``text``; ``example_ids`` replaces the
-    drawn examples with these dataset rows (in ``rewrite`` mode: the rows rewritten)."""
+    drawn examples with these dataset rows (in ``rewrite`` and ``complement`` mode: the
+    rows rewritten). In ``complement`` mode each prompt's label is its source row's own."""
 
     n: int = 5
     label: str | None = None
@@ -227,19 +233,47 @@ def rewrite_sources(context: TargetContext, request: AugmentRequest) -> list[Exa
     return [Example(*_row(chosen.iloc[i]), source="rewrite") for i in order]
 
 
+def complement_sources(context: TargetContext, request: AugmentRequest) -> list[Example]:
+    """The rows a balanced round rewrites: ``request.example_ids`` when given, else up to n
+    of the region's pool rows whose true label is not the target's (its reach: the rows
+    holding a slice's terms, or a cluster's rows), misclassified first, each group in a
+    seeded order."""
+    if request.example_ids is not None:
+        return choose_examples(context, request)
+    label = request.label or context.majority_label
+    rows = context.points.iloc[context.target.reach(test=False)]
+    others = rows[rows["label"].astype(str) != label]
+    if others.empty:
+        raise SettingsError(f"every row of the {context.target.kind} is labelled '{label}': "
+                            "it has no complement to rewrite")
+    rng = np.random.default_rng(request.sampling.seed)
+    wrong = ~others["correct"].to_numpy(bool)
+    order = np.r_[rng.permutation(np.flatnonzero(wrong)), rng.permutation(np.flatnonzero(~wrong))]
+    return [Example(*_row(others.iloc[i]), source="complement") for i in order[:request.n]]
+
+
 def prepare_prompts(context: TargetContext, request: AugmentRequest,
                     examples: Sequence[Example] | None = None) -> list[Prompt]:
     """What ``generate_candidates`` will send: in ``free`` mode the one prompt
-    (``prepare_prompt``), in ``rewrite`` mode one prompt per source row (``examples``, else
-    ``rewrite_sources``)."""
+    (``prepare_prompt``), in ``rewrite`` and ``complement`` mode one prompt per source row
+    (``examples``, else ``rewrite_sources`` / ``complement_sources``)."""
     request.validate()
     if request.mode == "free":
         return [prepare_prompt(context, request, examples)]
     label = _checked_label(context, request)
-    sources = list(examples) if examples is not None else rewrite_sources(context, request)
     topic = context.target.topic
-    return [build_rewrite_prompt(task=context.task(request), label=label,
-                                 issue=SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic,
+    issue = SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic
+    if request.mode == "complement":
+        sources = (list(examples) if examples is not None
+                   else complement_sources(context, request))
+        labels = {int(row_id): str(own) for row_id, own
+                  in zip(context.points["id"], context.points["label"], strict=True)}
+        # each row keeps its own label; the model's pull is toward the target's label
+        return [build_rewrite_prompt(task=context.task(request), label=labels[source.row_id],
+                                     issue=issue, source=source, confused_with=label)
+                for source in sources]
+    sources = list(examples) if examples is not None else rewrite_sources(context, request)
+    return [build_rewrite_prompt(task=context.task(request), label=label, issue=issue,
                                  source=source, confused_with=context.target.confused_with)
             for source in sources]
 
@@ -267,7 +301,8 @@ def generate_candidates(context: TargetContext, request: AugmentRequest,
                    for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
     checks = checker.check([item.text for _, item in parsed],
                            [item.text_pair for _, item in parsed] if pair else None,
-                           [prompts[0].label] * len(parsed), others=other_texts,
+                           [prompts[completion.prompt_index].label for completion, _ in parsed],
+                           others=other_texts,
                            examples=[e for prompt in prompts for e in prompt.examples])
     candidates = []
     for (completion, item), check in zip(parsed, checks, strict=True):
@@ -378,7 +413,7 @@ def _lineage(prompt: Prompt, mode: str) -> dict:
     lineage = {"task": prompt.task, "template": prompt.template, "mode": mode,
                "example_ids": [e.row_id for e in prompt.examples],
                "example_sources": [e.source for e in prompt.examples]}
-    if mode == "rewrite":
+    if mode in REWRITING:
         lineage["source_id"] = prompt.examples[0].row_id
     return lineage
 

@@ -269,10 +269,12 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--slice", help="error slice: its key in slices.csv ('oil | Business') "
                         "or a term, which names its best-ranked slice")
     parser.add_argument("--n", type=int, default=5, help="completions to ask for")
-    parser.add_argument("--mode", default="free", choices=["free", "rewrite"],
+    parser.add_argument("--mode", default="free", choices=["free", "rewrite", "complement"],
                         help="free: new texts about the target from few-shot examples; "
                              "rewrite: each a new text of the same label from one "
-                             "misclassified row of the target (its source, in the lineage)")
+                             "misclassified row of the target (its source, in the lineage); "
+                             "complement: each a new text of its own label from one of the "
+                             "region's rows of another label, for a balanced round")
     parser.add_argument("--backend", default="eda", choices=list(BACKENDS))
     _add_generator_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=4, help="openai: requests at once")

@@ -1,6 +1,7 @@
 """An experiment's folder: ``experiment.json`` (configuration, commands, machine, wall
 time), ``results.csv`` (one row per seed × strategy × n, appended as each finishes, so that
-an interrupted experiment resumes) and ``samples.jsonl``."""
+an interrupted experiment resumes), ``samples.jsonl`` and ``outcomes.jsonl`` (per result
+and split, the rows behind its counts: ``experiments.measure``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from topex_core.training.hardware import machine_record
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.jsonl"
+OUTCOMES_FILE = "outcomes.jsonl"
 EXPERIMENT_FILE = "experiment.json"
 
 
@@ -74,3 +76,22 @@ def read_results(out_dir: Path) -> dict[tuple, dict]:
 def append_row(path: Path, row: dict) -> None:
     frame = pd.DataFrame([row])
     frame.to_csv(path, mode="a", header=not path.is_file(), index=False)
+
+
+def append_outcomes(out_dir: Path, lines: list[dict]) -> None:
+    with (Path(out_dir) / OUTCOMES_FILE).open("a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps(line) + "\n")
+
+
+def read_outcomes(out_dir: Path) -> list[dict]:
+    """The outcome lines of ``out_dir`` (a result redone after an interruption: its last
+    lines), each with its folder's dataset name; none for experiments before them."""
+    path = Path(out_dir) / OUTCOMES_FILE
+    if not path.is_file():
+        return []
+    lines = {}
+    for text in path.read_text(encoding="utf-8").splitlines():
+        line = json.loads(text)
+        lines[(line["seed"], line["strategy"], line["n"], line["split"])] = line
+    return list(lines.values())

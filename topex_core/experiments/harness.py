@@ -19,10 +19,17 @@ For every seed the harness fine-tunes a base classifier on a seeded subset of th
 
 Region strategies (``strategies.REGION_STRATEGIES``) add samples for the seed's *target*
 region (``ExperimentConfig.target``, see ``experiments.region``): the generator's free
-samples (``directed``) or rewrites of the region's misclassified rows (``rewrite``), or
-unused labelled pool rows of the region (``oracle``) or of anywhere (``random_rows``).
-Every result row also holds the target region's test accuracy against the control
-(``region.REGION_COLUMNS``). ``sample_repeats`` adds every sample that many times.
+samples (``directed``), rewrites of the region's misclassified rows (``rewrite``), half
+of them and half rewrites of its rows of other labels keeping their labels
+(``balanced``), or unused labelled pool rows of the region (``oracle``) or of anywhere
+(``random_rows``). ``sample_repeats`` adds every sample that many times.
+
+Every result is judged against its label-matched control (the samples replaced by as
+many training rows of their labels, ``retraining.controls``; in head mode by default) and
+against the plain control (nothing added), on the target region's groups
+(``experiments.measure``): on the test split, and with a ``validation`` split (carved from
+the pool by the caller) on it too, so that settings can be chosen on rows that are not
+reported. ``outcomes.jsonl`` keeps the rows behind the counts.
 
 Baselines in the same loop: ``eda_random`` (EDA rewrites of n random training rows with
 their own labels, the paper's EDA baseline) and ``none``, the control: the same retraining
@@ -64,25 +71,29 @@ from topex_core.experiments.folder import (
     RESULTS_FILE,
     SAMPLES_FILE,
     ExperimentError,
+    append_outcomes,
     append_row,
     check_same_config,
     read_results,
     record_invocation,
 )
+from topex_core.experiments.measure import VALIDATION, split_columns, split_region
 from topex_core.experiments.region import (
     check_target,
     oracle_positions,
     random_positions,
-    region_columns,
     target_region,
+    unused_positions,
 )
 from topex_core.experiments.samples import empty_samples, generated_samples, rows_as_samples
 from topex_core.experiments.strategies import REGION_STRATEGIES, SELECTIONS, STRATEGIES
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.retraining import retrain
-from topex_core.retraining.compare import paired_summary
+from topex_core.retraining.config import RetrainConfig
+from topex_core.retraining.controls import matched_positions
 from topex_core.retraining.head import fit_head
+from topex_core.retraining.paired import paired_summary
 from topex_core.rundir import (
     is_explored,
     read_logits,
@@ -103,7 +114,8 @@ class ExperimentConfig:
     of any kind (``strategies.STRATEGIES``); ``retrain_mode`` is ``full`` (the paper's
     protocol) or ``head``; ``target`` names the region of the region strategies and of
     the region columns (``experiments.region``); ``sample_repeats``: how many times each
-    sample is added."""
+    sample is added; ``matched_control``: judge each result against its label-matched
+    control (None: in head mode; in full mode it is one more fine-tune per result)."""
 
     dataset_name: str
     train: clf.TrainConfig = field(default_factory=clf.TrainConfig)
@@ -116,6 +128,7 @@ class ExperimentConfig:
     explore: ExploreConfig = field(default_factory=ExploreConfig)
     target: str = "weighted"
     sample_repeats: int = 1
+    matched_control: bool | None = None
 
     def validate(self) -> ExperimentConfig:
         unknown = sorted(set(self.selections) - set(STRATEGIES))
@@ -135,21 +148,29 @@ class ExperimentConfig:
         self.train.validate()
         return self
 
+    @property
+    def with_matched_control(self) -> bool:
+        return (self.matched_control if self.matched_control is not None
+                else self.retrain_mode == "head")
+
 
 def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfig,
                    out_dir: Path, *, embed: Embed, make_backend: MakeBackend | None = None,
-                   command: str | None = None,
+                   validation: TextDataset | None = None, command: str | None = None,
                    progress: Callable[[str], None] = lambda message: None) -> pd.DataFrame:
     """Run every seed × strategy × n not yet in ``out_dir/results.csv``; returns all rows.
 
     ``make_backend(context, texts)`` builds the generator for a cluster (None for the EDA
     baseline, with the texts it rewrites); the default is EDA with the cluster's vocabulary.
+    ``validation``: rows held out of the pool, measured beside the test split (``val_``
+    columns) and never trained on.
     """
     config.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = asdict(config)
     payload["train"] = asdict(config.train.resolved())
+    payload["validation"] = validation.content_hash if validation is not None else None
     check_same_config(out_dir, payload)
     done = read_results(out_dir)
     make_backend = make_backend or eda_backend_factory(embed)
@@ -159,11 +180,13 @@ def run_experiment(pool: TextDataset, test: TextDataset, config: ExperimentConfi
                 for n in ((0,) if strategy == "none" else config.n_synthetic)]
         if all((seed, strategy, n) in done for strategy, n in keys):
             continue
-        seed_run = _SeedRun(pool, test, config, out_dir, seed, embed, make_backend, progress)
+        seed_run = _SeedRun(pool, test, validation, config, out_dir, seed, embed, make_backend,
+                            progress)
         for strategy, n in keys:
             if (seed, strategy, n) in done:
                 continue
-            row = seed_run.result(strategy, n)
+            row, lines = seed_run.result(strategy, n)
+            append_outcomes(out_dir, lines)  # first: a row without its outcomes is redone
             append_row(out_dir / RESULTS_FILE, row)
             done[(seed, strategy, n)] = row
             progress(f"seed {seed} {strategy} n={n}: Δ {100 * row['delta']:+.2f} points "
@@ -182,20 +205,28 @@ def eda_backend_factory(embed: Embed) -> MakeBackend:
 class _SeedRun:
     """One base model and everything measured against it."""
 
-    def __init__(self, pool: TextDataset, test: TextDataset, config: ExperimentConfig,
-                 out_dir: Path, seed: int, embed: Embed, make_backend: MakeBackend,
-                 progress: Callable[[str], None]) -> None:
+    def __init__(self, pool: TextDataset, test: TextDataset, validation: TextDataset | None,
+                 config: ExperimentConfig, out_dir: Path, seed: int, embed: Embed,
+                 make_backend: MakeBackend, progress: Callable[[str], None]) -> None:
         self.config, self.out_dir, self.seed = config, out_dir, seed
         self.make_backend = make_backend
         self.run_dir = out_dir / "runs" / f"seed_{seed}"
         progress(f"seed {seed}: base model")
-        self.record = train_run(pool, replace(config.train, seed=seed), self.run_dir, test=test)
+        # the validation rows ride along with the test split: predicted, never trained on
+        measured = test if validation is None else retrain.concat(test, validation)
+        self.record = train_run(pool, replace(config.train, seed=seed), self.run_dir,
+                                test=measured)
         self.pool, self.test = run_datasets(self.run_dir, self.record)
+        self.splits = {"": np.arange(len(test))}
+        if validation is not None:
+            self.splits[VALIDATION] = np.arange(len(test), len(measured))
         self.train_positions = retrain.train_positions(self.pool, self.record)
+        self.unused = unused_positions(self.pool, self.train_positions, self.test)
         self.base_config = replace(config.train.resolved(), seed=seed,
                                    max_length=self.record.config.max_length)
         self.base_pred = read_logits(self.run_dir, test=True).argmax(axis=1)
-        self.base_accuracy = float(np.mean(self.base_pred == self.test.labels))
+        self.base_accuracy = float(np.mean(self.base_pred[self.splits[""]]
+                                           == self.test.labels[self.splits[""]]))
         if not is_explored(self.run_dir):
             progress(f"seed {seed}: exploring the base model's errors")
             explore_run(self.run_dir, config.explore, embed=embed)
@@ -205,7 +236,7 @@ class _SeedRun:
         picked = self._pick(config.target) if config.target in SELECTIONS else None
         self.region = target_region(self.explored, config.target,
                                     None if picked is None else int(picked["cluster"]))
-        self.trained: dict[tuple[str, str, int], tuple[dict, str]] = {}
+        self.trained: dict[tuple, tuple[dict, list[dict], str]] = {}
         self._random_backend: Backend | None = None
         self._generators: dict[tuple[str, str], tuple[TargetContext, Backend,
                                                       CandidateChecker]] = {}
@@ -213,21 +244,22 @@ class _SeedRun:
         self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
         self._control: np.ndarray | None = None
 
-    def result(self, strategy: str, n: int) -> dict:
+    def result(self, strategy: str, n: int) -> tuple[dict, list[dict]]:
+        """The results.csv row of ``strategy`` at ``n`` and its outcomes.jsonl lines."""
         started = time.perf_counter()
+        test = self.splits[""]
         row = {"dataset": self.config.dataset_name, "seed": self.seed, "strategy": strategy,
                "n": n, "cluster": None, "cluster_name": None, "cluster_size": None,
                "cluster_errors": None, "target_label": None, "samples": 0,
-               "test_rows": len(self.test.labels),
-               "base_accuracy": self.base_accuracy, "accuracy": self.base_accuracy,
-               "delta": 0.0, "fixed": 0, "broken": 0, "mcnemar_p": 1.0,
-               "passed_checks": None, "status": "ok", "reused_from": None,
+               "test_rows": len(test), "base_accuracy": self.base_accuracy,
+               "accuracy": self.base_accuracy, "delta": 0.0, "fixed": 0, "broken": 0,
+               "mcnemar_p": 1.0, "passed_checks": None, "status": "ok", "reused_from": None,
                "generator": self.config.generator, "retrain_mode": self.config.retrain_mode}
         region = self._region_of(strategy)
         if region is None and strategy not in ("none", "eda_random"):
             status = ("no error cluster" if strategy in SELECTIONS
                       else f"no target region '{self.config.target}' in this run")
-            return {**row, "status": status, "seconds": 0.0}
+            return {**row, "status": status, "seconds": 0.0}, []
         if region is not None:
             row.update(target_label=region.label, cluster_name=region.name,
                        cluster_size=len(region.rows), cluster_errors=region.errors,
@@ -236,24 +268,53 @@ class _SeedRun:
                else (region.kind, region.key, self._source(strategy), n))
         reused = self.trained.get(key) if key is not None else None
         if reused is not None:
-            measured, by = reused
-            return {**row, **measured, "reused_from": by,
-                    "seconds": time.perf_counter() - started}
+            measured, lines, by = reused
+            return ({**row, **measured, "reused_from": by,
+                     "seconds": time.perf_counter() - started},
+                    [{**line, "strategy": strategy} for line in lines])
+        if strategy == "balanced" and not self._has_complement(region):
+            return {**row, "status": "the region has no rows of another label to balance with",
+                    "seconds": 0.0}, []
         samples = self._samples(strategy, region, n)
         self._write_samples(samples, strategy, n, region)
         if samples.empty and strategy != "none":
             return {**row, "status": "no usable sample (generator or pool rows)",
-                    "seconds": time.perf_counter() - started}
+                    "seconds": time.perf_counter() - started}, []
         after = self._retrained_predictions(samples)
-        measured = {**_paired(self.test.labels, self.base_pred, after),
-                    **region_columns(self.region, self.test.labels, self.base_pred, after,
-                                     self._control_predictions()),
-                    "samples": len(samples)}
+        measured, lines = self._measured(samples, after)
+        measured["samples"] = len(samples)
+        lines = [{"seed": self.seed, "strategy": strategy, "n": n, **line} for line in lines]
         if "fired" in samples:
             measured["passed_checks"] = int((samples["fired"].str.len() == 0).sum())
         if key is not None:
-            self.trained[key] = (measured, strategy)
-        return {**row, **measured, "seconds": time.perf_counter() - started}
+            self.trained[key] = (measured, lines, strategy)
+        return {**row, **measured, "seconds": time.perf_counter() - started}, lines
+
+    def _measured(self, samples: pd.DataFrame, after: np.ndarray) -> tuple[dict, list[dict]]:
+        """The columns of a result against the base model (test split) and against its
+        controls, per split, and the outcome lines (``experiments.measure``)."""
+        plain = self._control_predictions()
+        matched = (self._matched_predictions(samples)
+                   if self.config.with_matched_control and not samples.empty else plain)
+        control_name = "matched" if self.config.with_matched_control else "plain"
+        labels, test = self.test.labels, self.splits[""]
+        columns = {**_paired(labels[test], self.base_pred[test], after[test]),
+                   "control": control_name}
+        region = self.region
+        if region is not None:
+            columns.update(region_kind=region.kind, region_key=region.key,
+                           region_name=region.name)
+        lines = []
+        for prefix, rows in self.splits.items():
+            split, line = split_columns(
+                None if region is None else split_region(region, rows),
+                self.pool.label_names, labels[rows], self.base_pred[rows], after[rows],
+                matched[rows], control_name, plain[rows])
+            columns.update({f"{prefix}{name}": value for name, value in split.items()})
+            lines.append({"split": "validation" if prefix else "test",
+                          **{name: np.asarray(value).tolist() if name != "rows" else value
+                             for name, value in line.items()}})
+        return columns, lines
 
     def _region_of(self, strategy: str) -> Region | None:
         """The region a strategy adds samples for: the cluster a selection picks, the
@@ -274,13 +335,20 @@ class _SeedRun:
         if strategy == "eda_random":
             return self._random_row_samples(n)
         if strategy == "oracle":
-            return rows_as_samples(self.pool, oracle_positions(
-                region, self.pool, self.train_positions, n, self.seed))
+            return rows_as_samples(self.pool, oracle_positions(region, self.pool, self.unused,
+                                                               n, self.seed))
         if strategy == "random_rows":
-            return rows_as_samples(self.pool, random_positions(
-                self.pool, self.train_positions, n, self.seed))
+            return rows_as_samples(self.pool, random_positions(self.unused, n, self.seed))
+        if strategy == "balanced":  # as many samples in all: half each side of the boundary
+            return pd.concat([self._generated_samples(region, n - n // 2, "rewrite"),
+                              self._generated_samples(region, n // 2, "complement")],
+                             ignore_index=True)
         return self._generated_samples(region, n, "rewrite" if strategy == "rewrite"
                                        else "free")
+
+    def _has_complement(self, region: Region) -> bool:
+        reach = region.reach(test=False)
+        return bool((self.pool.labels[reach] != self.pool.label_names.index(region.label)).any())
 
     def _pick(self, strategy: str) -> pd.Series | None:
         clusters = self.clusters
@@ -307,6 +375,8 @@ class _SeedRun:
                                  sampling=Sampling(seed=self.seed))
         prompts = prepare_prompts(context, request)
         samples = generated_samples(backend, prompts, n, request.sampling)
+        if samples.empty:
+            return samples
         pairs = samples["text_pair"].tolist() if context.pair else None
         checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
                                examples=[e for prompt in prompts for e in prompt.examples])
@@ -340,7 +410,17 @@ class _SeedRun:
             self._control = self._retrained_predictions(empty_samples())
         return self._control
 
+    def _matched_predictions(self, samples: pd.DataFrame) -> np.ndarray:
+        """(M,) test predictions retrained with the samples replaced by training rows of
+        their labels (``retraining.controls``)."""
+        labels = np.array([self.pool.label_names.index(label) for label in samples["label"]])
+        excluded = self.region.rows if self.region is not None else np.zeros(0, np.int64)
+        positions = matched_positions(self.pool.labels, self.train_positions, labels,
+                                      excluded, self.seed, self.pool.label_names)
+        return self._retrained_predictions(rows_as_samples(self.pool, positions))
+
     def _retrained_predictions(self, samples: pd.DataFrame) -> np.ndarray:
+        """(M,) test predictions retrained with ``samples`` added (each repeated)."""
         sample_set = retrain.repeated(
             retrain.samples_dataset(samples, self.pool.label_names,
                                     self.pool.text_pairs is not None),
@@ -351,7 +431,7 @@ class _SeedRun:
             return clf.predict_logits(model, self.test.texts, self.test.text_pairs).argmax(1)
         base, features, test_features = self._head_inputs()
         head = fit_head(base, features, self.pool.labels, self.train_positions, sample_set,
-                        retrain.RetrainConfig(mode="head").head_schedule, self.seed)
+                        RetrainConfig(mode="head").head_schedule, self.seed)
         with torch.no_grad():
             return head(torch.as_tensor(test_features)).numpy().argmax(1)
 

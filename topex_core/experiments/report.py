@@ -9,16 +9,17 @@ Tables, in the shapes of the TopEx paper:
 - Table 2: absolute Δ test accuracy (points) per strategy and n, mean ± 95% interval, and
   the same against the control retrained without samples (what the samples themselves
   added, beyond the retraining);
-- the target region against the control: per strategy and n, the region's test accuracy
-  after retraining and the control's, the difference with a bootstrap interval over the
-  region's test rows (pooled over seeds) and McNemar's p, and the whole test split's
-  difference from the control beside it (what the samples cost elsewhere);
+- the target region against the label-matched control: per strategy and n, the target,
+  its complement and the rest of the test split, each pooled over seeds by test row
+  (``pooled``) with McNemar's exact p and interval, the verdict, the shift of predictions
+  toward the target's label, and the target against the plain control beside it;
 - the share of generated samples that passed every automatic check, per strategy, with
   the checks that fired most (from ``samples.jsonl``).
 
-Intervals are Student-t over seeds (none with one seed). The significance mark (``*``,
-p < 0.05) is McNemar's exact test on the test rows fixed and broken, summed over seeds:
-it asks whether retraining changed which test rows are right beyond chance.
+Intervals of Δ are Student-t over seeds (none with one seed). The significance mark
+(``*``, p < 0.05) is McNemar's exact test on the test rows fixed and broken, each row
+counted once over the seeds (``pooled``); experiments written before ``outcomes.jsonl``
+kept no rows, so they get no mark.
 """
 
 from __future__ import annotations
@@ -31,26 +32,42 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from topex_core.experiments.folder import EXPERIMENT_FILE, RESULTS_FILE, SAMPLES_FILE
+from topex_core.experiments.folder import (
+    EXPERIMENT_FILE,
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    read_outcomes,
+)
+from topex_core.experiments.pooled import pooled_counts, pooled_table
 from topex_core.experiments.strategies import SELECTIONS, STRATEGIES
-from topex_core.retraining.compare import bootstrap_count_ci, mcnemar_exact
+from topex_core.retraining.paired import mcnemar_exact
 
 PAPER_BASE_ACCURACY = {"imdb": 89.4, "agnews": 87.8, "hans": 81.4, "trec": 84.1}
 SIGNIFICANCE = 0.05
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
+def summarise(results: pd.DataFrame, outcomes: dict[str, list[dict]] | None = None
+              ) -> pd.DataFrame:
     """One row per (dataset, strategy, n): seeds, mean and 95% half-width of Δ (points),
-    fixed and broken test rows summed over seeds, their McNemar p."""
+    test rows fixed and broken against the base model, each row once over the seeds, and
+    their McNemar p (``outcomes``: each dataset's outcome lines; without them the counts
+    are summed over seeds and p is NaN)."""
     ok = results[results["status"] == "ok"]
     rows = []
     for (dataset, strategy, n), group in ok.groupby(["dataset", "strategy", "n"], sort=False):
         deltas = 100.0 * group["delta"].to_numpy(float)
-        fixed, broken = int(group["fixed"].sum()), int(group["broken"].sum())
+        lines = [line for line in (outcomes or {}).get(dataset, [])
+                 if line["split"] == "test" and line["strategy"] == strategy
+                 and line["n"] == n and line["seed"] in set(group["seed"])]
+        if len(lines) == len(group):
+            _, fixed, broken = pooled_counts(lines, "overall", against="base")
+            p = mcnemar_exact(fixed, broken)
+        else:
+            fixed, broken, p = int(group["fixed"].sum()), int(group["broken"].sum()), np.nan
         rows.append({"dataset": dataset, "strategy": strategy, "n": int(n),
                      "seeds": len(group), "delta_mean": float(deltas.mean()),
                      "delta_half_width": _half_width(deltas), "fixed": fixed,
-                     "broken": broken, "p": mcnemar_exact(fixed, broken)})
+                     "broken": broken, "p": p})
     return pd.DataFrame(rows)
 
 
@@ -81,7 +98,9 @@ def render_report(experiment_dirs: list[Path], command: str | None = None) -> st
                         ignore_index=True)
     metas = [json.loads((Path(d) / EXPERIMENT_FILE).read_text(encoding="utf-8"))
              for d in experiment_dirs]
-    summary = summarise(results)
+    outcomes = {meta["config"]["dataset_name"]: read_outcomes(Path(d))
+                for meta, d in zip(metas, experiment_dirs, strict=True)}
+    summary = summarise(results, outcomes)
     parts = ["# TopEx experiment report", "",
              "Produced by `topex experiment` / `topex experiment-report`; no number below was "
              "typed by hand.", "", "## How it was made", ""]
@@ -89,15 +108,15 @@ def render_report(experiment_dirs: list[Path], command: str | None = None) -> st
     if command:
         parts.append(f"- this report: `{command}`")
     parts += ["", "## Base accuracy (test split)", "", _base_table(results), ""]
-    parts += _region_section(results)
+    parts += _groups_section(results, outcomes)
     parts += ["## Table 1: share of the best metric's gain", "",
               "Mean Δ test accuracy over every n and seed, as a share of the best selection "
               "metric's mean Δ on that dataset (100% = the best metric). When no metric "
               "gained, shares are not defined and only the mean Δ is shown.", "",
               _share_table(summary), "", "## Table 2: Δ test accuracy per n", "",
               "Δ in accuracy points against the base model of the same seed, mean ± 95% "
-              "interval over seeds; `*` marks p < 0.05 (McNemar's exact test on fixed vs "
-              "broken test rows, summed over seeds).", ""]
+              "interval over seeds; `*` marks p < 0.05 (McNemar's exact test on the test "
+              "rows fixed and broken, each row counted once over the seeds).", ""]
     for dataset in summary["dataset"].unique() if not summary.empty else []:
         parts += [f"### {dataset}", "", _delta_table(summary[summary["dataset"] == dataset]),
                   ""]
@@ -223,7 +242,7 @@ def _delta_table(summary: pd.DataFrame, *, control_line: bool = True) -> str:
     control = summary[summary["strategy"] == "none"]
     if not control.empty:
         lines.append(f"Control (`none`, retrained with no sample): {_cell(control.iloc[0])}.")
-    lines.append("In brackets: test rows fixed / broken, summed over seeds.")
+    lines.append("In brackets: test rows fixed / broken, each row once over the seeds.")
     return "\n".join(lines)
 
 
@@ -285,74 +304,58 @@ def _failures(results: pd.DataFrame) -> str:
                      f"{r['status']}" for r in failed.to_dict("records"))
 
 
-def region_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, strategy, n) of results with a target region: test rows and
-    gained/lost rows against the control summed over seeds, accuracies pooled, the
-    difference in points with its bootstrap 95% interval and McNemar p; the same
-    difference and interval for the whole test split (``overall``, ``overall_low``,
-    ``overall_high``)."""
-    if "region_vs_control" not in results:
-        return pd.DataFrame()
-    ok = results[(results["status"] == "ok") & results["region_test_rows"].fillna(0).gt(0)]
-    rows = []
-    for (dataset, strategy, n), group in ok.groupby(["dataset", "strategy", "n"], sort=False):
-        test_rows = int(group["region_test_rows"].sum())
-        gained, lost = int(group["region_gained"].sum()), int(group["region_lost"].sum())
-        low, high = bootstrap_count_ci(test_rows, gained, lost)
-        weights = group["region_test_rows"].to_numpy(float)
-        control = float(np.average(group["region_accuracy_control"], weights=weights))
-        row = {"dataset": dataset, "strategy": strategy, "n": int(n), "seeds": len(group),
-               "regions": "; ".join(group["region_name"].unique()), "test_rows": test_rows,
-               "control": 100 * control,
-               "after": 100 * (control + (gained - lost) / test_rows),
-               "vs_control": 100 * (gained - lost) / test_rows,
-               "low": 100 * low, "high": 100 * high, "p": mcnemar_exact(gained, lost),
-               "overall": 100 * float(group["overall_vs_control"].mean()),
-               "overall_low": float("nan"), "overall_high": float("nan")}
-        if {"test_rows", "overall_gained"} <= set(group):  # absent in older results
-            bounds = bootstrap_count_ci(int(group["test_rows"].sum()),
-                                        int(group["overall_gained"].sum()),
-                                        int(group["overall_lost"].sum()))
-            row.update(overall_low=100 * bounds[0], overall_high=100 * bounds[1])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _region_section(results: pd.DataFrame) -> list[str]:
-    table = region_table(results)
-    if table.empty:
-        return []
-    parts = ["## The target region against the control", "",
-             "Test accuracy of the target region (its test rows: a slice's by its term and "
-             "label, a cluster's by where they fall) after retraining with the strategy's "
-             "samples, and of the control retrained with none; the difference in points "
-             "with a bootstrap 95% interval over the region's test rows pooled over seeds, "
-             "and McNemar's exact p. *Overall* is the whole test split against the control "
-             "(mean over seeds): what the samples cost elsewhere. *oracle* adds unused "
-             "labelled pool rows of the region (the ceiling), *random_rows* unused rows "
-             "from anywhere (more data alone).", ""]
-    for dataset, rows in table.groupby("dataset", sort=False):
-        parts += [f"### {dataset}: {rows['regions'].iloc[0]}", "",
-                  "| strategy | n | test rows | control | after | vs control (95% interval)"
-                  " | p | overall vs control (95% interval) |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        order = {strategy: index for index, strategy in enumerate(_ordered(rows["strategy"]))}
-        for row in rows.sort_values(["strategy", "n"],
-                                    key=lambda c: c.map(order) if c.name == "strategy" else c
-                                    ).to_dict("records"):
-            parts.append(f"| {row['strategy']} | {row['n']} | {row['test_rows']} | "
-                         f"{row['control']:.1f}% | {row['after']:.1f}% | "
-                         f"{row['vs_control']:+.1f} ({row['low']:+.1f} to {row['high']:+.1f})"
-                         f" | {row['p']:.2g} | {_overall(row)} |")
+def _groups_section(results: pd.DataFrame, outcomes: dict[str, list[dict]]) -> list[str]:
+    parts = []
+    for dataset, rows in results.groupby("dataset", sort=False):
+        table = pooled_table(rows, outcomes.get(dataset, []))
+        if table.empty:
+            continue
+        if not parts:
+            parts = ["## The target region against the label-matched control", "",
+                     "Each strategy's samples against a control trained with as many "
+                     "training rows of the samples' labels instead (the same rows, steps and "
+                     "label balance). *Target*: the region's test rows of the label its "
+                     "mistakes have; *complement*: its test rows of other labels (what a "
+                     "shortcut toward that label breaks); *rest*: every other test row. "
+                     "Points beyond the control, the test rows gained / lost (each row "
+                     "once over the seeds) and McNemar's exact p; the verdict needs the "
+                     "target ≥ 10 points at p < 0.05, the rest ≥ −0.5 and the complement "
+                     "not significantly worse. *Share of L*: test rows predicted as the "
+                     "target's label by the control → after. *Plain*: the target against "
+                     "the control with nothing added.", ""]
+        region = rows["region_name"].dropna()
+        parts += [f"### {dataset}: {region.iloc[0] if len(region) else 'no region'}", "",
+                  "| strategy | n | verdict | target rows | target vs control (interval) "
+                  "| gained/lost | p | complement (rows) | rest | share of L | plain |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        order = {strategy: index for index, strategy in enumerate(_ordered(table["strategy"]))}
+        for row in table.sort_values(["strategy", "n"], key=lambda c: c.map(order)
+                                     if c.name == "strategy" else c).to_dict("records"):
+            target, complement, rest = row["target"], row["complement"], row["rest"]
+            parts.append(
+                f"| {row['strategy']} | {row['n']} | {row['verdict'].replace('_', ' ')} | "
+                f"{target.test_rows} | {_points(target)} | {target.gained}/{target.lost} | "
+                f"{_p(target)} | {_points(complement, interval=False)} "
+                f"({complement.test_rows}, {complement.gained}/{complement.lost}, "
+                f"p {_p(complement)}) | {_points(rest, interval=False, digits=2)} | "
+                f"{row['label_share_control']:.1%} → {row['label_share_after']:.1%} | "
+                f"{row['plain_target']:+.1f} |")
         parts.append("")
     return parts
 
 
-def _overall(row: dict) -> str:
-    if np.isnan(row["overall_low"]):
-        return f"{row['overall']:+.2f}"
-    return (f"{row['overall']:+.2f} ({row['overall_low']:+.2f} to "
-            f"{row['overall_high']:+.2f})")
+def _points(outcome, *, interval: bool = True, digits: int = 1) -> str:
+    if outcome.vs_control is None:
+        return "—"
+    text = f"{100 * outcome.vs_control:+.{digits}f}"
+    if interval and outcome.vs_control_ci95 is not None:
+        low, high = outcome.vs_control_ci95
+        text += f" ({100 * low:+.{digits}f} to {100 * high:+.{digits}f})"
+    return text
+
+
+def _p(outcome) -> str:
+    return "—" if outcome.mcnemar_p is None else f"{outcome.mcnemar_p:.2g}"
 
 
 def _ordered(strategies) -> list[str]:
