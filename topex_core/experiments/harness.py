@@ -53,20 +53,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from topex_core.augmenter.augment import (
-    AugmentRequest,
-    TargetContext,
-    prepare_prompts,
-)
-from topex_core.augmenter.checks import CandidateChecker, checker_for_run
-from topex_core.augmenter.generation import Backend, Sampling
+from topex_core.augmenter.augment import TargetContext
+from topex_core.augmenter.generation import Backend
 from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
-from topex_core.augmenter.prompts import Example, build_prompt
 from topex_core.config import MAX_SAMPLE_REPEATS, RETRAIN_MODES
 from topex_core.data.dataset import TextDataset
-from topex_core.data.texts import point_texts
 from topex_core.experiments.folder import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -85,27 +77,26 @@ from topex_core.experiments.region import (
     target_region,
     unused_positions,
 )
-from topex_core.experiments.samples import empty_samples, generated_samples, rows_as_samples
+from topex_core.experiments.retrainer import SeedRetrainer
+from topex_core.experiments.samples import (
+    MakeBackend,
+    SeedGenerators,
+    empty_samples,
+    rows_as_samples,
+)
 from topex_core.experiments.strategies import REGION_STRATEGIES, SELECTIONS, STRATEGIES
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.retraining import retrain
-from topex_core.retraining.config import RetrainConfig
-from topex_core.retraining.controls import matched_positions
-from topex_core.retraining.head import fit_head
 from topex_core.retraining.paired import paired_summary
-from topex_core.rundir import (
-    is_explored,
-    read_logits,
-)
+from topex_core.rundir import is_explored, read_logits
 from topex_core.training import classifier as clf
 from topex_core.training.embeddings import Embed
-from topex_core.training.features import cached_features, run_datasets
-from topex_core.training.run import load_run_classifier, train_run
+from topex_core.training.features import run_datasets
+from topex_core.training.run import train_run
 
 LABELLED_BY = "the region's target class, assigned automatically (no human review)"
 MAX_N = 50
-MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
 
 
 @dataclass(frozen=True)
@@ -209,7 +200,6 @@ class _SeedRun:
                  config: ExperimentConfig, out_dir: Path, seed: int, embed: Embed,
                  make_backend: MakeBackend, progress: Callable[[str], None]) -> None:
         self.config, self.out_dir, self.seed = config, out_dir, seed
-        self.make_backend = make_backend
         self.run_dir = out_dir / "runs" / f"seed_{seed}"
         progress(f"seed {seed}: base model")
         # the validation rows ride along with the test split: predicted, never trained on
@@ -237,12 +227,11 @@ class _SeedRun:
         self.region = target_region(self.explored, config.target,
                                     None if picked is None else int(picked["cluster"]))
         self.trained: dict[tuple, tuple[dict, list[dict], str]] = {}
-        self._random_backend: Backend | None = None
-        self._generators: dict[tuple[str, str], tuple[TargetContext, Backend,
-                                                      CandidateChecker]] = {}
-        self.embed = embed
-        self._head: tuple[clf.Classifier, np.ndarray, np.ndarray] | None = None
-        self._control: np.ndarray | None = None
+        self.generators = SeedGenerators(self.explored, self.pool, make_backend, embed,
+                                         config.generator, config.shots, seed)
+        self.retrainer = SeedRetrainer(self.run_dir, self.pool, self.test,
+                                       self.train_positions, self.base_config,
+                                       config.retrain_mode, config.sample_repeats, seed)
 
     def result(self, strategy: str, n: int) -> tuple[dict, list[dict]]:
         """The results.csv row of ``strategy`` at ``n`` and its outcomes.jsonl lines."""
@@ -280,7 +269,7 @@ class _SeedRun:
         if samples.empty and strategy != "none":
             return {**row, "status": "no usable sample (generator or pool rows)",
                     "seconds": time.perf_counter() - started}, []
-        after = self._retrained_predictions(samples)
+        after = self.retrainer.predictions(samples)
         measured, lines = self._measured(samples, after)
         measured["samples"] = len(samples)
         lines = [{"seed": self.seed, "strategy": strategy, "n": n, **line} for line in lines]
@@ -293,8 +282,9 @@ class _SeedRun:
     def _measured(self, samples: pd.DataFrame, after: np.ndarray) -> tuple[dict, list[dict]]:
         """The columns of a result against the base model (test split) and against its
         controls, per split, and the outcome lines (``experiments.measure``)."""
-        plain = self._control_predictions()
-        matched = (self._matched_predictions(samples)
+        plain = self.retrainer.plain()
+        excluded = self.region.rows if self.region is not None else np.zeros(0, np.int64)
+        matched = (self.retrainer.matched(samples, excluded)
                    if self.config.with_matched_control and not samples.empty else plain)
         control_name = "matched" if self.config.with_matched_control else "plain"
         labels, test = self.test.labels, self.splits[""]
@@ -333,18 +323,18 @@ class _SeedRun:
         if strategy == "none":
             return empty_samples()
         if strategy == "eda_random":
-            return self._random_row_samples(n)
+            return self.generators.random_rows(self.train_positions, n)
         if strategy == "oracle":
             return rows_as_samples(self.pool, oracle_positions(region, self.pool, self.unused,
                                                                n, self.seed))
         if strategy == "random_rows":
             return rows_as_samples(self.pool, random_positions(self.unused, n, self.seed))
         if strategy == "balanced":  # as many samples in all: half each side of the boundary
-            return pd.concat([self._generated_samples(region, n - n // 2, "rewrite"),
-                              self._generated_samples(region, n // 2, "complement")],
+            return pd.concat([self.generators.for_region(region, n - n // 2, "rewrite"),
+                              self.generators.for_region(region, n // 2, "complement")],
                              ignore_index=True)
-        return self._generated_samples(region, n, "rewrite" if strategy == "rewrite"
-                                       else "free")
+        return self.generators.for_region(region, n, "rewrite" if strategy == "rewrite"
+                                          else "free")
 
     def _has_complement(self, region: Region) -> bool:
         reach = region.reach(test=False)
@@ -361,87 +351,6 @@ class _SeedRun:
         ordered = clusters.sort_values([column, "cluster"], ascending=[False, True],
                                        na_position="last")
         return ordered.iloc[0]
-
-    def _generated_samples(self, region: Region, n: int, mode: str) -> pd.DataFrame:
-        key = (region.kind, region.key)
-        if key not in self._generators:  # one context and backend per region, every n
-            context = TargetContext(self.explored, region)
-            self._generators[key] = (
-                context, self.make_backend(context, point_texts(context.rows)),
-                checker_for_run(self.explored, region, embed=self.embed, predict=None))
-        context, backend, checker = self._generators[key]
-        shots = max(self.config.shots, n) if self.config.generator == "eda" else self.config.shots
-        request = AugmentRequest(n=n, shots=min(shots, 10), mode=mode,
-                                 sampling=Sampling(seed=self.seed))
-        prompts = prepare_prompts(context, request)
-        samples = generated_samples(backend, prompts, n, request.sampling)
-        if samples.empty:
-            return samples
-        pairs = samples["text_pair"].tolist() if context.pair else None
-        checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
-                               examples=[e for prompt in prompts for e in prompt.examples])
-        samples["warnings"] = [check.warnings for check in checks]
-        samples["fired"] = [check.fired for check in checks]
-        return samples
-
-    def _random_row_samples(self, n: int) -> pd.DataFrame:
-        positions = self.train_positions
-        rng = np.random.default_rng([self.seed, n, 11])
-        chosen = rng.choice(positions, size=min(n, len(positions)), replace=False)
-        pair = self.pool.text_pairs is not None
-        rows = []
-        if self._random_backend is None:
-            self._random_backend = self.make_backend(None, [self.pool.texts[i]
-                                                            for i in positions])
-        for position in chosen:
-            label = self.pool.label_names[self.pool.labels[position]]
-            example = Example(self.pool.texts[position],
-                              self.pool.text_pairs[position] if pair else None,
-                              row_id=int(self.pool.ids[position]))
-            prompt = build_prompt(task="nli" if pair else "text", label=label,
-                                  issue="a random training row", examples=[example])
-            rows.append(generated_samples(self._random_backend, [prompt], 1,
-                                  Sampling(seed=self.seed + int(position))))
-        return pd.concat(rows, ignore_index=True) if rows else empty_samples()
-
-    def _control_predictions(self) -> np.ndarray:
-        """(M,) test predictions retrained with nothing added (computed once)."""
-        if self._control is None:
-            self._control = self._retrained_predictions(empty_samples())
-        return self._control
-
-    def _matched_predictions(self, samples: pd.DataFrame) -> np.ndarray:
-        """(M,) test predictions retrained with the samples replaced by training rows of
-        their labels (``retraining.controls``)."""
-        labels = np.array([self.pool.label_names.index(label) for label in samples["label"]])
-        excluded = self.region.rows if self.region is not None else np.zeros(0, np.int64)
-        positions = matched_positions(self.pool.labels, self.train_positions, labels,
-                                      excluded, self.seed, self.pool.label_names)
-        return self._retrained_predictions(rows_as_samples(self.pool, positions))
-
-    def _retrained_predictions(self, samples: pd.DataFrame) -> np.ndarray:
-        """(M,) test predictions retrained with ``samples`` added (each repeated)."""
-        sample_set = retrain.repeated(
-            retrain.samples_dataset(samples, self.pool.label_names,
-                                    self.pool.text_pairs is not None),
-            self.config.sample_repeats)
-        if self.config.retrain_mode == "full":
-            training_set = retrain.concat(self.pool.subset(self.train_positions), sample_set)
-            model = clf.fine_tune(training_set, self.base_config)
-            return clf.predict_logits(model, self.test.texts, self.test.text_pairs).argmax(1)
-        base, features, test_features = self._head_inputs()
-        head = fit_head(base, features, self.pool.labels, self.train_positions, sample_set,
-                        RetrainConfig(mode="head").head_schedule, self.seed)
-        with torch.no_grad():
-            return head(torch.as_tensor(test_features)).numpy().argmax(1)
-
-    def _head_inputs(self) -> tuple[clf.Classifier, np.ndarray, np.ndarray]:
-        """The base model and its encoder features for pool and test, read once per seed."""
-        if self._head is None:
-            base = load_run_classifier(self.run_dir)
-            self._head = (base, cached_features(base, self.pool, self.run_dir),
-                          cached_features(base, self.test, self.run_dir, test=True))
-        return self._head
 
     def _write_samples(self, samples: pd.DataFrame, strategy: str, n: int,
                        region: Region | None) -> None:

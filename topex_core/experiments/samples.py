@@ -1,16 +1,30 @@
 """The samples an experiment adds, as rows of ``SAMPLE_COLUMNS`` (text, text_pair, label,
-backend, model, generator_seed, source_id): parsed from a generator's completions, or
-labelled pool rows (the oracle's and random rows')."""
+backend, model, generator_seed, source_id): parsed from a generator's completions (with
+the checks a human would see on the Augment page), or labelled pool rows (the oracle's
+and random rows')."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from topex_core.augmenter.augment import generate_parsed
+from topex_core.augmenter.augment import (
+    AugmentRequest,
+    TargetContext,
+    generate_parsed,
+    prepare_prompts,
+)
+from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend, Sampling
-from topex_core.augmenter.prompts import Prompt
+from topex_core.augmenter.prompts import Example, Prompt, build_prompt
 from topex_core.data.dataset import TextDataset
+from topex_core.data.texts import point_texts
+from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.training.embeddings import Embed
+
+MakeBackend = Callable[[TargetContext | None, Sequence[str]], Backend]
 
 POOL_BACKEND = "pool rows"
 SAMPLE_COLUMNS = ["text", "text_pair", "label", "backend", "model", "generator_seed",
@@ -51,3 +65,61 @@ def rows_as_samples(pool: TextDataset, positions: np.ndarray) -> pd.DataFrame:
         "backend": POOL_BACKEND, "model": POOL_BACKEND, "generator_seed": None,
         "source_id": [int(pool.ids[i]) for i in positions]},
         columns=SAMPLE_COLUMNS)
+
+
+class SeedGenerators:
+    """One seed's generated samples: for a region (one context, backend and checker per
+    region, built once) and EDA rewrites of random training rows (the paper's baseline).
+    ``make_backend(context, texts)`` builds a generator (context None: the baseline's);
+    ``shots`` few-shot examples (EDA takes as many as it makes samples, up to 10)."""
+
+    def __init__(self, explored: ExploredRun, pool: TextDataset, make_backend: MakeBackend,
+                 embed: Embed, generator: str, shots: int, seed: int) -> None:
+        self.explored, self.pool, self.make_backend = explored, pool, make_backend
+        self.embed, self.generator, self.shots, self.seed = embed, generator, shots, seed
+        self._regions: dict[tuple[str, str], tuple[TargetContext, Backend,
+                                                   CandidateChecker]] = {}
+        self._random_backend: Backend | None = None
+
+    def for_region(self, region: Region, n: int, mode: str) -> pd.DataFrame:
+        """Up to n samples for ``region`` in ``mode`` (``augment.MODES``) with the checks'
+        ``warnings`` and the names of those that ``fired``."""
+        key = (region.kind, region.key)
+        if key not in self._regions:
+            context = TargetContext(self.explored, region)
+            self._regions[key] = (
+                context, self.make_backend(context, point_texts(context.rows)),
+                checker_for_run(self.explored, region, embed=self.embed, predict=None))
+        context, backend, checker = self._regions[key]
+        shots = max(self.shots, n) if self.generator == "eda" else self.shots
+        request = AugmentRequest(n=n, shots=min(shots, 10), mode=mode,
+                                 sampling=Sampling(seed=self.seed))
+        prompts = prepare_prompts(context, request)
+        samples = generated_samples(backend, prompts, n, request.sampling)
+        if samples.empty:
+            return samples
+        pairs = samples["text_pair"].tolist() if context.pair else None
+        checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
+                               examples=[e for prompt in prompts for e in prompt.examples])
+        samples["warnings"] = [check.warnings for check in checks]
+        samples["fired"] = [check.fired for check in checks]
+        return samples
+
+    def random_rows(self, positions: np.ndarray, n: int) -> pd.DataFrame:
+        """Rewrites of n random rows among the pool ``positions``, keeping their labels."""
+        pool = self.pool
+        chosen = np.random.default_rng([self.seed, n, 11]).choice(
+            positions, size=min(n, len(positions)), replace=False)
+        pair = pool.text_pairs is not None
+        if self._random_backend is None:
+            self._random_backend = self.make_backend(None, [pool.texts[i] for i in positions])
+        rows = []
+        for position in chosen:
+            example = Example(pool.texts[position], pool.text_pairs[position] if pair else None,
+                              row_id=int(pool.ids[position]))
+            prompt = build_prompt(task="nli" if pair else "text",
+                                  label=pool.label_names[pool.labels[position]],
+                                  issue="a random training row", examples=[example])
+            rows.append(generated_samples(self._random_backend, [prompt], 1,
+                                          Sampling(seed=self.seed + int(position))))
+        return pd.concat(rows, ignore_index=True) if rows else empty_samples()

@@ -247,7 +247,8 @@ class ExploredRun:
             tuple(_keywords(row.get("keywords"))), str(row["true_majority"]),
             str(row["confusion"] or ""), np.flatnonzero(cluster_of == row["cluster"]),
             int(row["errors"]), partial(self._cluster_test_rows, int(row["cluster"])),
-            partial(self._cluster_reach, int(row["cluster"])), rank=int(row["rank"]), true_majority=str(row["true_majority"]),
+            partial(self._cluster_reach, int(row["cluster"])), rank=int(row["rank"]),
+            true_majority=str(row["true_majority"]),
             pred_majority=str(row["pred_majority"]),
             name_coverage=float(row.get("name_coverage", float("nan"))))
             for row in errors.sort_values("rank").to_dict("records")]
