@@ -41,8 +41,10 @@ SPACE_TITLES = {"logits": "Logits", "features": "Model features",
                 "both": "Logits + features"}
 PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
 EVIDENCE_ROWS = 10
-Q_HELP = ("Benjamini–Hochberg corrected Fisher test: a slice against its scope; a cluster "
-          "against every row (descriptive: its rows were kept for their mistakes)")
+Q_HELP = ("Benjamini–Hochberg corrected Fisher test: a slice against its scope; a concept "
+          "against its scope too, but descriptive: its terms were each kept for failing "
+          "significantly, so their union cannot fail the test; a cluster against every row "
+          "(descriptive: its rows were kept for their mistakes)")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -269,9 +271,11 @@ def _slice_detail(points: pd.DataFrame, target: ErrorSlice,
     st.subheader(f"{'Concept' if target.is_concept else 'Slice'}: {target.name}")
     holds = (f"one of {len(target.terms)} words" if target.is_concept
              else f"“{target.term}”")
+    descriptive = ", descriptive: its terms were picked for failing" if target.is_concept else ""
     st.caption(f"{len(target.rows):,} rows contain {holds} among {target.scope} · "
                f"{target.error_rate:.0%} misclassified vs {target.base_rate:.0%} of the scope "
-               f"({target.lift:.1f}×, q = {target.q:.1e}) · confusion {target.confusion}")
+               f"({target.lift:.1f}×, q = {target.q:.1e}{descriptive}) · confusion "
+               f"{target.confusion}")
     show_description(target, description)
     members = points.iloc[target.rows]
     mistakes_first = members.sort_values(["correct", "max_prob"], ascending=[True, False])

@@ -21,15 +21,19 @@ from topex_core.movement_plot import (
     movement_map,
     movement_summary,
 )
+from topex_core.repair_plot import cluster_accuracy_change, groups_chart
 from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
 from topex_core.retraining.config import RetrainConfig, consecutive_seeds
 from topex_core.retraining.retrain import retrain
-from topex_core.round_records import RoundMetrics, RoundResult
+from topex_core.round_records import RoundMetrics, RoundResult, interval_words
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import explored_at, has_classifier, read_run
 from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
 
+VERDICT_WORDS = {"repaired": "repaired", "at_a_cost": "the target gained, at a cost",
+                 "not_repaired": "not repaired", "cannot_tell": "cannot tell"}
+CONTROL_NAMES = {"matched": "label-matched control", "plain": "plain control"}
 MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
              "full": "full fine-tune from the same checkpoint, seed and schedule; minutes"}
 LIST_COLUMNS = ["id", "text", "label", "pred", "pred_after", "cluster"]
@@ -51,7 +55,7 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
     imported = not has_classifier(run_dir)
     backbone = None
     if imported:
-        mode, control = "full", True
+        mode = "full"
         st.info("This run holds imported predictions and no model, so there is no head to "
                 "retrain. A backbone is fine-tuned on the run's data with and without the "
                 "samples; the change the samples made is read against that control.")
@@ -62,30 +66,34 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         mode = left.radio("Mode", RETRAIN_MODES, horizontal=True, key="retrain_mode",
                           format_func=MODE_HELP.get)
     seeds = right.number_input("Seeds", 1, MAX_SEEDS, 1, key="retrain_seeds",
-                               help="more seeds show how much of the change is seed noise")
+                               help="more seeds show how much of the change is seed noise; "
+                                    "each test row still counts once")
     repeats = right.number_input(
         "Each sample counts as … rows", 1, MAX_SAMPLE_REPEATS, SAMPLE_REPEATS,
         key="retrain_repeats",
         help="A round adds each accepted sample this many times, so that a few dozen "
-             "samples weigh against the training rows. Measured (README): 3 helped a narrow "
-             "region a lot, but when the samples' class is rare in training it made the "
-             "model over-predict that class; check the whole test split against the "
-             "control.")
-    if not imported:
-        control = st.checkbox(
-            _control_label(mode, read_run(run_dir).timings_s.get("fine_tune")),
-            value=mode == "head", key=f"retrain_control_{mode}",
-            help="Retraining moves rows the samples never touch. The control is the same "
-                 "round without the samples; comparing against it shows what the samples "
-                 "themselves did.")
+             "samples weigh against the training rows. Measured (README): more repeats "
+             "moved narrow regions further, and moved the model toward the samples' label "
+             "around them; read the complement and the rest before keeping the round.")
+    fine_tune_s = read_run(run_dir).timings_s.get("fine_tune")
+    matched = st.checkbox(
+        _control_label("label-matched", mode, fine_tune_s), value=mode == "head",
+        key=f"retrain_matched_{mode}",
+        help="The same round with the samples replaced by as many training rows of their "
+             "labels: the same rows, steps and label balance. What the round does beyond it "
+             "is the samples' content; the verdict is read against it and needs it.")
+    control = imported or st.checkbox(
+        _control_label("plain", mode, fine_tune_s), value=mode == "head",
+        key=f"retrain_control_{mode}",
+        help="The same round without the samples: what retraining alone moves.")
     if not st.button("Retrain", type="primary", key="retrain_go"):
         return
     with long_work(f"Retraining ({mode})…", failed_label="Retraining failed") as work:
         # A click reruns the page; the next progress update then stops training and the
         # half-written round is removed (retrain cleans up on any interruption).
         st.button("Cancel", key="retrain_cancel", icon=":material/stop:")
-        config = RetrainConfig(mode=mode, control=control, backbone=(backbone or "").strip()
-                               or None,
+        config = RetrainConfig(mode=mode, control=control, matched_control=matched,
+                               backbone=(backbone or "").strip() or None,
                                seeds=consecutive_seeds(read_run(run_dir).seed, int(seeds)),
                                sample_repeats=int(repeats))
         set_cpu_threads()
@@ -95,118 +103,121 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
         st.session_state[state.RETRAIN_ROUND] = result.name
 
 
-def _control_label(mode: str, fine_tune_s: float | None) -> str:
+def _control_label(kind: str, mode: str, fine_tune_s: float | None) -> str:
+    what = ("Train the label-matched control (training rows of the samples' labels instead; "
+            "the verdict needs it)" if kind == "label-matched"
+            else "Train the plain control (no samples: what retraining alone moves)")
     if mode == "head":
-        return "Compare against a control trained without the samples (seconds; recommended)"
+        return f"{what}: seconds"
     cost = f", about {fine_tune_s / 60:.0f} more minutes" if fine_tune_s else ""
-    return f"Also train a control without the samples (twice the time{cost})"
+    return f"{what}: one more fine-tune per seed{cost}"
 
 
 def _round_table(rounds: list[RoundResult]) -> None:
     table = pd.DataFrame([_round_row(r) for r in rounds])
     percent = st.column_config.NumberColumn(format="percent")
-    points = st.column_config.NumberColumn(format="%+.2f pp")
+    points = st.column_config.NumberColumn(format="%+.1f pp")
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"test before": percent, "test after": percent,
-                                "pool after": percent, "samples vs control": points,
-                                "McNemar p": st.column_config.NumberColumn(format="%.4f")})
+                 column_config={"target after": percent, "target vs control": points,
+                                "complement vs control": points, "rest vs control": points,
+                                "test after": percent})
 
 
 def _round_row(round_result: RoundResult) -> dict:
-    first = round_result.metrics.first
-    headline = first.test if first.test is not None else first.pool
-    against = first.control_test if first.test is not None else first.control_pool
+    metrics = round_result.metrics
+    groups = metrics.groups
+    first = metrics.first
     return {"round": round_result.name, "mode": round_result.mode,
             "seeds": len(round_result.seeds), "samples": round_result.samples,
-            "test before": first.test.accuracy_before if first.test else None,
-            "test after": first.test.accuracy_after if first.test else None,
-            "pool after": first.pool.accuracy_after,
-            "samples vs control": 100 * against.change if against is not None else None,
-            "fixed": headline.fixed, "broken": headline.broken,
-            "McNemar p": headline.mcnemar_p}
+            "verdict": VERDICT_WORDS.get(metrics.verdict.status if metrics.verdict else None,
+                                         "—"),
+            "control": metrics.control or "—",
+            "target after": groups.target.accuracy_after if groups else None,
+            **{f"{name} vs control": (100 * getattr(groups, name).vs_control
+                                      if groups and getattr(groups, name).vs_control is not None
+                                      else None)
+               for name in ("target", "complement", "rest")},
+            "test after": first.test.accuracy_after if first.test else None}
 
 
-def _region_headline(metrics: RoundMetrics) -> None:
-    """The region the samples were made for first: its test rows before, after and with
-    the control; then the harm: the whole test split and the other region hurt most."""
-    for target in metrics.targets:
-        st.markdown(f"**Target {target.kind}: {target.name}**")
-        if not target.test_rows:
-            st.info("No test row falls into this region, so the test split cannot say what "
-                    "the samples did to it; the pool figures below include training rows.")
+def _verdict(metrics: RoundMetrics) -> None:
+    """The verdict first: green only for a repair, amber when it cost the complement or
+    the rest."""
+    verdict = metrics.verdict
+    if verdict is None:
+        st.info("This round was trained before rounds were judged against a label-matched "
+                "control: retrain to get a verdict.")
+        return
+    show = {"repaired": st.success, "at_a_cost": st.warning}.get(verdict.status, st.info)
+    show(f"**Verdict: {VERDICT_WORDS[verdict.status]}.** {verdict.sentence}")
+
+
+def _groups(metrics: RoundMetrics) -> None:
+    """Target, complement and rest against the control, and every class; the same against
+    the plain control beside them."""
+    groups = metrics.groups
+    if groups is None:
+        return
+    columns = st.columns(3)
+    for column, name, what in zip(columns, ("target", "complement", "rest"), (
+            f"the region's test rows of true label {groups.label}",
+            "the region's test rows of other labels: what a shortcut toward "
+            f"{groups.label} would break", "every other test row"), strict=True):
+        outcome = getattr(groups, name)
+        if not outcome.test_rows:
+            column.metric(name.title(), "no test rows", help=what)
             continue
-        if target.test_rows < MIN_REGION_TEST_ROWS:
-            falls = "row falls" if target.test_rows == 1 else "rows fall"
-            st.caption(f"Only {target.test_rows} test {falls} into this region: too few to "
-                       "tell a repair from chance.")
-        cols = st.columns(4)
-        cols[0].metric("Target test rows", f"{target.test_rows:,}")
-        cols[1].metric("Target accuracy", f"{target.accuracy_after:.1%}",
-                       f"{100 * target.change:+.1f} pp", help="after the round; the change "
-                       "is against the base model")
-        if target.vs_control is None:
-            cols[2].metric("Control", "—", help="no control was trained")
-            continue
-        cols[2].metric("Control", f"{target.accuracy_control:.1%}",
-                       help="the same retraining without the samples")
-        cols[3].metric("Samples vs control", f"{100 * target.vs_control:+.1f} pp",
-                       help="target accuracy after − the control's, on the same test rows")
-        low, high = target.vs_control_ci95
-        sure = target.mcnemar_p < 0.05
-        (st.success if sure and target.vs_control > 0 else st.info)(
-            f"On the target's {target.test_rows:,} test rows the samples moved accuracy "
-            f"{100 * target.vs_control:+.1f} points beyond the control (95% bootstrap "
-            f"interval {100 * low:+.1f} to {100 * high:+.1f}; McNemar p = "
-            f"{target.mcnemar_p:.3f}): "
-            + ("unlikely to be chance." if sure else "it could be chance at the 5% level."))
-    harm = [outcome for outcome in (metrics.overall, metrics.worst_other)
-            if outcome is not None and outcome.vs_control is not None]
-    if harm:
-        st.caption("Elsewhere, against the control: " + "; ".join(
-            f"{'the whole test split' if o.kind == 'overall' else f'{o.kind} {o.name}'} "
-            f"({o.test_rows:,} test rows) {100 * o.vs_control:+.1f} points "
-            f"(interval {100 * o.vs_control_ci95[0]:+.1f} to {100 * o.vs_control_ci95[1]:+.1f})"
-            for o in harm) + ".")
+        column.metric(f"{name.title()} ({outcome.test_rows:,} test rows)",
+                      f"{outcome.accuracy_after:.1%}",
+                      f"{100 * outcome.vs_control:+.1f} pp vs control", delta_color="off",
+                      help=f"{what}; accuracy after the round (mean over seeds), and after − "
+                           f"the {CONTROL_NAMES[groups.control]}")
+        column.caption(f"control {outcome.accuracy_control:.1%} · {interval_words(outcome)}")
+    st.plotly_chart(groups_chart(groups, metrics.plain_groups), width="stretch",
+                    key="retrain_groups")
+    if groups.shift:
+        st.warning(groups.shift)
+    seeds = len(metrics.seeds)
+    st.caption(f"{seeds} seed{'s' if seeds > 1 else ''}; each test row is counted once: "
+               + ("gained when the round's models get it right in more seeds than their "
+                  "controls. The interval line is then that of the net share of rows gained."
+                  if seeds > 1 else "gained when the round gets it right and the control "
+                                     "wrong.")
+               + (" Hollow circles: against the plain control (no samples)."
+                  if metrics.plain_groups else ""))
+    with st.expander("Per class on the test split, against the control"):
+        st.dataframe(pd.DataFrame([c.to_json() for c in groups.per_class]), hide_index=True,
+                     width="stretch",
+                     column_config={name: st.column_config.NumberColumn(format="percent")
+                                    for name in ("accuracy_control", "accuracy_after",
+                                                 "predicted_control", "predicted_after",
+                                                 "vs_control")})
 
 
 def _headline(metrics: RoundMetrics) -> None:
-    """Test figures first; with a control, what the samples did beyond retraining itself."""
+    """The whole split, against the control and the base model: context, never the
+    verdict (no colour)."""
     first = metrics.first
     split = "test" if first.test is not None else "pool"
     base = first.test if first.test is not None else first.pool
-    against = first.control_test if first.test is not None else first.control_pool
-    headline = against if against is not None else base
-    cols = st.columns(4)
-    cols[0].metric(f"{split.title()} accuracy", f"{base.accuracy_after:.2%}",
-                   f"{100 * base.change:+.2f} pp", help="after the round, against the base model")
+    control = next((name for name in ("matched", "plain")
+                    if first.against(name, split) is not None), None)
+    against = first.against(control, split) if control else None
+    words = CONTROL_NAMES.get(control, "")
+    parts = [f"The whole {split} split ({base.rows:,} rows), first seed: accuracy "
+             f"{base.accuracy_before:.2%} → {base.accuracy_after:.2%} against the base model "
+             f"({base.fixed} fixed, {base.broken} broken, p = {base.mcnemar_p:.3g})"]
     if against is not None:
-        cols[1].metric("Samples vs control", f"{100 * against.change:+.2f} pp",
-                       help="accuracy after − accuracy of the same retraining without the "
-                            "samples: what the samples themselves changed")
-    cols[2].metric(f"Fixed / broken ({split})", f"{headline.fixed} / {headline.broken}")
-    cols[3].metric("McNemar p", f"{headline.mcnemar_p:.4f}")
-    low, high = headline.diff_ci95
-    significant = headline.mcnemar_p < 0.05
-    subject = ("**Samples vs control**" if against is not None else "**After vs before**")
-    message = (f"{subject} on the {split} ({headline.rows:,} rows): accuracy "
-               f"{100 * headline.change:+.2f} points (95% bootstrap interval {100 * low:+.2f} "
-               f"to {100 * high:+.2f}), {headline.fixed} rows fixed and {headline.broken} "
-               f"broken; McNemar's exact test p = {headline.mcnemar_p:.4f}: "
-               + ("the change is unlikely to be chance." if significant else
-                  "the change could be chance at the 5% level."))
-    (st.success if significant and headline.fixed > headline.broken else st.info)(message)
-    if against is not None:
-        st.caption(f"Against the base model, retraining itself included: {split} accuracy "
-                   f"{100 * base.change:+.2f} points, {base.fixed} fixed and {base.broken} "
-                   f"broken (p = {base.mcnemar_p:.4f}).")
-    else:
-        st.caption("No control was trained: this change includes what retraining alone moves, "
-                   "so it is not the samples' effect by itself.")
-    if split == "test":
-        pool = first.pool
-        st.caption(f"On the pool (its training rows included): accuracy "
-                   f"{pool.accuracy_before:.2%} → {pool.accuracy_after:.2%}, {pool.fixed} "
-                   f"fixed and {pool.broken} broken.")
+        parts.append(f"{100 * against.change:+.2f} points against the {words} "
+                     f"({against.fixed} gained, {against.broken} lost, p = "
+                     f"{against.mcnemar_p:.3g})")
+    st.caption("; ".join(parts) + ".")
+    if metrics.worst_other is not None and metrics.worst_other.vs_control is not None:
+        worst = metrics.worst_other
+        st.caption(f"Of the other error regions with at least {MIN_REGION_TEST_ROWS} test "
+                   f"rows, {worst.kind} {worst.name} moved most against the control: "
+                   f"{100 * worst.vs_control:+.1f} points on {worst.test_rows:,} test rows "
+                   "(descriptive: the worst of many is picked, so its p is not a test).")
     if len(metrics.seeds) > 1:
         spread = metrics.across_seeds[split]
         st.caption(f"Across {len(metrics.seeds)} seeds, {split} accuracy after: "
@@ -307,7 +318,8 @@ chosen_name = st.selectbox("Round", names[::-1], key="retrain_round_choice",
                            index=names[::-1].index(remembered) if remembered in names else 0)
 chosen = rounds[names.index(chosen_name)]
 metrics = chosen.metrics
-_region_headline(metrics)
+_verdict(metrics)
+_groups(metrics)
 _headline(metrics)
 explored = _explored(str(run_dir), explored_at(run_dir))
 points = explored.points
@@ -321,10 +333,10 @@ if metrics.per_cluster:
     # the cluster the samples were made for leads (the explorer's pick when none was)
     led_by = next((int(target.key) for target in metrics.targets if target.kind == "cluster"),
                   metrics.picked_cluster)
-    st.plotly_chart(plots.cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
-                                                  min_test_rows=MIN_REGION_TEST_ROWS),
+    st.plotly_chart(cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
+                                            min_test_rows=MIN_REGION_TEST_ROWS),
                     width="stretch", key="retrain_clusters")
 _slices(metrics.per_slice)
 _changes(points, after, explored.label_names)
-with st.expander("Per class"):
+with st.expander("Per class on the pool, against the base model (training rows included)"):
     st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")

@@ -90,7 +90,7 @@ def test_many_error_clusters_name_only_the_best_ranked_and_the_selected() -> Non
 
 
 def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_rows() -> None:
-    from topex_core.plots import cluster_accuracy_change
+    from topex_core.repair_plot import cluster_accuracy_change
 
     rows = [{"cluster": 1, "name": "a", "rows": 5, "accuracy_before": 0.2,
              "accuracy_after": 0.4, "change": 0.2, "fixed": 2, "broken": 1, "test_rows": 0,
@@ -101,8 +101,14 @@ def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_
     figure = cluster_accuracy_change(rows, picked_cluster=1)
     assert list(figure.data[0].y) == ["★ 1: a", "7: b"]
     assert list(figure.data[1].x) == [0.4, 0.75]
-    assert figure.data[1].text[0] == "+20% on 5 pool rows (2 fixed, 1 broken)"
-    assert figure.data[1].text[1] == "+50% on 4 test rows"
+    assert figure.data[1].text[0] == "+20% vs before on 5 pool rows (2 fixed, 1 broken)"
+    assert figure.data[1].text[1] == "+50% vs before on 4 test rows"
+    assert "picked for the base model's mistakes" in figure.layout.title.text
+    # with a control, after is read against it, and the bars say so
+    rows[1]["test_accuracy_control"] = 0.7
+    against = cluster_accuracy_change(rows, picked_cluster=1)
+    assert [trace.name for trace in against.data] == ["before (picked it)", "control", "after"]
+    assert against.data[2].text[1] == "+5% vs control on 4 test rows"
     # with a test split, the others need enough test rows to be drawn
     few = cluster_accuracy_change(rows, picked_cluster=1, min_test_rows=10)
     assert list(few.data[0].y) == ["★ 1: a"]

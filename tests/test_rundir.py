@@ -54,7 +54,10 @@ def test_round_metrics_keep_the_json_layout_of_earlier_versions() -> None:
                "per_class": [], "seeds": [{"seed": 0, "pool": summary,
                                            "against_control": {"pool": summary}}],
                "across_seeds": {}, "against_control": {"pool": summary}}
-    # what earlier versions wrote reads back; newer versions add the per-slice rows and
-    # the regions' outcomes (none for a round written before them)
+    # what earlier versions wrote reads back; newer versions add the per-slice rows, the
+    # regions' outcomes, the matched control, the groups and the verdict (none for a round
+    # written before them)
     assert RoundMetrics.from_json(written).to_json() == {
-        **written, "per_slice": [], "targets": [], "overall": None, "worst_other": None}
+        **written, "per_slice": [], "targets": [], "overall": None, "worst_other": None,
+        "against_matched_control": None, "groups": None, "plain_groups": None,
+        "verdict": None}

@@ -37,38 +37,40 @@ def test_retrain_in_head_mode_and_show_before_after(explored) -> None:
     at = page(run)
     assert at.radio(key="retrain_mode").value == "head"
     at.checkbox(key="retrain_control_head").uncheck()
+    at.checkbox(key="retrain_matched_head").uncheck()
     at.button(key="retrain_go").click().run()
     assert not at.exception, at.exception
     assert len(list_rounds(run)) == 1
-    # the planted run has no test split, so the pool leads
-    assert [m.label for m in at.metric] == ["Pool accuracy", "Fixed / broken (pool)",
-                                            "McNemar p"]
-    assert "**After vs before** on the pool" in (at.success or at.info)[0].value
-    assert any("No control was trained" in caption.value for caption in at.caption)
+    # the planted run has no test split: no verdict, and nothing is green
+    assert not at.success
+    assert at.info[0].value.startswith("**Verdict: cannot tell.** The run has no test split")
+    assert any(caption.value.startswith("The whole pool split (205 rows)")
+               for caption in at.caption)
     assert at.selectbox(key="retrain_round_choice").value == "1"
     at.radio(key="retrain_map").set_value("sparse_pca").run()
     assert not at.exception
     assert any("Fixed (" in m.value for m in at.markdown)
 
 
-def test_head_mode_compares_against_a_control_by_default(explored) -> None:
+def test_head_mode_trains_both_controls_by_default(explored) -> None:
     run, _ = explored
     with Store() as store:
         accept(store, run, ["express delivery fee refund"] * 4)
     at = page(run)
     assert at.checkbox(key="retrain_control_head").value is True
+    assert at.checkbox(key="retrain_matched_head").value is True
     at.radio(key="retrain_mode").set_value("full").run()
     assert at.checkbox(key="retrain_control_full").value is False
-    assert "twice the time" in at.checkbox(key="retrain_control_full").label
+    assert at.checkbox(key="retrain_matched_full").value is False
+    assert "one more fine-tune per seed" in at.checkbox(key="retrain_matched_full").label
+    assert "the verdict needs it" in at.checkbox(key="retrain_matched_full").label
     at.radio(key="retrain_mode").set_value("head").run()
     at.button(key="retrain_go").click().run()
     assert not at.exception, at.exception
-    assert list_rounds(run)[0].config["control"] is True
-    assert "Samples vs control" in [m.label for m in at.metric]
-    sentence = (at.success or at.info)[0].value
-    assert sentence.startswith("**Samples vs control** on the pool")
-    assert "rows fixed" in sentence and "McNemar" in sentence
-    assert any("Against the base model" in caption.value for caption in at.caption)
+    config = list_rounds(run)[0].config
+    assert config["control"] is True and config["matched_control"] is True
+    assert any("points against the label-matched control" in caption.value
+               for caption in at.caption)
 
 
 def test_a_run_of_imported_predictions_offers_a_backbone_instead_of_a_mode(
@@ -106,15 +108,18 @@ def test_a_round_leads_with_the_region_it_targeted(explored) -> None:
     with Store() as store:
         accept(store, run, ["express delivery fee refund"] * 4)
     at = page(run)
-    at.button(key="retrain_go").click().run()  # head mode, with its control
+    at.button(key="retrain_go").click().run()  # head mode, with both controls
     assert not at.exception, at.exception
-    # samples that name no region count for the default target, the strongest region
+    # samples that name no region count for the default target, the strongest region; on
+    # the planted run any four billing rows fix its borderline rows too
     strongest = ExploredRun.load(run).default_target()
-    assert any(m.value.startswith(f"**Target {strongest.kind}: ") for m in at.markdown)
     labels = [m.label for m in at.metric]
-    assert labels[:4] == ["Target test rows", "Target accuracy", "Control",
-                          "Samples vs control"]
-    assert any("beyond the control (95% bootstrap interval" in message.value
-               for message in [*at.success, *at.info])
-    assert any("Elsewhere, against the control: the whole test split (35 test rows)"
-               in caption.value for caption in at.caption)
+    members = len(strongest.reach(test=True))
+    assert labels == [f"Target ({members} test rows)", "Complement", f"Rest ({35 - members} "
+                      "test rows)"]
+    assert at.metric[0].delta == "+0.0 pp vs control" and at.metric[1].value == "no test rows"
+    assert not at.success  # nothing is green that the verdict does not support
+    assert at.info[0].value.startswith("**Verdict: cannot tell.** Too few rows to tell")
+    assert "retrain_groups" in [chart.key for chart in at.get("plotly_chart")]
+    table = next(frame.value for frame in at.dataframe if "verdict" in frame.value)
+    assert table.loc[0, "verdict"] == "cannot tell" and table.loc[0, "control"] == "matched"

@@ -46,6 +46,15 @@ def test_a_sentence_is_kept_only_when_the_rows_it_retrieves_fail_more(planted) -
     assert "not kept (needs 1.5×" in str(elsewhere)
 
 
+def test_the_rows_the_prompt_showed_are_left_out_of_the_search(planted) -> None:
+    check = SentenceChecker(planted, hashing_embed)
+    region = planted.default_target()
+    shown = region.rows[:4]  # four of the 25 mistakes went into the prompt
+    checked = check(region, "express delivery fee refund requests", shown)
+    assert checked.retrieved == 50 and checked.retrieved_error_rate == pytest.approx(21 / 50)
+    assert checked.base_rate == pytest.approx(21 / 201, abs=1e-4)
+
+
 def test_failing_rows_elsewhere_do_not_keep_a_sentence_about_something_else(planted) -> None:
     """A region of correct rows beside the planted mistakes: a sentence that retrieves the
     mistakes fails more than the base, but finds none of the region's rows."""

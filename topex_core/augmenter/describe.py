@@ -6,7 +6,8 @@ For each of the strongest regions (``ExploredRun.by_evidence``) the generator re
 ``EXAMPLE_ROWS`` of the region's misclassified texts and its terms, and writes one
 sentence on what the texts are about. The check: embed the sentence and the
 pool's rows (the packaged MiniLM; a seeded sample of ``RETRIEVAL_POOL`` rows on a larger
-pool), retrieve the rows nearest the sentence — as many as the region would hold in that
+pool) less the rows the prompt showed (a sentence written from them would find them
+again), retrieve the rows nearest the sentence — as many as the region would hold in that
 sample, at least ``MIN_RETRIEVED`` (on ten rows a sentence about anything found a few
 mistakes by chance) — and compare their error rate with the sample's. The sentence is kept
 when it is at least ``KEEP_LIFT`` times the base rate, the excess is not chance (the
@@ -121,12 +122,16 @@ class SentenceChecker:
         self.searched = _searched_rows(len(texts))
         self.vectors = _unit(RowEmbeddings(explored.run_dir, texts, embed)(self.searched))
 
-    def __call__(self, region: Region, sentence: str) -> SentenceCheck:
+    def __call__(self, region: Region, sentence: str,
+                 shown: np.ndarray | None = None) -> SentenceCheck:
+        """How ``sentence`` fares against the rows, those the prompt ``shown`` (pool
+        positions) left out of the search."""
         query = _unit(np.asarray(self.embed([sentence]), dtype=np.float64))[0]
-        searched, wrong = self.searched, self.wrong
+        kept = ~np.isin(self.searched, shown if shown is not None else [])
+        searched, vectors, wrong = self.searched[kept], self.vectors[kept], self.wrong
         share = len(region.rows) / len(wrong)
         count = int(min(len(searched), max(MIN_RETRIEVED, round(share * len(searched)))))
-        nearest = searched[np.argsort(-(self.vectors @ query), kind="stable")[:count]]
+        nearest = searched[np.argsort(-(vectors @ query), kind="stable")[:count]]
         base_rate = float(wrong[searched].mean())
         error_rate = float(wrong[nearest].mean())
         lift = error_rate / base_rate if base_rate else 0.0
@@ -160,12 +165,13 @@ def describe_regions(explored: ExploredRun, backend: Backend, *, embed: Embed,
     descriptions = []
     for index, region in enumerate(regions):
         report(0.1 + 0.9 * index / len(regions), f"describing {region.name}")
-        sentence = _sentence(backend, _prompt(region, check.texts, check.wrong))
+        shown = _shown_rows(region, check.wrong)
+        sentence = _sentence(backend, _prompt(region, shown, check.texts))
         if sentence is not None:
             descriptions.append(Description(
                 kind=region.kind, key=region.key, sentence=sentence, backend=backend.name,
                 model=backend.model, packaged=_is_packaged(backend),
-                check=check(region, sentence)))
+                check=check(region, sentence, shown)))
     write_descriptions(explored.run_dir, [d.to_json() for d in descriptions])
     report(1.0, f"described {len(descriptions)} of {len(regions)} regions")
     return descriptions
@@ -190,10 +196,14 @@ def read_region_descriptions(run_dir: Path) -> dict[tuple[str, str], Description
     return {(d["kind"], d["key"]): Description.from_json(d) for d in read_descriptions(run_dir)}
 
 
-def _prompt(region: Region, texts: Sequence[str], wrong: np.ndarray) -> Prompt:
-    mistakes = region.rows[wrong[region.rows]][:EXAMPLE_ROWS]
+def _shown_rows(region: Region, wrong: np.ndarray) -> np.ndarray:
+    """The pool positions of the misclassified rows a region's prompt shows."""
+    return region.rows[wrong[region.rows]][:EXAMPLE_ROWS]
+
+
+def _prompt(region: Region, shown: np.ndarray, texts: Sequence[str]) -> Prompt:
     examples = "\n".join(f"- {neutralise(texts[position], limit=EXAMPLE_CHARS)}"
-                         for position in mistakes)
+                         for position in shown)
     request = REQUEST.format(examples=examples,
                              terms=", ".join(region.terms[:5]) or "(none)")
     return Prompt(text=f"User: {request}", messages=({"role": "user", "content": request},),

@@ -3,8 +3,9 @@
 Refused (a ``DataError``): a label column with (nearly) one class per row, which looks
 like an id column; a delimited file whose one header field holds another separator.
 Kept, with a warning that the CLI and the Data page show and run.json keeps: NUL and
-other control characters (stripped from the texts), texts that are mostly numbers, and
-texts that mostly repeat earlier rows.
+other control characters (stripped from the texts), texts that are mostly numbers, texts
+that mostly repeat earlier rows, and test rows whose text a pool row has too (the model
+can be right on them from memory, and a round could train on them).
 """
 
 from __future__ import annotations
@@ -70,3 +71,19 @@ def text_warnings(texts: Sequence[str], pairs: Sequence[str] | None, cleaned_row
         warnings.append(f"{repeats:,} of {rows:,} rows ({repeats / rows:.0%}) repeat an earlier "
                         "row's text: the model sees few distinct examples")
     return tuple(warnings)
+
+
+def repeated_test_texts(pool_keys: Sequence[object], test_keys: Sequence[object],
+                        trained: Sequence[bool]) -> str | None:
+    """A sentence when test rows repeat a pool row's text exactly (``*_keys``: a text, or
+    a (text, pair) tuple, per row; ``trained``: per pool row, whether the model trained on
+    it); None when none does."""
+    in_pool = set(pool_keys)
+    in_training = {key for key, used in zip(pool_keys, trained, strict=True) if used}
+    repeated = sum(key in in_pool for key in test_keys)
+    if not repeated:
+        return None
+    memorised = sum(key in in_training for key in test_keys)
+    return (f"{repeated:,} of {len(test_keys):,} test rows repeat a pool row's text exactly "
+            f"({memorised:,} of them a training row's): the model can be right on them from "
+            "memory; experiments never add such pool rows as samples")

@@ -55,6 +55,12 @@ class TextDataset:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def row_keys(self) -> list:
+        """Each row's text, or (text, pair) for sentence pairs: equal keys, equal inputs."""
+        if self.text_pairs is None:
+            return list(self.texts)
+        return list(zip(self.texts, self.text_pairs, strict=True))
+
     @property
     def num_classes(self) -> int:
         return len(self.label_names)

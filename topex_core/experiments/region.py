@@ -80,14 +80,9 @@ def random_positions(unused: np.ndarray, n: int, seed: int) -> np.ndarray:
 def unused_positions(pool: TextDataset, train_positions: np.ndarray,
                      test: TextDataset) -> np.ndarray:
     """Pool positions that no training used and whose text (and pair) no test row has."""
-    test_texts = set(_keys(test))
-    seen = np.array([key in test_texts for key in _keys(pool)], bool)
+    test_texts = set(test.row_keys())
+    seen = np.array([key in test_texts for key in pool.row_keys()], bool)
     return np.setdiff1d(np.flatnonzero(~seen), train_positions)
-
-
-def _keys(dataset: TextDataset) -> list:
-    return (list(zip(dataset.texts, dataset.text_pairs, strict=True))
-            if dataset.text_pairs is not None else list(dataset.texts))
 
 
 def _draw(candidates: np.ndarray, n: int, seed: int) -> np.ndarray:

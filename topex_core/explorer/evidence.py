@@ -64,11 +64,16 @@ class Evidence:
 
     def reason(self, runner_up: Evidence | None) -> str:
         """Why this region is the default target, in a sentence or two."""
+        concept = self.kind == "slice" and " + " in self.key
         what = (f"cluster {self.key}" if self.kind == "cluster"
-                else f"the {'concept' if ' + ' in self.key else 'slice'}")
+                else f"the {'concept' if concept else 'slice'}")
         lift = f", {self.purity / self.base_rate:.1f}× its scope's rate" if self.base_rate else ""
+        # a cluster's rows were kept for their mistakes, a concept's terms for failing:
+        # their q describes, it does not test
+        descriptive = ", descriptive" if self.kind == "cluster" or concept else ""
         sentence = (f"Picked {what} “{self.name}”: {self.errors:,} of its {self.rows:,} rows "
-                    f"are misclassified ({self.purity:.0%}{lift}; q = {self.q:.1e}), "
+                    f"are misclassified ({self.purity:.0%}{lift}; q = {self.q:.1e}"
+                    f"{descriptive}), "
                     f"{self.explained:,.0f} mistakes more than its scope's error rate "
                     f"would give")
         if self.tier == 0:

@@ -181,7 +181,8 @@ def import_predictions(scored: ScoredDataset, out_dir: Path, *,
         test_accuracy=accuracy(test.logits, test.dataset.labels) if test is not None else None,
         versions=package_versions(), device="imported", topex_version=TOPEX_VERSION,
         held_out=held_out, data_warnings=data_warnings(
-            pool, test.dataset if test is not None and held_out is None else None))
+            pool, test.dataset if test is not None else None, own_test_file=held_out is None,
+            trained=np.zeros(len(pool), bool)))
     write_run(out_dir, record)
     return record
 

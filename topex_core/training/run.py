@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.config import TOPEX_VERSION, cache_dir
+from topex_core.data.checks import repeated_test_texts
 from topex_core.data.dataset import TextDataset
 from topex_core.data.split import DEFAULT_TEST_SIZE, SPLIT_SEED, check_test_size, hold_out
 from topex_core.errors import RunError
@@ -98,16 +99,24 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
         test_accuracy=accuracy(test_logits, test.labels) if test is not None else None,
         versions=package_versions(), device=str(classifier.device), timings_s=timings,
         topex_version=TOPEX_VERSION, held_out=held_out,
-        data_warnings=data_warnings(pool, test if held_out is None else None))
+        data_warnings=data_warnings(pool, test, own_test_file=held_out is None,
+                                    trained=in_train))
     write_run(out_dir, record)
     report(1.0, "done")
     return record
 
 
-def data_warnings(pool: TextDataset, test: TextDataset | None) -> list[str]:
-    """What loading the pool (and a test file of its own) found doubtful, for run.json."""
-    return [*pool.warnings, *(f"test file: {warning}" for warning in
-                              (test.warnings if test is not None else ()))]
+def data_warnings(pool: TextDataset, test: TextDataset | None, *, own_test_file: bool,
+                  trained: np.ndarray) -> list[str]:
+    """What loading the pool (and a test file of its own) found doubtful, and test rows
+    that repeat a pool row's text (``trained``: (N,) whether each pool row was trained
+    on), for run.json."""
+    warnings = [*pool.warnings, *(f"test file: {warning}" for warning in
+                                  (test.warnings if test is not None and own_test_file
+                                   else ()))]
+    repeated = (repeated_test_texts(pool.row_keys(), test.row_keys(), trained)
+                if test is not None else None)
+    return warnings if repeated is None else [*warnings, repeated]
 
 
 def _run_config(config: clf.TrainConfig, max_length: int) -> RunConfig:
