@@ -1,13 +1,16 @@
-"""Retraining rounds on TREC: head-only (cold and warm feature cache) against a full
-fine-tune, each with after-logits, the comparison and the map transform.
+"""Retraining rounds on TREC: head-only (cold and warm feature cache, with and without its
+controls) against a full fine-tune, each with after-logits, the comparison, the groups,
+the verdict and the map transform.
 
     python bench/bench_retrain.py [--data ../shared/datasets/trec/train.csv] [--samples 10]
 
 Trains and explores TREC once (model and logits come from the content cache when they
 exist), then accepts ``--samples`` EDA rewrites of the picked cluster and times
-``retrain`` in head mode twice (the first computes the encoder features, the second reads
-them), once more with its control (the page's default), and in full mode once
-(``--no-full`` skips it). Prints one JSON object, with the target region's figures.
+``retrain`` in head mode: with both controls (the page's default) cold (the first round
+computes the encoder features) and warm, then warm with the plain control only and with
+no control (what the label-matched control costs); and in full mode once, with its
+default of no control (``--no-full`` skips it). Prints one JSON object, with the verdict
+and the target's figures.
 """
 
 from __future__ import annotations
@@ -46,12 +49,13 @@ def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
     return len(ids)
 
 
-def timed_round(run_dir: Path, store: Store, mode: str, control: bool = False) -> dict:
+def timed_round(run_dir: Path, store: Store, config: RetrainConfig) -> dict:
     start = time.perf_counter()
-    result = retrain(run_dir, RetrainConfig(mode=mode, control=control), store=store)
+    result = retrain(run_dir, config, store=store)
     metrics = result.metrics.to_json()
     return {"total_s": round(time.perf_counter() - start, 2), "stages_s": result.timings_s,
-            "target": metrics["targets"][0] if metrics["targets"] else None,
+            "controls": list(config.controls), "verdict": metrics["verdict"],
+            "target": metrics["groups"]["target"] if metrics["groups"] else None,
             "overall": metrics["overall"],
             "pool_accuracy": [metrics["accuracy_before"]["pool"],
                               metrics["accuracy_after"]["pool"]],
@@ -72,18 +76,24 @@ def main() -> None:
     embed = SentenceEmbedder()
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = Path(scratch) / "run"
-        train_run(load_dataset(args.data), TrainConfig(max_length=64), run_dir)
+        record = train_run(load_dataset(args.data), TrainConfig(max_length=64), run_dir)
+        rows = record.dataset.rows
         explore_run(run_dir, embed=embed)
         with Store(Path(scratch) / "topex.db") as store:
             samples = accept_eda_samples(run_dir, store, args.samples, embed)
-            head_cold = timed_round(run_dir, store, "head")
-            head_warm = timed_round(run_dir, store, "head")
-            head_control = timed_round(run_dir, store, "head", control=True)
-            full = None if args.no_full else timed_round(run_dir, store, "full")
+            head_cold = timed_round(run_dir, store, RetrainConfig())
+            head_warm = timed_round(run_dir, store, RetrainConfig())
+            head_plain = timed_round(run_dir, store, RetrainConfig(matched_control=False))
+            head_alone = timed_round(run_dir, store, RetrainConfig(matched_control=False,
+                                                                   control=False))
+            full = None if args.no_full else timed_round(run_dir, store,
+                                                         RetrainConfig(mode="full"))
     print(json.dumps({
-        "benchmark": "retrain", "data": args.data, "samples": samples, "threads": threads,
-        "machine": machine_line(), "head_cold": head_cold, "head_warm": head_warm,
-        "head_with_control": head_control, "full": full,
+        "benchmark": "retrain", "data": args.data, "rows": rows, "samples": samples,
+        "threads": threads, "machine": machine_line(), "head_cold": head_cold,
+        "head_warm_both_controls": head_warm, "head_warm_plain_control": head_plain,
+        "head_warm_no_control": head_alone, "full": full,
+        "both_controls_over_none": round(head_warm["total_s"] / head_alone["total_s"], 2),
         "full_over_head_warm": (round(full["total_s"] / head_warm["total_s"], 1)
                                 if full else None),
     }))

@@ -20,15 +20,18 @@ def last_round_of(run_dir: Path, region: Region) -> None:
 
 
 def latest_round(run_dir: Path) -> None:
-    """The latest round's target regions and the whole test split, against the control."""
+    """The latest round's verdict, its target regions and the whole test split, against
+    its control."""
     rounds = list_rounds(run_dir)
     if not rounds:
         return
     last = rounds[-1]
-    lines = [f"{target.kind} {target.name}: {outcome_sentence(target)}"
-             for target in last.metrics.targets]
-    if last.metrics.overall is not None:
-        lines.append(f"the whole test split: {outcome_sentence(last.metrics.overall)}")
+    metrics = last.metrics
+    lines = [metrics.verdict.sentence] if metrics.verdict is not None else []
+    lines += [f"{target.kind} {target.name}: {outcome_sentence(target)}"
+              for target in metrics.targets]
+    if metrics.overall is not None:
+        lines.append(f"the whole test split: {outcome_sentence(metrics.overall)}")
     if lines:
         st.caption(f"Latest round ({last.name}, {last.samples} samples, {last.mode}) — "
-                   + "; ".join(lines) + ".")
+                   + " ".join(line.rstrip(".") + "." for line in lines))

@@ -95,3 +95,39 @@ def test_rewrite_needs_rows_of_its_label(explored: tuple[Path, int]) -> None:
         augment.prepare_prompts(context, augment.AugmentRequest(mode="rewrite", label=absent))
     with pytest.raises(SettingsError, match="unknown mode"):
         augment.prepare_prompts(context, augment.AugmentRequest(mode="paraphrase"))
+
+
+def test_a_balanced_round_rewrites_the_regions_other_labels_keeping_each_label(
+        explored: tuple[Path, int], tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    # a region whose reach holds rows of every label (as a slice's terms would)
+    reach = np.arange(0, 205, 5)
+    context = replace(context, target=replace(context.target,
+                                              _reach=lambda test: reach))
+    request = augment.AugmentRequest(n=6, mode="complement", sampling=Sampling(seed=3))
+    prompts = augment.prepare_prompts(context, request)
+    points = context.points.set_index("id")
+    sources = [prompt.examples[0].row_id for prompt in prompts]
+    assert len(prompts) == 6 and len(set(sources)) == 6
+    assert all(points.loc[s, "label"] != "billing" for s in sources)
+    assert [prompt.label for prompt in prompts] == [points.loc[s, "label"] for s in sources]
+    assert all("wrongly reads such texts as billing" in prompt.text for prompt in prompts)
+    assert sources == [p.examples[0].row_id for p in augment.prepare_prompts(context, request)]
+    with Store(tmp_path / "topex.db") as store:
+        augment.generate_candidates(context, request, prompts,
+                                    backend=augment.eda_for_target(context, hashing_embed),
+                                    checker=checker, store=store)
+        stored = store.candidates(store.run_id(run))
+    lineage = [json.loads(value) for value in stored["sampling"]]
+    assert {entry["mode"] for entry in lineage} == {"complement"}
+    assert all(points.loc[entry["source_id"], "label"] == label
+               for entry, label in zip(lineage, stored["label"], strict=True))
+    only_billing = replace(context, target=replace(context.target,
+                                                   _reach=lambda test: context.target.rows))
+    with pytest.raises(SettingsError, match="has no complement to rewrite"):
+        augment.prepare_prompts(only_billing, request)
