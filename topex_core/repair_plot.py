@@ -27,7 +27,7 @@ def groups_chart(groups: RoundGroups, plain: RoundGroups | None = None) -> go.Fi
     / lost; coloured where p < 0.05. ``plain``: the same against the plain control,
     hollow."""
     rows = [("Target", groups.target, f"true {groups.label}"),
-            ("Complement", groups.complement, "other labels, in the region's reach"),
+            ("Complement", groups.complement, "other labels, in its reach"),
             ("Rest", groups.rest, "every other test row")]
     rows += [("Class", _class_outcome(c), c.label) for c in groups.per_class]
     names = [f"<b>{title}</b>: {html.escape(short(what, 32))} ({outcome.test_rows:,})"
@@ -49,7 +49,8 @@ def groups_chart(groups: RoundGroups, plain: RoundGroups | None = None) -> go.Fi
                        "in points", "x": 0.01, "font": {"size": 15}},
         xaxis={"title": "points (line: exact 95% interval)", "zeroline": False,
                "ticksuffix": ""},
-        yaxis={"autorange": "reversed", "type": "category"},
+        yaxis={"autorange": "reversed", "type": "category", "categoryorder": "array",
+               "categoryarray": names},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1,
                  "y0": 2.5, "y1": 2.5, "line": {"color": BACKGROUND_GREY, "dash": "dot"}}])
@@ -131,17 +132,18 @@ def cluster_accuracy_change(per_cluster: list[dict], *,
               for gain, m in zip((gains[i] for i in order), measured, strict=True)]))
     figure = go.Figure(bars)
     subtitle = ("a cluster was picked for the base model's mistakes, so 'before' is low by "
-                "construction: read after against the control")
+                "construction:<br>read after against the control")
     if left_out:
-        subtitle += (f"; {left_out} more error cluster{'s' if left_out > 1 else ''} with "
+        subtitle += (f" · {left_out} more error cluster{'s' if left_out > 1 else ''} with "
                      f"fewer than {min_test_rows} test rows left out")
     figure.update_layout(
         template="plotly_white", barmode="group",
-        height=150 + (72 if with_control else 56) * max(1, len(rows)),
-        margin={"l": 10, "r": 220, "t": 80, "b": 10},
+        height=200 + (72 if with_control else 56) * max(1, len(rows)),
+        margin={"l": 10, "r": 220, "t": 120, "b": 10},
         title={"text": "Accuracy per error cluster: on its test rows, else on the pool"
                        f"<br><sup>{subtitle}</sup>",
-               "x": 0.01, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
+               "x": 0.01, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
+               "font": {"size": 15}},
         xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the cluster's rows"},
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0, "xanchor": "left"})

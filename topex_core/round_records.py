@@ -129,8 +129,9 @@ class RegionOutcome:
     rows; ``gained`` / ``lost``: rows the round gets right more / less often than the
     control (each row once), McNemar's exact p on them and its exact 95% interval
     (``retraining.paired``; None when no row changed). None without a control; accuracies
-    None for a group without test rows. Rounds written before the groups hold the first
-    seed and a bootstrap interval."""
+    None for a group without test rows. ``control``: which control ("matched", "plain").
+    Rounds written before the groups hold the first seed, a bootstrap interval and no
+    control's name (it was the plain one)."""
 
     kind: str
     key: str
@@ -145,6 +146,7 @@ class RegionOutcome:
     gained: int | None = None
     lost: int | None = None
     seeds: int = 1
+    control: str | None = None
 
     @property
     def change(self) -> float | None:
@@ -175,8 +177,9 @@ def outcome_sentence(outcome: RegionOutcome) -> str:
     moved = f"test accuracy {outcome.accuracy_before:.0%} → {outcome.accuracy_after:.0%}"
     if outcome.vs_control is None:
         return f"{moved} on {rows} (no control was trained)"
+    control = {"matched": "the label-matched control"}.get(outcome.control, "the control")
     return (f"{moved} on {rows}, control {outcome.accuracy_control:.0%}: "
-            f"{100 * outcome.vs_control:+.1f} points beyond the control "
+            f"{100 * outcome.vs_control:+.1f} points beyond {control} "
             f"({interval_words(outcome)})")
 
 

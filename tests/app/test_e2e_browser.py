@@ -6,7 +6,8 @@ epoch, so the test stays short) and checks that a held-out test accuracy is show
 the explorer, checks that the WebGL map and the ranked table appear, generates
 candidates for the picked cluster with the default backend (the packaged SmolLM2 language
 model, converted on first use), accepts one, retrains in
-head mode and checks that the before/after view shows fixed and broken rows and plays.
+head mode and checks that the round leads with its verdict and that the before/after view
+shows fixed and broken rows and plays.
 Screenshots go to
 ``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
 can) and the ``playwright`` Python package (no browser download: it drives that binary).
@@ -97,9 +98,8 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()
             page.get_by_role("button", name="Retrain").click()
-            # the rounds table has a hidden "McNemar p" header too: wait for the metric
-            page.get_by_test_id("stMetricLabel").filter(has_text="McNemar p").first.wait_for(
-                timeout=300_000)
+            # the round leads with its verdict against the label-matched control
+            page.get_by_text("Verdict:").first.wait_for(timeout=300_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             assert page.get_by_text("Before → after in the same").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_before_after.png"), full_page=True)
@@ -114,8 +114,10 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
 
 def check_the_movement_view(page) -> None:
     """The before → after map names its fixed and broken rows in the legend, draws them,
-    and plays from before to after."""
-    chart = page.locator(".js-plotly-plot").first
+    and plays from before to after (the chart of the groups against the control comes
+    first)."""
+    chart = next(plot for plot in page.locator(".js-plotly-plot").all()
+                 if plot.get_by_text("play before → after").count())
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(1_000)
     legend = chart.locator(".legendtext").all_text_contents()  # SVG text has no innerText

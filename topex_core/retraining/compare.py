@@ -104,7 +104,7 @@ def _test_outcomes(explored: ExploredRun, round_dir: Path, seeds: Sequence[int],
 
     def outcome(kind: str, key: str, name: str, rows: np.ndarray) -> RegionOutcome:
         return group_outcome(kind, key, name, labels[rows], before[rows], after[:, rows],
-                             None if control is None else control[:, rows])
+                             None if control is None else control[:, rows], headline)
 
     groups = plain_groups = None
     if control is not None and targets:

@@ -45,9 +45,11 @@ REST_TOLERANCE = 0.005
 
 
 def group_outcome(kind: str, key: str, name: str, labels: np.ndarray, before: np.ndarray,
-                  after: np.ndarray, control: np.ndarray | None) -> RegionOutcome:
+                  after: np.ndarray, control: np.ndarray | None,
+                  control_name: str | None = None) -> RegionOutcome:
     """A group's ``RegionOutcome`` from its rows' (n,) labels, (n,) base predictions and
-    (k, n) predictions after the round and of the control (None: no control), k seeds."""
+    (k, n) predictions after the round and of the control (None: no control;
+    ``control_name``: which), k seeds."""
     after = np.atleast_2d(after)
     if not len(labels):
         return RegionOutcome(kind, key, name, 0, None, None, seeds=len(after))
@@ -59,7 +61,8 @@ def group_outcome(kind: str, key: str, name: str, labels: np.ndarray, before: np
     return RegionOutcome(kind, key, name, len(labels), **accuracy,
                          accuracy_control=against.accuracy_before, vs_control=against.change,
                          vs_control_ci95=against.diff_ci95, mcnemar_p=against.mcnemar_p,
-                         gained=against.fixed, lost=against.broken, seeds=len(after))
+                         gained=against.fixed, lost=against.broken, seeds=len(after),
+                         control=control_name)
 
 
 def round_groups(targets: Sequence[Region], label_names: Sequence[str], labels: np.ndarray,
@@ -74,7 +77,8 @@ def round_groups(targets: Sequence[Region], label_names: Sequence[str], labels: 
 
     def outcome(kind: str, rows: np.ndarray, name: str) -> RegionOutcome:
         return group_outcome(kind, "; ".join(region.key for region in targets), name,
-                             labels[rows], before[rows], after[:, rows], control[:, rows])
+                             labels[rows], before[rows], after[:, rows], control[:, rows],
+                             control_name)
 
     per_class = class_outcomes(label_names, labels, after, control)
     return RoundGroups(
