@@ -5,7 +5,8 @@ samples), rewrite, balanced (half rewrites of the region's rows of other labels)
 rows and the control, at several n and sample repeats, over several seeds.
 
     python bench/bench_repair.py --out /tmp/repair \\
-        [--cases trec-date,hans-understood,trec,ag_news,hans] [--n 10,30,50] \\
+        [--cases trec-date,hans-understood,hans-preposition,trec,ag_news,hans] \\
+        [--n 10,30,50] \\
         [--repeats 1,3] [--seeds 0,1,2] [--generator eda] \\
         [--strategies none,oracle,random_rows,directed,rewrite,balanced]
 
@@ -26,8 +27,8 @@ setting's test split. Each repeats value is an experiment folder of its own
 (``CASE/repeats_R``); they share the base runs.
 
 Writes the experiment folders under ``--out``, ``--out/report.md`` (the chosen settings
-on the test split, then every folder's report) and prints one JSON line per case and
-strategy.
+on the test split, then every folder's report) and ``--out/chosen.json``, over every case
+in ``--out`` (earlier invocations' too), and prints one JSON line per case and strategy.
 """
 
 from __future__ import annotations
@@ -92,6 +93,12 @@ CASES = {case.name: case for case in (
     # ("ate", "paid", "wrote", true entailment)
     Case("hans-understood", "hans", "slice:ate",
          kept_out="subcase~^se_understood_object$", pair=True, pool_rows=7000),
+    # "The lawyer recognized the judge by the banker" → "The judge recognized the lawyer"
+    # (non-entailment) kept out: its prepositions become slices ("near", true
+    # non-entailment), and entailment pairs hold them too ("The artist near the student
+    # recommended the bankers" → "The artist recommended the bankers"): a complement
+    Case("hans-preposition", "hans", "slice:near", kept_out="subcase~^ln_preposition$",
+         pair=True, pool_rows=7000),
     Case("trec", "trec", "slice"),
     Case("ag_news", "ag_news", "slice"),
     Case("hans", "hans", "slice", pair=True, pool_rows=7000),
@@ -140,10 +147,9 @@ def case_splits(case: Case, seeds: list[int]) -> tuple[TextDataset, TextDataset,
     return loaded[0], loaded[1], test, int(kept_out.sum())
 
 
-def run_case(case: Case, args: argparse.Namespace, embed) -> list[dict]:
+def run_case(case: Case, args: argparse.Namespace, embed) -> None:
     seeds = [int(seed) for seed in args.seeds.split(",")]
     pool, validation, test, kept_out = case_splits(case, seeds)
-    folders = []
     for repeats in (int(r) for r in args.repeats.split(",")):
         folder = args.out / case.name / f"repeats_{repeats}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -163,9 +169,7 @@ def run_case(case: Case, args: argparse.Namespace, embed) -> list[dict]:
                        progress=lambda message, r=repeats: print(
                            f"[{case.name} ×{r}] {message}", flush=True))
         print(f"[{case.name} ×{repeats}] {time.perf_counter() - started:.0f} s", flush=True)
-        folders.append((repeats, folder))
-    return [{"case": case.name, "kept_out_rows": kept_out, **choice}
-            for choice in chosen_settings(folders)]
+    (args.out / case.name / "case.json").write_text(json.dumps({"kept_out_rows": kept_out}))
 
 
 def chosen_settings(folders: list[tuple[int, Path]]) -> list[dict]:
@@ -286,12 +290,16 @@ def main() -> None:
     print(f"# {machine_line()}", flush=True)
     command = "python bench/bench_repair.py " + " ".join(
         f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items())
-    lines = []
-    names = [name.strip() for name in args.cases.split(",") if name.strip()]
-    for name in names:
-        for line in run_case(CASES[name], args, embed):
-            print(json.dumps(line, default=str), flush=True)
-            lines.append(line)
+    for name in (name.strip() for name in args.cases.split(",") if name.strip()):
+        run_case(CASES[name], args, embed)
+    lines = []  # every case in --out, those of earlier invocations too
+    for case in (name for name in CASES if (args.out / name / "case.json").is_file()):
+        folders = [(int(folder.name.split("_")[1]), folder)
+                   for folder in sorted((args.out / case).glob("repeats_*"))]
+        kept_out = json.loads((args.out / case / "case.json").read_text())["kept_out_rows"]
+        for choice in chosen_settings(folders):
+            lines.append({"case": case, "kept_out_rows": kept_out, **choice})
+            print(json.dumps(lines[-1], default=str), flush=True)
     folders = sorted(args.out.glob("*/repeats_*"))
     (args.out / "chosen.json").write_text(json.dumps(lines, default=str, indent=1))
     (args.out / "report.md").write_text(render_chosen(lines, command) + "\n"

@@ -52,6 +52,14 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
                                  "id; openai: the served name)")
     experiment.add_argument("--base-url", default=None, help="openai: server URL")
     experiment.add_argument("--retrain-mode", default="full", choices=["full", "head"])
+    experiment.add_argument("--matched-control", action=argparse.BooleanOptionalAction,
+                            default=None,
+                            help="judge every result against its label-matched control (the "
+                                 "samples replaced by training rows of their labels; default: "
+                                 "in head mode; in full mode one more fine-tune per result)")
+    experiment.add_argument("--validation", type=Path, default=None,
+                            help="rows held out of the pool, measured beside the test split "
+                                 "(val_ columns) so that settings can be chosen on them")
     experiment.add_argument("--out", required=True, type=Path)
     experiment.add_argument("--debug", action="store_true", help="show tracebacks")
     experiment.set_defaults(handler=_experiment)
@@ -76,6 +84,8 @@ def _experiment(args: argparse.Namespace) -> int:
                "text_pair_col": args.text_pair_col}
     pool = load_dataset(train_path, **columns)
     test = load_dataset(test_path, **columns, label_names=pool.label_names)
+    validation = (load_dataset(args.validation, **columns, label_names=pool.label_names)
+                  if args.validation is not None else None)
     config = ExperimentConfig(
         dataset_name=args.name or (args.data.name if args.data.is_dir() else args.data.stem),
         train=TrainConfig(backbone=args.backbone, train_size=args.train_size,
@@ -86,12 +96,13 @@ def _experiment(args: argparse.Namespace) -> int:
         seeds=tuple(range(_positive(args.seeds, "--seeds"))),
         selections=tuple(s.strip() for s in args.selection.split(",") if s.strip()),
         generator=args.generator, retrain_mode=args.retrain_mode, target=args.target,
-        sample_repeats=args.sample_repeats).validate()
+        sample_repeats=args.sample_repeats, matched_control=args.matched_control).validate()
     set_cpu_threads()
     embed = SentenceEmbedder()
     command = _command_line()
     results = run_experiment(pool, test, config, args.out, embed=embed,
                              make_backend=_backend_factory(args, embed), command=command,
+                             validation=validation,
                              progress=lambda m: print(f"[experiment] {m}", file=sys.stderr,
                                                       flush=True))
     report = write_report([args.out], args.out / "report.md")
