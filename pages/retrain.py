@@ -25,7 +25,8 @@ from topex_core.repair_plot import cluster_accuracy_change, groups_chart
 from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
 from topex_core.retraining.config import RetrainConfig, consecutive_seeds
 from topex_core.retraining.retrain import retrain
-from topex_core.round_records import RoundMetrics, RoundResult, interval_words
+from topex_core.round_outcomes import GROUP_KINDS, interval_words
+from topex_core.round_records import RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import explored_at, has_classifier, read_run
 from topex_core.storage.store import Store
@@ -136,7 +137,7 @@ def _round_row(round_result: RoundResult) -> dict:
             **{f"{name} vs control": (100 * getattr(groups, name).vs_control
                                       if groups and getattr(groups, name).vs_control is not None
                                       else None)
-               for name in ("target", "complement", "rest")},
+               for name in GROUP_KINDS},
             "test after": first.test.accuracy_after if first.test else None}
 
 
@@ -159,7 +160,7 @@ def _groups(metrics: RoundMetrics) -> None:
     if groups is None:
         return
     columns = st.columns(3)
-    for column, name, what in zip(columns, ("target", "complement", "rest"), (
+    for column, name, what in zip(columns, GROUP_KINDS, (
             f"the region's test rows of true label {groups.label}",
             "the region's test rows of other labels: what a shortcut toward "
             f"{groups.label} would break", "every other test row"), strict=True):

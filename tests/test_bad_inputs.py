@@ -242,3 +242,28 @@ def test_a_run_keeps_the_warnings_and_the_cli_prints_them(tmp_path: Path, tiny_b
     assert "topex: warning:" in err and "stripped NUL or other control characters" in err
     assert read_run(tmp_path / "run").data_warnings == [
         "stripped NUL or other control characters from 20 of 40 rows (rows 2, 4, 6, 8, 10, …)"]
+
+
+def test_test_rows_that_repeat_a_pool_text_are_a_warning(tmp_path: Path,
+                                                         tiny_backbone: str) -> None:
+    from topex_core.data.checks import repeated_test_texts
+    from topex_core.data.dataset import dataset_from_frame
+    from topex_core.rundir import read_run
+    from topex_core.training.classifier import TrainConfig
+    from topex_core.training.run import train_run
+
+    pool = dataset_from_frame(pd.DataFrame({
+        "text": [f"my parcel {i}" for i in range(20)] + [f"my invoice {i}" for i in range(20)],
+        "label": ["shipping"] * 20 + ["billing"] * 20}), source="pool")
+    test = dataset_from_frame(pd.DataFrame({"text": ["my parcel 3", "my invoice 7", "new one"],
+                                            "label": ["shipping", "billing", "billing"]}),
+                              source="test", label_names=pool.label_names)
+    record = train_run(pool, TrainConfig(backbone=tiny_backbone, train_size=40, epochs=1),
+                       tmp_path / "run", test=test)
+    assert record.data_warnings == read_run(tmp_path / "run").data_warnings == [
+        "2 of 3 test rows repeat a pool row's text exactly (2 of them a training row's): the "
+        "model can be right on them from memory; experiments never add such pool rows as "
+        "samples"]
+    assert repeated_test_texts(["a", "b"], ["c"], [True, True]) is None
+    assert "(0 of them a training row's)" in repeated_test_texts(["a", "b"], ["a"],
+                                                                 [False, True])

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from topex_core.explorer.explored import Region
-from topex_core.round_records import outcome_sentence
+from topex_core.round_outcomes import outcome_sentence
 from topex_core.rounddir import latest_outcome, list_rounds
 
 

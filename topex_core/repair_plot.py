@@ -14,7 +14,7 @@ import html
 import plotly.graph_objects as go
 
 from topex_core.plots import BACKGROUND_GREY, OKABE_ITO, short
-from topex_core.round_records import SIGNIFICANCE, RegionOutcome, RoundGroups
+from topex_core.round_outcomes import SIGNIFICANCE, RegionOutcome, RoundGroups
 
 GAIN, LOSS, UNSURE = OKABE_ITO[3], OKABE_ITO[4], "#7F7F7F"
 CONTROL_WORDS = {"matched": "the label-matched control", "plain": "the plain control"}

@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
-from topex_core.round_records import RegionOutcome, RoundResult
+from topex_core.round_outcomes import RegionOutcome
+from topex_core.round_records import RoundResult
 from topex_core.rundir import read_json_file, read_parquet_file, write_json_atomic
 
-# what a control's files start with (``round_records.CONTROLS``); the round's own: nothing
+# what a control's files start with (``round_outcomes.CONTROLS``); the round's own: nothing
 CONTROL_PREFIXES = {None: "", "plain": "control_", "matched": "matched_"}
 ROUNDS_DIR = "rounds"
 ROUND_FILE = "round.json"

@@ -17,7 +17,7 @@ from topex_core.explorer.explored import ExploredRun
 from topex_core.retraining.config import RetrainConfig, RetrainError
 from topex_core.retraining.paired import mcnemar_exact
 from topex_core.retraining.retrain import retrain
-from topex_core.round_records import outcome_sentence
+from topex_core.round_outcomes import outcome_sentence
 from topex_core.rounddir import (
     latest_outcome,
     list_rounds,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from topex_core.config import runs_dir
 from topex_core.errors import SettingsError
-from topex_core.round_records import RoundGroups, RoundResult
+from topex_core.round_outcomes import RoundGroups
+from topex_core.round_records import RoundResult
 from topex_core.rundir import run_folder_name
 
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from topex_core.explorer.explored import Region
 from topex_core.retraining.groups import group_outcome, group_rows, round_groups, verdict
-from topex_core.round_records import RegionOutcome
+from topex_core.round_outcomes import GROUP_KINDS, RegionOutcome
 
-GROUPS = ("target", "complement", "rest", "overall")
+GROUPS = (*GROUP_KINDS, "overall")
 FIELDS = ("test_rows", "accuracy_before", "accuracy_after", "accuracy_control", "vs_control",
           "ci_low", "ci_high", "p", "gained", "lost")
 SPLIT_COLUMNS = (*(f"{group}_{name}" for group in GROUPS for name in FIELDS),
@@ -68,7 +68,7 @@ def split_columns(region: Region | None, label_names: Sequence[str], labels: np.
         return columns, {**line, "target": [], "complement": []}
     groups = round_groups([region], label_names, labels, before, after[None, :],
                           control[None, :], control_name)
-    for name in ("target", "complement", "rest"):
+    for name in GROUP_KINDS:
         columns.update(_fields(name, getattr(groups, name)))
     target_rows, complement_rows = group_rows([region], label_names, labels)
     columns["plain_target_vs_control"] = group_outcome(

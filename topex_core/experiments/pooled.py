@@ -16,11 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from topex_core.experiments.measure import GROUPS
 from topex_core.retraining.groups import verdict
 from topex_core.retraining.paired import mcnemar_exact, mcnemar_interval
-from topex_core.round_records import RegionOutcome, RoundGroups
-
-GROUPS = ("target", "complement", "rest", "overall")
+from topex_core.round_outcomes import RegionOutcome, RoundGroups
 
 
 def group_rows(line: dict, group: str) -> np.ndarray:

@@ -34,12 +34,8 @@ import pandas as pd
 from topex_core.explorer.explored import MAP_NAMES, ExploredRun, Region
 from topex_core.retraining.groups import group_outcome, round_groups, verdict
 from topex_core.retraining.paired import paired_summary
-from topex_core.round_records import (
-    RegionOutcome,
-    RoundMetrics,
-    SeedComparison,
-    SeedSpread,
-)
+from topex_core.round_outcomes import CONTROLS, RegionOutcome
+from topex_core.round_records import RoundMetrics, SeedComparison, SeedSpread
 from topex_core.rounddir import read_after_logits, write_after_points
 
 MIN_REGION_TEST_ROWS = 10  # fewer test rows say little about a region: not named as harmed
@@ -76,7 +72,7 @@ def compare_round(explored: ExploredRun, round_dir: Path,
     after = first_logits.argmax(axis=1)
     per_class = group_accuracy(np.array(explored.label_names)[labels], labels, before, after)
     test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
-    headline = next((control for control in ("matched", "plain") if control in controls), None)
+    headline = next((control for control in CONTROLS if control in controls), None)
     test_control = (None if headline is None else _predictions(
         read_after_logits(round_dir, seeds[0], test=True, control=headline)))
     return RoundMetrics(
@@ -99,7 +95,7 @@ def _test_outcomes(explored: ExploredRun, round_dir: Path, seeds: Sequence[int],
         return {"verdict": verdict(None, has_test=False)}
     labels, before = test_points["label_id"].to_numpy(), test_points["pred_id"].to_numpy()
     against = {control: _test_predictions(round_dir, seeds, control) for control in controls}
-    headline = next((control for control in ("matched", "plain") if control in against), None)
+    headline = next((control for control in CONTROLS if control in against), None)
     control = against.get(headline)
 
     def outcome(kind: str, key: str, name: str, rows: np.ndarray) -> RegionOutcome:

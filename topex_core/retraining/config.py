@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from topex_core.config import MAX_SAMPLE_REPEATS, MAX_SEEDS, RETRAIN_MODES, SAMPLE_REPEATS
 from topex_core.errors import TopexError
 from topex_core.retraining.head import HeadSchedule
+from topex_core.round_outcomes import CONTROLS
 
 
 class RetrainError(TopexError):
@@ -74,9 +75,10 @@ class RetrainConfig:
 
     @property
     def controls(self) -> tuple[str, ...]:
-        """The controls trained beside the round, the label-matched one first."""
-        return (("matched",) if self.with_matched_control else ()) + (
-            ("plain",) if self.with_control else ())
+        """The controls trained beside the round, in ``CONTROLS`` order (the label-matched
+        one first)."""
+        trained = {"matched": self.with_matched_control, "plain": self.with_control}
+        return tuple(control for control in CONTROLS if trained[control])
 
 
 def consecutive_seeds(base_seed: int, count: int) -> tuple[int, ...]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from topex_core.explorer.explored import Region
 from topex_core.retraining.paired import paired_summary
-from topex_core.round_records import (
+from topex_core.round_outcomes import (
     SIGNIFICANCE,
     ClassOutcome,
     RegionOutcome,
