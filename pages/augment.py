@@ -125,11 +125,13 @@ def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -
     sources = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere",
                "rewrite": f"misclassified, the {context.target.kind}",
                "complement": f"another label, the {context.target.kind}"}
+    labels = context.points.set_index("id")["label"]
     table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
+                          "label": [labels[e.row_id] for e in drawn],
                           "from": [sources[e.source] for e in drawn],
                           "text": [e.text for e in drawn]})
     edited = st.data_editor(table, hide_index=True, width="stretch", key="augment_examples",
-                            disabled=["row", "from", "text"],
+                            disabled=["row", "label", "from", "text"],
                             column_config={"use": st.column_config.CheckboxColumn(width="small")})
     return [example for example, use in zip(drawn, edited["use"], strict=True) if use]
 
