@@ -97,7 +97,7 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             assert page.get_by_text("Rewritten from row").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()
-            page.get_by_role("button", name="Retrain").click()
+            page.get_by_role("button", name="Retrain", exact=True).click()
             # the round leads with its verdict against the label-matched control
             page.get_by_text("Verdict:").first.wait_for(timeout=300_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
