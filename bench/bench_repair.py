@@ -1,13 +1,14 @@
 """Does a round repair the region it targets, beyond a label-matched control, without
 breaking what lies around it? Planted rare topics and real error slices, each through
-``topex experiment``'s harness in head mode: oracle, directed (the generator's free
-samples), rewrite, balanced (half rewrites of the region's rows of other labels), random
-rows and the control, at several n and sample repeats, over several seeds.
+``topex experiment``'s harness (head mode unless ``--mode full``): oracle, directed (the
+generator's free samples), rewrite, balanced (half rewrites of the region's rows of other
+labels), random rows and the control, at several n and sample repeats, over several
+seeds.
 
     python bench/bench_repair.py --out /tmp/repair \\
         [--cases trec-date,hans-understood,hans-preposition,trec,ag_news,hans] \\
         [--n 10,30,50] \\
-        [--repeats 1,3] [--seeds 0,1,2] [--generator eda] \\
+        [--repeats 1,3] [--seeds 0,1,2] [--generator eda] [--mode head] \\
         [--strategies none,oracle,random_rows,directed,rewrite,balanced]
 
 A *planted* case keeps one sub-topic out of the base model's training rows while it stays
@@ -162,7 +163,8 @@ def run_case(case: Case, args: argparse.Namespace, embed) -> None:
             train=TrainConfig(train_size=TRAIN_SIZE, epochs=3),
             n_synthetic=tuple(int(n) for n in args.n.split(",")), seeds=tuple(seeds),
             selections=tuple(args.strategies.split(",")), generator=args.generator,
-            retrain_mode="head", target=case.target, sample_repeats=repeats)
+            retrain_mode=args.mode, target=case.target, sample_repeats=repeats,
+            matched_control=True)
         started = time.perf_counter()
         run_experiment(pool, test, config, folder, embed=embed, validation=validation,
                        make_backend=backend_factory(args.generator, embed),
@@ -284,6 +286,9 @@ def main() -> None:
                                                 "balanced")
     parser.add_argument("--generator", default="eda",
                         help="eda, or transformers (the packaged SmolLM2 without --model)")
+    parser.add_argument("--mode", default="head", choices=["head", "full"],
+                        help="full: every result and its label-matched control fine-tune "
+                             "again (minutes each)")
     args = parser.parse_args()
     set_cpu_threads()
     embed = SentenceEmbedder()
