@@ -164,7 +164,7 @@ def run_case(case: Case, args: argparse.Namespace, embed) -> None:
             n_synthetic=tuple(int(n) for n in args.n.split(",")), seeds=tuple(seeds),
             selections=tuple(args.strategies.split(",")), generator=args.generator,
             retrain_mode=args.mode, target=case.target, sample_repeats=repeats,
-            matched_control=True)
+            matched_control=True if args.mode == "full" else None)  # head: on by default
         started = time.perf_counter()
         run_experiment(pool, test, config, folder, embed=embed, validation=validation,
                        make_backend=backend_factory(args.generator, embed),
