@@ -20,7 +20,7 @@ from topex_app import resources, state
 from topex_app.descriptions import kept_sentence
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, sources
 from topex_core.augmenter.batches import BATCH_SIZE, generate_in_batches
 from topex_core.augmenter.describe import read_region_descriptions
 from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
@@ -117,18 +117,18 @@ def _optional_int(value: float | None) -> int | None:
 
 def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -> list[Example]:
     """The drawn examples in an editor where the analyst can drop any of them."""
-    sources_of = {"rewrite": augment.rewrite_sources,
-                  "complement": augment.complement_sources}
-    drawn = sources_of.get(request.mode, augment.choose_examples)(context, request)
+    sources_of = {"rewrite": sources.rewrite_sources,
+                  "complement": sources.complement_sources}
+    drawn = sources_of.get(request.mode, sources.choose_examples)(context, request)
     if not drawn:
         return []
-    sources = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere",
+    origins = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere",
                "rewrite": f"misclassified, the {context.target.kind}",
                "complement": f"another label, the {context.target.kind}"}
     labels = context.points.set_index("id")["label"]
     table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
                           "label": [labels[e.row_id] for e in drawn],
-                          "from": [sources[e.source] for e in drawn],
+                          "from": [origins[e.source] for e in drawn],
                           "text": [e.text for e in drawn]})
     edited = st.data_editor(table, hide_index=True, width="stretch", key="augment_examples",
                             disabled=["row", "label", "from", "text"],
