@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.explorer.explored import MAP_NAMES, ExploredRun, Region
-from topex_core.retraining.groups import group_outcome, round_groups, verdict
+from topex_core.retraining.groups import group_outcome, round_groups, target_rows, verdict
 from topex_core.retraining.paired import paired_summary
 from topex_core.round_outcomes import CONTROLS, RegionOutcome
 from topex_core.round_records import RoundMetrics, SeedComparison, SeedSpread
@@ -62,41 +62,42 @@ def compare_round(explored: ExploredRun, round_dir: Path,
     made for, ``controls`` the controls trained beside it ("matched", "plain"). Writes
     ``after_points.parquet``."""
     round_dir = Path(round_dir)
-    points, test_points = explored.points, explored.test_points
+    points = explored.points
     labels = points["label_id"].to_numpy()
     before = points["pred_id"].to_numpy()
-    per_seed = [_compare_seed(round_dir, int(seed), labels, before, test_points)
-                for seed in seeds]
+    # (k, M) test predictions of the round (None) and of each control, read once
+    test = {control: _test_predictions(round_dir, seeds, control)
+            for control in (None, *controls)}
+    per_seed = [_compare_seed(round_dir, int(seed), index, labels, before,
+                              explored.test_points, test)
+                for index, seed in enumerate(seeds)]
     first_logits = read_after_logits(round_dir, seeds[0])
     _write_after_points(explored, round_dir, first_logits)
     after = first_logits.argmax(axis=1)
     per_class = group_accuracy(np.array(explored.label_names)[labels], labels, before, after)
-    test_after = _predictions(read_after_logits(round_dir, seeds[0], test=True))
     headline = next((control for control in CONTROLS if control in controls), None)
-    test_control = (None if headline is None else _predictions(
-        read_after_logits(round_dir, seeds[0], test=True, control=headline)))
+    first_test, first_control = (None if test.get(name) is None else test[name][0]
+                                 for name in (None, headline))
     return RoundMetrics(
         picked_cluster=explored.explore.picked_cluster, seeds=per_seed,
-        per_cluster=_records(_per_cluster(explored, after, test_after, test_control)),
+        per_cluster=_records(_per_cluster(explored, after, first_test, first_control)),
         per_class=_records(per_class.rename(columns={"group": "label"})),
         across_seeds=_across_seeds(per_seed),
-        per_slice=_records(_per_slice(explored, after, test_after, targets)),
-        **_test_outcomes(explored, round_dir, seeds, targets, controls))
+        per_slice=_records(_per_slice(explored, after, first_test, targets)),
+        **_test_outcomes(explored, targets, test, headline))
 
 
-def _test_outcomes(explored: ExploredRun, round_dir: Path, seeds: Sequence[int],
-                   targets: Sequence[Region], controls: Sequence[str]) -> dict:
+def _test_outcomes(explored: ExploredRun, targets: Sequence[Region],
+                   test: dict[str | None, np.ndarray | None], headline: str | None) -> dict:
     """The groups, the verdict, the targets, the whole test split and the worst other
     error region with at least ``MIN_REGION_TEST_ROWS`` test rows (see the module), over
-    every seed; only the verdict without a test split."""
-    test_points = explored.test_points
-    after = _test_predictions(round_dir, seeds, None)
+    every seed, against the ``headline`` control; only the verdict without a test split.
+    ``test``: the (k, M) test predictions of the round (None) and of each control."""
+    test_points, after = explored.test_points, test[None]
     if test_points is None or after is None:
         return {"verdict": verdict(None, has_test=False)}
     labels, before = test_points["label_id"].to_numpy(), test_points["pred_id"].to_numpy()
-    against = {control: _test_predictions(round_dir, seeds, control) for control in controls}
-    headline = next((control for control in CONTROLS if control in against), None)
-    control = against.get(headline)
+    control = test.get(headline)
 
     def outcome(kind: str, key: str, name: str, rows: np.ndarray) -> RegionOutcome:
         return group_outcome(kind, key, name, labels[rows], before[rows], after[:, rows],
@@ -106,26 +107,20 @@ def _test_outcomes(explored: ExploredRun, round_dir: Path, seeds: Sequence[int],
     if control is not None and targets:
         groups = round_groups(targets, explored.label_names, labels, before, after, control,
                               headline)
-        if headline == "matched" and "plain" in against:
+        if headline == "matched" and test.get("plain") is not None:
             plain_groups = round_groups(targets, explored.label_names, labels, before, after,
-                                        against["plain"], "plain")
+                                        test["plain"], "plain")
     targeted = {(region.kind, region.key) for region in targets}
     others = [outcome(region.kind, region.key, region.name, region.test_rows)
               for region in explored.regions() if (region.kind, region.key) not in targeted
               and len(region.test_rows) >= MIN_REGION_TEST_ROWS]
     return {"targets": [outcome(region.kind, region.key, region.name,
-                                _rows_of_label(region, labels, explored.label_names))
+                                target_rows(region, explored.label_names, labels))
                         for region in targets],
             "overall": outcome("overall", "", "the whole test split", np.arange(len(labels))),
             "worst_other": min(others, key=_harm, default=None),
             "groups": groups, "plain_groups": plain_groups,
             "verdict": verdict(groups, has_test=True)}
-
-
-def _rows_of_label(region: Region, labels: np.ndarray, label_names: list[str]) -> np.ndarray:
-    """The region's test rows (its reach) whose true label is the one its mistakes have."""
-    rows = region.reach(test=True)
-    return rows[labels[rows] == label_names.index(region.label)]
 
 
 def _test_predictions(round_dir: Path, seeds: Sequence[int], control: str | None
@@ -143,22 +138,24 @@ def _harm(outcome: RegionOutcome) -> float:
     return outcome.vs_control if outcome.vs_control is not None else outcome.change
 
 
-def _compare_seed(round_dir: Path, seed: int, labels: np.ndarray, before: np.ndarray,
-                  test_points: pd.DataFrame | None) -> SeedComparison:
-    """Seed ``seed`` against the base model and each control it has, pool and test."""
+def _compare_seed(round_dir: Path, seed: int, index: int, labels: np.ndarray,
+                  before: np.ndarray, test_points: pd.DataFrame | None,
+                  test: dict[str | None, np.ndarray | None]) -> SeedComparison:
+    """Seed ``seed`` (the ``index``-th of ``test``'s rows) against the base model and each
+    control it has, pool and test."""
     after = read_after_logits(round_dir, seed).argmax(axis=1)
-    test_after = _predictions(read_after_logits(round_dir, seed, test=True))
+    test_after = test[None][index] if test[None] is not None else None
     summaries = {}
     for control, prefix in ((None, ""), ("plain", "control_"), ("matched", "matched_")):
-        pool_before = (before if control is None
-                       else _predictions(read_after_logits(round_dir, seed, control=control)))
-        if pool_before is None:
+        if control not in test:
             continue
+        pool_before = (before if control is None
+                       else read_after_logits(round_dir, seed, control=control).argmax(axis=1))
         summaries[f"{prefix}pool"] = paired_summary(labels, pool_before, after)
         if test_points is None or test_after is None:
             continue
-        test_before = (test_points["pred_id"].to_numpy() if control is None else _predictions(
-            read_after_logits(round_dir, seed, test=True, control=control)))
+        test_before = (test_points["pred_id"].to_numpy() if control is None
+                       else test[control][index])
         summaries[f"{prefix}test"] = paired_summary(test_points["label_id"].to_numpy(),
                                                     test_before, test_after)
     return SeedComparison(seed=seed, **summaries)
@@ -286,7 +283,4 @@ def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, SeedSpread]:
 def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
-
-def _predictions(logits: np.ndarray | None) -> np.ndarray | None:
-    return logits.argmax(axis=1) if logits is not None else None
 

@@ -97,10 +97,17 @@ def group_rows(targets: Sequence[Region], label_names: Sequence[str], labels: np
     complement is a target."""
     target, reach = np.zeros(0, np.int64), np.zeros(0, np.int64)
     for region in targets:
-        rows = region.reach(test=True)
-        mine = rows[labels[rows] == label_names.index(region.label)]
-        target, reach = np.union1d(target, mine), np.union1d(reach, rows)
+        target = np.union1d(target, target_rows(region, label_names, labels))
+        reach = np.union1d(reach, region.reach(test=True))
     return target, np.setdiff1d(reach, target)
+
+
+def target_rows(region: Region, label_names: Sequence[str], labels: np.ndarray
+                ) -> np.ndarray:
+    """The region's test rows (its reach) whose true label is the one its mistakes have,
+    given the split's (M,) true label ids."""
+    rows = region.reach(test=True)
+    return rows[labels[rows] == label_names.index(region.label)]
 
 
 def target_label(targets: Sequence[Region]) -> str:
