@@ -231,10 +231,12 @@ def _results(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(list(read_results(folder).values()))
 
 
-def render_chosen(lines: list[dict], command: str) -> str:
-    """The Markdown table of the chosen settings on the test split."""
+def render_chosen(lines: list[dict], commands: list[str]) -> str:
+    """The Markdown table of the chosen settings on the test split, with the ``commands``
+    that made its folders."""
     parts = ["# Repairs against the label-matched control", "",
-             f"Made by `{command}` on {machine_line()}.", "",
+             f"Made on {machine_line()} by:", "",
+             *(f"- `{command}`" for command in commands), "",
              "Per case and strategy: n and the sample repeats chosen on the validation "
              "split (carved from the pool, never reported), then the test split, pooled "
              "over the seeds by row. Points beyond the label-matched control; gained/lost "
@@ -249,9 +251,8 @@ def render_chosen(lines: list[dict], command: str) -> str:
             f"| {line['case']} | {line['strategy']} | {line['n']} × {line['repeats']} | "
             f"{line['validation']['verdict'].replace('_', ' ')} | "
             f"{test['verdict'].replace('_', ' ')} | {_points(target)} ({target['rows']}) | "
-            f"{target['gained']}/{target['lost']}, {_p(target)} | "
-            f"{_points(complement)} ({complement['rows']}, {complement['gained']}/"
-            f"{complement['lost']}, p {_p(complement)}) | {_points(rest, 2)} | "
+            f"{target['gained']}/{target['lost']}, {_p(target)} | {_complement(complement)} | "
+            f"{_points(rest, 2)} | "
             f"{test['label_share'][0]:.1%} → {test['label_share'][1]:.1%} | "
             f"{test['plain_target']:+.1f} |")
     return "\n".join(parts) + "\n"
@@ -259,6 +260,13 @@ def render_chosen(lines: list[dict], command: str) -> str:
 
 def _points(group: dict, digits: int = 1) -> str:
     return "—" if group["vs_control"] is None else f"{100 * group['vs_control']:+.{digits}f}"
+
+
+def _complement(group: dict) -> str:
+    if not group["rows"]:
+        return "no rows"
+    return (f"{_points(group)} ({group['rows']}, {group['gained']}/{group['lost']}, "
+            f"p {_p(group)})")
 
 
 def _p(group: dict) -> str:
@@ -293,9 +301,15 @@ def main() -> None:
     set_cpu_threads()
     embed = SentenceEmbedder()
     print(f"# {machine_line()}", flush=True)
-    command = "python bench/bench_repair.py " + " ".join(
-        f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items())
-    for name in (name.strip() for name in args.cases.split(",") if name.strip()):
+    names = [name.strip() for name in args.cases.split(",") if name.strip()]
+    commands = args.out / "commands.txt"  # every invocation that ran cases, for the report
+    if names:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with commands.open("a", encoding="utf-8") as handle:
+            handle.write("python bench/bench_repair.py " + " ".join(
+                f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items())
+                + "\n")
+    for name in names:
         run_case(CASES[name], args, embed)
     lines = []  # every case in --out, those of earlier invocations too
     for case in (name for name in CASES if (args.out / name / "case.json").is_file()):
@@ -307,8 +321,9 @@ def main() -> None:
             print(json.dumps(lines[-1], default=str), flush=True)
     folders = sorted(args.out.glob("*/repeats_*"))
     (args.out / "chosen.json").write_text(json.dumps(lines, default=str, indent=1))
-    (args.out / "report.md").write_text(render_chosen(lines, command) + "\n"
-                                        + render_report(folders, command=command))
+    made_by = commands.read_text(encoding="utf-8").splitlines() if commands.is_file() else []
+    (args.out / "report.md").write_text(render_chosen(lines, made_by) + "\n"
+                                        + render_report(folders, command="; ".join(made_by)))
 
 
 if __name__ == "__main__":
