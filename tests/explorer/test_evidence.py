@@ -36,6 +36,8 @@ def test_a_slice_explaining_more_mistakes_beats_a_tight_small_cluster() -> None:
     assert "138 mistakes more than its scope's error rate would give" in reason
     assert "the most of any region where most rows fail" in reason
     assert "Next: cluster words 23 (16 more than its rate, 95% misclassified)" in reason
+    assert "descriptive" not in reason  # a term slice's q is a test
+    assert ", descriptive)" in ranked[1].reason(None)  # a cluster's rows were its mistakes
 
 
 def test_regions_where_most_rows_fail_come_before_wide_diffuse_ones() -> None:
@@ -51,4 +53,6 @@ def test_regions_where_most_rows_fail_come_before_wide_diffuse_ones() -> None:
 def test_concepts_are_called_concepts_and_nothing_ranks_empty() -> None:
     ranked = _rank(_clusters(), _slices(("comedy + funny | negative", 50, 45, 0.1, 1e-30)))
     assert ranked[0].reason(None).startswith("Picked the concept")
+    # its terms were each kept for failing, so its own q cannot fail: it describes
+    assert ", descriptive)" in ranked[0].reason(None)
     assert _rank(_clusters(), _slices()) == []
