@@ -32,8 +32,6 @@ from topex_core.rundir import explored_at, has_classifier, read_run
 from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
 
-VERDICT_WORDS = {"repaired": "repaired", "at_a_cost": "the target gained, at a cost",
-                 "not_repaired": "not repaired", "cannot_tell": "cannot tell"}
 CONTROL_NAMES = {"matched": "label-matched control", "plain": "plain control"}
 MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
              "full": "full fine-tune from the same checkpoint, seed and schedule; minutes"}
@@ -130,8 +128,7 @@ def _round_row(round_result: RoundResult) -> dict:
     first = metrics.first
     return {"round": round_result.name, "mode": round_result.mode,
             "seeds": len(round_result.seeds), "samples": round_result.samples,
-            "verdict": VERDICT_WORDS.get(metrics.verdict.status if metrics.verdict else None,
-                                         "—"),
+            "verdict": metrics.verdict.words if metrics.verdict else "—",
             "control": metrics.control or "—",
             "target after": groups.target.accuracy_after if groups else None,
             **{f"{name} vs control": (100 * getattr(groups, name).vs_control
@@ -150,7 +147,8 @@ def _verdict(metrics: RoundMetrics) -> None:
                 "control: retrain to get a verdict.")
         return
     show = {"repaired": st.success, "at_a_cost": st.warning}.get(verdict.status, st.info)
-    show(f"**Verdict: {VERDICT_WORDS[verdict.status]}.** {verdict.sentence}")
+    sentence = verdict.sentence
+    show(f"**Verdict: {verdict.words}.** {sentence[0].upper()}{sentence[1:]}")
 
 
 def _groups(metrics: RoundMetrics) -> None:

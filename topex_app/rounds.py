@@ -27,7 +27,7 @@ def latest_round(run_dir: Path) -> None:
         return
     last = rounds[-1]
     metrics = last.metrics
-    lines = [metrics.verdict.sentence] if metrics.verdict is not None else []
+    lines = [metrics.verdict.text] if metrics.verdict is not None else []
     lines += [f"{target.kind} {target.name}: {outcome_sentence(target)}"
               for target in metrics.targets]
     if metrics.overall is not None:

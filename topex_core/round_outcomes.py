@@ -14,6 +14,8 @@ SIGNIFICANCE = 0.05
 CONTROLS = ("matched", "plain")  # label-matched rows instead of the samples; no samples
 GROUP_KINDS = ("target", "complement", "rest")
 VERDICTS = ("repaired", "at_a_cost", "not_repaired", "cannot_tell")
+VERDICT_WORDS = {"repaired": "repaired", "at_a_cost": "the target gained, at a cost",
+                 "not_repaired": "not repaired", "cannot_tell": "cannot tell"}
 
 
 def interval_from_json(value: object) -> tuple[float, float] | None:
@@ -173,11 +175,21 @@ class RoundGroups:
 @dataclass(frozen=True)
 class Verdict:
     """Whether a round repaired its target (``VERDICTS``), against which control, and why
-    in one sentence (``retraining.groups.verdict``)."""
+    (``sentence``, lower-case: the figures behind the status; ``retraining.groups``)."""
 
     status: str
     control: str | None
     sentence: str
+
+    @property
+    def words(self) -> str:
+        """The status as a page says it: "the target gained, at a cost"."""
+        return VERDICT_WORDS[self.status]
+
+    @property
+    def text(self) -> str:
+        """"Not repaired: target +5.6 points beyond …" — the status, then why."""
+        return f"{self.words[0].upper()}{self.words[1:]}: {self.sentence}"
 
     def __post_init__(self) -> None:
         if self.status not in VERDICTS:

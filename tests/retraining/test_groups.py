@@ -101,7 +101,7 @@ def test_the_verdict_needs_the_target_the_rest_and_the_complement() -> None:
 
     repaired = judged()
     assert repaired.status == "repaired" and repaired.control == "matched"
-    assert repaired.sentence.startswith("Repaired: target +")
+    assert repaired.text.startswith("Repaired: target +")
     costly = judged(rest_lost=5)  # 5 of 340 rest rows: −1.5 points
     assert costly.status == "at_a_cost" and "the rest fell 1.47 points" in costly.sentence
     assert judged(rest_lost=1).status == "repaired"  # −0.29 points: within the tolerance

@@ -156,18 +156,18 @@ def shift_sentence(per_class: Sequence[ClassOutcome]) -> str | None:
 def verdict(groups: RoundGroups | None, *, has_test: bool) -> Verdict:
     """Whether the round repaired its target (see the module)."""
     if not has_test:
-        return Verdict("cannot_tell", None, "The run has no test split: no row the round "
+        return Verdict("cannot_tell", None, "the run has no test split: no row the round "
                        "never trained on can say whether it repaired anything.")
     if groups is None or groups.control != "matched":
         return Verdict("cannot_tell", None if groups is None else groups.control,
-                       "No label-matched control was trained, so the round cannot be told "
+                       "no label-matched control was trained, so the round cannot be told "
                        "apart from adding as many rows of the samples' labels; retrain with "
                        "it to get a verdict.")
     target, complement, rest = groups.target, groups.complement, groups.rest
     few = [f"{group.kind} has {group.test_rows} test row{'s' if group.test_rows != 1 else ''}"
            for group in (target, complement) if group.test_rows < MIN_GROUP_ROWS]
     if few:
-        return Verdict("cannot_tell", "matched", f"Too few rows to tell: the "
+        return Verdict("cannot_tell", "matched", f"too few rows to tell: the "
                        f"{' and the '.join(few)} (at least {MIN_GROUP_ROWS} each are needed).")
     gained = (target.vs_control >= REPAIR_POINTS and target.mcnemar_p < SIGNIFICANCE
               and target.gained > target.lost)
@@ -176,17 +176,16 @@ def verdict(groups: RoundGroups | None, *, has_test: bool) -> Verdict:
                f"{100 * complement.vs_control:+.1f} (p = {complement.mcnemar_p:.2g}), rest "
                f"{100 * rest.vs_control:+.2f}")
     if not gained:
-        return Verdict("not_repaired", "matched", f"Not repaired: {figures}; a repair needs "
-                       f"the target ≥ {100 * REPAIR_POINTS:.0f} points beyond the control at "
-                       f"p < {SIGNIFICANCE}.")
+        return Verdict("not_repaired", "matched", f"{figures}; a repair needs the target ≥ "
+                       f"{100 * REPAIR_POINTS:.0f} points beyond the control at p < "
+                       f"{SIGNIFICANCE}.")
     costs = ([f"the rest fell {100 * -rest.vs_control:.2f} points (more than "
               f"{100 * REST_TOLERANCE:.1f})"] if rest.vs_control < -REST_TOLERANCE else [])
     if complement.worse:
         costs.append("the complement is significantly worse")
     if costs:
-        return Verdict("at_a_cost", "matched", f"The target gained, at a cost: "
-                       f"{' and '.join(costs)}; {figures}.")
-    return Verdict("repaired", "matched", f"Repaired: {figures}.")
+        return Verdict("at_a_cost", "matched", f"{' and '.join(costs)}; {figures}.")
+    return Verdict("repaired", "matched", f"{figures}.")
 
 
 def _count(part: int, whole: int) -> str:
