@@ -43,6 +43,7 @@ from topex_core.augmenter.generation.packaged import packaged_model_dir
 from topex_core.data.dataset import load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import read_explore
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
@@ -65,7 +66,7 @@ def measure_dataset(name: str, run_dir: Path, backend, embedder, clusters: int,
     request = AugmentRequest(n=n, sampling=Sampling(seed=0))
     fired, candidates, clean, seconds, first_prompt = Counter(), 0, 0, 0.0, None
     for cluster in picked["cluster"].head(clusters):
-        context = target_context(run_dir, cluster=int(cluster))
+        context = target_context(run_dir, RegionRef("cluster", str(int(cluster))))
         prompt = prepare_prompt(context, request)
         first_prompt = first_prompt or prompt
         start = time.perf_counter()

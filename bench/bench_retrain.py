@@ -25,6 +25,7 @@ from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, parse_output
 from topex_core.data.dataset import load_dataset
 from topex_core.explorer.pipeline import explore_run
+from topex_core.region_ref import RegionRef
 from topex_core.retraining.config import RetrainConfig
 from topex_core.retraining.retrain import retrain
 from topex_core.storage.store import Candidate, Store
@@ -36,7 +37,7 @@ from topex_core.training.run import train_run
 
 def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
     explored = json.loads((run_dir / "explore.json").read_text())
-    context = augment.target_context(run_dir, cluster=explored["picked_cluster"])
+    context = augment.target_context(run_dir, RegionRef("cluster", str(explored["picked_cluster"])))
     request = augment.AugmentRequest(n=count, shots=5)
     prompt = augment.prepare_prompt(context, request)
     backend = augment.eda_for_target(context, embed)

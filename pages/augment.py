@@ -39,18 +39,18 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
     explored = _explored(str(run_dir), explored_at(run_dir))
-    regions = {(region.kind, region.key): region for region in explored.by_evidence()}
+    regions = {region.ref: region for region in explored.by_evidence()}
     if not regions:
         st.success("This run has no error cluster or error slice to augment.")
         return None
     options = list(regions)
     remembered = st.session_state.get(state.TARGET)
-    kind, key = st.selectbox(
+    target = st.selectbox(
         "Target: an error region, strongest first", options, key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
-        format_func=lambda target: regions[target].title)
-    st.session_state[state.TARGET] = (kind, key)
-    return augment.TargetContext(explored, regions[(kind, key)])
+        format_func=lambda ref: regions[ref].title)
+    st.session_state[state.TARGET] = target
+    return augment.TargetContext(explored, regions[target])
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -147,8 +147,8 @@ def _backend(context: augment.TargetContext, modified: float):
                         format_func=lambda b: f"{b} — {BACKEND_SPECS[b].help}")
     spec = BACKEND_SPECS[name]
     if spec.source == "vocabulary":
-        return resources.eda_backend(str(context.run_dir), context.target.kind,
-                                     context.target.key, modified), False
+        return resources.eda_backend(str(context.run_dir), context.target.ref,
+                                     modified), False
     if spec.source == "server":
         left, middle, right = st.columns(3)
         base_url = left.text_input("Base URL", os.environ.get("TOPEX_OPENAI_BASE_URL", ""),
@@ -327,8 +327,7 @@ def _vetting(run_dir: Path, target: Region, labels: list[str], rows: pd.DataFram
         st.caption(f"{total} accepted in this run: Retrain & compare adds them all to training.")
         show = st.radio("Show", ["pending", "all", "accepted", "rejected"], horizontal=True,
                         key="augment_show")
-        frame = everything[everything["target"] == target_name(target.cluster,
-                                                                target.slice)].copy()
+        frame = everything[everything["target"] == target_name(target.ref)].copy()
         _bulk_actions(store, frame)
         if show != "all":
             frame = frame[frame["status"] == show]
@@ -379,7 +378,7 @@ if not has_classifier(run_dir):
     st.caption("This run holds imported predictions and no model: candidates get every "
                "check except the model's prediction of them.")
 if st.button("Generate", type="primary", key="augment_generate"):
-    checker = resources.checker(str(run_dir), context.target.kind, context.target.key, explored)
+    checker = resources.checker(str(run_dir), context.target.ref, explored)
     _generate(context, request, prompts, backend, checker, streaming)
 try:
     _vetting(run_dir, context.target, context.label_names,

@@ -31,6 +31,7 @@ from topex_core.explorer.explored import (
 )
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import explored_at, has_classifier, is_explored, read_words
 from topex_core.training.classifier import set_cpu_threads
 
@@ -206,7 +207,7 @@ def _select_clicked_cluster(points: pd.DataFrame, clusters: pd.DataFrame, row: i
         st.caption(f"Row {int(points.iloc[row]['id'])} is in {where}.")
         return
     if target is None or target.cluster != cluster:
-        st.session_state[PENDING_TARGET] = ("cluster", str(cluster))
+        st.session_state[PENDING_TARGET] = RegionRef("cluster", str(cluster))
         st.rerun(scope="app")
 
 
@@ -302,7 +303,7 @@ def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster,
 
 
 def _choose_target(explored: ExploredRun) -> Region | None:
-    regions = {(region.kind, region.key): region for region in explored.by_evidence()}
+    regions = {region.ref: region for region in explored.by_evidence()}
     if not regions:
         return None
     options = list(regions)
@@ -312,14 +313,14 @@ def _choose_target(explored: ExploredRun) -> Region | None:
     elif st.session_state.get("explore_target") not in options:
         remembered = st.session_state.get(state.TARGET)
         strongest = explored.default_target()
-        picked = (strongest.kind, strongest.key) if strongest is not None else options[0]
+        picked = strongest.ref if strongest is not None else options[0]
         st.session_state["explore_target"] = (remembered if remembered in options else
                                               picked if picked in options else options[0])
-    kind, key = st.selectbox(
+    target = st.selectbox(
         "Target: an error region, strongest first", options, key="explore_target",
-        format_func=lambda t: regions[t].title)
-    st.session_state[state.TARGET] = (kind, key)
-    return regions[(kind, key)]
+        format_func=lambda ref: regions[ref].title)
+    st.session_state[state.TARGET] = target
+    return regions[target]
 
 
 st.title("Explore")

@@ -29,7 +29,7 @@ from topex_core.round_outcomes import GROUP_KINDS, interval_words
 from topex_core.round_records import RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import explored_at, has_classifier, read_run
-from topex_core.storage.store import Store
+from topex_core.storage.store import Store, candidate_targets
 from topex_core.training.classifier import set_cpu_threads
 
 CONTROL_NAMES = {"matched": "label-matched control", "plain": "plain control"}
@@ -48,7 +48,7 @@ def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
     st.markdown(f"**{count} accepted sample{'' if count == 1 else 's'}** will be added to the "
                 "base run's training subset.")
     with st.expander("Accepted samples"):
-        st.dataframe(accepted[["id", "cluster", "slice", "text", "label", "backend"]],
+        st.dataframe(accepted[["id", "target", "text", "label", "backend"]],
                      hide_index=True, width="stretch")
     left, right = st.columns(2)
     imported = not has_classifier(run_dir)
@@ -234,7 +234,7 @@ def _round_target_rows(explored: ExploredRun, samples: pd.DataFrame
                        ) -> tuple[np.ndarray, str]:
     """(N,) bools of the rows of the regions this round's samples were made for, and what
     to call them."""
-    regions = explored.targeted(samples["cluster"].dropna(), samples["slice"].dropna())
+    regions = explored.targeted(candidate_targets(samples))
     rows = np.zeros(len(explored.points), bool)
     for region in regions:
         rows[region.rows] = True

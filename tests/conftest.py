@@ -18,6 +18,7 @@ from topex_core.config import FAST_BFLOAT16_ENV
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.explorer.pipeline import explore_run
 from topex_core.records import DatasetRecord, RunRecord
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import new_run_id, read_run, write_run
 from topex_core.storage.store import Candidate, Store
 from topex_core.train_config import RunConfig
@@ -186,7 +187,7 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
 
 
 def parts(run: Path, cluster: int):
-    context = augment.target_context(run, cluster=cluster)
+    context = augment.target_context(run, RegionRef("cluster", str(cluster)))
     checker = checker_for_run(context.explored, context.target, embed=hashing_embed,
                               predict=augment.classifier_predict(run))
     return context, checker

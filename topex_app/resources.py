@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from topex_app import state
 from topex_core.augmenter import augment
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend
+from topex_core.region_ref import RegionRef
 from topex_core.training.classifier import set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
 
@@ -21,18 +21,18 @@ def embedder() -> SentenceEmbedder:
 
 @st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
                                 "once per run)…", max_entries=4)
-def checker(run_dir: str, kind: str, key: str, modified: float) -> CandidateChecker:
-    """Checks for the target (``kind``, ``key``); ``modified`` (explore.json's mtime) keys
-    the cache: a new exploration, new checks."""
+def checker(run_dir: str, target: RegionRef, modified: float) -> CandidateChecker:
+    """Checks for the ``target`` region; ``modified`` (explore.json's mtime) keys the
+    cache: a new exploration, new checks."""
     set_cpu_threads()
-    context = augment.target_context(Path(run_dir), **state.target_arguments(kind, key))
+    context = augment.target_context(Path(run_dir), target)
     return checker_for_run(context.explored, context.target, embed=embedder(),
                            predict=augment.classifier_predict(Path(run_dir)))
 
 
 @st.cache_resource(show_spinner="Finding synonyms in the target's vocabulary…", max_entries=4)
-def eda_backend(run_dir: str, kind: str, key: str, modified: float) -> Backend:
-    context = augment.target_context(Path(run_dir), **state.target_arguments(kind, key))
+def eda_backend(run_dir: str, target: RegionRef, modified: float) -> Backend:
+    context = augment.target_context(Path(run_dir), target)
     return augment.target_backend("eda", context, embed=embedder())
 
 

@@ -13,7 +13,7 @@ from topex_core.rounddir import latest_outcome, list_rounds
 
 def last_round_of(run_dir: Path, region: Region) -> None:
     """A caption with the latest round that targeted ``region``, if one did."""
-    found = latest_outcome(run_dir, region.kind, region.key)
+    found = latest_outcome(run_dir, region.ref)
     if found is not None:
         name, outcome = found
         st.caption(f"Round {name} targeted this {region.kind}: {outcome_sentence(outcome)}.")

@@ -10,9 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 RUN_DIR = "run_dir"  # str: the run every page works on (chosen on Data & model)
-TARGET = "target"  # (kind, key): the error cluster or slice picked on Explore, augmented on
-# Augment (an ``ExploredRun`` region: kind "cluster" or "slice", key the cluster number or
-# the slice's key)
+TARGET = "target"  # RegionRef: the region picked on Explore, augmented on Augment
 RETRAIN_ROUND = "retrain_round"  # str: the round just trained, shown first on Retrain
 
 
@@ -25,7 +23,3 @@ def current_run() -> Path | None:
 def set_current_run(run_dir: Path | str) -> None:
     st.session_state[RUN_DIR] = str(run_dir)
 
-
-def target_arguments(kind: str, key: str) -> dict:
-    """``read_target``'s keyword for a (kind, key) pair kept in the session."""
-    return {"cluster": int(key)} if kind == "cluster" else {"slice": key}

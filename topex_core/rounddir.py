@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.errors import RunError
+from topex_core.region_ref import RegionRef
 from topex_core.round_outcomes import RegionOutcome
 from topex_core.round_records import RoundResult
 from topex_core.rundir import read_json_file, read_parquet_file, write_json_atomic
@@ -135,12 +136,12 @@ def list_rounds(run_dir: Path) -> list[RoundResult]:
     return [RoundResult.from_json(read_json_file(p / ROUND_FILE, "round record")) for p in paths]
 
 
-def latest_outcome(run_dir: Path, kind: str, key: str) -> tuple[str, RegionOutcome] | None:
-    """(round name, what it did to the region) of the latest round that targeted region
-    ``kind`` ``key``; None when no round did."""
+def latest_outcome(run_dir: Path, region: RegionRef) -> tuple[str, RegionOutcome] | None:
+    """(round name, what it did to the region) of the latest round that targeted
+    ``region``; None when no round did."""
     for round_result in reversed(list_rounds(run_dir)):
         for target in round_result.metrics.targets:
-            if (target.kind, target.key) == (kind, str(key)):
+            if (target.kind, target.key) == (region.kind, region.key):
                 return round_result.name, target
     return None
 

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from topex_core.augmenter.describe import Description, SentenceCheck
 from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CandidateChecks, CheckResult
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import write_descriptions
 from topex_core.storage.store import Candidate, Store
 
@@ -37,8 +38,8 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     assert not at.exception
     # the default is the strongest region by evidence; the planted cluster is one choice
     strongest = ExploredRun.load(run).default_target()
-    assert at.selectbox(key="augment_target").value == (strongest.kind, strongest.key)
-    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    assert at.selectbox(key="augment_target").value == strongest.ref
+    at.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     assert at.selectbox(key="augment_label").value == "billing"
     # no server configured: the packaged language model is the default, EDA the baseline
     assert at.selectbox(key="augment_backend").value == "transformers"
@@ -63,7 +64,7 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
     assert states.loc[first, "status"] == "accepted"
     assert states.loc[last, "text"] == "an edited billing ticket"
     fresh = page(run)
-    fresh.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    fresh.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     fresh.radio(key="augment_show").set_value("accepted").run()
     assert any(f"#{first}" in m.value for m in fresh.markdown)
     assert fresh.get("download_button")
@@ -73,7 +74,7 @@ def test_rewrite_mode_shows_its_sources_and_names_them_beside_each_candidate(
         explored) -> None:
     run, cluster = explored
     at = page(run)
-    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    at.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     at.radio(key="augment_mode").set_value("rewrite").run()
     assert not at.exception and not at.text_area  # no template: the source is the prompt
     sources = at.dataframe[0].value
@@ -104,15 +105,16 @@ def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None
         run_id = store.register_run(run)
         clean_ids = set(store.add_candidates(run_id, [
             Candidate(text=f"a clean billing ticket {i}", label="billing", backend="eda",
-                      cluster=cluster, checks=CandidateChecks()) for i in range(3)]))
+                      target=RegionRef("cluster", str(cluster)), checks=CandidateChecks())
+            for i in range(3)]))
         store.add_candidates(run_id, [
             Candidate(text="a billing ticket the model still gets wrong", label="billing",
-                      backend="eda", cluster=cluster,
+                      backend="eda", target=RegionRef("cluster", str(cluster)),
                       checks=CandidateChecks((CheckResult(
                           "prediction", {"label": "shipping"},
                           ("the current model predicts shipping",)),)))])
     at = page(run)
-    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    at.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     assert at.button(key="augment_bulk_accept_clean").label == "Accept 3 without warnings"
     at.button(key="augment_bulk_accept_clean").click().run()
     assert not at.exception, at.exception
@@ -137,6 +139,6 @@ def test_a_kept_description_of_the_target_is_shown(explored) -> None:
                                          "express delivery fees", "openai", "served-model",
                                          False, check).to_json()])
     at = page(run)
-    at.selectbox(key="augment_target").set_value(("cluster", str(cluster))).run()
+    at.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     assert any("Described on Explore as: “Refund requests for express delivery fees”"
                in caption.value for caption in at.caption)

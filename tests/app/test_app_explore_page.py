@@ -46,10 +46,10 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert "hold **100%** of the model's 25 mistakes" in at.info[0].value
     # the default target is the strongest region, and the page says why
     target = at.selectbox(key="explore_target").value
-    assert f"Picked cluster {target[1]}" in at.info[0].value
+    assert f"Picked cluster {target.key}" in at.info[0].value
     assert "mistakes more than its scope's error rate would give" in at.info[0].value
-    assert target[0] == "cluster" and at.session_state["target"] == target
-    assert at.metric[4].label == "Default target" and at.metric[4].value == f"cluster {target[1]}"
+    assert target.kind == "cluster" and at.session_state["target"] == target
+    assert at.metric[4].label == "Default target" and at.metric[4].value == f"cluster {target.key}"
     assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
     assert any("Error slices" in sub.value for sub in at.subheader)
     assert any(sub.value == "Regions by evidence" for sub in at.subheader)
@@ -64,10 +64,10 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     slices = [option for option in at.selectbox(key="explore_target").options
               if option.startswith("slice")]
     assert slices
-    at.selectbox(key="explore_target").set_value(("slice", slices[0].split(": ")[1]
-                                                  .split(" · ")[0])).run()
+    first_slice = ExploredRun.load(run).regions("slice")[0]
+    at.selectbox(key="explore_target").set_value(first_slice.ref).run()
     assert not at.exception, at.exception
-    assert at.session_state["target"][0] == "slice"
+    assert at.session_state["target"] == first_slice.ref
     assert any(sub.value.startswith("Slice: ") for sub in at.subheader)
 
 
@@ -83,7 +83,7 @@ def test_a_regions_sentence_shows_with_its_check_and_terms(tmp_path: Path) -> No
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["run_dir"] = str(run)
     at.run()
-    at.selectbox(key="explore_target").set_value((kept.kind, kept.key)).run()
+    at.selectbox(key="explore_target").set_value(kept.ref).run()
     assert not at.exception, at.exception
     assert any(m.value.startswith("**express delivery fee refund requests**")
                and "a 135M stand-in" in m.value for m in at.markdown)

@@ -13,14 +13,16 @@ from conftest import hashing_embed, one_line, parts
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, make_backend
 from topex_core.errors import SettingsError
+from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CHECK_NAMES, CandidateChecks
+from topex_core.region_ref import RegionRef
 from topex_core.storage.store import Store
 
 
 def test_prompt_states_the_topic_the_majority_label_the_confusion_and_mixed_examples(
         explored: tuple[Path, int]) -> None:
     run, cluster = explored
-    context = augment.target_context(run, cluster=cluster)
+    context = augment.target_context(run, RegionRef("cluster", str(cluster)))
     assert context.majority_label == "billing" and not context.pair
     request = augment.AugmentRequest(shots=4, mix_ratio=0.5)
     prompt = augment.prepare_prompt(context, request)
@@ -49,7 +51,7 @@ def test_prompt_states_the_topic_the_majority_label_the_confusion_and_mixed_exam
 ])
 def test_bad_requests_are_refused(explored: tuple[Path, int], change: dict, message: str) -> None:
     run, cluster = explored
-    context = augment.target_context(run, cluster=cluster)
+    context = augment.target_context(run, RegionRef("cluster", str(cluster)))
     with pytest.raises(ValueError, match=message):
         augment.prepare_prompt(context, augment.AugmentRequest(**change))
 
@@ -57,7 +59,7 @@ def test_bad_requests_are_refused(explored: tuple[Path, int], change: dict, mess
 def test_unknown_cluster_lists_the_error_clusters(explored: tuple[Path, int]) -> None:
     run, cluster = explored
     with pytest.raises(ValueError, match=f"error clusters: {cluster}"):
-        augment.target_context(run, cluster=999)
+        augment.target_context(run, RegionRef("cluster", "999"))
 
 
 def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path, int],
@@ -75,7 +77,8 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     assert outcome.error is None and outcome.completions == 6
     assert len(outcome.candidates) == len(stored) > 0
     row = stored.iloc[0]
-    assert row["backend"] == "eda" and row["label"] == "billing" and row["cluster"] == cluster
+    assert row["backend"] == "eda" and row["label"] == "billing"
+    assert (row["target_kind"], row["target_key"]) == ("cluster", str(cluster))
     assert row["prompt"] == prompt.text and row["mix_ratio"] == pytest.approx(2 / 3)
     lineage = json.loads(row["sampling"])
     assert lineage["example_ids"] == [e.row_id for e in prompt.examples]
@@ -140,14 +143,21 @@ def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Pa
     assert cli.main(["generate", "--run", str(run), "--slice", "delivery", "--n", "3",
                      "--shots", "2", "--db", str(db)]) == 0
     slice_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    delivery = ExploredRun.load(run).region(RegionRef("slice", "delivery")).ref
     with Store(db) as store:
-        stored = store.candidates(store.run_id(run), slice="delivery")
-    assert len(stored) == len(slice_lines) >= 1 and stored["cluster"].isna().all()
+        stored = store.candidates(store.run_id(run), target=delivery)
+    assert len(stored) == len(slice_lines) >= 1 and (stored["target_kind"] == "slice").all()
+    assert cli.main(["generate", "--run", str(run), "--target", f"slice:{delivery.key}",
+                     "--n", "1", "--db", str(db)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # a malformed region is a usage error
+        cli.main(["generate", "--run", str(run), "--target", "topic:7"])
+    assert "unknown region kind 'topic'" in capsys.readouterr().err
 
 
 def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path: Path) -> None:
     run, _ = explored
-    context = augment.target_context(run, slice="delivery")
+    context = augment.target_context(run, RegionRef("slice", "delivery"))
     assert context.target.kind == "slice" and context.target.cluster is None
     assert context.name == "delivery · billing → shipping"
     assert context.majority_label == "billing" and len(context.rows) == 25
@@ -156,5 +166,7 @@ def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path
         prompt.text)
     # the target's own rows are its mistakes: every example comes from them
     assert all(e.row_id >= 180 and e.source == "cluster" for e in prompt.examples)
-    with pytest.raises(SettingsError, match="choose one target"):
-        augment.target_context(run, cluster=1, slice="delivery")
+    with pytest.raises(SettingsError, match="unknown region kind"):
+        RegionRef.parse("topic:1")
+    with pytest.raises(SettingsError, match="KIND:KEY"):
+        RegionRef.parse("delivery")

@@ -15,6 +15,7 @@ from topex_core.augmenter.checks import (
     cached_embeddings,
     checker_for_run,
 )
+from topex_core.region_ref import RegionRef
 
 
 def points() -> pd.DataFrame:
@@ -150,7 +151,7 @@ def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     sampled = checker_for_run(explored, cluster, embed=hashing_embed,
                               predict=None, config=CheckConfig(max_reference=50))
     assert 50 <= len(sampled.ids) < 205 and len(sampled.exact) == 10  # all distinct texts
-    planted = explored.region("slice", "delivery")
+    planted = explored.region(RegionRef("slice", "delivery"))
     checker = checker_for_run(explored, planted, embed=hashing_embed, predict=None)
     on_topic, off_topic = JsonChecker(checker).check(
         ["express delivery fee refund again", "screen wifi"], None, ["billing", "billing"])

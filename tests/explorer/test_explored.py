@@ -13,6 +13,7 @@ from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.clustering import NOISE, ClusterConfig
 from topex_core.explorer.explored import ErrorCluster, ErrorSlice, ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import SLICES_FILE, read_logits, read_points, write_logits, write_points
 
 
@@ -39,8 +40,8 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     assert delivery.terms == ("delivery",) and delivery.q < 0.05
     # test rows join a cluster by its reach in the explored space, a slice by its term
     assert list(cluster.test_rows) == list(delivery.test_rows) == [3, 4, 5]
-    assert explored.region("cluster", cluster.key) == cluster
-    assert explored.region("slice", "delivery") == delivery
+    assert explored.region(cluster.ref) == cluster
+    assert explored.region(RegionRef("slice", "delivery")) == delivery
 
 
 def test_a_scoped_slice_says_its_scope_and_a_bare_term_names_it(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_a_scoped_slice_says_its_scope_and_a_bare_term_names_it(tmp_path: Path) 
     slices.to_csv(run / SLICES_FILE, index=False)
     pd.DataFrame({"slice": ["delivery | billing"] * 25,
                   "id": range(180, 205)}).to_parquet(run / "slice_rows.parquet")
-    scoped = ExploredRun.load(run).region("slice", "delivery")
+    scoped = ExploredRun.load(run).region(RegionRef("slice", "delivery"))
     assert scoped.key == "delivery | billing" and scoped.true_label == "billing"
     assert scoped.name == "delivery (true billing) · billing → shipping"
     assert len(scoped.test_rows) == 0  # no test split
@@ -64,11 +65,11 @@ def test_unknown_regions_and_unexplored_runs_are_refused(tmp_path: Path) -> None
     explore_run(run, embed=hashing_embed)
     explored = ExploredRun.load(run)
     with pytest.raises(RunError, match="'nonesuch' is not an error slice.*'delivery'"):
-        explored.region("slice", "nonesuch")
+        explored.region(RegionRef("slice", "nonesuch"))
     with pytest.raises(RunError, match="cluster 99 does not exist"):
-        explored.region("cluster", 99)
+        explored.region(RegionRef("cluster", "99"))
     with pytest.raises(SettingsError, match="unknown region kind 'topic'"):
-        explored.region("topic", "1")
+        RegionRef("topic", "1")
 
 
 def test_rows_are_placed_and_assigned_as_the_pool_was(tmp_path: Path) -> None:
@@ -104,9 +105,9 @@ def test_a_concept_reaches_test_rows_with_any_of_its_terms(tmp_path: Path) -> No
                             "billing → shipping")
     assert concept.title.startswith("concept: delivery · courier")
     explored = ExploredRun.load(run)
-    assert explored.region("slice", "parcel") == concept  # a word of it names it
+    assert explored.region(RegionRef("slice", "parcel")) == concept  # a word of it names it
     with pytest.raises(RunError, match="not an error slice"):
-        explored.region("slice", "parcel | tech")
+        explored.region(RegionRef("slice", "parcel | tech"))
     assert concept.topic == "delivery · courier · parcel · tracking · express"
 
 

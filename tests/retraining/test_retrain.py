@@ -14,6 +14,7 @@ from conftest import accept, one_line
 
 from topex_core.errors import RunError
 from topex_core.explorer.explored import ExploredRun
+from topex_core.region_ref import RegionRef
 from topex_core.retraining.config import RetrainConfig, RetrainError
 from topex_core.retraining.paired import mcnemar_exact
 from topex_core.retraining.retrain import retrain
@@ -280,8 +281,8 @@ def test_the_targeted_region_is_the_headline_against_the_control(explored, tmp_p
     assert overall.vs_control == pytest.approx(overall.accuracy_after - overall.accuracy_control)
     assert read_round(run).metrics.targets == [target]  # kept in round.json
     # the pages' line for the region: the latest round that targeted it
-    name, latest = latest_outcome(run, strongest.kind, strongest.key)
-    assert latest == target and latest_outcome(run, "slice", "nothing") is None
+    name, latest = latest_outcome(run, strongest.ref)
+    assert latest == target and latest_outcome(run, RegionRef("slice", "nothing")) is None
     assert f"test accuracy 0% → 100% on {members} test rows" in outcome_sentence(latest)
     assert f"{members} gained, 0 lost; interval +" in outcome_sentence(latest)
     # topex compare --json leads with the same blocks

@@ -12,10 +12,11 @@ import pytest
 
 from topex_core.data.dataset import read_table
 from topex_core.records import DatasetRecord, RunRecord
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import new_run_id, write_run
 from topex_core.storage.export import export_run, export_samples
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION
-from topex_core.storage.store import Candidate, Store, StoreError
+from topex_core.storage.store import Candidate, Store, StoreError, candidate_targets
 from topex_core.train_config import RunConfig
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
@@ -51,7 +52,8 @@ def run_id(store: Store, tmp_path: Path) -> int:
 def add(store: Store, run_id: int, n: int = 3) -> list[int]:
     return store.add_candidates(run_id, [
         Candidate(text=f"refund the express fee {i}", label="shipping", backend="eda",
-                  cluster=4, sampling={"temperature": 0.7}, seed=i, mix_ratio=0.5)
+                  target=RegionRef("cluster", "4"), sampling={"temperature": 0.7}, seed=i,
+                  mix_ratio=0.5)
         for i in range(n)])
 
 
@@ -145,6 +147,36 @@ def test_older_schema_migrates_and_keeps_data(tmp_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION
         table = store.candidates(1)
         assert table["text"].tolist() == ["kept"] and table["mix_ratio"].isna().all()
+        assert table["target"].tolist() == ["—"]
+
+
+def test_cluster_and_slice_targets_move_into_target_kind_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:4]:
+        old.executescript(script)
+    old.execute("INSERT INTO datasets VALUES (1, 'h', 's', 'text', NULL, 'label', 2, 0)")
+    old.execute("INSERT INTO runs (id, run_dir, dataset_id, label_names, config, versions,"
+                " timings, model_path, model_sha256, created_at) VALUES (1, '/r', 1,"
+                " '[\"a\", \"b\"]', '{}', '{}', '{}', 'm', '', 0)")
+    for cluster, slice_key in ((3, None), (None, "oil | a"), (None, None)):
+        old.execute("INSERT INTO candidates (run_id, cluster, slice, text, label, backend,"
+                    " sampling, checks, created_at) VALUES (1, ?, ?, 't', 'a', 'eda', '{}',"
+                    " '{}', 0)", (cluster, slice_key))
+    old.execute("PRAGMA user_version=4")
+    old.commit()
+    old.close()
+    with Store(path) as store:
+        table = store.candidates(1)
+        assert table["target"].tolist() == ["cluster 3", "slice oil | a", "—"]
+        assert candidate_targets(table) == [RegionRef("cluster", "3"),
+                                            RegionRef("slice", "oil | a")]
+        assert len(store.candidates(1, target=RegionRef("slice", "oil | a"))) == 1
+        columns = {row[1] for row in store._db.execute("PRAGMA table_info(candidates)")}
+        assert {"target_kind", "target_key"} <= columns and not {"cluster", "slice"} & columns
+        tables = {row[0] for row in store._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "clusters" not in tables  # nothing ever wrote it
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from topex_core.data.texts import joined_text, point_texts
 from topex_core.errors import SettingsError
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.naming import NO_SHARED_WORDING
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import has_classifier
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.embeddings import Embed
@@ -160,16 +161,11 @@ class Outcome:
     error: str | None = None
 
 
-def target_context(run_dir: Path, *, cluster: int | None = None,
-                   slice: str | None = None) -> TargetContext:
-    """The error cluster or error slice and the run's rows; RunError when the run is not
-    explored or the target does not exist."""
-    if (cluster is None) == (slice is None):
-        raise SettingsError("choose one target: an error cluster or an error slice")
+def target_context(run_dir: Path, target: RegionRef) -> TargetContext:
+    """The region ``target`` names and the run's rows; RunError when the run is not
+    explored or the region does not exist."""
     explored = ExploredRun.load(run_dir)
-    target = (explored.region("cluster", cluster) if cluster is not None
-              else explored.region("slice", slice))
-    return TargetContext(explored, target)
+    return TargetContext(explored, explored.region(target))
 
 
 def prepare_prompt(context: TargetContext, request: AugmentRequest,
@@ -243,8 +239,8 @@ def generate_candidates(context: TargetContext, request: AugmentRequest,
         prompt = prompts[completion.prompt_index]
         candidates.append(Candidate(
             text=item.text, text_pair=item.text_pair, label=prompt.label,
-            backend=completion.backend, cluster=context.target.cluster,
-            slice=context.target.slice, model=completion.model, prompt=prompt.text,
+            backend=completion.backend, target=context.target.ref,
+            model=completion.model, prompt=prompt.text,
             sampling={**completion.sampling, **_lineage(prompt, request.mode)},
             seed=completion.seed, checks=check, mix_ratio=prompt.mix_ratio))
     ids = store.add_candidates(run_id, candidates) if candidates else []

@@ -165,7 +165,7 @@ def generate(args: argparse.Namespace) -> int:
         mix_ratio=args.mix_ratio, template=template, mode=args.mode,
         sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
                           max_tokens=args.max_tokens, seed=args.seed)).validate()
-    context = augment.target_context(args.run, cluster=args.cluster, slice=args.slice)
+    context = augment.target_context(args.run, args.target)
     prompts = augment.prepare_prompts(context, request)
     embed = SentenceEmbedder()
     backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,

@@ -19,8 +19,10 @@ from topex_core.config import (
 )
 from topex_core.data.dataset import HF_PREFIX, SUPPORTED_SUFFIXES
 from topex_core.data.split import DEFAULT_TEST_SIZE
+from topex_core.errors import SettingsError
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.space import SPACES
+from topex_core.region_ref import REGION_KIND_NAMES, RegionRef
 from topex_core.storage.export import EXPORT_FORMATS
 
 
@@ -259,15 +261,30 @@ def _add_test_size(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                              f"test split (default {DEFAULT_TEST_SIZE}; 0: no test split)")
 
 
+def region_ref(text: str) -> RegionRef:
+    """An argparse type: ``KIND:KEY`` as a ``RegionRef`` (a bad one is a usage error)."""
+    try:
+        return RegionRef.parse(text)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     from topex_core.augmenter.generation import BACKENDS
     from topex_core.augmenter.prompts import TASK_TEMPLATES
 
     parser.add_argument("--run", required=True, type=Path, help="explored run directory")
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--cluster", type=int, help="error cluster number (clusters.csv)")
-    target.add_argument("--slice", help="error slice: its key in slices.csv ('oil | Business') "
-                        "or a term, which names its best-ranked slice")
+    target.add_argument("--target", type=region_ref,
+                        help="the region: KIND:KEY, the kind one of "
+                             f"{', '.join(REGION_KIND_NAMES)} ('cluster:3', 'slice:oil | "
+                             "Business'; a slice may be named by a bare term)")
+    target.add_argument("--cluster", type=lambda key: region_ref(f"cluster:{key}"),
+                        dest="target", help="shorthand for --target cluster:N (clusters.csv)")
+    target.add_argument("--slice", type=lambda key: region_ref(f"slice:{key}"),
+                        dest="target", help="shorthand for --target slice:KEY: its key in "
+                                            "slices.csv ('oil | Business') or a term, which "
+                                            "names its best-ranked slice")
     parser.add_argument("--n", type=int, default=5, help="completions to ask for")
     parser.add_argument("--mode", default="free", choices=["free", "rewrite", "complement"],
                         help="free: new texts about the target from few-shot examples; "

@@ -23,43 +23,46 @@ from __future__ import annotations
 import numpy as np
 
 from topex_core.data.dataset import TextDataset
-from topex_core.errors import RunError
+from topex_core.errors import RunError, SettingsError
 from topex_core.experiments.folder import ExperimentError
 from topex_core.experiments.strategies import SELECTIONS
 from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.region_ref import RegionRef
 
 STRONGEST = "strongest"
 
 
 def check_target(target: str) -> str:
     """``target`` if it names a region as the module describes; ExperimentError if not."""
-    kind, _, key = target.partition(":")
-    if (target in (*SELECTIONS, "slice", STRONGEST)
-            or (kind in ("slice", "cluster") and key)):
-        if kind == "cluster" and key and not key.lstrip("-").isdigit():
-            raise ExperimentError(f"'{target}': a cluster is named by its number")
+    if target in (*SELECTIONS, "slice", STRONGEST):
         return target
-    raise ExperimentError(f"unknown target '{target}'; give a selection "
-                          f"({', '.join(SELECTIONS)}), '{STRONGEST}', 'slice', 'slice:KEY' or "
-                          "'cluster:ID'")
+    try:
+        ref = RegionRef.parse(target)
+    except SettingsError:
+        raise ExperimentError(f"unknown target '{target}'; give a selection "
+                              f"({', '.join(SELECTIONS)}), '{STRONGEST}', 'slice', 'slice:KEY' "
+                              "or 'cluster:ID'") from None
+    if ref.kind == "cluster" and not ref.key.lstrip("-").isdigit():
+        raise ExperimentError(f"'{target}': a cluster is named by its number")
+    return target
 
 
 def target_region(explored: ExploredRun, target: str, picked_cluster: int | None
                   ) -> Region | None:
     """The region ``target`` names in ``explored`` (``picked_cluster``: the cluster a
     selection target picked); None when the run has no such region."""
-    kind, _, key = target.partition(":")
     if target == STRONGEST:
         return explored.default_target()
+    if target == "slice":
+        slices = explored.regions("slice")
+        return slices[0] if slices else None
+    if target in SELECTIONS:
+        return (None if picked_cluster is None
+                else explored.region(RegionRef("cluster", str(picked_cluster))))
     try:
-        if kind == "slice":
-            slices = explored.regions("slice")
-            return explored.region("slice", key) if key else (slices[0] if slices else None)
-        if kind == "cluster":
-            return explored.region("cluster", int(key))
+        return explored.region(RegionRef.parse(target))
     except RunError:
         return None
-    return None if picked_cluster is None else explored.region("cluster", picked_cluster)
 
 
 def oracle_positions(region: Region, pool: TextDataset, unused: np.ndarray, n: int,

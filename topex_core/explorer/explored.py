@@ -40,7 +40,6 @@ from topex_core.explorer.evidence import Evidence, rank_by_evidence
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, FittedMaps, load_maps
 from topex_core.explorer.regions import (
-    REGION_KINDS,
     ErrorCluster,
     ErrorSlice,
     Region,
@@ -50,6 +49,7 @@ from topex_core.explorer.regions import (
 from topex_core.explorer.space import FittedSpace, load_space, needs_features
 from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, RunRecord
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import (
     read_explore,
     read_features,
@@ -61,7 +61,7 @@ from topex_core.rundir import (
 )
 
 FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not lead
-__all__ = ["MAP_NAMES", "NOISE", "REGION_KINDS", "ErrorCluster", "ErrorSlice", "ExploredRun",
+__all__ = ["MAP_NAMES", "NOISE", "ErrorCluster", "ErrorSlice", "ExploredRun",
            "Region", "in_error_regions", "slice_name", "slice_terms"]
 
 
@@ -195,19 +195,19 @@ class ExploredRun:
         found = [region for region in self.regions() if (region.kind, region.key) == target]
         return found[0] if found else None
 
-    def region(self, kind: str, key: str | int) -> Region:
-        """The error cluster or error slice ``key`` (a slice may be named by its bare
-        term: its best-ranked slice, or the concept holding it); RunError listing what
-        exists when it does not."""
-        if kind not in REGION_KINDS:
-            raise SettingsError(f"unknown region kind '{kind}'; choose one of "
-                                f"{', '.join(REGION_KINDS)}")
-        found = [region for region in self.regions(kind) if region.key == str(key)]
+    def region(self, ref: RegionRef) -> Region:
+        """The region ``ref`` names (a slice may be named by its bare term: its best-ranked
+        slice, or the concept holding it); RunError listing what exists when it does
+        not."""
+        kind, key = ref.kind, ref.key
+        found = [region for region in self.regions(kind) if region.key == key]
         if kind == "slice" and not found:
-            found = self._slices_named(str(key))
+            found = self._slices_named(key)
         if found:
             return found[0]
         if kind == "cluster":
+            if not key.lstrip("-").isdigit():
+                raise SettingsError(f"'{key}': a cluster is named by its number")
             if int(key) in set(self.clusters["cluster"]):
                 raise RunError(f"cluster {key} of {self.run_dir} is not an error cluster")
             known = ", ".join(region.key for region in self.regions("cluster"))
@@ -226,14 +226,13 @@ class ExploredRun:
                 or [region for region in slices if term in region.terms
                     and (not true_label or region.true_label == true_label)])
 
-    def targeted(self, clusters: Iterable[int], slices: Iterable[str]) -> list[Region]:
-        """The regions samples were made for (``clusters``, ``slices``: their keys), those
-        that this exploration still has; the default target when none is named."""
-        keys = ({("cluster", str(int(c))) for c in clusters}
-                | {("slice", str(s)) for s in slices})
-        if not keys and (picked := self.default_target()) is not None:
-            keys = {(picked.kind, picked.key)}
-        return [region for region in self.regions() if (region.kind, region.key) in keys]
+    def targeted(self, refs: Iterable[RegionRef]) -> list[Region]:
+        """The regions samples were made for (``refs``), those that this exploration still
+        has; the default target when none is named."""
+        wanted = set(refs)
+        if not wanted and (picked := self.default_target()) is not None:
+            wanted = {picked.ref}
+        return [region for region in self.regions() if region.ref in wanted]
 
     @cached_property
     def _regions(self) -> list[Region]:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from topex_core.explorer.slices import TERMS_SEPARATOR
+from topex_core.region_ref import RegionRef
 
-REGION_KINDS = ("cluster", "slice")
 NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
 
 
@@ -67,6 +67,11 @@ class Region:
         if self.kind == "cluster":
             return f"cluster {self.key}: {self.name}"
         return f"{'concept' if len(self.terms) > 1 else 'slice'}: {self.name}"
+
+    @property
+    def ref(self) -> RegionRef:
+        """What names this region outside the explorer (the store, the session, the CLI)."""
+        return RegionRef(self.kind, self.key)
 
     @property
     def cluster(self) -> int | None:

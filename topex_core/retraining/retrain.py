@@ -60,7 +60,7 @@ from topex_core.rounddir import (
     write_sample_points,
 )
 from topex_core.rundir import MODEL_DIR, has_classifier, is_explored, read_run
-from topex_core.storage.store import Store
+from topex_core.storage.store import Store, candidate_targets
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
 from topex_core.training.features import cached_features, datasets_from_points
@@ -110,8 +110,7 @@ def retrain(run_dir: Path, config: RetrainConfig, *, store: Store,
     pool, test = datasets_from_points(explored.points, explored.test_points, record)
     inputs = _Round(explored, pool, test,
                     samples_dataset(accepted, record.label_names, pool.text_pairs is not None),
-                    accepted, explored.targeted(accepted["cluster"].dropna(),
-                                                accepted["slice"].dropna()), record)
+                    accepted, explored.targeted(candidate_targets(accepted)), record)
     base_config = _base_config(record, run_dir, config.backbone)
     seeds = config.seeds or (base_config.seed,)
     with round_lock(run_dir):

@@ -55,6 +55,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE candidates ADD COLUMN slice TEXT;
     """,
+    # 5: a candidate's target is any region, by kind and key (``region_ref.RegionRef``);
+    # the cluster and slice columns move into them, and the clusters table, which nothing
+    # wrote, goes
+    """
+    ALTER TABLE candidates ADD COLUMN target_kind TEXT;
+    ALTER TABLE candidates ADD COLUMN target_key TEXT;
+    UPDATE candidates SET target_kind = 'slice', target_key = slice WHERE slice IS NOT NULL;
+    UPDATE candidates SET target_kind = 'cluster', target_key = CAST(cluster AS TEXT)
+        WHERE slice IS NULL AND cluster IS NOT NULL;
+    DROP INDEX candidates_by_run;
+    ALTER TABLE candidates DROP COLUMN cluster;
+    ALTER TABLE candidates DROP COLUMN slice;
+    CREATE INDEX candidates_by_run ON candidates (run_id, target_kind, target_key);
+    DROP TABLE clusters;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,4 +1,4 @@
-"""The durable store: runs, clusters, candidates and vetting decisions in SQLite.
+"""The durable store: runs, candidates and vetting decisions in SQLite.
 
 One database file, ``$TOPEX_HOME/topex.db`` by default, opened in WAL mode with foreign
 keys on and ``synchronous=FULL``: a decision is committed to disk before ``decide``
@@ -32,6 +32,7 @@ import pandas as pd
 from topex_core.config import topex_home
 from topex_core.errors import TopexError
 from topex_core.records import CandidateChecks
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import MODEL_DIR, MODEL_WEIGHTS, ensure_run_id, read_run
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
@@ -48,15 +49,14 @@ class StoreError(TopexError):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A synthetic sample to vet; lineage fields say where it came from. Its target is
-    ``cluster`` (an error cluster) or ``slice`` (an error slice's key), or neither."""
+    """A synthetic sample to vet; lineage fields say where it came from. ``target``: the
+    region it was made for (None: none named)."""
 
     text: str
     label: str
     backend: str
     text_pair: str | None = None
-    cluster: int | None = None
-    slice: str | None = None
+    target: RegionRef | None = None
     model: str | None = None
     prompt: str | None = None
     sampling: dict | None = None
@@ -203,10 +203,12 @@ class Store:
         now = time.time()
         with self._write() as db:
             return [int(db.execute(
-                "INSERT INTO candidates (run_id, cluster, slice, text, text_pair, label, backend,"
-                " model, prompt, sampling, seed, checks, mix_ratio, created_at)"
+                "INSERT INTO candidates (run_id, target_kind, target_key, text, text_pair, label,"
+                " backend, model, prompt, sampling, seed, checks, mix_ratio, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, c.cluster, c.slice, c.text, c.text_pair, c.label, c.backend, c.model,
+                (run_id, c.target.kind if c.target else None,
+                 c.target.key if c.target else None, c.text, c.text_pair, c.label, c.backend,
+                 c.model,
                  c.prompt, json.dumps(c.sampling or {}), c.seed,
                  json.dumps(c.checks.to_json() if c.checks else {}),
                  c.mix_ratio, now)).lastrowid) for c in candidates]
@@ -270,23 +272,19 @@ class Store:
             db.execute("UPDATE decisions SET undone_at = ? WHERE id = ?", (time.time(), row["id"]))
             return int(row["id"])
 
-    def candidates(self, run_id: int, *, cluster: int | None = None,
-                   slice: str | None = None) -> pd.DataFrame:
-        """Live candidates with their effective state, of one target when given.
+    def candidates(self, run_id: int, *, target: RegionRef | None = None) -> pd.DataFrame:
+        """Live candidates with their effective state, of one target region when given.
 
-        Columns: id, cluster, slice, target (``target_name``), original_text, text (after
-        edits), text_pair, original_label, label (after relabels), status (pending,
-        accepted, rejected), backend, model, prompt, sampling, seed, checks (a
+        Columns: id, target_kind, target_key, target (``target_name``), original_text,
+        text (after edits), text_pair, original_label, label (after relabels), status
+        (pending, accepted, rejected), backend, model, prompt, sampling, seed, checks (a
         ``CandidateChecks``), mix_ratio, created_at.
         """
         query = "SELECT * FROM candidates WHERE run_id = ? AND deleted_at IS NULL"
         parameters: list = [run_id]
-        if cluster is not None:
-            query += " AND cluster = ?"
-            parameters.append(cluster)
-        if slice is not None:
-            query += " AND slice = ?"
-            parameters.append(slice)
+        if target is not None:
+            query += " AND target_kind = ? AND target_key = ?"
+            parameters += [target.kind, target.key]
         frame = pd.read_sql_query(query + " ORDER BY id", self._db, params=parameters)
         decisions = pd.read_sql_query(
             "SELECT d.* FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
@@ -369,18 +367,24 @@ def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFra
             frame.iat[row, frame.columns.get_loc("label")] = decision.label
         elif decision.action in ("accept", "reject"):
             frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
-    frame["target"] = [target_name(cluster, slice_key) for cluster, slice_key
-                       in zip(frame["cluster"], frame["slice"], strict=True)]
+    frame["target"] = [target_name(RegionRef.optional(kind, key)) for kind, key
+                       in zip(frame["target_kind"], frame["target_key"], strict=True)]
     frame["checks"] = [CandidateChecks.from_json(json.loads(text) if text else None)
                        for text in frame["checks"]]
-    columns = ["id", "cluster", "slice", "target", "original_text", "text", "text_pair",
-               "original_label", "label", "status", "backend", "model", "prompt", "sampling",
-               "seed", "checks", "mix_ratio", "created_at"]
+    columns = ["id", "target_kind", "target_key", "target", "original_text", "text",
+               "text_pair", "original_label", "label", "status", "backend", "model", "prompt",
+               "sampling", "seed", "checks", "mix_ratio", "created_at"]
     return frame[columns]
 
 
-def target_name(cluster: object, slice_key: object) -> str:
-    """What a candidate was made for: "cluster 3", "slice oil", or "—" for neither."""
-    if isinstance(slice_key, str):
-        return f"slice {slice_key}"
-    return f"cluster {int(cluster)}" if pd.notna(cluster) else "—"
+def target_name(target: RegionRef | None) -> str:
+    """What a candidate was made for: "cluster 3", "slice oil", or "—" for none."""
+    return f"{target.kind} {target.key}" if target is not None else "—"
+
+
+def candidate_targets(frame: pd.DataFrame) -> list[RegionRef]:
+    """The regions the candidates of a ``Store.candidates`` frame were made for, each
+    once, in order."""
+    refs = (RegionRef.optional(kind, key)
+            for kind, key in zip(frame["target_kind"], frame["target_key"], strict=True))
+    return list(dict.fromkeys(ref for ref in refs if ref is not None))
