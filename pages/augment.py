@@ -39,14 +39,15 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
     explored = _explored(str(run_dir), explored_at(run_dir))
-    regions = {region.ref: region for region in explored.by_evidence()}
+    regions = {region.ref: region for region in explored.choices()}
     if not regions:
-        st.success("This run has no error cluster or error slice to augment.")
+        st.success("This run has no error region to augment: the model makes no mistake.")
         return None
     options = list(regions)
     remembered = st.session_state.get(state.TARGET)
     target = st.selectbox(
-        "Target: an error region, strongest first", options, key="augment_target",
+        "Target: an error region, strongest first (then the confusion cells)", options,
+        key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
         format_func=lambda ref: regions[ref].title)
     st.session_state[state.TARGET] = target
@@ -122,9 +123,9 @@ def _examples(context: augment.TargetContext, request: augment.AugmentRequest) -
     drawn = sources_of.get(request.mode, sources.choose_examples)(context, request)
     if not drawn:
         return []
-    origins = {"cluster": f"the {context.target.kind}", "target": "correct, elsewhere",
-               "rewrite": f"misclassified, the {context.target.kind}",
-               "complement": f"another label, the {context.target.kind}"}
+    noun = context.target.noun
+    origins = {"cluster": f"the {noun}", "target": "correct, elsewhere",
+               "rewrite": f"misclassified, the {noun}", "complement": f"another label, the {noun}"}
     labels = context.points.set_index("id")["label"]
     table = pd.DataFrame({"use": True, "row": [e.row_id for e in drawn],
                           "label": [labels[e.row_id] for e in drawn],

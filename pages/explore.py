@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from topex_app import resources, state
+from topex_app.confusion import cell_detail, confusion_matrices
 from topex_app.descriptions import describe_form, kept_sentence, show_description
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
@@ -22,6 +23,7 @@ from topex_core.augmenter.describe import (
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.explored import (
+    ConfusionCell,
     ErrorCluster,
     ErrorSlice,
     ExploredRun,
@@ -40,7 +42,6 @@ TEXT_COLUMNS = ["id", "text", "label", "pred", "max_prob", "cluster"]
 DEFAULTS = ClusterConfig()
 SPACE_TITLES = {"logits": "Logits", "features": "Model features",
                 "both": "Logits + features"}
-PENDING_TARGET = "explore_pending_target"  # a map click's cluster, applied on the next run
 EVIDENCE_ROWS = 10
 Q_HELP = ("Benjamini–Hochberg corrected Fisher test: a slice against its scope; a concept "
           "against its scope too, but descriptive: its terms were each kept for failing "
@@ -117,7 +118,7 @@ def _summary(explored: ExploredRun) -> None:
     cols[3].metric("Mistakes covered", "—" if coverage is None else f"{coverage:.0%}",
                    help="share of the model's mistakes inside an error cluster or slice")
     target = explored.default_target()
-    cols[4].metric("Default target", "—" if target is None else target.title.split(":")[0],
+    cols[4].metric("Default target", "—" if target is None else target.heading,
                    help="the strongest region by evidence; the reason is below")
     if not meta.mistakes:
         st.success("The model makes no mistake on this pool.")
@@ -177,8 +178,8 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Reg
     figure = plots.cluster_map(
         points, clusters, map_name=map_name, color_by=color_by,
         selected_cluster=target.cluster if target is not None else None,
-        selected_slice=((f"{target.title.split(':')[0]} {target.topic}", target.rows)
-                        if target is not None and target.kind == "slice" else None),
+        selected_rows=((target.legend, target.rows)
+                       if target is not None and target.cluster is None else None),
         space=space)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key="explore_chart")
@@ -207,7 +208,7 @@ def _select_clicked_cluster(points: pd.DataFrame, clusters: pd.DataFrame, row: i
         st.caption(f"Row {int(points.iloc[row]['id'])} is in {where}.")
         return
     if target is None or target.cluster != cluster:
-        st.session_state[PENDING_TARGET] = RegionRef("cluster", str(cluster))
+        st.session_state[state.PENDING_TARGET] = RegionRef("cluster", str(cluster))
         st.rerun(scope="app")
 
 
@@ -303,11 +304,11 @@ def _cluster_detail(points: pd.DataFrame, words: dict, target: ErrorCluster,
 
 
 def _choose_target(explored: ExploredRun) -> Region | None:
-    regions = {region.ref: region for region in explored.by_evidence()}
+    regions = {region.ref: region for region in explored.choices()}
     if not regions:
         return None
     options = list(regions)
-    pending = st.session_state.pop(PENDING_TARGET, None)
+    pending = st.session_state.pop(state.PENDING_TARGET, None)
     if pending in options:
         st.session_state["explore_target"] = pending
     elif st.session_state.get("explore_target") not in options:
@@ -317,7 +318,8 @@ def _choose_target(explored: ExploredRun) -> Region | None:
         st.session_state["explore_target"] = (remembered if remembered in options else
                                               picked if picked in options else options[0])
     target = st.selectbox(
-        "Target: an error region, strongest first", options, key="explore_target",
+        "Target: an error region, strongest first (then the confusion cells)", options,
+        key="explore_target",
         format_func=lambda ref: regions[ref].title)
     st.session_state[state.TARGET] = target
     return regions[target]
@@ -338,6 +340,7 @@ if target is not None:
     last_round_of(run_dir, target)
 _map_and_selection(explored.points, explored.clusters, target, explored.explore.space)
 _evidence_table(explored, descriptions)
+confusion_matrices(explored, target)
 with st.expander("Describe the strongest regions in a sentence"):
     st.caption("A language model reads each region's misclassified rows and terms and writes "
                "one sentence; it is kept only when the rows nearest the sentence fail "
@@ -355,5 +358,7 @@ if isinstance(target, ErrorCluster):
                     descriptions.get((target.kind, target.key)))
 elif isinstance(target, ErrorSlice):
     _slice_detail(explored.points, target, descriptions.get((target.kind, target.key)))
+elif isinstance(target, ConfusionCell):
+    cell_detail(explored.points[TEXT_COLUMNS], target)
 with st.expander("Explore again with other settings"):
     _explore_form(run_dir)

@@ -21,6 +21,7 @@ from topex_core.movement_plot import (
     movement_map,
     movement_summary,
 )
+from topex_core.region_ref import RegionRef
 from topex_core.repair_plot import cluster_accuracy_change, groups_chart
 from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
 from topex_core.retraining.config import RetrainConfig, consecutive_seeds
@@ -330,7 +331,9 @@ _maps(points, after, explored.label_names,
       read_sample_points(Path(chosen.round_dir)))
 if metrics.per_cluster:
     # the cluster the samples were made for leads (the explorer's pick when none was)
-    led_by = next((int(target.key) for target in metrics.targets if target.kind == "cluster"),
+    refs = [RegionRef(target.kind, target.key) for target in metrics.targets]
+    targeted = explored.targeted(refs) if refs else []
+    led_by = next((region.cluster for region in targeted if region.cluster is not None),
                   metrics.picked_cluster)
     st.plotly_chart(cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
                                             min_test_rows=MIN_REGION_TEST_ROWS),

@@ -12,6 +12,8 @@ import streamlit as st
 RUN_DIR = "run_dir"  # str: the run every page works on (chosen on Data & model)
 TARGET = "target"  # RegionRef: the region picked on Explore, augmented on Augment
 RETRAIN_ROUND = "retrain_round"  # str: the round just trained, shown first on Retrain
+# RegionRef: a region picked on Explore's map or confusion matrix, applied on the next run
+PENDING_TARGET = "explore_pending_target"
 
 
 def current_run() -> Path | None:

@@ -55,7 +55,7 @@ def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
                 color_by: str = "cluster", selected_cluster: int | None = None,
-                selected_slice: tuple[str, np.ndarray] | None = None,
+                selected_rows: tuple[str, np.ndarray] | None = None,
                 space: str = "logits") -> go.Figure:
     """Scattergl map of ``points`` (needs ``{map_name}_x/_y``, cluster, label, pred, correct).
 
@@ -63,9 +63,9 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     With ``color_by="cluster"`` the ``MAX_NAMED_CLUSTERS`` best-ranked error clusters (and
     ``selected_cluster``, drawn larger) are coloured and labelled by name, the other error
     clusters share one trace, and every other point is a faint grey background.
-    ``selected_slice`` (legend name, row positions; "slice oil", "concept comedy · funny")
-    draws that slice's rows on top, its mistakes as filled rings and its correct rows as
-    open ones, whatever the colouring. ``space``
+    ``selected_rows`` (legend name, row positions of a region that is not a cluster: "slice
+    oil", "concept comedy · funny") draws those rows on top, its mistakes as filled rings
+    and its correct rows as open ones, whatever the colouring. ``space``
     (``explorer.space``) names what the map was drawn from. Above ``DENSITY_ABOVE`` rows
     the background is a density picture (module docstring).
     """
@@ -96,8 +96,8 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
         ))
     if color_by == "cluster":
         _label_error_clusters(figure, points, clusters, x, y, selected_cluster)
-    if selected_slice is not None:
-        _draw_slice(figure, points, *selected_slice, x, y, texts)
+    if selected_rows is not None:
+        _draw_rows(figure, points, *selected_rows, x, y, texts)
     figure.update_layout(
         template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={"text": f"{MAP_TITLES[map_name]} map of {SPACE_TITLES[space]}"
@@ -186,8 +186,8 @@ def _in_polygon(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray) ->
     return inside
 
 
-def _draw_slice(figure: go.Figure, points: pd.DataFrame, name: str, positions: np.ndarray,
-                x: np.ndarray, y: np.ndarray, texts: list[str] | None) -> None:
+def _draw_rows(figure: go.Figure, points: pd.DataFrame, name: str, positions: np.ndarray,
+               x: np.ndarray, y: np.ndarray, texts: list[str] | None) -> None:
     correct = points["correct"].to_numpy(bool)[positions]
     for subset, label, symbol in ((positions[~correct], "misclassified", "circle"),
                                   (positions[correct], "correct", "circle-open")):

@@ -4,7 +4,8 @@ pass around (``cluster:3``, ``slice:oil | Business``). Torch-free: the command l
 parses references before anything heavy is imported.
 
 The key is opaque outside the module that makes it (a cluster's number, a slice's key in
-slices.csv); ``explorer.explored.ExploredRun.region`` finds the region a reference names.
+slices.csv, a confusion cell's ``TRUE -> PREDICTED``);
+``explorer.explored.ExploredRun.region`` finds the region a reference names.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from topex_core.errors import SettingsError
 
-REGION_KIND_NAMES = ("cluster", "slice")  # the kinds ``explorer.regions`` registers
+REGION_KIND_NAMES = ("cluster", "slice", "confusion")  # ``explorer.region_kinds``' rows
 SEPARATOR = ":"
 
 
@@ -38,7 +39,7 @@ class RegionRef:
         if not separator:
             raise SettingsError(f"'{text}' is not a region: write KIND{SEPARATOR}KEY, the kind "
                                 f"one of {', '.join(REGION_KIND_NAMES)} (cluster:3, "
-                                "slice:oil)")
+                                "slice:oil, 'confusion:World -> Business')")
         return cls(kind.strip(), key.strip())
 
     @classmethod

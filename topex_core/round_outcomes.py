@@ -32,7 +32,7 @@ def interval_to_json(interval: tuple[float, float] | None) -> list[float] | None
 
 @dataclass(frozen=True)
 class RegionOutcome:
-    """What a round did to a group of test rows: a region (``kind`` "cluster" or "slice"),
+    """What a round did to a group of test rows: a region (``kind`` and ``key`` its reference),
     a group of the round (``GROUP_KINDS``) or the whole test split ("overall"). Accuracy of
     the base model (before), of the models retrained with the samples (after) and of the
     control (shares, the mean over ``seeds``); ``vs_control`` = after − control on the same

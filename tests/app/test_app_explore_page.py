@@ -12,6 +12,7 @@ from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.explorer.clustering import ClusterConfig
 from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import write_descriptions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explore.py")
@@ -94,3 +95,37 @@ def test_a_regions_sentence_shows_with_its_check_and_terms(tmp_path: Path) -> No
     assert table["description"].iloc[
         list(table["region"]).index(kept.title)] == ("“express delivery fee refund requests” "
                                                      "(packaged SmolLM2)")
+
+
+def test_a_confusion_matrix_cell_becomes_the_target(tmp_path: Path) -> None:
+    """The planted mistakes are true billing predicted shipping: selecting that cell of the
+    pool's matrix targets them; the diagonal is not a target."""
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["run_dir"] = str(run)
+    at.run()
+    assert any(sub.value.startswith("Confusion matrix") for sub in at.subheader)
+    matrix = at.dataframe(key="explore_confusion_pool").value
+    assert matrix.loc["billing", "shipping"] == 25 and matrix.loc["billing", "billing"] == 60
+    at.session_state["explore_confusion_pool"] = {
+        "selection": {"rows": [], "columns": [], "cells": [[0, "shipping"]]}}
+    at.run()
+    assert not at.exception, at.exception
+    cell = ExploredRun.load(run).region(RegionRef("confusion", "billing -> shipping"))
+    assert at.session_state["target"] == cell.ref
+    assert at.selectbox(key="explore_target").value == cell.ref
+    assert any(sub.value == "Confusion cell: true billing, predicted shipping"
+               for sub in at.subheader)
+    assert any("25 pool rows of true billing predicted shipping" in caption.value
+               for caption in at.caption)
+    # a target picked since is not taken back by the selection the matrix keeps
+    strongest = ExploredRun.load(run).default_target()
+    at.selectbox(key="explore_target").set_value(strongest.ref).run()
+    assert at.session_state["target"] == strongest.ref
+    at.session_state["explore_confusion_pool"] = {
+        "selection": {"rows": [], "columns": [], "cells": [[1, "shipping"]]}}
+    at.run()
+    assert at.session_state["target"] == strongest.ref
+    assert any("diagonal cell shipping holds the rows the model gets right" in caption.value
+               for caption in at.caption)

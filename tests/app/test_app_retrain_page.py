@@ -123,3 +123,44 @@ def test_a_round_leads_with_the_region_it_targeted(explored) -> None:
     assert "retrain_groups" in [chart.key for chart in at.get("plotly_chart")]
     table = next(frame.value for frame in at.dataframe if "verdict" in frame.value)
     assert table.loc[0, "verdict"] == "cannot tell" and table.loc[0, "control"] == "matched"
+
+
+def test_a_round_for_a_confusion_cell_shows_its_target_and_complement(explored) -> None:
+    """The Augment page makes samples for true billing predicted shipping; Retrain judges
+    the round on that cell: its 25 planted test rows, and the 20 shipping rows the base
+    model predicts rightly as its complement."""
+    import numpy as np
+    import pandas as pd
+
+    from topex_core.region_ref import RegionRef
+
+    run, _ = explored
+    points = pd.read_parquet(run / "points.parquet")
+    test_rows = [*range(100, 120), *range(180, 205)]
+    points.iloc[test_rows].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[test_rows])
+    cell = RegionRef("confusion", "billing -> shipping")
+    augment = AppTest.from_file(str(Path(PAGE).with_name("augment.py")), default_timeout=120)
+    augment.session_state["run_dir"] = str(run)
+    augment.run()
+    assert "confusion cell: true billing, predicted shipping" in augment.selectbox(
+        key="augment_target").options
+    augment.selectbox(key="augment_target").set_value(cell).run()
+    assert augment.selectbox(key="augment_label").value == "billing"
+    augment.selectbox(key="augment_backend").set_value("eda").run()
+    augment.number_input(key="augment_n").set_value(4)
+    augment.button(key="augment_generate").click().run()
+    assert not augment.exception, augment.exception
+    with Store() as store:
+        stored = store.candidates(store.run_id(run), target=cell)
+        assert len(stored) >= 1
+        for candidate_id in stored["id"]:
+            store.decide(int(candidate_id), "accept")
+    at = page(run)
+    at.button(key="retrain_go").click().run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric] == ["Target (25 test rows)", "Complement (20 test rows)",
+                                            "Rest"]
+    assert at.metric[2].value == "no test rows"
+    verdict = [*at.success, *at.warning, *at.info][0].value
+    assert verdict.startswith("**Verdict:") and "rest no rows" in verdict

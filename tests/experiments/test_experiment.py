@@ -27,6 +27,7 @@ from topex_core.experiments.report import (
     render_report,
     summarise,
 )
+from topex_core.explorer.explored import ExploredRun
 from topex_core.rundir import read_run
 from topex_core.training.classifier import TrainConfig
 
@@ -256,3 +257,23 @@ def test_region_strategies_are_judged_on_the_target_against_the_matched_control(
     report = render_report([tmp_path])
     assert "## The target region against the label-matched control" in report
     assert "| oracle | 12 |" in report and "| balanced | 12 |" in report
+
+
+def test_an_experiment_repairs_a_confusion_cell_like_any_region(splits, tmp_path: Path) -> None:
+    pool, test, train = splits
+    config = ExperimentConfig(dataset_name="planted", train=train, n_synthetic=(3,),
+                              seeds=(0,), retrain_mode="head", target="confusion",
+                              selections=("none", "oracle", "rewrite"))
+    results = run_experiment(pool, test, config, tmp_path, embed=hashing_embed)
+    # "confusion": the cell with the most mistakes of the seed's base model
+    biggest = ExploredRun.load(tmp_path / "runs" / "seed_0").regions("confusion")[0]
+    cell = biggest.key
+    ok = results[results["status"] == "ok"]
+    assert set(ok["strategy"]) == set(config.selections)
+    assert ok["region_kind"].eq("confusion").all() and ok["region_key"].eq(cell).all()
+    assert ok["target_label"].dropna().eq(biggest.label).all()
+    groups = ok[[f"{g}_test_rows" for g in ("target", "complement", "rest")]]
+    assert (groups.sum(axis=1) == len(test)).all()
+    assert (ok["target_test_rows"] == len(biggest.test_rows)).all()
+    assert (ok["complement_test_rows"] == len(biggest.reach(test=True))
+            - len(biggest.test_rows)).all()

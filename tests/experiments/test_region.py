@@ -10,6 +10,7 @@ import pytest
 from conftest import hashing_embed, make_run
 
 from topex_core.data.dataset import dataset_from_frame
+from topex_core.errors import SettingsError
 from topex_core.experiments.folder import ExperimentError
 from topex_core.experiments.measure import SPLIT_COLUMNS, split_columns, split_region
 from topex_core.experiments.pooled import pooled_counts, pooled_table
@@ -39,13 +40,14 @@ def pool():
     return dataset_from_frame(frame, source="pool")
 
 
-@pytest.mark.parametrize("target", ["weighted", "largest", "strongest", "slice",
-                                    "slice:late | b", "slice:late", "cluster:3"])
+@pytest.mark.parametrize("target", ["weighted", "largest", "strongest", "slice", "confusion",
+                                    "slice:late | b", "slice:late", "cluster:3",
+                                    "confusion:a -> b"])
 def test_targets_that_name_a_region(target: str) -> None:
     assert check_target(target) == target
 
 
-@pytest.mark.parametrize("target", ["best", "slice:", "cluster:x", "cluster"])
+@pytest.mark.parametrize("target", ["best", "slice:", "cell:a -> b", "cells"])
 def test_targets_that_do_not(target: str) -> None:
     with pytest.raises(ExperimentError):
         check_target(target)
@@ -57,6 +59,13 @@ def test_the_strongest_target_is_the_explored_runs_default(tmp_path) -> None:
     explored = ExploredRun.load(run)
     assert target_region(explored, "strongest", None) == explored.default_target()
     assert target_region(explored, "slice", None) == explored.regions("slice")[0]
+    cell = target_region(explored, "confusion:billing -> shipping", None)
+    assert cell is not None and cell.confusion == "billing → shipping"
+    assert target_region(explored, "confusion", None) == cell  # the most mistakes
+    assert target_region(explored, "cluster", None) == explored.regions("cluster")[0]
+    assert target_region(explored, "confusion:tech -> billing", None) is None  # no mistake
+    with pytest.raises(SettingsError, match="a cluster is named by its number"):
+        target_region(explored, "cluster:x", None)
 
 
 def test_the_oracle_takes_unused_rows_of_the_region_with_its_label() -> None:

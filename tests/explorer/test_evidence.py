@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from topex_core.explorer.evidence import rank_by_evidence
+from topex_core.explorer.evidence import cluster_evidence, rank_by_evidence, slice_evidence
 
 CLUSTER_COLUMNS = ["cluster", "size", "errors", "is_error_cluster"]
 
@@ -12,14 +12,19 @@ def _clusters(*rows) -> pd.DataFrame:
 
 
 def _slices(*rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["slice", "rows", "errors", "base_rate", "q"])
+    """slices.csv rows: a key's words before " | " are its terms (the key is the
+    explorer's; here it only names the test's slices)."""
+    table = pd.DataFrame(rows, columns=["slice", "rows", "errors", "base_rate", "q"])
+    return table.assign(term=table["slice"],
+                        terms=[key.split(" | ")[0].replace(" + ", "; ") for key in table["slice"]])
 
 
 def _rank(clusters: pd.DataFrame, slices: pd.DataFrame, rows: int = 6_000,
           errors: int = 600):
-    return rank_by_evidence(
-        clusters, slices, {str(c): f"cluster words {c}" for c in clusters["cluster"]},
-        {s: f"{s} words" for s in slices["slice"]}, rows=rows, errors=errors)
+    return rank_by_evidence([
+        *cluster_evidence(clusters, {str(c): f"cluster words {c}" for c in clusters["cluster"]},
+                          rows=rows, errors=errors),
+        *slice_evidence(slices, {s: f"{s} words" for s in slices["slice"]})])
 
 
 def test_a_slice_explaining_more_mistakes_beats_a_tight_small_cluster() -> None:

@@ -11,9 +11,11 @@ from conftest import hashing_embed, make_run
 
 from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.clustering import NOISE, ClusterConfig
-from topex_core.explorer.explored import ErrorCluster, ErrorSlice, ExploredRun
+from topex_core.explorer.explored import ConfusionCell, ErrorCluster, ErrorSlice, ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
-from topex_core.region_ref import RegionRef
+from topex_core.explorer.region_kinds import REGION_KINDS
+from topex_core.explorer.regions import Region
+from topex_core.region_ref import REGION_KIND_NAMES, RegionRef
 from topex_core.rundir import SLICES_FILE, read_logits, read_points, write_logits, write_points
 
 
@@ -31,8 +33,8 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     with_test_split(run, [0, 1, 70, 181, 182, 183])  # two correct rows, then planted ones
     explored = ExploredRun.load(run)
     regions = explored.regions()
-    assert [region.kind for region in regions] == ["cluster", "slice"]
-    cluster, delivery = regions
+    assert [region.kind for region in regions] == ["cluster", "slice", "confusion"]
+    cluster, delivery, cell = regions
     assert isinstance(cluster, ErrorCluster) and isinstance(delivery, ErrorSlice)
     assert cluster.label == "billing" and cluster.name.endswith(" · billing → shipping")
     assert cluster.rank == 1 and "delivery" in " ".join(cluster.terms)
@@ -42,6 +44,15 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     assert list(cluster.test_rows) == list(delivery.test_rows) == [3, 4, 5]
     assert explored.region(cluster.ref) == cluster
     assert explored.region(RegionRef("slice", "delivery")) == delivery
+    # a confusion cell holds the base model's mistakes of one kind; its reach is every
+    # row predicted as they were, so its complement is the rows rightly predicted so
+    assert isinstance(cell, ConfusionCell) and cell.confusion == "billing → shipping"
+    assert list(cell.rows) == list(range(180, 205)) and cell.errors == 25
+    assert list(cell.test_rows) == [3, 4, 5] and list(cell.reach(test=True)) == [2, 3, 4, 5]
+    assert cell.title == "confusion cell: true billing, predicted shipping"
+    assert explored.region(RegionRef("confusion", "billing → shipping")) == cell
+    assert explored.by_evidence() == [cluster, delivery]  # a cell is picked by hand
+    assert explored.choices() == [cluster, delivery, cell]
 
 
 def test_a_scoped_slice_says_its_scope_and_a_bare_term_names_it(tmp_path: Path) -> None:
@@ -70,6 +81,14 @@ def test_unknown_regions_and_unexplored_runs_are_refused(tmp_path: Path) -> None
         explored.region(RegionRef("cluster", "99"))
     with pytest.raises(SettingsError, match="unknown region kind 'topic'"):
         RegionRef("topic", "1")
+    with pytest.raises(SettingsError, match="'refunds' is not a label.*billing, shipping"):
+        explored.region(RegionRef("confusion", "refunds -> billing"))
+    with pytest.raises(SettingsError, match="TRUE -> PREDICTED"):
+        explored.region(RegionRef("confusion", "billing"))
+    with pytest.raises(SettingsError, match="A and B different labels"):
+        explored.region(RegionRef("confusion", "tech -> tech"))
+    with pytest.raises(RunError, match="no pool row of true tech as billing"):
+        explored.region(RegionRef("confusion", "tech -> billing"))
 
 
 def test_rows_are_placed_and_assigned_as_the_pool_was(tmp_path: Path) -> None:
@@ -134,3 +153,9 @@ def test_slices_lead_when_error_clusters_hold_few_mistakes(tmp_path: Path) -> No
     assert not explored.slices_lead  # the planted cluster holds every mistake
     few = replace(explored, explore=replace(explored.explore, in_error_clusters=2))
     assert few.slices_lead
+
+
+def test_the_kinds_table_and_the_reference_name_the_same_kinds() -> None:
+    """region_ref stays torch-free, so it lists the kinds itself; the table is the truth."""
+    assert tuple(kind.name for kind in REGION_KINDS) == REGION_KIND_NAMES
+    assert all(issubclass(kind.row_class, Region) for kind in REGION_KINDS)

@@ -107,6 +107,10 @@ def test_the_verdict_needs_the_target_the_rest_and_the_complement() -> None:
     assert judged(rest_lost=1).status == "repaired"  # −0.29 points: within the tolerance
     assert judged(complement_lost=8).status == "at_a_cost"  # 8 lost, 0 gained: p = 0.008
     assert "complement is significantly worse" in judged(complement_lost=8).sentence
+    after, control = repaired_round(labels, before)  # a region reaching every test row
+    whole = verdict(round_groups([region(np.arange(len(labels)))], NAMES, labels, before,
+                                 after, control, "matched"), has_test=True)
+    assert whole.status == "repaired" and whole.sentence.endswith("rest no rows.")
     labels_control = before[None, :]
     unchanged = verdict(round_groups(target, NAMES, labels, before, labels_control,
                                      labels_control, "matched"), has_test=True)

@@ -377,3 +377,40 @@ def test_matched_rows_have_the_samples_labels_and_avoid_the_region() -> None:
     with pytest.raises(RetrainError, match="no training row is labelled 'c'"):
         matched_positions(labels, np.arange(0, 60, 3), np.array([2]), region, 0,
                           ["a", "b", "c"])
+
+
+def test_a_confusion_cell_is_generated_for_stored_and_judged_like_any_region(
+        explored, tmp_path: Path, capsys, monkeypatch) -> None:
+    """true billing predicted shipping, from the command line to the round: its target is
+    the planted test rows, its complement the shipping rows the base model predicts
+    rightly."""
+    from conftest import hashing_embed
+
+    from topex_core.cli import main as cli
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    monkeypatch.setattr(SentenceEmbedder, "__call__", lambda self, texts: hashing_embed(texts))
+    run, _ = explored
+    points = pd.read_parquet(run / "points.parquet")
+    test_rows = [*range(100, 120), *range(180, 205)]  # 20 shipping rows, the 25 planted
+    points.iloc[test_rows].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[test_rows])
+    db = tmp_path / "db"
+    assert cli.main(["generate", "--run", str(run), "--target", "confusion:billing → shipping",
+                     "--n", "4", "--shots", "2", "--db", str(db)]) == 0
+    generated = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    cell = RegionRef("confusion", "billing -> shipping")
+    with Store(db) as store:
+        stored = store.candidates(store.run_id(run), target=cell)
+        assert len(stored) == len(generated) >= 1 and (stored["label"] == "billing").all()
+        for candidate_id in stored["id"]:
+            store.decide(int(candidate_id), "accept")
+        result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
+    metrics = result.metrics
+    assert [(target.kind, target.key) for target in metrics.targets] == [
+        ("confusion", "billing -> shipping")]
+    assert metrics.groups.target.test_rows == 25 and metrics.groups.target.accuracy_before == 0
+    assert metrics.groups.complement.test_rows == 20
+    assert metrics.groups.complement.accuracy_before == 1.0
+    assert cli.main(["generate", "--run", str(run), "--target", "confusion:tech -> billing"]) == 2
+    assert "no pool row of true tech as billing" in capsys.readouterr().err

@@ -199,7 +199,7 @@ class CandidateChecker:
 def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
                     predict: Predict | None, config: CheckConfig = CheckConfig(),
                     progress: Callable[[float, str], None] | None = None) -> CandidateChecker:
-    """A checker for ``target`` (an error cluster or slice) of an explored run, embedding
+    """A checker for ``target`` (a region) of an explored run, embedding
     the reference rows once (cached in the run directory)."""
     points = explored.points
     reference_positions = _reference_positions(len(points), target.rows, config)
@@ -208,7 +208,7 @@ def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
                                    embed, progress=progress)
     return CandidateChecker(points, embeddings, reference_positions, target.rows,
                             embed=embed, predict=predict, label_names=explored.label_names,
-                            config=config, terms=target.terms if target.kind == "slice" else ())
+                            config=config, terms=target.defining_terms)
 
 
 def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,

@@ -59,7 +59,7 @@ def rewrite_sources(context: TargetContext, request: AugmentRequest) -> list[Exa
     mistakes = with_label[~with_label["correct"].to_numpy(bool)]
     chosen = mistakes if len(mistakes) else with_label
     if chosen.empty:
-        raise SettingsError(f"the {context.target.kind} has no row labelled '{label}' to "
+        raise SettingsError(f"the {context.target.noun} has no row labelled '{label}' to "
                             "rewrite; choose another label or free generation")
     order = np.random.default_rng(request.sampling.seed).permutation(len(chosen))[:request.n]
     return [Example(*_row(chosen.iloc[i]), source="rewrite") for i in order]
@@ -76,7 +76,7 @@ def complement_sources(context: TargetContext, request: AugmentRequest) -> list[
     rows = context.points.iloc[context.target.reach(test=False)]
     others = rows[rows["label"].astype(str) != label]
     if others.empty:
-        raise SettingsError(f"every row of the {context.target.kind} is labelled '{label}': "
+        raise SettingsError(f"every row of the {context.target.noun} is labelled '{label}': "
                             "it has no complement to rewrite")
     rng = np.random.default_rng(request.sampling.seed)
     wrong = ~others["correct"].to_numpy(bool)

@@ -40,8 +40,10 @@ def add_experiment_commands(commands: argparse._SubParsersAction) -> None:
                             help="the region that directed, rewrite and oracle add samples "
                                  "for and that every result is measured on: a selection "
                                  f"({', '.join(SELECTIONS)}), 'strongest' (the default "
-                                 "target: the strongest region by evidence), 'slice' (the "
-                                 "first error slice), 'slice:KEY' or 'cluster:ID'")
+                                 "target: the strongest region by evidence), a kind's first "
+                                 "region ('slice': the first error slice; 'confusion': the "
+                                 "confusion cell with the most mistakes), 'slice:KEY', "
+                                 "'cluster:ID' or 'confusion:A -> B' (true A predicted B)")
     experiment.add_argument("--sample-repeats", type=int, default=1,
                             help="add every sample this many times (1–20, as topex retrain)")
     experiment.add_argument("--generator", default="eda", choices=list(BACKENDS),

@@ -278,7 +278,8 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target", type=region_ref,
                         help="the region: KIND:KEY, the kind one of "
                              f"{', '.join(REGION_KIND_NAMES)} ('cluster:3', 'slice:oil | "
-                             "Business'; a slice may be named by a bare term)")
+                             "Business' — a slice may be named by a bare term — or "
+                             "'confusion:World -> Business': true World predicted Business)")
     target.add_argument("--cluster", type=lambda key: region_ref(f"cluster:{key}"),
                         dest="target", help="shorthand for --target cluster:N (clusters.csv)")
     target.add_argument("--slice", type=lambda key: region_ref(f"slice:{key}"),

@@ -363,7 +363,7 @@ class _SeedRun:
                     "dataset": self.config.dataset_name, "seed": self.seed,
                     "strategy": strategy, "n": n,
                     "cluster": None if region is None else region.cluster,
-                    "slice": None if region is None else region.slice, **sample,
+                    "region": None if region is None else str(region.ref), **sample,
                     "labelled_by": labelled_by}, ensure_ascii=False, default=str) + "\n")
 
 

@@ -4,9 +4,11 @@ each strategy did to that region against the control.
 The *target* of an experiment is one region per seed, named by ``ExperimentConfig.target``:
 
 - a selection (``weighted``, ``apd``, …, ``random``, ``largest``): the error cluster it picks;
-- ``slice``: the first error slice (the strongest evidence), ``slice:KEY``: that slice
-  (its key in slices.csv or its term);
-- ``cluster:ID``: that error cluster;
+- a kind's name (``cluster``, ``slice``, ``confusion``): its first region — the best-ranked
+  error cluster, the first error slice (the strongest evidence), the confusion cell with
+  the most mistakes; ``slice:KEY``: that slice (its key in slices.csv or its term);
+- ``cluster:ID``: that error cluster; ``confusion:A -> B``: the rows of true A the base
+  model predicts B (any ``KIND:KEY`` of ``region_ref``);
 - ``strongest``: the default target, the strongest region of any kind by evidence
   (``explorer.evidence``).
 
@@ -27,23 +29,22 @@ from topex_core.errors import RunError, SettingsError
 from topex_core.experiments.folder import ExperimentError
 from topex_core.experiments.strategies import SELECTIONS
 from topex_core.explorer.explored import ExploredRun, Region
-from topex_core.region_ref import RegionRef
+from topex_core.region_ref import REGION_KIND_NAMES, RegionRef
 
 STRONGEST = "strongest"
 
 
 def check_target(target: str) -> str:
     """``target`` if it names a region as the module describes; ExperimentError if not."""
-    if target in (*SELECTIONS, "slice", STRONGEST):
+    if target in (*SELECTIONS, *REGION_KIND_NAMES, STRONGEST):
         return target
     try:
-        ref = RegionRef.parse(target)
+        RegionRef.parse(target)
     except SettingsError:
         raise ExperimentError(f"unknown target '{target}'; give a selection "
-                              f"({', '.join(SELECTIONS)}), '{STRONGEST}', 'slice', 'slice:KEY' "
-                              "or 'cluster:ID'") from None
-    if ref.kind == "cluster" and not ref.key.lstrip("-").isdigit():
-        raise ExperimentError(f"'{target}': a cluster is named by its number")
+                              f"({', '.join(SELECTIONS)}), '{STRONGEST}', a kind "
+                              f"({', '.join(REGION_KIND_NAMES)}), 'slice:KEY', 'cluster:ID' "
+                              "or 'confusion:A -> B'") from None
     return target
 
 
@@ -53,9 +54,9 @@ def target_region(explored: ExploredRun, target: str, picked_cluster: int | None
     selection target picked); None when the run has no such region."""
     if target == STRONGEST:
         return explored.default_target()
-    if target == "slice":
-        slices = explored.regions("slice")
-        return slices[0] if slices else None
+    if target in REGION_KIND_NAMES:
+        first = explored.regions(target)[:1]
+        return first[0] if first else None
     if target in SELECTIONS:
         return (None if picked_cluster is None
                 else explored.region(RegionRef("cluster", str(picked_cluster))))

@@ -16,11 +16,14 @@ the slice's scope) whose error rate is ``b``:
 
 The regions with q ≤ ``ALPHA`` where most rows fail (purity ≥ ``MOSTLY``) come first, by
 mistakes explained; then the other significant ones, by mistakes explained; then the rest.
-The first is the default target.
+The first is the default target. A kind of ``region_kinds`` enters the ranking through its
+evidence function (``cluster_evidence``, ``slice_evidence``); a kind without one (the
+confusion cell: all its rows are mistakes by construction) is picked by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from topex_core.explorer.concepts import fisher_p
+from topex_core.explorer.regions import slice_terms
 
 ALPHA = 0.05
 MOSTLY = 0.5
@@ -35,8 +39,10 @@ MOSTLY = 0.5
 
 @dataclass(frozen=True)
 class Evidence:
-    """How strongly one region (``kind`` "cluster" or "slice", ``key`` its key) says the
-    model fails there; see the module."""
+    """How strongly one region (``kind`` and ``key`` its reference) says the model fails
+    there; see the module. ``what`` is how the reason names it ("cluster 3", "the
+    concept"); ``descriptive``: its q describes, it does not test (its rows were kept for
+    their mistakes)."""
 
     kind: str
     key: str
@@ -45,6 +51,8 @@ class Evidence:
     errors: int
     base_rate: float
     q: float
+    what: str
+    descriptive: bool
 
     @property
     def purity(self) -> float:
@@ -64,14 +72,9 @@ class Evidence:
 
     def reason(self, runner_up: Evidence | None) -> str:
         """Why this region is the default target, in a sentence or two."""
-        concept = self.kind == "slice" and " + " in self.key
-        what = (f"cluster {self.key}" if self.kind == "cluster"
-                else f"the {'concept' if concept else 'slice'}")
         lift = f", {self.purity / self.base_rate:.1f}× its scope's rate" if self.base_rate else ""
-        # a cluster's rows were kept for their mistakes, a concept's terms for failing:
-        # their q describes, it does not test
-        descriptive = ", descriptive" if self.kind == "cluster" or concept else ""
-        sentence = (f"Picked {what} “{self.name}”: {self.errors:,} of its {self.rows:,} rows "
+        descriptive = ", descriptive" if self.descriptive else ""
+        sentence = (f"Picked {self.what} “{self.name}”: {self.errors:,} of its {self.rows:,} rows "
                     f"are misclassified ({self.purity:.0%}{lift}; q = {self.q:.1e}"
                     f"{descriptive}), "
                     f"{self.explained:,.0f} mistakes more than its scope's error rate "
@@ -89,20 +92,37 @@ class Evidence:
         return sentence
 
 
-def rank_by_evidence(clusters: pd.DataFrame, slices: pd.DataFrame, cluster_names: dict[str, str],
-                     slice_names: dict[str, str], *, rows: int, errors: int) -> list[Evidence]:
-    """Every error cluster of ``clusters`` (clusters.csv) and every slice of ``slices``
-    (slices.csv), strongest first. ``rows``/``errors``: the pool's size and mistakes."""
+def cluster_evidence(clusters: pd.DataFrame, names: dict[str, str], *, rows: int,
+                     errors: int) -> list[Evidence]:
+    """The evidence of every error cluster of ``clusters`` (clusters.csv; ``names`` by
+    key): its rows against every row of the pool (``rows``, ``errors`` its mistakes),
+    Fisher's test corrected over the error clusters, descriptive (a cluster's rows were
+    kept for their mistakes)."""
     error_clusters = clusters[clusters["is_error_cluster"].astype(bool)]
     base_rate = errors / rows if rows else 0.0
     p = np.array([fisher_p(int(row.errors), int(row.size), errors, rows)
                   for row in error_clusters.itertuples()])
     q = stats.false_discovery_control(p, method="bh") if len(p) else p
-    ranked = [Evidence("cluster", str(int(row.cluster)), cluster_names[str(int(row.cluster))],
-                       int(row.size), int(row.errors), base_rate, float(q_value))
-              for row, q_value in zip(error_clusters.itertuples(), q, strict=True)]
-    ranked += [Evidence("slice", str(row.slice), slice_names[str(row.slice)], int(row.rows),
-                        int(row.errors), float(row.base_rate), float(row.q))
-               for row in slices.itertuples()]
-    return sorted(ranked, key=lambda evidence: (evidence.tier, -evidence.explained,
-                                                evidence.q))
+    return [Evidence("cluster", key, names[key], int(row.size), int(row.errors), base_rate,
+                     float(q_value), f"cluster {key}", descriptive=True)
+            for row, q_value in zip(error_clusters.itertuples(), q, strict=True)
+            for key in [str(int(row.cluster))]]
+
+
+def slice_evidence(slices: pd.DataFrame, names: dict[str, str]) -> list[Evidence]:
+    """The evidence of every slice of ``slices`` (slices.csv; ``names`` by key): its own
+    Benjamini–Hochberg q against its scope; a concept's describes (its terms were each
+    kept for failing, so their union cannot fail the test)."""
+    evidence = []
+    for row in slices.to_dict("records"):
+        concept = len(slice_terms(row)) > 1
+        evidence.append(Evidence(
+            "slice", str(row["slice"]), names[str(row["slice"])], int(row["rows"]),
+            int(row["errors"]), float(row["base_rate"]), float(row["q"]),
+            f"the {'concept' if concept else 'slice'}", descriptive=concept))
+    return evidence
+
+
+def rank_by_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
+    """The regions' ``evidence``, strongest first (see the module)."""
+    return sorted(evidence, key=lambda one: (one.tier, -one.explained, one.q))

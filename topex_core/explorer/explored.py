@@ -5,15 +5,13 @@ are placed into it.
 clusters and map coordinates), the clusters and slices tables and the test split once.
 It holds the normaliser, the fitted space and the fitted maps, and offers:
 
-- ``regions()`` / ``region(kind, key)``: the error regions as typed rows
-  (``explorer.regions``) — :class:`ErrorCluster` (by rank) and :class:`ErrorSlice` (by
-  p; a concept is a slice of several terms), both :class:`Region`s with their pool rows
-  and their test rows; ``by_evidence()`` the same strongest first, ``default_target()``
-  the first (``explorer.evidence``). A test row joins a cluster when its point in
-  the explored space lies within the cluster's reach of a member
-  (``clustering.assign_to_clusters``), and a slice when its text has the slice's term
-  (a concept: one of its terms; and, for a slice of one label's rows, that label): a
-  slice is defined by its words, so it reaches rows the model never saw.
+- ``regions()`` / ``region(ref)``: the regions as typed rows, one list per kind of
+  ``region_kinds.REGION_KINDS`` — :class:`ErrorCluster` (by rank), :class:`ErrorSlice`
+  (by p; a concept is a slice of several terms) and :class:`ConfusionCell` (true A,
+  predicted B) — each with its pool rows and its test rows (how test rows join a region is
+  its kind's: see ``region_kinds``); ``by_evidence()`` the ranked kinds strongest first,
+  ``default_target()`` the first (``explorer.evidence``), ``choices()`` those and the
+  regions an analyst picks by hand.
 - ``space_points(logits, features)``: rows with these logits (and base-model features)
   in the explored space, through the same normaliser and fitted space (never a refit).
 - ``place(logits, features)``: the same rows in both 2D maps, through the maps' transform.
@@ -27,19 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from topex_core.data.texts import point_texts
-from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
 from topex_core.explorer.evidence import Evidence, rank_by_evidence
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, FittedMaps, load_maps
+from topex_core.explorer.region_kinds import REGION_KINDS, region_kind
 from topex_core.explorer.regions import (
+    ConfusionCell,
     ErrorCluster,
     ErrorSlice,
     Region,
@@ -61,7 +60,7 @@ from topex_core.rundir import (
 )
 
 FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not lead
-__all__ = ["MAP_NAMES", "NOISE", "ErrorCluster", "ErrorSlice", "ExploredRun",
+__all__ = ["MAP_NAMES", "NOISE", "ConfusionCell", "ErrorCluster", "ErrorSlice", "ExploredRun",
            "Region", "in_error_regions", "slice_name", "slice_terms"]
 
 
@@ -153,14 +152,21 @@ class ExploredRun:
     # regions --------------------------------------------------------------------------
 
     def regions(self, kind: str | None = None) -> list[Region]:
-        """Every error cluster (by rank), then every error slice (by p); one kind with
-        ``kind``."""
+        """Every region, kind by kind in ``REGION_KINDS``' order (error clusters by rank,
+        error slices by p, confusion cells by their mistakes); one kind with ``kind``."""
         return [region for region in self._regions if kind in (None, region.kind)]
 
     def by_evidence(self) -> list[Region]:
-        """Every region, strongest first on one scale of evidence (``evidence``)."""
-        regions = {(region.kind, region.key): region for region in self.regions()}
-        return [regions[(e.kind, e.key)] for e in self.evidence()]
+        """Every ranked region, strongest first on one scale of evidence (``evidence``)."""
+        regions = {region.ref: region for region in self.regions()}
+        return [regions[RegionRef(e.kind, e.key)] for e in self.evidence()]
+
+    def choices(self) -> list[Region]:
+        """What an analyst picks a target from: the ranked regions strongest first, then
+        those of the kinds an analyst picks by hand (confusion cells)."""
+        return [*self.by_evidence(),
+                *(region for kind in REGION_KINDS if kind.evidence is None
+                  for region in self.regions(kind.name))]
 
     @property
     def slices_lead(self) -> bool:
@@ -173,18 +179,15 @@ class ExploredRun:
                 and explore.in_slices > explore.in_error_clusters)
 
     def evidence(self) -> list[Evidence]:
-        """The evidence of every region, strongest first."""
+        """The evidence of every ranked region, strongest first."""
         return list(self._evidence)
 
     @cached_property
     def _evidence(self) -> tuple[Evidence, ...]:
         """Weighed once per explored run: the pages ask for it on every rerun."""
-        wrong = ~self.points["correct"].to_numpy(bool)
         return tuple(rank_by_evidence(
-            self.clusters, self.slices,
-            {region.key: region.name for region in self.regions("cluster")},
-            {region.key: region.name for region in self.regions("slice")},
-            rows=len(wrong), errors=int(wrong.sum())))
+            evidence for kind in REGION_KINDS if kind.evidence is not None
+            for evidence in kind.evidence(self)))
 
     def default_target(self) -> Region | None:
         """The strongest region (explore.json's pick; a run explored before regions were
@@ -196,35 +199,10 @@ class ExploredRun:
         return found[0] if found else None
 
     def region(self, ref: RegionRef) -> Region:
-        """The region ``ref`` names (a slice may be named by its bare term: its best-ranked
-        slice, or the concept holding it); RunError listing what exists when it does
-        not."""
-        kind, key = ref.kind, ref.key
-        found = [region for region in self.regions(kind) if region.key == key]
-        if kind == "slice" and not found:
-            found = self._slices_named(key)
-        if found:
-            return found[0]
-        if kind == "cluster":
-            if not key.lstrip("-").isdigit():
-                raise SettingsError(f"'{key}': a cluster is named by its number")
-            if int(key) in set(self.clusters["cluster"]):
-                raise RunError(f"cluster {key} of {self.run_dir} is not an error cluster")
-            known = ", ".join(region.key for region in self.regions("cluster"))
-            raise RunError(f"cluster {key} does not exist in {self.run_dir}; error "
-                           f"clusters: {known or 'none'}")
-        best = ", ".join(f"'{region.key}'" for region in self.regions("slice")[:5])
-        raise RunError(f"'{key}' is not an error slice of {self.run_dir}; the first slices: "
-                       f"{best or 'none (the model fails no term more than the rest)'}")
-
-    def _slices_named(self, name: str) -> list[Region]:
-        """The slices a bare term names, best first: its own, else a concept holding it
-        ("ate", or "ate | entailment", finds "ate + paid + wrote | entailment")."""
-        term, _, true_label = name.partition(" | ")
-        slices = self.regions("slice")
-        return ([region for region in slices if region.term == name]
-                or [region for region in slices if term in region.terms
-                    and (not true_label or region.true_label == true_label)])
+        """The region ``ref`` names (its kind may find one by another name: a slice by its
+        bare term); RunError saying what exists when it names none."""
+        found = [region for region in self.regions(ref.kind) if region.key == ref.key]
+        return found[0] if found else region_kind(ref.kind).find(self, ref.key)
 
     def targeted(self, refs: Iterable[RegionRef]) -> list[Region]:
         """The regions samples were made for (``refs``), those that this exploration still
@@ -236,53 +214,23 @@ class ExploredRun:
 
     @cached_property
     def _regions(self) -> list[Region]:
-        return [*self._error_clusters(), *self._error_slices()]
+        return [region for kind in REGION_KINDS for region in kind.regions(self)]
 
-    def _error_clusters(self) -> list[ErrorCluster]:
-        errors = self.clusters[self.clusters["is_error_cluster"].astype(bool)]
-        cluster_of = self.points["cluster"].to_numpy()
-        return [ErrorCluster(
-            "cluster", str(int(row["cluster"])), str(row["name"]),
-            tuple(_keywords(row.get("keywords"))), str(row["true_majority"]),
-            str(row["confusion"] or ""), np.flatnonzero(cluster_of == row["cluster"]),
-            int(row["errors"]), partial(self._cluster_test_rows, int(row["cluster"])),
-            partial(self._cluster_reach, int(row["cluster"])), rank=int(row["rank"]),
-            true_majority=str(row["true_majority"]),
-            pred_majority=str(row["pred_majority"]),
-            name_coverage=float(row.get("name_coverage", float("nan"))))
-            for row in errors.sort_values("rank").to_dict("records")]
-
-    def _error_slices(self) -> list[ErrorSlice]:
-        ids = self.points["id"].to_numpy()
-        regions = []
-        for row in self.slices.to_dict("records"):
-            terms, true_label = slice_terms(row), str(row["true_label"])
-            regions.append(ErrorSlice(
-                "slice", str(row["slice"]), slice_name(row), terms,
-                true_label or row["confusion"].split(" → ")[0], str(row["confusion"]),
-                np.flatnonzero(np.isin(ids, self.slice_members[row["slice"]])),
-                int(row["errors"]), partial(self._slice_test_rows, terms, true_label),
-                partial(self._slice_reach, terms), term=str(row["term"]), true_label=true_label,
-                error_rate=float(row["error_rate"]), base_rate=float(row["base_rate"]),
-                lift=float(row["lift"]), q=float(row["q"])))
-        return regions
-
-    def _cluster_test_rows(self, cluster: int) -> np.ndarray:
-        return np.flatnonzero(self._test_clusters == cluster)
-
-    def _cluster_reach(self, cluster: int, test: bool) -> np.ndarray:
-        if test:
-            return self._cluster_test_rows(cluster)
-        return np.flatnonzero(self.points["cluster"].to_numpy() == cluster)
+    # where rows fall, computed once per run for the kinds' test rows and reach -----------
 
     @cached_property
-    def _test_clusters(self) -> np.ndarray:
+    def test_clusters(self) -> np.ndarray:
         """(M,) the cluster of each test row (empty without a test split or without an
         error cluster to join)."""
         test_logits = read_logits(self.run_dir, test=True)
         if test_logits is None or not self.clusters["is_error_cluster"].astype(bool).any():
             return np.zeros(0, np.int64)
         return self.assign(test_logits, test=True)
+
+    def row_terms(self, *, test: bool) -> list[set[str]]:
+        """The terms (``explorer.terms.phrases``) of each test row with ``test``, else of
+        each pool row; empty without a test split."""
+        return self._test_terms if test else self._pool_terms
 
     @cached_property
     def _test_terms(self) -> list[set[str]]:
@@ -292,19 +240,6 @@ class ExploredRun:
     @cached_property
     def _pool_terms(self) -> list[set[str]]:
         return [set(phrases(text)) for text in point_texts(self.points)]
-
-    def _slice_test_rows(self, terms: tuple[str, ...], true_label: str) -> np.ndarray:
-        inside = self._slice_reach(terms, True)
-        if true_label and len(inside):
-            labels = self.test_points["label"].astype(str).to_numpy()
-            inside = inside[labels[inside] == true_label]
-        return inside
-
-    def _slice_reach(self, terms: tuple[str, ...], test: bool) -> np.ndarray:
-        if test and self.test_points is None:
-            return np.zeros(0, np.int64)
-        held = self._test_terms if test else self._pool_terms
-        return np.flatnonzero(np.array([not row.isdisjoint(terms) for row in held], bool))
 
 
 def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,
@@ -316,8 +251,3 @@ def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,
     in_slice = points["id"].isin(
         np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])).to_numpy()
     return in_cluster, in_slice
-
-
-def _keywords(value: object) -> list[str]:
-    """clusters.csv's ``keywords`` ("; "-separated; empty or missing: none)."""
-    return [word for word in str(value).split("; ") if word] if isinstance(value, str) else []

@@ -14,7 +14,7 @@ slices.csv has ``slices.SLICE_COLUMNS``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,7 @@ import pandas as pd
 from topex_core.data.texts import point_texts
 from topex_core.errors import RunError
 from topex_core.explorer import clustering, naming, projection, scoring, slices
-from topex_core.explorer.evidence import rank_by_evidence
-from topex_core.explorer.explored import in_error_regions, slice_name
+from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.normalise import MinMaxScaler, normalise_logits
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
@@ -105,8 +104,10 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         **_pick(scores, names, summary), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
-        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows),
-        **_target(clusters_table, error_slices.table, points))
+        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
+    result = replace(result, **_target(ExploredRun(
+        run_dir, record, result, points.assign(cluster=cluster_labels), clusters_table,
+        error_slices.table, slice_rows, test_points=None)))
     write_explore(run_dir, result, clusters_table,
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
@@ -166,14 +167,10 @@ def _pick(scores: pd.DataFrame, names: dict[int, naming.ClusterName],
                             if picked is not None else None)}
 
 
-def _target(clusters: pd.DataFrame, slices_table: pd.DataFrame, points: pd.DataFrame) -> dict:
-    """The strongest region by evidence (``evidence``), its name and why."""
-    wrong = ~points["correct"].to_numpy(bool)
-    ranked = rank_by_evidence(
-        clusters, slices_table, dict(zip(clusters["cluster"].astype(int).astype(str),
-                                         clusters["name"], strict=True)),
-        {row["slice"]: slice_name(row) for row in slices_table.to_dict("records")},
-        rows=len(points), errors=int(wrong.sum()))
+def _target(explored: ExploredRun) -> dict:
+    """The strongest region by evidence (``evidence``) of the regions just built, its name
+    and why."""
+    ranked = explored.evidence()
     if not ranked:
         return {"target_reason": "No error cluster or slice to choose."}
     return {"target_kind": ranked[0].kind, "target_key": ranked[0].key,

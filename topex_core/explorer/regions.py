@@ -1,5 +1,6 @@
-"""The regions an analyst repairs, as typed rows: error clusters and error slices (a
-concept is a slice of several terms), and how a slices.csv row is named."""
+"""The regions an analyst repairs, as typed rows: error clusters, error slices (a concept
+is a slice of several terms) and confusion cells, and how a slices.csv row is named.
+``region_kinds`` registers how each kind is built, joined and ranked."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.slices import TERMS_SEPARATOR
 from topex_core.region_ref import RegionRef
 
@@ -16,10 +18,11 @@ NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
 
 @dataclass(frozen=True)
 class Region:
-    """What an analyst repairs: an error cluster or an error slice.
+    """What an analyst repairs: an error cluster, an error slice or a confusion cell.
 
-    ``key``: the cluster number or the slice's key in slices.csv; ``name``: what prompts
-    and pages call it; ``terms``: the words it is named by; ``label``: the true label its
+    ``kind``: its kind's name in ``region_kinds``; ``key``: opaque, made by its kind (the
+    cluster number, the slice's key in slices.csv); ``name``: what prompts and pages call
+    it; ``terms``: the words it is named by; ``label``: the true label its
     mistakes have, the default for samples; ``confusion``: "true → predicted" of its
     mistakes; ``rows``: (n,) int positions in the run's points; ``errors``: how many of
     them are misclassified. ``test_rows`` and the rows within its *reach* are computed on
@@ -62,11 +65,30 @@ class Region:
         return self.confusion.split(" → ")[1] if " → " in self.confusion else None
 
     @property
+    def noun(self) -> str:
+        """What one region of its kind is called: "cluster", "concept", "slice"."""
+        return self.kind
+
+    @property
+    def heading(self) -> str:
+        """The noun, and which one where a number tells them apart: "cluster 3", "slice"."""
+        return self.noun
+
+    @property
     def title(self) -> str:
-        """How the pages list it: "cluster 3: …", "concept: …" or "slice: …"."""
-        if self.kind == "cluster":
-            return f"cluster {self.key}: {self.name}"
-        return f"{'concept' if len(self.terms) > 1 else 'slice'}: {self.name}"
+        """How the pages list it: "cluster 3: …", "concept: …", "slice: …"."""
+        return f"{self.heading}: {self.name}"
+
+    @property
+    def legend(self) -> str:
+        """What a map's legend calls it: "slice oil", "concept comedy · funny"."""
+        return f"{self.heading} {self.topic}"
+
+    @property
+    def defining_terms(self) -> tuple[str, ...]:
+        """The terms a row holds to be in the region (a slice's); none where words only
+        describe it."""
+        return ()
 
     @property
     def ref(self) -> RegionRef:
@@ -75,11 +97,8 @@ class Region:
 
     @property
     def cluster(self) -> int | None:
-        return int(self.key) if self.kind == "cluster" else None
-
-    @property
-    def slice(self) -> str | None:
-        return self.key if self.kind == "slice" else None
+        """The cluster number of an error cluster; None for other kinds."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,14 @@ class ErrorCluster(Region):
     @property
     def error_rate(self) -> float:
         return self.errors / len(self.rows) if len(self.rows) else 0.0
+
+    @property
+    def heading(self) -> str:
+        return f"cluster {self.key}"
+
+    @property
+    def cluster(self) -> int:
+        return int(self.key)
 
 
 @dataclass(frozen=True)
@@ -127,6 +154,37 @@ class ErrorSlice(Region):
         """"rows whose true label is X" or "all rows"."""
         return (f"rows whose true label is {self.true_label}" if self.true_label
                 else "all rows")
+
+    @property
+    def noun(self) -> str:
+        return "concept" if self.is_concept else "slice"
+
+    @property
+    def defining_terms(self) -> tuple[str, ...]:
+        return self.terms
+
+
+@dataclass(frozen=True)
+class ConfusionCell(Region):
+    """A cell of the confusion matrix: the rows of true label ``label`` the base model
+    predicts ``predicted``. Its rows (``rows``, ``test_rows``) are those mistakes; its
+    reach is every row predicted ``predicted``, so the rows of that label it predicts
+    rightly are the complement a shortcut toward ``label`` would break."""
+
+    predicted: str = ""
+
+    @property
+    def noun(self) -> str:
+        return "confusion cell"
+
+    @property
+    def legend(self) -> str:
+        return f"true {self.label} → {self.predicted}"
+
+    @property
+    def topic(self) -> str:
+        """Its rows share a mistake, not a subject: prompts say what the examples share."""
+        return NO_SHARED_WORDING
 
 
 def slice_terms(row: dict) -> tuple[str, ...]:

@@ -52,6 +52,7 @@ from topex_core.training.embeddings import Embed
 SCOPE_GAIN = 1.2
 TERM_SEPARATOR = " · "  # a concept's name: "comedy · funny · humor"
 TERMS_SEPARATOR = "; "  # slices.csv's ``terms``
+SCOPE_SEPARATOR = " | "  # a key's term, then its scope's true label
 SLICE_COLUMNS = ["slice", "term", "terms", "true_label", "rows", "errors", "error_rate",
                  "base_rate", "lift", "p", "q", "confusion", "example_ids"]
 
@@ -104,7 +105,14 @@ def _slice_key(terms: tuple[str, ...], true_label: str) -> str:
     """The slice's key: its term (a concept's terms joined by " + "), with the scope's true
     label when it has one."""
     key = " + ".join(terms)
-    return f"{key} | {true_label}" if true_label else key
+    return f"{key}{SCOPE_SEPARATOR}{true_label}" if true_label else key
+
+
+def term_and_scope(name: str) -> tuple[str, str]:
+    """(term, true label or "") of a slice named as a key is written ("ate | entailment",
+    "ate"): how a bare term finds its slice."""
+    term, _, true_label = name.partition(SCOPE_SEPARATOR)
+    return term, true_label
 
 
 def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.ndarray,

@@ -207,13 +207,13 @@ def _per_slice(explored: ExploredRun, after: np.ndarray, test_after: np.ndarray 
     columns = ["targeted", "slice", "term", "true_label", "rows", "error_before",
                "error_after", "fixed", "broken", "test_rows", "test_error_before",
                "test_error_after"]
-    targeted = {region.key for region in targets if region.kind == "slice"}
+    targeted = {region.ref for region in targets}
     points, test_points = explored.points, explored.test_points
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
     rows = []
     for region in explored.regions("slice"):
         pool = paired_summary(labels[region.rows], before[region.rows], after[region.rows])
-        row = {"targeted": region.key in targeted, "slice": region.key, "term": region.term,
+        row = {"targeted": region.ref in targeted, "slice": region.key, "term": region.term,
                "true_label": region.true_label,
                "rows": pool.rows, "error_before": 1 - pool.accuracy_before,
                "error_after": 1 - pool.accuracy_after, "fixed": pool.fixed,

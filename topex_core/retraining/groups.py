@@ -171,16 +171,19 @@ def verdict(groups: RoundGroups | None, *, has_test: bool) -> Verdict:
                        f"{' and the '.join(few)} (at least {MIN_GROUP_ROWS} each are needed).")
     gained = (target.vs_control >= REPAIR_POINTS and target.mcnemar_p < SIGNIFICANCE
               and target.gained > target.lost)
+    # every test row may lie in the target or its complement (a confusion cell of two labels)
+    rest_points = rest.vs_control if rest.test_rows else None
     figures = (f"target {100 * target.vs_control:+.1f} points beyond the label-matched "
                f"control (p = {target.mcnemar_p:.2g}), complement "
                f"{100 * complement.vs_control:+.1f} (p = {complement.mcnemar_p:.2g}), rest "
-               f"{100 * rest.vs_control:+.2f}")
+               + ("no rows" if rest_points is None else f"{100 * rest_points:+.2f}"))
     if not gained:
         return Verdict("not_repaired", "matched", f"{figures}; a repair needs the target ≥ "
                        f"{100 * REPAIR_POINTS:.0f} points beyond the control at p < "
                        f"{SIGNIFICANCE}.")
-    costs = ([f"the rest fell {100 * -rest.vs_control:.2f} points (more than "
-              f"{100 * REST_TOLERANCE:.1f})"] if rest.vs_control < -REST_TOLERANCE else [])
+    costs = ([f"the rest fell {100 * -rest_points:.2f} points (more than "
+              f"{100 * REST_TOLERANCE:.1f})"]
+             if rest_points is not None and rest_points < -REST_TOLERANCE else [])
     if complement.worse:
         costs.append("the complement is significantly worse")
     if costs:
