@@ -27,7 +27,7 @@ from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
-from topex_core.explorer.explored import ExploredRun, Region
+from topex_core.explorer.explored import Region
 from topex_core.records import CandidateChecks
 from topex_core.rundir import explored_at, has_classifier
 from topex_core.storage.export import export_samples
@@ -38,7 +38,7 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
-    explored = _explored(str(run_dir), explored_at(run_dir))
+    explored = resources.explored_run(run_dir)
     regions = {region.ref: region for region in explored.choices()}
     if not regions:
         st.success("This run has no error region to augment: the model makes no mistake.")
@@ -52,12 +52,6 @@ def _context(run_dir: Path) -> augment.TargetContext | None:
         format_func=lambda ref: regions[ref].title)
     st.session_state[state.TARGET] = target
     return augment.TargetContext(explored, regions[target])
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _explored(run_dir: str, modified: float) -> ExploredRun:
-    """The explored run, read once per exploration (``modified``: explore.json's mtime)."""
-    return ExploredRun.load(Path(run_dir))
 
 
 MODES = {"free": "New texts about the target (few-shot examples)",

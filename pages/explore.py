@@ -49,13 +49,6 @@ Q_HELP = ("Benjamini–Hochberg corrected Fisher test: a slice against its scope
           "(descriptive: its rows were kept for their mistakes)")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _load(run_dir: str, modified: float) -> ExploredRun:
-    """The explored run, read once per exploration (``modified``: explore.json's mtime);
-    shared, never changed by the page."""
-    return ExploredRun.load(Path(run_dir))
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def _words(run_dir: str, modified: float) -> dict:
     return read_words(Path(run_dir))
@@ -332,7 +325,7 @@ if not is_explored(run_dir):
     _explore_form(run_dir)
     st.stop()
 
-explored = _load(str(run_dir), explored_at(run_dir))
+explored = resources.explored_run(run_dir)
 descriptions = read_region_descriptions(run_dir)
 _summary(explored)
 target = _choose_target(explored)

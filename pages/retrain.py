@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from topex_app import state
+from topex_app import resources, state
 from topex_app.guards import require_run
 from topex_app.work import long_work
 from topex_core import plots
@@ -29,7 +29,7 @@ from topex_core.retraining.retrain import retrain
 from topex_core.round_outcomes import GROUP_KINDS, interval_words
 from topex_core.round_records import RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
-from topex_core.rundir import explored_at, has_classifier, read_run
+from topex_core.rundir import has_classifier, read_run
 from topex_core.storage.store import Store, candidate_targets
 from topex_core.training.classifier import set_cpu_threads
 
@@ -225,12 +225,6 @@ def _headline(metrics: RoundMetrics) -> None:
                    f"range {spread.min:.2%}–{spread.max:.2%}.")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _explored(run_dir: str, modified: float) -> ExploredRun:
-    """The explored run, read once per exploration (``modified``: explore.json's mtime)."""
-    return ExploredRun.load(Path(run_dir))
-
-
 def _round_target_rows(explored: ExploredRun, samples: pd.DataFrame
                        ) -> tuple[np.ndarray, str]:
     """(N,) bools of the rows of the regions this round's samples were made for, and what
@@ -321,7 +315,7 @@ metrics = chosen.metrics
 _verdict(metrics)
 _groups(metrics)
 _headline(metrics)
-explored = _explored(str(run_dir), explored_at(run_dir))
+explored = resources.explored_run(run_dir)
 points = explored.points
 after = read_after_points(Path(chosen.round_dir))
 round_samples = (accepted[accepted["id"].isin(chosen.candidate_ids)] if not accepted.empty

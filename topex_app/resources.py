@@ -1,4 +1,5 @@
-"""Loaded models, shared by every page and session (``st.cache_resource``)."""
+"""Loaded models and explored runs, shared by every page and session
+(``st.cache_resource``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import streamlit as st
 from topex_core.augmenter import augment
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend
+from topex_core.explorer.explored import ExploredRun
 from topex_core.region_ref import RegionRef
+from topex_core.rundir import explored_at
 from topex_core.training.classifier import set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
 
@@ -19,21 +22,37 @@ def embedder() -> SentenceEmbedder:
     return SentenceEmbedder()
 
 
+def explored_run(run_dir: Path) -> ExploredRun:
+    """The explored run, read once per exploration for every page, check and backend."""
+    return _explored(str(run_dir), explored_at(run_dir))
+
+
+@st.cache_resource(show_spinner="Reading the explored run…", max_entries=4)
+def _explored(run_dir: str, modified: float) -> ExploredRun:
+    """``modified``: explore.json's mtime, so that a new exploration is read anew; shared,
+    never changed by a page."""
+    return ExploredRun.load(Path(run_dir))
+
+
+def _context(run_dir: str, target: RegionRef) -> augment.TargetContext:
+    explored = explored_run(Path(run_dir))
+    return augment.TargetContext(explored, explored.region(target))
+
+
 @st.cache_resource(show_spinner="Preparing the automatic checks (the dataset is embedded "
                                 "once per run)…", max_entries=4)
 def checker(run_dir: str, target: RegionRef, modified: float) -> CandidateChecker:
     """Checks for the ``target`` region; ``modified`` (explore.json's mtime) keys the
     cache: a new exploration, new checks."""
     set_cpu_threads()
-    context = augment.target_context(Path(run_dir), target)
+    context = _context(run_dir, target)
     return checker_for_run(context.explored, context.target, embed=embedder(),
                            predict=augment.classifier_predict(Path(run_dir)))
 
 
 @st.cache_resource(show_spinner="Finding synonyms in the target's vocabulary…", max_entries=4)
 def eda_backend(run_dir: str, target: RegionRef, modified: float) -> Backend:
-    context = augment.target_context(Path(run_dir), target)
-    return augment.target_backend("eda", context, embed=embedder())
+    return augment.target_backend("eda", _context(run_dir, target), embed=embedder())
 
 
 @st.cache_resource(show_spinner="Loading the generator…", max_entries=2)
