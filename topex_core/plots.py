@@ -3,7 +3,7 @@
 Colours are the Okabe–Ito palette (colour-blind safe); legends sit below the plot so they
 never cover points. Points carry their row position as ``customdata`` so a selection can
 be mapped back to rows; hover text is HTML-escaped and shortened, and left out above
-``HOVER_TEXT_LIMIT`` points because a rerun re-sends the whole figure (DESIGN.md).
+``HOVER_TEXT_LIMIT`` points because a rerun re-sends the whole figure.
 
 Above ``DENSITY_ABOVE`` rows a map stays light: the background rows (every row, in fact)
 become one density picture (counts in ``DENSITY_BINS``² bins, log-scaled, a PNG under the

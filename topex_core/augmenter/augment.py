@@ -51,8 +51,7 @@ from topex_core.augmenter.prompts import (
 from topex_core.augmenter.sources import choose_examples, complement_sources, rewrite_sources
 from topex_core.data.texts import joined_text, point_texts
 from topex_core.errors import SettingsError
-from topex_core.explorer.explored import ExploredRun, Region
-from topex_core.explorer.naming import NO_SHARED_WORDING
+from topex_core.explorer.explored import NO_SHARED_WORDING, ExploredRun, Region
 from topex_core.region_ref import RegionRef
 from topex_core.rundir import has_classifier
 from topex_core.storage.store import Candidate, Store

@@ -40,8 +40,7 @@ import pandas as pd
 from topex_core.augmenter.output_checks import OutputChecker
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
-from topex_core.explorer.explored import ExploredRun, Region
-from topex_core.explorer.terms import phrases
+from topex_core.explorer.explored import ExploredRun, Region, phrases
 from topex_core.records import CandidateChecks, CheckResult
 from topex_core.rundir import read_text_embeddings, write_text_embeddings
 from topex_core.training.embeddings import Embed

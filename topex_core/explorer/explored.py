@@ -33,7 +33,9 @@ import pandas as pd
 
 from topex_core.data.texts import point_texts
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
+from topex_core.explorer.concepts import fisher_p
 from topex_core.explorer.evidence import Evidence, rank_by_evidence
+from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, FittedMaps, load_maps
 from topex_core.explorer.region_kinds import REGION_KINDS, region_kind
@@ -45,6 +47,7 @@ from topex_core.explorer.regions import (
     slice_name,
     slice_terms,
 )
+from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, load_space, needs_features
 from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, RunRecord
@@ -60,7 +63,10 @@ from topex_core.rundir import (
 )
 
 FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not lead
-__all__ = ["MAP_NAMES", "NOISE", "ConfusionCell", "ErrorCluster", "ErrorSlice", "ExploredRun",
+# what the augmenter needs of the explorer besides the run itself, so that it reads the
+# explorer through this module alone
+__all__ = ["MAP_NAMES", "NOISE", "NO_SHARED_WORDING", "ConfusionCell", "ErrorCluster",
+           "ErrorSlice", "ExploredRun", "RowEmbeddings", "fisher_p", "phrases",
            "Region", "in_error_regions", "slice_name", "slice_terms"]
 
 

@@ -1,4 +1,4 @@
-"""The six cluster scores of TopEx, ranked, with a reason for the pick (../DESIGN.md).
+"""The six cluster scores of TopEx, ranked, with a reason for the pick.
 
 For a cluster C inside all normalised logits Ŷ (N points, d dims):
 

@@ -54,7 +54,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     Without ``test``, a stratified ``test_size`` share of ``pool`` is held out as the test
     split (none when 0). ``precision`` is that of every forward pass of this run, now and
     in later rounds (:func:`load_run_classifier`); "auto" is resolved by
-    ``classifier.run_precision``. Returns the record in ``run.json``.
+    ``settings.run_precision``. Returns the record in ``run.json``.
     """
     config.validate()
     config = config.resolved()
