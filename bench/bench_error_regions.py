@@ -57,13 +57,14 @@ from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.data.demo import load_demo
 from topex_core.data.split import DEFAULT_TEST_SIZE
 from topex_core.data.texts import point_texts
+from topex_core.exploredir import read_explore, read_slices
 from topex_core.explorer.concepts import ConceptConfig
 from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.slices import SliceConfig
 from topex_core.explorer.space import SPACES
 from topex_core.explorer.terms import phrases
-from topex_core.rundir import read_explore, read_points, read_slices
+from topex_core.rundir import read_points
 from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
 from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.hardware import machine_line

@@ -91,10 +91,11 @@ def alternatives(run_dir: Path) -> dict:
 def scale_checks(run_dir: Path) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
+    from topex_core.exploredir import read_explore
     from topex_core.explorer import projection
     from topex_core.explorer.normalise import normalise_logits
     from topex_core.explorer.scoring import APD_SAMPLE, average_pairwise_distance
-    from topex_core.rundir import read_explore, read_points
+    from topex_core.rundir import read_points
 
     points, _ = normalise_logits(np.load(run_dir / "logits.npy"))
     points = points.astype(np.float64)

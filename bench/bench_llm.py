@@ -42,9 +42,9 @@ from topex_core.augmenter.generation import Sampling, make_backend
 from topex_core.augmenter.generation.packaged import packaged_model_dir
 from topex_core.data.dataset import load_dataset
 from topex_core.data.demo import load_demo
+from topex_core.exploredir import read_explore
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import read_explore
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.run import train_run

@@ -27,9 +27,10 @@ from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
+from topex_core.exploredir import explored_at
 from topex_core.explorer.explored import Region
 from topex_core.records import CandidateChecks
-from topex_core.rundir import explored_at, has_classifier
+from topex_core.rundir import has_classifier
 from topex_core.storage.export import export_samples
 from topex_core.storage.store import Store, target_name
 

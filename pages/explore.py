@@ -20,6 +20,7 @@ from topex_core.augmenter.describe import (
     Description,
     read_region_descriptions,
 )
+from topex_core.exploredir import explored_at, is_explored, read_words
 from topex_core.explorer import scoring
 from topex_core.explorer.clustering import METHODS, ClusterConfig
 from topex_core.explorer.explored import (
@@ -34,7 +35,7 @@ from topex_core.explorer.explored import (
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import explored_at, has_classifier, is_explored, read_words
+from topex_core.rundir import has_classifier
 from topex_core.training.classifier import set_cpu_threads
 
 SCORE_HELP = {name: scoring.EXPLANATIONS[name] for name in scoring.SCORE_COLUMNS}

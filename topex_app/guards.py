@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from topex_app.state import current_run
-from topex_core.rundir import is_explored
+from topex_core.exploredir import is_explored
 
 NO_RUN = "Open or train a run on the Data & model page first."
 

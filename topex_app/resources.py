@@ -10,9 +10,9 @@ import streamlit as st
 from topex_core.augmenter import augment
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend
+from topex_core.exploredir import explored_at
 from topex_core.explorer.explored import ExploredRun
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import explored_at
 from topex_core.training.classifier import set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
 

@@ -9,10 +9,10 @@ from conftest import make_run
 from streamlit.testing.v1 import AppTest
 
 from topex_core.augmenter.describe import Description, SentenceCheck
+from topex_core.exploredir import write_descriptions
 from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CandidateChecks, CheckResult
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import write_descriptions
 from topex_core.storage.store import Candidate, Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "augment.py")

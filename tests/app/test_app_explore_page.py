@@ -9,11 +9,11 @@ from streamlit.testing.v1 import AppTest
 
 from topex_core.augmenter.describe import Description, SentenceChecker
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
+from topex_core.exploredir import write_descriptions
 from topex_core.explorer.clustering import ClusterConfig
 from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import write_descriptions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explore.py")
 

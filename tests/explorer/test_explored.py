@@ -10,13 +10,14 @@ import pytest
 from conftest import hashing_embed, make_run
 
 from topex_core.errors import RunError, SettingsError
+from topex_core.exploredir import SLICES_FILE
 from topex_core.explorer.clustering import NOISE, ClusterConfig
 from topex_core.explorer.explored import ConfusionCell, ErrorCluster, ErrorSlice, ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.region_kinds import REGION_KINDS
 from topex_core.explorer.regions import Region
 from topex_core.region_ref import REGION_KIND_NAMES, RegionRef
-from topex_core.rundir import SLICES_FILE, read_logits, read_points, write_logits, write_points
+from topex_core.rundir import read_logits, read_points, write_logits, write_points
 
 
 def with_test_split(run: Path, rows: list[int]) -> None:

@@ -8,9 +8,10 @@ import pytest
 from conftest import hashing_embed, make_run
 
 from topex_core.errors import RunError
+from topex_core.exploredir import read_explore, read_slices
 from topex_core.explorer.clustering import ClusterConfig
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
-from topex_core.rundir import read_explore, read_points, read_slices
+from topex_core.rundir import read_points
 
 
 def test_explorer_finds_names_maps_and_ranks_the_planted_cluster(tmp_path: Path) -> None:

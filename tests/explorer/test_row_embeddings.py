@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 from conftest import hashing_embed, make_run
 
+from topex_core.exploredir import ROW_EMBEDDINGS_FILE
 from topex_core.explorer.pipeline import explore_run
 from topex_core.explorer.row_embeddings import RowEmbeddings
-from topex_core.rundir import ROW_EMBEDDINGS_FILE, read_points
+from topex_core.rundir import read_points
 
 
 class CountingEmbed:

@@ -11,10 +11,11 @@ from conftest import TOPIC_WORDS, hashing_embed, make_run, write_run_record
 
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.errors import RunError, SettingsError
+from topex_core.exploredir import SPACE_FILE, read_explore
 from topex_core.explorer.explored import ExploredRun
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import check_space, fit_space, load_space
-from topex_core.rundir import FEATURES_FILE, SPACE_FILE, read_explore, read_logits, read_points
+from topex_core.rundir import FEATURES_FILE, read_logits, read_points
 from topex_core.train_config import RunConfig
 from topex_core.training import classifier as clf
 from topex_core.training.run import points_frame

@@ -37,8 +37,8 @@ from topex_core.augmenter.generation.registry import backend_spec
 from topex_core.augmenter.prompts import Prompt, neutralise
 from topex_core.data.texts import point_texts
 from topex_core.errors import SettingsError
+from topex_core.exploredir import read_descriptions, write_descriptions
 from topex_core.explorer.explored import ExploredRun, Region, RowEmbeddings, fisher_p
-from topex_core.rundir import read_descriptions, write_descriptions
 from topex_core.training.embeddings import Embed
 
 EXAMPLE_ROWS = 4

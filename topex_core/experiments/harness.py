@@ -85,12 +85,13 @@ from topex_core.experiments.samples import (
     rows_as_samples,
 )
 from topex_core.experiments.strategies import REGION_STRATEGIES, SELECTIONS, STRATEGIES
+from topex_core.exploredir import is_explored
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.region_ref import RegionRef
 from topex_core.retraining import retrain
 from topex_core.retraining.paired import paired_summary
-from topex_core.rundir import is_explored, read_logits
+from topex_core.rundir import read_logits
 from topex_core.training import classifier as clf
 from topex_core.training.embeddings import Embed
 from topex_core.training.features import run_datasets

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.data.texts import point_texts
+from topex_core.exploredir import read_explore, read_slices
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
 from topex_core.explorer.concepts import fisher_p
 from topex_core.explorer.evidence import Evidence, rank_by_evidence
@@ -52,15 +53,7 @@ from topex_core.explorer.space import FittedSpace, load_space, needs_features
 from topex_core.explorer.terms import phrases
 from topex_core.records import ExploreResult, RunRecord
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import (
-    read_explore,
-    read_features,
-    read_logits,
-    read_points,
-    read_run,
-    read_slices,
-    read_test_points,
-)
+from topex_core.rundir import read_features, read_logits, read_points, read_run, read_test_points
 
 FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not lead
 # what the augmenter needs of the explorer besides the run itself, so that it reads the

@@ -22,20 +22,14 @@ import pandas as pd
 
 from topex_core.data.texts import point_texts
 from topex_core.errors import RunError
+from topex_core.exploredir import write_explore, write_map_points
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.normalise import MinMaxScaler, normalise_logits
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
 from topex_core.records import ExploreResult
-from topex_core.rundir import (
-    has_classifier,
-    read_logits,
-    read_points,
-    read_run,
-    write_explore,
-    write_map_points,
-)
+from topex_core.rundir import has_classifier, read_logits, read_points, read_run
 from topex_core.timing import Progress, timed
 from topex_core.training.embeddings import Embed
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from topex_core.errors import RunError
-from topex_core.rundir import read_maps, write_maps
+from topex_core.exploredir import read_maps, write_maps
 from topex_core.timing import Progress
 
 MAP_NAMES = ("sparse_pca", "tsne")

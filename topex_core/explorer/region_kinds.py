@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from topex_core.errors import RunError, SettingsError
+from topex_core.exploredir import CLUSTERS_FILE, SLICE_ROWS_FILE, SLICES_FILE, WORDS_FILE
 from topex_core.explorer import confusion_cells
 from topex_core.explorer.evidence import Evidence, cluster_evidence, slice_evidence
 from topex_core.explorer.regions import (
@@ -38,7 +39,6 @@ from topex_core.explorer.regions import (
     slice_terms,
 )
 from topex_core.explorer.slices import term_and_scope
-from topex_core.rundir import CLUSTERS_FILE, SLICE_ROWS_FILE, SLICES_FILE, WORDS_FILE
 
 if TYPE_CHECKING:
     from topex_core.explorer.explored import ExploredRun

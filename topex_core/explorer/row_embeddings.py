@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topex_core.rundir import read_row_embeddings, write_row_embeddings
+from topex_core.exploredir import read_row_embeddings, write_row_embeddings
 from topex_core.training.embeddings import Embed
 
 

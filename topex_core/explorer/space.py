@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from topex_core.errors import RunError, SettingsError
-from topex_core.rundir import read_space, write_space
+from topex_core.exploredir import read_space, write_space
 
 SPACES = ("logits", "features", "both")
 FEATURE_DIMENSIONS = 16

@@ -43,6 +43,7 @@ import pandas as pd
 import torch
 
 from topex_core.data.dataset import TextDataset
+from topex_core.exploredir import is_explored
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.records import RunRecord
 from topex_core.retraining.compare import compare_round, sample_points
@@ -59,7 +60,7 @@ from topex_core.rounddir import (
     write_round,
     write_sample_points,
 )
-from topex_core.rundir import MODEL_DIR, has_classifier, is_explored, read_run
+from topex_core.rundir import MODEL_DIR, has_classifier, read_run
 from topex_core.storage.store import Store, candidate_targets
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
