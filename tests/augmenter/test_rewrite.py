@@ -76,6 +76,18 @@ def test_a_stop_keeps_the_batches_that_finished_and_batches_never_repeat_seeds(
                                          checker=checker, store=store, batch_size=4)
     seeds = [candidate.candidate.seed for candidate in everything.candidates]
     assert everything.completions == 9 and len(set(seeds)) == len(seeds)
+    reads = []
+    with Store(tmp_path / "all.db") as store:
+        real = store.candidates
+        store.candidates = lambda *args, **kwargs: reads.append(args) or real(*args, **kwargs)
+        again = generate_in_batches(context, request, prompts, backend=backend,
+                                    checker=checker, store=store, batch_size=4)
+    # the stored texts are read once for three batches; each batch's join them, so a text
+    # met in an earlier batch (or run) is a duplicate in the next
+    assert len(reads) == 1 and again.completions == 9
+    first_texts = {item.candidate.text for item in everything.candidates}
+    repeated = [item for item in again.candidates if item.candidate.text in first_texts]
+    assert repeated and all("duplicate" in item.candidate.checks.fired for item in repeated)
     stop = threading.Event()
     with Store(tmp_path / "stopped.db") as store:
         stopped = generate_in_batches(context, request, prompts, backend=backend,

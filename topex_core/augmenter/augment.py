@@ -207,13 +207,23 @@ def prepare_prompts(context: TargetContext, request: AugmentRequest,
             for source in sources]
 
 
+def stored_texts(store: Store, run_dir: Path) -> list[str]:
+    """The texts (pairs joined) of every candidate stored for the run."""
+    stored = store.candidates(store.register_run(run_dir))
+    return [joined_text(text, pair_text)
+            for text, pair_text in zip(stored["text"], stored["text_pair"], strict=True)]
+
+
 def generate_candidates(context: TargetContext, request: AugmentRequest,
                         prompts: Sequence[Prompt], *,
                         backend: Backend, checker: CandidateChecker, store: Store,
                         on_delta: OnDelta | None = None,
-                        cancel: threading.Event | None = None) -> Outcome:
+                        cancel: threading.Event | None = None,
+                        stored: list[str] | None = None) -> Outcome:
     """Generate ``request.n`` completions over ``prompts`` (as many of each), parse,
-    check and store them.
+    check and store them. ``stored``: the texts of the run's candidates so far (the
+    duplicate check's), read from the store when None; a caller generating in batches
+    reads them once (``stored_texts``) and adds each batch's.
 
     Setting ``cancel`` stops a backend that reports progress (streaming, EDA) at its next
     piece of text; what had arrived is still parsed, checked and stored."""
@@ -225,9 +235,7 @@ def generate_candidates(context: TargetContext, request: AugmentRequest,
         on_delta=_cancellable(on_delta, cancel))
     pair = prompts[0].task in PAIR_TASKS
     run_id = store.register_run(context.run_dir)
-    others = store.candidates(run_id)
-    other_texts = [joined_text(text, pair_text)
-                   for text, pair_text in zip(others["text"], others["text_pair"], strict=True)]
+    other_texts = stored_texts(store, context.run_dir) if stored is None else stored
     checks = checker.check([item.text for _, item in parsed],
                            [item.text_pair for _, item in parsed] if pair else None,
                            [prompts[completion.prompt_index].label for completion, _ in parsed],

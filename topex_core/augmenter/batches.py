@@ -17,11 +17,13 @@ from topex_core.augmenter.augment import (
     Outcome,
     TargetContext,
     generate_candidates,
+    stored_texts,
 )
 from topex_core.augmenter.checks import CandidateChecker
 from topex_core.augmenter.generation import Backend
 from topex_core.augmenter.generation.base import OnDelta
 from topex_core.augmenter.prompts import Prompt
+from topex_core.data.texts import joined_text
 from topex_core.errors import SettingsError
 from topex_core.storage.store import Store
 
@@ -45,13 +47,17 @@ def generate_in_batches(context: TargetContext, request: AugmentRequest,
     per_prompt = -(-request.n // len(prompts))
     total = per_prompt * len(prompts)
     outcome = Outcome(candidates=[], completions=0, dropped=0)
+    stored = stored_texts(store, context.run_dir)  # read once, not once per batch
     done = 0
     for chunk, count, seed_offset in _batches(prompts, per_prompt, batch_size):
         batch = replace(request, n=count * len(chunk),
                         sampling=replace(request.sampling,
                                          seed=request.sampling.seed + seed_offset))
         part = generate_candidates(context, batch, chunk, backend=backend, checker=checker,
-                                   store=store, on_delta=on_delta, cancel=cancel)
+                                   store=store, on_delta=on_delta, cancel=cancel,
+                                   stored=stored)
+        stored += [joined_text(item.candidate.text, item.candidate.text_pair)
+                   for item in part.candidates]
         outcome.candidates += part.candidates
         outcome.completions += part.completions
         outcome.dropped += part.dropped
