@@ -60,9 +60,9 @@ def timed_round(run_dir: Path, store: Store, config: RetrainConfig) -> dict:
             "overall": metrics["overall"],
             "pool_accuracy": [metrics["accuracy_before"]["pool"],
                               metrics["accuracy_after"]["pool"]],
-            "picked_cluster_accuracy": [metrics["per_cluster"][0]["accuracy_before"],
-                                        metrics["per_cluster"][0]["accuracy_after"]]
-            if metrics["per_cluster"] else None,
+            "targeted_region_pool_accuracy": [
+                (region := result.metrics.regions[0]).pool.accuracy_before,
+                region.pool.accuracy_after] if result.metrics.regions else None,
             "fixed": metrics["fixed"], "broken": metrics["broken"],
             "mcnemar_p": metrics["mcnemar_p"]}
 

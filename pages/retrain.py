@@ -21,13 +21,12 @@ from topex_core.movement_plot import (
     movement_map,
     movement_summary,
 )
-from topex_core.region_ref import RegionRef
-from topex_core.repair_plot import cluster_accuracy_change, groups_chart
+from topex_core.repair_plot import groups_chart, region_accuracy_change
 from topex_core.retraining.compare import MIN_REGION_TEST_ROWS
 from topex_core.retraining.config import RetrainConfig, consecutive_seeds
 from topex_core.retraining.retrain import retrain
 from topex_core.round_outcomes import GROUP_KINDS, interval_words
-from topex_core.round_records import RoundMetrics, RoundResult
+from topex_core.round_records import PairedSummary, RegionChange, RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import has_classifier, read_run
 from topex_core.storage.store import Store, candidate_targets
@@ -264,25 +263,36 @@ def _maps(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str],
         f"{moved.threshold:.0%}.")
 
 
-def _slices(per_slice: list[dict]) -> None:
-    """Error rate of each slice before/after, the slices the samples targeted first."""
-    if not per_slice:
-        return
-    st.markdown("**Error slices before → after** (pool; test rows that contain the term, or "
-                "one of a concept's terms)")
+def _regions(changes: list[RegionChange]) -> None:
+    """Every region before → after, the targeted first: its pool rows against the base
+    model, its test rows against the control."""
+    st.markdown("**Every region before → after** (pool against the base model; test rows "
+                "against the control, over every seed)")
+    table = _summaries({change.name: change.pool for change in changes}, "region")
+    table.insert(0, "targeted", [change.targeted for change in changes])
+    table.insert(1, "kind", [change.kind for change in changes])
+    table["test_rows"] = [change.test.test_rows if change.test else 0 for change in changes]
+    for column in ("accuracy_before", "accuracy_control", "accuracy_after", "vs_control",
+                   "gained", "lost", "mcnemar_p"):
+        table[f"test_{column}"] = [getattr(change.test, column) if change.test else None
+                                   for change in changes]
     percent = {column: st.column_config.NumberColumn(column.replace("_", " "), format="percent")
-               for column in ("error_before", "error_after", "test_error_before",
-                              "test_error_after")}
-    percent["test_rows"] = st.column_config.NumberColumn(
-        "test rows", help="test rows that contain the term or one of a concept's terms (with "
-                          "the slice's label); where "
-                          "there are none, only the pool figures exist and they include rows "
-                          "the model was trained on")
-    st.dataframe(pd.DataFrame(per_slice), hide_index=True, width="stretch",
-                 column_config={**percent, "term": None, "true_label": None,
-                                "targeted": st.column_config.CheckboxColumn(
-                                    "targeted",
-                                    help="accepted samples were generated for this slice")})
+               for column in table.columns if "accuracy" in column or column == "test_vs_control"}
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        **percent, "targeted": st.column_config.CheckboxColumn(
+            "targeted", help="accepted samples were made for this region"),
+        "test_rows": st.column_config.NumberColumn(
+            "test rows", help="where there are none, only the pool figures exist, and they "
+                              "include rows the model was trained on"),
+        "test_mcnemar_p": st.column_config.NumberColumn("test p", format="%.2g")})
+
+
+def _summaries(pools: dict[str, PairedSummary], what: str) -> pd.DataFrame:
+    """One row per paired summary (``pools``: by name): rows, accuracy before and after,
+    fixed, broken."""
+    return pd.DataFrame({what: list(pools), **{
+        column: [getattr(summary, column) for summary in pools.values()]
+        for column in ("rows", "accuracy_before", "accuracy_after", "fixed", "broken")}})
 
 
 def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) -> None:
@@ -323,16 +333,11 @@ round_samples = (accepted[accepted["id"].isin(chosen.candidate_ids)] if not acce
 _maps(points, after, explored.label_names,
       _round_target_rows(explored, round_samples),
       read_sample_points(Path(chosen.round_dir)))
-if metrics.per_cluster:
-    # the cluster the samples were made for leads (the explorer's pick when none was)
-    refs = [RegionRef(target.kind, target.key) for target in metrics.targets]
-    targeted = explored.targeted(refs) if refs else []
-    led_by = next((region.cluster for region in targeted if region.cluster is not None),
-                  metrics.picked_cluster)
-    st.plotly_chart(cluster_accuracy_change(metrics.per_cluster, picked_cluster=led_by,
-                                            min_test_rows=MIN_REGION_TEST_ROWS),
-                    width="stretch", key="retrain_clusters")
-_slices(metrics.per_slice)
+if metrics.regions:
+    st.plotly_chart(region_accuracy_change(metrics.regions, min_test_rows=MIN_REGION_TEST_ROWS),
+                    width="stretch", key="retrain_regions")
+    _regions(metrics.regions)
 _changes(points, after, explored.label_names)
 with st.expander("Per class on the pool, against the base model (training rows included)"):
-    st.dataframe(pd.DataFrame(metrics.per_class), hide_index=True, width="stretch")
+    st.dataframe(_summaries({c.label: c.pool for c in metrics.per_class}, "label"),
+                 hide_index=True, width="stretch")

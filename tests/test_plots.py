@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,30 +91,38 @@ def test_many_error_clusters_name_only_the_best_ranked_and_the_selected() -> Non
     assert sum(len(trace.x) for trace in figure.data) == n
 
 
-def test_cluster_accuracy_change_puts_the_picked_cluster_first_and_prefers_test_rows() -> None:
-    from topex_core.repair_plot import cluster_accuracy_change
+def test_region_accuracy_change_puts_the_targeted_first_and_prefers_test_rows() -> None:
+    from topex_core.repair_plot import region_accuracy_change
+    from topex_core.round_outcomes import RegionOutcome
+    from topex_core.round_records import PairedSummary, RegionChange
 
-    rows = [{"cluster": 1, "name": "a", "rows": 5, "accuracy_before": 0.2,
-             "accuracy_after": 0.4, "change": 0.2, "fixed": 2, "broken": 1, "test_rows": 0,
-             "test_accuracy_before": None, "test_accuracy_after": None},
-            {"cluster": 7, "name": "b", "rows": 8, "accuracy_before": 0.0,
-             "accuracy_after": 1.0, "change": 1.0, "fixed": 8, "broken": 0, "test_rows": 4,
-             "test_accuracy_before": 0.25, "test_accuracy_after": 0.75}]
-    figure = cluster_accuracy_change(rows, picked_cluster=1)
-    assert list(figure.data[0].y) == ["★ 1: a", "7: b"]
-    assert list(figure.data[1].x) == [0.4, 0.75]
+    def pool(rows: int, before: float, after: float, fixed: int, broken: int):
+        return PairedSummary(rows, before, after, fixed, broken, 1.0, None)
+
+    def test(rows: int, before: float, after: float, control: float | None = None):
+        return RegionOutcome("slice", "b", "b", rows, before, after, control)
+
+    changes = [RegionChange("cluster", "1", "a", True, pool(5, 0.2, 0.4, 2, 1)),
+               RegionChange("slice", "b", "b", False, pool(8, 0.0, 1.0, 8, 0),
+                            test(4, 0.25, 0.75)),
+               RegionChange("slice", "c", "c", False, pool(8, 0.5, 0.5, 0, 0),
+                            test(40, 0.5, 0.55))]
+    figure = region_accuracy_change(changes)
+    assert list(figure.data[0].y) == ["★ cluster a", "slice b", "slice c"]  # moved most first
+    assert list(figure.data[1].x) == [0.4, 0.75, 0.55]
     assert figure.data[1].text[0] == "+20% vs before on 5 pool rows (2 fixed, 1 broken)"
     assert figure.data[1].text[1] == "+50% vs before on 4 test rows"
     assert "picked for the base model's mistakes" in figure.layout.title.text
     # with a control, after is read against it, and the bars say so
-    rows[1]["test_accuracy_control"] = 0.7
-    against = cluster_accuracy_change(rows, picked_cluster=1)
+    changes[1] = replace(changes[1], test=test(4, 0.25, 0.75, 0.72))
+    against = region_accuracy_change(changes)
     assert [trace.name for trace in against.data] == ["before (picked it)", "control", "after"]
-    assert against.data[2].text[1] == "+5% vs control on 4 test rows"
-    # with a test split, the others need enough test rows to be drawn
-    few = cluster_accuracy_change(rows, picked_cluster=1, min_test_rows=10)
-    assert list(few.data[0].y) == ["★ 1: a"]
-    assert "1 more error cluster with fewer than 10 test rows left out" in few.layout.title.text
+    assert against.data[2].text[2] == "+3% vs control on 4 test rows"  # now moved least
+    # with a test split, the others need enough test rows to be drawn; at most ``most``
+    few = region_accuracy_change(changes, min_test_rows=10, most=2)
+    assert list(few.data[0].y) == ["★ cluster a", "slice c"]
+    assert "1 more region left out" in few.layout.title.text
+    assert list(region_accuracy_change(changes, most=1).data[0].y) == ["★ cluster a"]
 
 
 def test_a_large_map_sends_a_density_picture_and_only_the_mistakes_as_points() -> None:

@@ -54,10 +54,28 @@ def test_round_metrics_keep_the_json_layout_of_earlier_versions() -> None:
                "per_class": [], "seeds": [{"seed": 0, "pool": summary,
                                            "against_control": {"pool": summary}}],
                "across_seeds": {}, "against_control": {"pool": summary}}
-    # what earlier versions wrote reads back; newer versions add the per-slice rows, the
-    # regions' outcomes, the matched control, the groups and the verdict (none for a round
-    # written before them)
+    # what earlier versions wrote reads back; newer versions keep the regions typed (the
+    # per-cluster and per-slice rows become regions), and add the targets' outcomes, the
+    # matched control, the groups and the verdict (none for a round written before them)
+    written_regions = {key: value for key, value in written.items() if key != "per_cluster"}
     assert RoundMetrics.from_json(written).to_json() == {
-        **written, "per_slice": [], "targets": [], "overall": None, "worst_other": None,
-        "against_matched_control": None, "groups": None, "plain_groups": None,
-        "verdict": None}
+        **written_regions, "regions": [], "targets": [], "overall": None,
+        "worst_other": None, "against_matched_control": None, "groups": None,
+        "plain_groups": None, "verdict": None}
+    cluster_row = {"cluster": 3, "name": "late parcels", "rows": 10, "accuracy_before": 0.2,
+                   "accuracy_after": 0.6, "change": 0.4, "fixed": 4, "broken": 0,
+                   "test_rows": 5, "test_accuracy_before": 0.0, "test_accuracy_after": 0.8,
+                   "test_accuracy_control": 0.4}
+    slice_row = {"targeted": False, "slice": "parcel", "term": "parcel", "true_label": "",
+                 "rows": 8, "error_before": 0.5, "error_after": 0.25, "fixed": 2,
+                 "broken": 0, "test_rows": 0, "test_error_before": None,
+                 "test_error_after": None}
+    old = RoundMetrics.from_json({**written, "per_cluster": [cluster_row],
+                                  "per_slice": [slice_row],
+                                  "per_class": [{"label": "billing", **cluster_row}]})
+    cluster, term = old.regions
+    assert (cluster.kind, cluster.key, cluster.targeted) == ("cluster", "3", True)
+    assert cluster.pool.accuracy_after == 0.6 and cluster.test.accuracy_control == 0.4
+    assert (term.kind, term.key, term.test) == ("slice", "parcel", None)
+    assert term.pool.accuracy_before == 0.5 and term.pool.accuracy_after == 0.75
+    assert old.per_class[0].label == "billing" and old.per_class[0].pool.fixed == 4

@@ -1,8 +1,8 @@
 """The figures of Retrain & compare that judge a round (no Streamlit here): what it did to
 the target, its complement, the rest and every class against the control, and what it did
-per error cluster.
+per region.
 
-A cluster was chosen for the base model's mistakes, so its accuracy "before" is low by
+A region was chosen for the base model's mistakes, so its accuracy "before" is low by
 construction and rises again under any retraining (regression toward the mean): its chart
 leads with the control, the same retraining without the samples' content.
 """
@@ -15,8 +15,10 @@ import plotly.graph_objects as go
 
 from topex_core.plots import BACKGROUND_GREY, OKABE_ITO, short
 from topex_core.round_outcomes import SIGNIFICANCE, RegionOutcome, RoundGroups
+from topex_core.round_records import RegionChange
 
 GAIN, LOSS, UNSURE = OKABE_ITO[3], OKABE_ITO[4], "#7F7F7F"
+MAX_REGIONS = 12  # bars a reader can take in; the title counts the rest
 CONTROL_WORDS = {"matched": "the label-matched control", "plain": "the plain control"}
 
 
@@ -97,64 +99,65 @@ def _class_outcome(outcome) -> RegionOutcome:
                          outcome.lost)
 
 
-def cluster_accuracy_change(per_cluster: list[dict], *,
-                            picked_cluster: int | None = None,
-                            min_test_rows: int = 0) -> go.Figure:
-    """Accuracy per error cluster (grouped bars, the picked one first): of the control and
-    after the round where the round has a control, then the base model's, which picked
-    the cluster for its mistakes (see the module); on the cluster's test rows where it has
-    any, else on its pool rows (marked "pool"), which include rows the model was trained
-    on. With a test split, clusters other than the picked one are drawn only with at least
-    ``min_test_rows`` test rows (fewer cannot tell a change from chance), and the title
-    says how many were left out."""
-    has_test = any(r.get("test_rows") for r in per_cluster)
-    kept = [r for r in per_cluster if r["cluster"] == picked_cluster or not has_test
-            or (r.get("test_rows") or 0) >= min_test_rows]
-    left_out = len(per_cluster) - len(kept)
-    measured = [_cluster_measure(r) for r in kept]
-    gains = [after - (control if control is not None else before)
-             for _, before, after, control in measured]
-    order = sorted(range(len(kept)), key=lambda i: (kept[i]["cluster"] != picked_cluster,
-                                                    -gains[i]))
-    rows, measured = [kept[i] for i in order], [measured[i] for i in order]
-    names = [("★ " if r["cluster"] == picked_cluster else "")
-             + html.escape(short(f"{r['cluster']}: {r['name']}", 40)) for r in rows]
-    with_control = any(m[3] is not None for m in measured)
-    bars = [go.Bar(y=names, x=[m[1] for m in measured], name="before (picked it)",
+def region_accuracy_change(changes: list[RegionChange], *, min_test_rows: int = 0,
+                           most: int = MAX_REGIONS) -> go.Figure:
+    """Accuracy per region (grouped bars): the targeted regions (★) first, then the
+    regions the round moved most against the control: of the control and after the round
+    where the round has a control, then the base model's, which picked the region for its
+    mistakes (see the module); on the region's test rows where it has any, else on its
+    pool rows (marked "pool"), which include rows the model was trained on. With a test
+    split, regions other than the targeted ones are drawn only with at least
+    ``min_test_rows`` test rows (fewer cannot tell a change from chance); at most ``most``
+    regions, and the title says how many were left out."""
+    has_test = any(change.test is not None for change in changes)
+    eligible = [change for change in changes if change.targeted or not has_test
+                or (change.test is not None and change.test.test_rows >= min_test_rows)]
+    measured = {id(change): _measure(change) for change in eligible}
+    gains = {key: after - (control if control is not None else before)
+             for key, (_, before, after, control) in measured.items()}
+    kept = sorted(eligible, key=lambda change: (not change.targeted,
+                                                -abs(gains[id(change)])))[:most]
+    left_out = len(changes) - len(kept)
+    rows = [measured[id(change)] for change in kept]
+    names = [("★ " if change.targeted else "")
+             + html.escape(short(f"{change.kind} {change.name}", 44)) for change in kept]
+    with_control = any(m[3] is not None for m in rows)
+    bars = [go.Bar(y=names, x=[m[1] for m in rows], name="before (picked it)",
                    orientation="h", marker_color="#DDDDDD")]
     if with_control:
-        bars.append(go.Bar(y=names, x=[m[3] for m in measured], name="control",
+        bars.append(go.Bar(y=names, x=[m[3] for m in rows], name="control",
                            orientation="h", marker_color=BACKGROUND_GREY))
     bars.append(go.Bar(
-        y=names, x=[m[2] for m in measured], name="after", orientation="h",
+        y=names, x=[m[2] for m in rows], name="after", orientation="h",
         marker_color=OKABE_ITO[3], textposition="outside", cliponaxis=False,
-        text=[f"{gain:+.0%} vs {'control' if m[3] is not None else 'before'} on {m[0]}"
-              for gain, m in zip((gains[i] for i in order), measured, strict=True)]))
+        text=[f"{gains[id(change)]:+.0%} vs {'control' if m[3] is not None else 'before'} "
+              f"on {m[0]}" for change, m in zip(kept, rows, strict=True)]))
     figure = go.Figure(bars)
-    subtitle = ("a cluster was picked for the base model's mistakes, so 'before' is low by "
+    subtitle = ("a region was picked for the base model's mistakes, so 'before' is low by "
                 "construction:<br>read after against the control")
     if left_out:
-        subtitle += (f" · {left_out} more error cluster{'s' if left_out > 1 else ''} with "
-                     f"fewer than {min_test_rows} test rows left out")
+        subtitle += (f" · {left_out} more region{'s' if left_out > 1 else ''} left out "
+                     f"(moved less, or fewer than {min_test_rows} test rows)")
     figure.update_layout(
         template="plotly_white", barmode="group",
-        height=200 + (72 if with_control else 56) * max(1, len(rows)),
+        height=200 + (72 if with_control else 56) * max(1, len(kept)),
         margin={"l": 10, "r": 220, "t": 120, "b": 10},
-        title={"text": "Accuracy per error cluster: on its test rows, else on the pool"
-                       f"<br><sup>{subtitle}</sup>",
+        title={"text": "Accuracy per region, the targeted first, then those the round moved "
+                       f"most: on its test rows, else on the pool<br><sup>{subtitle}</sup>",
                "x": 0.01, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
                "font": {"size": 15}},
-        xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the cluster's rows"},
+        xaxis={"range": [0, 1.0], "tickformat": ".0%", "title": "accuracy on the region's rows"},
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0, "xanchor": "left"})
     return figure
 
 
-def _cluster_measure(row: dict) -> tuple[str, float, float, float | None]:
-    """(where it was measured, accuracy before, after, of the control or None) of one
-    per-cluster record."""
-    if row.get("test_rows"):
-        return (f"{row['test_rows']} test rows", row["test_accuracy_before"],
-                row["test_accuracy_after"], row.get("test_accuracy_control"))
-    return (f"{row['rows']} pool rows ({row['fixed']} fixed, {row['broken']} broken)",
-            row["accuracy_before"], row["accuracy_after"], None)
+def _measure(change: RegionChange) -> tuple[str, float, float, float | None]:
+    """(where it was measured, accuracy before, after, of the control or None)."""
+    test = change.test
+    if test is not None and test.accuracy_before is not None:
+        return (f"{test.test_rows} test rows", test.accuracy_before, test.accuracy_after,
+                test.accuracy_control)
+    pool = change.pool
+    return (f"{pool.rows} pool rows ({pool.fixed} fixed, {pool.broken} broken)",
+            pool.accuracy_before, pool.accuracy_after, None)

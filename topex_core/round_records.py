@@ -102,6 +102,87 @@ class SeedComparison:
 
 
 @dataclass(frozen=True)
+class RegionChange:
+    """What a round did to one region of the explored run (``kind``, ``key``, ``name``;
+    ``targeted``: samples were made for it): ``pool``, its pool rows against the base model
+    (first seed; they include rows the model was trained on, and a region was picked for
+    the base model's mistakes, so "before" is low by construction); ``test``, its test rows
+    against the round's control over every seed (None without a test split or without test
+    rows in the region)."""
+
+    kind: str
+    key: str
+    name: str
+    targeted: bool
+    pool: PairedSummary
+    test: RegionOutcome | None = None
+
+    @classmethod
+    def from_json(cls, payload: Json) -> RegionChange:
+        return cls(kind=payload["kind"], key=str(payload["key"]), name=payload["name"],
+                   targeted=bool(payload["targeted"]),
+                   pool=PairedSummary.from_json(payload["pool"]),
+                   test=optional_outcome(payload.get("test")))
+
+    def to_json(self) -> Json:
+        return {"kind": self.kind, "key": self.key, "name": self.name,
+                "targeted": self.targeted, "pool": self.pool.to_json(),
+                "test": self.test.to_json() if self.test else None}
+
+
+@dataclass(frozen=True)
+class ClassChange:
+    """What a round did to the pool rows of one true ``label``, against the base model
+    (first seed; training rows included)."""
+
+    label: str
+    pool: PairedSummary
+
+    @classmethod
+    def from_json(cls, payload: Json) -> ClassChange:
+        if "pool" not in payload:  # rounds written before: a row of the per-class table
+            return cls(str(payload["label"]), _legacy_summary(payload))
+        return cls(str(payload["label"]), PairedSummary.from_json(payload["pool"]))
+
+    def to_json(self) -> Json:
+        return {"label": self.label, "pool": self.pool.to_json()}
+
+
+def _legacy_summary(row: Json, prefix: str = "") -> PairedSummary:
+    """A row of the per-cluster or per-class tables earlier rounds kept (no p there)."""
+    return PairedSummary(rows=int(row[f"{prefix}rows"]),
+                         accuracy_before=row[f"{prefix}accuracy_before"],
+                         accuracy_after=row[f"{prefix}accuracy_after"],
+                         fixed=int(row.get("fixed", 0)), broken=int(row.get("broken", 0)),
+                         mcnemar_p=float("nan"), diff_ci95=None)
+
+
+def _legacy_regions(payload: Json) -> list[RegionChange]:
+    """The per-cluster and per-slice tables of rounds written before ``regions``: their
+    pool figures, and their test rows' accuracies (no gained/lost there)."""
+    regions = []
+    for row in payload.get("per_cluster", []):
+        test = (RegionOutcome("cluster", str(row["cluster"]), row["name"],
+                              int(row["test_rows"]), row["test_accuracy_before"],
+                              row["test_accuracy_after"], row.get("test_accuracy_control"))
+                if row.get("test_rows") else None)
+        regions.append(RegionChange("cluster", str(row["cluster"]), row["name"],
+                                    row["cluster"] == payload.get("picked_cluster"),
+                                    _legacy_summary(row), test))
+    for row in payload.get("per_slice", []):
+        accuracies = {f"{where}accuracy_{when}": 1 - row[f"{where}error_{when}"]
+                      for where in ("", "test_") for when in ("before", "after")
+                      if row.get(f"{where}error_{when}") is not None}
+        test = (RegionOutcome("slice", row["slice"], row["slice"], int(row["test_rows"]),
+                              accuracies["test_accuracy_before"],
+                              accuracies["test_accuracy_after"])
+                if row.get("test_rows") else None)
+        regions.append(RegionChange("slice", row["slice"], row["slice"], bool(row["targeted"]),
+                                    _legacy_summary({**row, **accuracies}), test))
+    return regions
+
+
+@dataclass(frozen=True)
 class SeedSpread:
     """The accuracy after a round over its seeds (shares): mean, standard deviation (ddof
     1; None with one seed), range."""
@@ -126,19 +207,17 @@ class RoundMetrics:
     the same control as ``groups``, over every seed.
 
     Per seed (``seeds``, the first leads the tables): the pool and the test split against
-    the base model and each control. ``per_cluster`` (error clusters, the picked one first;
-    chosen by the base model's mistakes) and ``per_class`` (the pool against the base
-    model) are rows of rows, accuracy_before, accuracy_after, change, fixed, broken;
-    ``across_seeds`` gives per split the mean, std, min and max of the accuracy after;
-    ``per_slice`` has per error slice its error rate before/after on the pool and on its
-    test rows (first seed)."""
+    the base model and each control. ``regions``: every region of the explored run, those
+    the samples were made for first (``RegionChange``: its pool rows against the base model,
+    its test rows against the control); ``per_class``: the pool per true label against the
+    base model; ``across_seeds`` gives per split the mean, std, min and max of the accuracy
+    after."""
 
     picked_cluster: int | None
     seeds: list[SeedComparison]
-    per_cluster: list[Json]
-    per_class: list[Json]
+    regions: list[RegionChange]
+    per_class: list[ClassChange]
     across_seeds: dict[str, SeedSpread]
-    per_slice: list[Json] = field(default_factory=list)
     targets: list[RegionOutcome] = field(default_factory=list)
     overall: RegionOutcome | None = None
     worst_other: RegionOutcome | None = None
@@ -161,11 +240,11 @@ class RoundMetrics:
         verdict = payload.get("verdict")
         return cls(picked_cluster=payload.get("picked_cluster"),
                    seeds=[SeedComparison.from_json(seed) for seed in payload["seeds"]],
-                   per_cluster=list(payload.get("per_cluster", [])),
-                   per_class=list(payload.get("per_class", [])),
+                   regions=([RegionChange.from_json(region) for region in payload["regions"]]
+                            if "regions" in payload else _legacy_regions(payload)),
+                   per_class=[ClassChange.from_json(c) for c in payload.get("per_class", [])],
                    across_seeds={split: SeedSpread(**spread) for split, spread
                                  in payload.get("across_seeds", {}).items()},
-                   per_slice=list(payload.get("per_slice", [])),
                    targets=[RegionOutcome.from_json(t) for t in payload.get("targets", [])],
                    overall=optional_outcome(payload.get("overall")),
                    worst_other=optional_outcome(payload.get("worst_other")),
@@ -188,8 +267,9 @@ class RoundMetrics:
                 "mcnemar_p": first.pool.mcnemar_p,
                 "diff_ci95": interval_to_json(first.pool.diff_ci95),
                 "test": test.to_json() if test else None,
-                "per_cluster": self.per_cluster, "per_class": self.per_class,
-                "per_slice": self.per_slice, "seeds": [seed.to_json() for seed in self.seeds],
+                "regions": [region.to_json() for region in self.regions],
+                "per_class": [c.to_json() for c in self.per_class],
+                "seeds": [seed.to_json() for seed in self.seeds],
                 "across_seeds": {split: asdict(spread)
                                  for split, spread in self.across_seeds.items()},
                 "against_control": payload.get("against_control"),

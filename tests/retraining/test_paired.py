@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from topex_core.retraining.compare import group_accuracy
 from topex_core.retraining.paired import mcnemar_exact, mcnemar_interval, paired_summary
 
 
@@ -73,10 +72,6 @@ def test_paired_summary_and_groups() -> None:
     assert summary.diff_ci95 == pytest.approx(mcnemar_interval(6, 2, 1))
     unchanged = paired_summary(labels, before, before)
     assert unchanged.diff_ci95 is None and unchanged.mcnemar_p == 1.0
-    table = group_accuracy(np.array(["a", "a", "b", "b", "c", "c"]), labels, before, after)
-    row = table.set_index("group").loc["b"]
-    assert row["fixed"] == 1 and row["broken"] == 1 and row["change"] == 0.0
-    assert table.set_index("group").loc["a", "change"] == pytest.approx(0.5)
 
 
 def test_several_seeds_count_each_test_row_once() -> None:

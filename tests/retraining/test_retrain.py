@@ -52,20 +52,25 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
         ids = accept(store, run, ["express delivery fee refund"] * 6)
         result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
         rounds = store.training_rounds(store.run_id(run))
-    metrics = result.metrics.to_json()
-    picked = metrics["per_cluster"][0]
-    assert picked["cluster"] == cluster and picked["accuracy_before"] == 0.0
-    assert picked["accuracy_after"] == 1.0 and picked["fixed"] == picked["rows"] >= 5
+    regions = {(change.kind, change.key): change for change in result.metrics.regions}
+    assert result.metrics.regions[0].targeted  # the samples named no region: the default
+    picked = regions[("cluster", str(cluster))]
+    assert picked.pool.accuracy_before == 0.0 and picked.pool.accuracy_after == 1.0
+    assert picked.pool.fixed == picked.pool.rows >= 5
     # the planted rows in the test split fall into the planted cluster, and are fixed there
-    assert picked["test_rows"] >= 5 and picked["test_accuracy_before"] == 0.0
-    assert picked["test_accuracy_after"] == 1.0
+    assert picked.test.test_rows >= 5 and picked.test.accuracy_before == 0.0
+    assert picked.test.accuracy_after == 1.0
+    metrics = result.metrics.to_json()
     assert metrics["fixed"] >= 20 and metrics["mcnemar_p"] < 0.001
     assert metrics["diff_ci95"][0] > 0
-    planted_slice = metrics["per_slice"][0]
-    assert planted_slice["term"] == "delivery" and planted_slice["rows"] == 25
-    assert planted_slice["error_before"] == 1.0 and planted_slice["error_after"] == 0.0
-    assert planted_slice["test_rows"] == 25 and planted_slice["test_error_before"] == 1.0
-    assert planted_slice["test_error_after"] == 0.0
+    planted_slice = regions[("slice", "delivery")]
+    assert planted_slice.pool.rows == 25 and planted_slice.pool.accuracy_before == 0.0
+    assert planted_slice.pool.accuracy_after == 1.0 and planted_slice.test.test_rows == 25
+    assert planted_slice.test.accuracy_before == 0.0 and planted_slice.test.accuracy_after == 1.0
+    cell = regions[("confusion", "billing -> shipping")]  # every kind is measured
+    assert cell.pool.rows == 25 and cell.test.test_rows == 25
+    assert [c.label for c in result.metrics.per_class] == ["billing", "shipping", "tech"]
+    assert read_round(run).metrics.regions == result.metrics.regions  # kept in round.json
     assert result.candidate_ids == ids and result.samples == 6
     assert len(rounds) == 1 and rounds[0]["metrics"]["fixed"] == metrics["fixed"]
     assert rounds[0]["candidate_ids"] == ids
@@ -138,7 +143,7 @@ def test_cli_retrain_and_compare(explored, tmp_path: Path, capsys) -> None:
     assert cli.main(["compare", "--run", str(run), "--json"]) == 0
     compared = json.loads(capsys.readouterr().out)
     for key in ("accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
-                "diff_ci95", "per_cluster"):
+                "diff_ci95", "regions", "per_class"):
         assert key in compared
     assert set(compared["accuracy_after"]) == {"pool", "test"}
     assert cli.main(["compare", "--run", str(run), "--round", "7"]) == 2
@@ -239,8 +244,8 @@ def test_a_round_on_a_run_explored_in_both_spaces_places_rows_with_their_feature
         accept(store, run, ["express delivery fee refund"] * 6)
         result = retrain(run, RetrainConfig(**FAST_HEAD), store=store)
     assert (run / TEST_FEATURES_FILE).is_file()  # the test rows were placed in the space
-    picked = result.metrics.to_json()["per_cluster"][0]
-    assert picked["test_rows"] >= 5  # the planted test rows fell into a cluster
+    picked = next(change for change in result.metrics.regions if change.kind == "cluster")
+    assert picked.test.test_rows >= 5  # the planted test rows fell into a cluster
     after = pd.read_parquet(Path(result.round_dir) / "after_points.parquet")
     before = pd.read_parquet(run / "map_points.parquet")
     moved = np.hypot(*(after[["tsne_x", "tsne_y"]].to_numpy()

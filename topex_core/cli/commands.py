@@ -237,7 +237,7 @@ def _compare_summary(result: RoundResult) -> dict:
             "targets": targets, "overall": payload["overall"],
             "worst_other": payload["worst_other"], **{key: payload[key] for key in (
                 "accuracy_before", "accuracy_after", "fixed", "broken", "mcnemar_p",
-                "diff_ci95", "test", "per_cluster", "per_class", "across_seeds",
+                "diff_ci95", "test", "regions", "per_class", "across_seeds",
                 "against_control", "against_matched_control")},
             "timings_s": result.timings_s}
 

@@ -12,11 +12,11 @@ both were trained (what retraining alone moves). ``targets`` measures each targe
 region, ``overall`` the whole test split and ``worst_other`` the other error region the
 round hurt most (descriptive: the worst of many), against the same control over every seed.
 
-Accuracy is also reported overall, per class and per cluster (the explorer's error
-clusters, the picked one first) on the training pool, and per cluster on the test split.
-A cluster's rows were chosen by the base model's mistakes, so its before → after regresses
-toward the mean by construction: the comparison with the control leads. Error slices
-report their error rate before/after on the pool and on their test rows. With several
+Every region of the explored run (``regions``, the targeted first) is measured on its pool
+rows against the base model and on its test rows against the control over every seed; per
+class on the pool too. A region's rows were chosen by the base model's mistakes, so its
+before → after regresses toward the mean by construction: the comparison with the control
+leads. With several
 seeds, each seed is compared with the base model and each control, with the mean and
 standard deviation (ddof 1) of the accuracy after; the first seed's after-points are
 placed into the SAME maps as before (the fitted maps' transform, never a refit).
@@ -24,7 +24,6 @@ placed into the SAME maps as before (the fitted maps' transform, never a refit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,27 +31,20 @@ import numpy as np
 import pandas as pd
 
 from topex_core.explorer.explored import MAP_NAMES, ExploredRun, Region
+from topex_core.region_ref import RegionRef
 from topex_core.retraining.groups import group_outcome, round_groups, target_rows, verdict
 from topex_core.retraining.paired import paired_summary
 from topex_core.round_outcomes import CONTROLS, RegionOutcome
-from topex_core.round_records import RoundMetrics, SeedComparison, SeedSpread
+from topex_core.round_records import (
+    ClassChange,
+    RegionChange,
+    RoundMetrics,
+    SeedComparison,
+    SeedSpread,
+)
 from topex_core.rounddir import read_after_logits, write_after_points
 
 MIN_REGION_TEST_ROWS = 10  # fewer test rows say little about a region: not named as harmed
-
-
-def group_accuracy(groups: np.ndarray, labels: np.ndarray, before_pred: np.ndarray,
-                   after_pred: np.ndarray) -> pd.DataFrame:
-    """Per group: rows, accuracy before and after, change, fixed, broken."""
-    frame = pd.DataFrame({"group": groups, "before": before_pred == labels,
-                          "after": after_pred == labels})
-    frame["fixed"] = frame["after"] & ~frame["before"]
-    frame["broken"] = frame["before"] & ~frame["after"]
-    table = frame.groupby("group", sort=False).agg(
-        rows=("before", "size"), accuracy_before=("before", "mean"),
-        accuracy_after=("after", "mean"), fixed=("fixed", "sum"), broken=("broken", "sum"))
-    table["change"] = table["accuracy_after"] - table["accuracy_before"]
-    return table.reset_index()
 
 
 def compare_round(explored: ExploredRun, round_dir: Path,
@@ -74,17 +66,35 @@ def compare_round(explored: ExploredRun, round_dir: Path,
     first_logits = read_after_logits(round_dir, seeds[0])
     _write_after_points(explored, round_dir, first_logits)
     after = first_logits.argmax(axis=1)
-    per_class = group_accuracy(np.array(explored.label_names)[labels], labels, before, after)
     headline = next((control for control in CONTROLS if control in controls), None)
-    first_test, first_control = (None if test.get(name) is None else test[name][0]
-                                 for name in (None, headline))
+    outcomes = _test_outcomes(explored, targets, test, headline)
     return RoundMetrics(
         picked_cluster=explored.explore.picked_cluster, seeds=per_seed,
-        per_cluster=_records(_per_cluster(explored, after, first_test, first_control)),
-        per_class=_records(per_class.rename(columns={"group": "label"})),
-        across_seeds=_across_seeds(per_seed),
-        per_slice=_records(_per_slice(explored, after, first_test, targets)),
-        **_test_outcomes(explored, targets, test, headline))
+        regions=_region_changes(explored, after, targets, outcomes.pop("region_tests", {})),
+        per_class=[ClassChange(name, paired_summary(labels[rows], before[rows], after[rows]))
+                   for name, rows in _rows_by_label(labels, explored.label_names)],
+        across_seeds=_across_seeds(per_seed), **outcomes)
+
+
+def _rows_by_label(labels: np.ndarray, label_names: Sequence[str]
+                   ) -> list[tuple[str, np.ndarray]]:
+    """(label, its rows) for every label that has rows."""
+    return [(name, rows) for index, name in enumerate(label_names)
+            if len(rows := np.flatnonzero(labels == index))]
+
+
+def _region_changes(explored: ExploredRun, after: np.ndarray, targets: Sequence[Region],
+                    tests: dict[RegionRef, RegionOutcome]) -> list[RegionChange]:
+    """Every region of the explored run, the targeted first: its pool rows against the base
+    model (first seed, ``after``: (N,) its predictions) and its test outcome (``tests``)."""
+    points = explored.points
+    labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
+    targeted = {region.ref for region in targets}
+    changes = [RegionChange(region.kind, region.key, region.name, region.ref in targeted,
+                            paired_summary(labels[region.rows], before[region.rows],
+                                           after[region.rows]), tests.get(region.ref))
+               for region in explored.regions()]
+    return sorted(changes, key=lambda change: not change.targeted)
 
 
 def _test_outcomes(explored: ExploredRun, targets: Sequence[Region],
@@ -110,11 +120,12 @@ def _test_outcomes(explored: ExploredRun, targets: Sequence[Region],
         if headline == "matched" and test.get("plain") is not None:
             plain_groups = round_groups(targets, explored.label_names, labels, before, after,
                                         test["plain"], "plain")
-    targeted = {(region.kind, region.key) for region in targets}
-    others = [outcome(region.kind, region.key, region.name, region.test_rows)
-              for region in explored.regions() if (region.kind, region.key) not in targeted
-              and len(region.test_rows) >= MIN_REGION_TEST_ROWS]
-    return {"targets": [outcome(region.kind, region.key, region.name,
+    targeted = {region.ref for region in targets}
+    region_tests = {region.ref: outcome(region.kind, region.key, region.name, region.test_rows)
+                    for region in explored.regions() if len(region.test_rows)}
+    others = [tested for ref, tested in region_tests.items()
+              if ref not in targeted and tested.test_rows >= MIN_REGION_TEST_ROWS]
+    return {"region_tests": region_tests, "targets": [outcome(region.kind, region.key, region.name,
                                 target_rows(region, explored.label_names, labels))
                         for region in targets],
             "overall": outcome("overall", "", "the whole test split", np.arange(len(labels))),
@@ -159,75 +170,6 @@ def _compare_seed(round_dir: Path, seed: int, index: int, labels: np.ndarray,
         summaries[f"{prefix}test"] = paired_summary(test_points["label_id"].to_numpy(),
                                                     test_before, test_after)
     return SeedComparison(seed=seed, **summaries)
-
-
-def _per_cluster(explored: ExploredRun, after: np.ndarray, test_after: np.ndarray | None,
-                 test_control: np.ndarray | None) -> pd.DataFrame:
-    """Accuracy change per error cluster, the picked cluster first, then by rank: on the
-    pool, and on the test rows that fall into the cluster (``Region.test_rows``), with the
-    control's accuracy on them (first seed; NaN without a control). A cluster was chosen
-    for the base model's mistakes, so its "before" is low by construction."""
-    points, test_points = explored.points, explored.test_points
-    picked = explored.explore.picked_cluster
-    labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
-    regions = sorted(explored.regions("cluster"), key=lambda region: region.cluster != picked)
-    order = [region.cluster for region in regions]
-    in_error_cluster = points["cluster"].isin(order).to_numpy()
-    per_cluster = group_accuracy(points["cluster"].to_numpy()[in_error_cluster],
-                                 labels[in_error_cluster], before[in_error_cluster],
-                                 after[in_error_cluster])
-    per_cluster = per_cluster.set_index("group").reindex(order)
-    test = pd.DataFrame(columns=["rows", "accuracy_before", "accuracy_after"])
-    if test_points is not None and test_after is not None and order:
-        test_rows = np.concatenate([region.test_rows for region in regions])
-        test_clusters = np.concatenate([[region.cluster] * len(region.test_rows)
-                                        for region in regions]).astype(np.int64)
-        test_labels = test_points["label_id"].to_numpy()[test_rows]
-        test = group_accuracy(test_clusters, test_labels,
-                              test_points["pred_id"].to_numpy()[test_rows],
-                              test_after[test_rows]).set_index("group")
-        if test_control is not None:
-            test["accuracy_control"] = pd.Series(
-                test_control[test_rows] == test_labels).groupby(test_clusters).mean()
-    per_cluster["test_rows"] = test["rows"].reindex(order).fillna(0).astype(int)
-    per_cluster["test_accuracy_before"] = test["accuracy_before"].reindex(order)
-    per_cluster["test_accuracy_after"] = test["accuracy_after"].reindex(order)
-    per_cluster["test_accuracy_control"] = (test["accuracy_control"].reindex(order)
-                                            if "accuracy_control" in test else np.nan)
-    per_cluster = per_cluster.reset_index().rename(columns={"group": "cluster"})
-    per_cluster.insert(1, "name", [region.name for region in regions])
-    return per_cluster
-
-
-def _per_slice(explored: ExploredRun, after: np.ndarray, test_after: np.ndarray | None,
-               targets: list[Region] | tuple[Region, ...] = ()) -> pd.DataFrame:
-    """Per error slice, those the samples were made for (``targeted``) first, then best
-    first: rows and error rate before/after on the pool, and on its test rows
-    (``Region.test_rows``: the term, and the label) when there are any."""
-    columns = ["targeted", "slice", "term", "true_label", "rows", "error_before",
-               "error_after", "fixed", "broken", "test_rows", "test_error_before",
-               "test_error_after"]
-    targeted = {region.ref for region in targets}
-    points, test_points = explored.points, explored.test_points
-    labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
-    rows = []
-    for region in explored.regions("slice"):
-        pool = paired_summary(labels[region.rows], before[region.rows], after[region.rows])
-        row = {"targeted": region.ref in targeted, "slice": region.key, "term": region.term,
-               "true_label": region.true_label,
-               "rows": pool.rows, "error_before": 1 - pool.accuracy_before,
-               "error_after": 1 - pool.accuracy_after, "fixed": pool.fixed,
-               "broken": pool.broken, "test_rows": 0, "test_error_before": None,
-               "test_error_after": None}
-        if test_points is not None and test_after is not None and len(region.test_rows):
-            inside = region.test_rows
-            test = paired_summary(test_points["label_id"].to_numpy()[inside],
-                                  test_points["pred_id"].to_numpy()[inside], test_after[inside])
-            row.update(test_rows=test.rows, test_error_before=1 - test.accuracy_before,
-                       test_error_after=1 - test.accuracy_after)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns).sort_values("targeted", ascending=False,
-                                                          kind="stable")
 
 
 def sample_points(explored: ExploredRun, samples: pd.DataFrame, before_logits: np.ndarray,
@@ -278,9 +220,3 @@ def _across_seeds(per_seed: list[SeedComparison]) -> dict[str, SeedSpread]:
                 std=float(np.std(values, ddof=1)) if len(values) > 1 else None,
                 min=float(np.min(values)), max=float(np.max(values)))
     return result
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return json.loads(frame.to_json(orient="records"))
-
-
