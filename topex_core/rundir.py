@@ -15,7 +15,6 @@ imports no torch, so reading a run (a page, ``topex compare``, the store) stays 
       test_logits.npy        (M, C) float32, when the run has a test split
       test_points.parquet    the same columns for the test split
       head_features.npy, test_head_features.npy   (N, hidden) features the head reads
-      text_embeddings.npy/.json                   sentence embeddings of the texts (checks)
       explore.json, clusters.csv, slices.csv, maps, …   the explorer's: ``exploredir``
       rounds/N/              a training round: ``topex_core.rounddir`` owns its files
 """
@@ -48,8 +47,6 @@ TEST_POINTS_FILE = "test_points.parquet"
 MAP_POINTS_FILE = "map_points.parquet"
 FEATURES_FILE = "head_features.npy"
 TEST_FEATURES_FILE = "test_head_features.npy"
-EMBEDDINGS_FILE = "text_embeddings.npy"
-EMBEDDINGS_META_FILE = "text_embeddings.json"
 MAP_COLUMNS = ["cluster", "sparse_pca_x", "sparse_pca_y", "tsne_x", "tsne_y"]
 
 
@@ -226,25 +223,6 @@ def read_features(run_dir: Path, *, test: bool = False) -> np.ndarray | None:
 
 def write_features(run_dir: Path, features: np.ndarray, *, test: bool = False) -> None:
     np.save(Path(run_dir) / (TEST_FEATURES_FILE if test else FEATURES_FILE), features)
-
-
-def read_text_embeddings(run_dir: Path) -> tuple[dict, np.ndarray] | None:
-    """(identity, (R, e) float32 embeddings) the checks cached, or None: no cache, or a
-    cache half written or unreadable (then it is made again)."""
-    run_dir = Path(run_dir)
-    meta_path, array_path = run_dir / EMBEDDINGS_META_FILE, run_dir / EMBEDDINGS_FILE
-    if not (meta_path.is_file() and array_path.is_file()):
-        return None
-    try:
-        return (json.loads(meta_path.read_text(encoding="utf-8")),
-                np.load(array_path, allow_pickle=False))
-    except (OSError, ValueError):
-        return None
-
-
-def write_text_embeddings(run_dir: Path, embeddings: np.ndarray, identity: dict) -> None:
-    np.save(Path(run_dir) / EMBEDDINGS_FILE, embeddings)
-    (Path(run_dir) / EMBEDDINGS_META_FILE).write_text(json.dumps(identity), encoding="utf-8")
 
 
 def _load_array(path: Path) -> np.ndarray:

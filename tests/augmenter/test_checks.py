@@ -12,7 +12,6 @@ from conftest import hashing_embed
 from topex_core.augmenter.checks import (
     CandidateChecker,
     CheckConfig,
-    cached_embeddings,
     checker_for_run,
 )
 from topex_core.region_ref import RegionRef
@@ -124,20 +123,6 @@ def test_pairs_are_checked_as_joined_text_and_predicted_as_pairs() -> None:
     assert checker().check([], None, []) == []
 
 
-def test_reference_embeddings_are_cached_per_embedder(tmp_path: Path) -> None:
-    calls = []
-
-    def embed(texts):
-        calls.append(len(texts))
-        return hashing_embed(texts)
-
-    first = cached_embeddings(tmp_path, ["a b", "c d"], embed)
-    second = cached_embeddings(tmp_path, ["a b", "c d"], embed)
-    assert calls == [2] and np.array_equal(first, second)
-    cached_embeddings(tmp_path, ["a b", "c e"], embed)
-    assert calls == [2, 2]
-
-
 def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     from conftest import make_run
 
@@ -156,6 +141,18 @@ def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     on_topic, off_topic = JsonChecker(checker).check(
         ["express delivery fee refund again", "screen wifi"], None, ["billing", "billing"])
     assert on_topic["topic"]["similarity"] - off_topic["topic"]["similarity"] > 0.4
+    # one embedding cache per run: the rows embedded above are not embedded again
+    embedded = []
+
+    class SameEmbedder:  # hashing_embed, counting what it is asked for
+        model_name = hashing_embed.__qualname__
+
+        def __call__(self, texts):
+            embedded.append(len(texts))
+            return hashing_embed(texts)
+
+    checker_for_run(explored, planted, predict=None, embed=SameEmbedder())
+    assert embedded == []
 
 
 def test_a_slice_sample_must_keep_the_slices_term() -> None:

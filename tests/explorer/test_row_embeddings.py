@@ -33,6 +33,11 @@ def test_rows_are_embedded_once_per_run_and_again_for_another_embedder(tmp_path:
     assert np.array_equal(again(np.array([7, 1])), vectors[[3, 1]]) and embed.texts == 3
     again(np.array([1, 9]))
     assert embed.texts == 4 and again.embedded == 1
+    heard = []
+    again(np.arange(20, 30), batch=4, progress=lambda fraction, message: heard.append(fraction))
+    assert heard == [0.4, 0.8, 1.0] and embed.texts == 14  # three batches, then saved
+    assert np.array_equal(RowEmbeddings(tmp_path, texts, embed)(np.array([29])),
+                          again(np.array([29])))
     other = CountingEmbed()
     other.model_name = "another model"
     RowEmbeddings(tmp_path, texts, other)(np.array([1]))

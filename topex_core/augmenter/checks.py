@@ -23,16 +23,14 @@ For one candidate (text, optional pair, assigned label):
 
 Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
 sample of that size plus every row of the target (exact duplicates still use all rows).
-Reference embeddings are cached in the run directory (``text_embeddings.npy``).
+Reference rows are embedded once per run (``RowEmbeddings``, the run's one embedding cache).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,9 +38,8 @@ import pandas as pd
 from topex_core.augmenter.output_checks import OutputChecker
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
-from topex_core.explorer.explored import ExploredRun, Region, phrases
+from topex_core.explorer.explored import ExploredRun, Region, RowEmbeddings, phrases
 from topex_core.records import CandidateChecks, CheckResult
-from topex_core.rundir import read_text_embeddings, write_text_embeddings
 from topex_core.training.embeddings import Embed
 
 Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
@@ -202,35 +199,11 @@ def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
     the reference rows once (cached in the run directory)."""
     points = explored.points
     reference_positions = _reference_positions(len(points), target.rows, config)
-    texts = point_texts(points)
-    embeddings = cached_embeddings(explored.run_dir, [texts[i] for i in reference_positions],
-                                   embed, progress=progress)
+    embeddings = RowEmbeddings(explored.run_dir, point_texts(points), embed)(
+        reference_positions, progress=progress)
     return CandidateChecker(points, embeddings, reference_positions, target.rows,
                             embed=embed, predict=predict, label_names=explored.label_names,
                             config=config, terms=target.defining_terms)
-
-
-def cached_embeddings(run_dir: Path, texts: Sequence[str], embed: Embed, *,
-                      batch: int = 2_048,
-                      progress: Callable[[float, str], None] | None = None) -> np.ndarray:
-    """Embeddings (n, e) float32 of ``texts``, read from the run directory when the same
-    texts were embedded by the same embedder before."""
-    name = getattr(embed, "model_name", getattr(embed, "__qualname__", type(embed).__name__))
-    digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
-    identity = {"embedder": name, "texts_sha256": digest}
-    cached = read_text_embeddings(run_dir)
-    if cached is not None and cached[0] == identity:
-        return cached[1]
-    parts = []
-    for start in range(0, len(texts), batch):
-        parts.append(np.asarray(embed(texts[start:start + batch]), dtype=np.float32))
-        if progress is not None:
-            progress(min(1.0, (start + batch) / len(texts)),
-                     f"embedding the dataset for the checks ({min(start + batch, len(texts)):,}"
-                     f" of {len(texts):,} rows, once per run)")
-    embeddings = np.vstack(parts) if parts else np.zeros((0, 1), np.float32)
-    write_text_embeddings(run_dir, embeddings, identity)
-    return embeddings
 
 
 def _reference_positions(rows: int, cluster_positions: np.ndarray,

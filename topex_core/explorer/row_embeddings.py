@@ -1,6 +1,7 @@
-"""Sentence embeddings of a run's rows for the text-side scores, computed once per run.
+"""Sentence embeddings of a run's rows, computed once per run: the one embedding cache.
 
-The scores embed the texts of every error cluster; exploring again with other settings
+The scores embed the texts of every error cluster, the concepts and the descriptions
+theirs, and the candidate checks the reference rows; exploring again with other settings
 finds many of the same rows, so each row's embedding is kept in ``row_embeddings.npz``
 (row positions, vectors) with the embedder's name and a hash of the run's texts, and
 only rows not embedded before are embedded.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,20 @@ class RowEmbeddings:
         self.vectors: dict[int, np.ndarray] = self._load()
         self.embedded = 0  # rows embedded by this object (the rest came from the file)
 
-    def __call__(self, positions: np.ndarray) -> np.ndarray:
+    def __call__(self, positions: np.ndarray, *, batch: int = 2_048,
+                 progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+        """``progress`` hears (fraction, message) after each ``batch`` of rows embedded."""
         positions = np.asarray(positions, dtype=np.int64)
         missing = sorted({int(p) for p in positions} - self.vectors.keys())
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            fresh = np.asarray(self.embed([self.texts[p] for p in chunk]), np.float32)
+            self.vectors.update(zip(chunk, fresh, strict=True))
+            if progress is not None:
+                done = start + len(chunk)
+                progress(done / len(missing), f"embedding {done:,} of {len(missing):,} rows "
+                                              "(once per run)")
         if missing:
-            fresh = np.asarray(self.embed([self.texts[p] for p in missing]), np.float32)
-            self.vectors.update(zip(missing, fresh, strict=True))
             self.embedded += len(missing)
             self._save()
         if not len(positions):
