@@ -29,12 +29,9 @@ from topex_core.explorer.explored import (
     ErrorSlice,
     ExploredRun,
     Region,
-    in_error_regions,
-    slice_terms,
 )
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
 from topex_core.explorer.space import SPACES
-from topex_core.region_ref import RegionRef
 from topex_core.rundir import has_classifier
 from topex_core.training.classifier import set_cpu_threads
 
@@ -159,8 +156,8 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
 
 
 @st.fragment
-def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Region | None,
-                       space: str) -> None:
+def _map_and_selection(explored: ExploredRun, target: Region | None) -> None:
+    points = explored.points
     left, right = st.columns(2)
     map_name = left.radio("Map", ["tsne", "sparse_pca"], horizontal=True, key="explore_map_name",
                           format_func=plots.MAP_TITLES.get)
@@ -170,11 +167,11 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Reg
                                         "pred": "predicted label",
                                         "correct": "correctness"}.get)
     figure = plots.cluster_map(
-        points, clusters, map_name=map_name, color_by=color_by,
+        points, explored.clusters, map_name=map_name, color_by=color_by,
         selected_cluster=target.cluster if target is not None else None,
         selected_rows=((target.legend, target.rows)
                        if target is not None and target.cluster is None else None),
-        space=space)
+        space=explored.explore.space)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key="explore_chart")
     rows = sorted({int(p["customdata"]) for p in event.selection.points
@@ -184,7 +181,7 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Reg
         # in the picture, not in a trace
         rows = plots.rows_in_region(points, map_name, event.selection).tolist()
     if len(rows) == 1:
-        _select_clicked_cluster(points, clusters, rows[0], target)
+        _select_clicked_cluster(explored, rows[0], target)
     if rows:
         st.markdown(f"**{len(rows):,} selected points**")
         st.dataframe(points.iloc[rows][TEXT_COLUMNS], hide_index=True, width="stretch")
@@ -193,31 +190,35 @@ def _map_and_selection(points: pd.DataFrame, clusters: pd.DataFrame, target: Reg
                    "to list them here.")
 
 
-def _select_clicked_cluster(points: pd.DataFrame, clusters: pd.DataFrame, row: int,
-                            target: Region | None) -> None:
-    cluster = int(points.iloc[row]["cluster"])
-    is_error = clusters.loc[clusters["cluster"] == cluster, "is_error_cluster"]
-    if cluster < 0 or not bool(is_error.any() and is_error.iloc[0]):
-        where = "no cluster" if cluster < 0 else f"cluster {cluster}, not an error cluster"
-        st.caption(f"Row {int(points.iloc[row]['id'])} is in {where}.")
+def _select_clicked_cluster(explored: ExploredRun, row: int, target: Region | None) -> None:
+    clicked = explored.points.iloc[row]
+    cluster = explored.error_cluster(int(clicked["cluster"]))
+    if cluster is None:
+        where = ("no cluster" if clicked["cluster"] < 0
+                 else f"cluster {clicked['cluster']}, not an error cluster")
+        st.caption(f"Row {int(clicked['id'])} is in {where}.")
         return
-    if target is None or target.cluster != cluster:
-        st.session_state[state.PENDING_TARGET] = RegionRef("cluster", str(cluster))
+    if target is None or target.ref != cluster.ref:
+        st.session_state[state.PENDING_TARGET] = cluster.ref
         st.rerun(scope="app")
 
 
-def _slice_table(slices: pd.DataFrame) -> None:
+def _slice_table(slices: list[ErrorSlice]) -> None:
     st.subheader("Error slices: terms the model fails on more than elsewhere")
-    if slices.empty:
+    if not slices:
         st.caption("No term's rows are misclassified significantly more often than the rest "
                    "(Benjamini–Hochberg q ≤ 0.05).")
         return
-    table = slices.assign(scope=slices["true_label"].replace("", "all rows")
-                          .where(slices["true_label"] == "", "true " + slices["true_label"]),
-                          words=[len(slice_terms(row)) for row in slices.to_dict("records")])
+    table = pd.DataFrame({
+        "term": [s.term for s in slices], "words": [len(s.terms) for s in slices],
+        "scope": [f"true {s.true_label}" if s.true_label else "all rows" for s in slices],
+        "rows": [len(s.rows) for s in slices], "errors": [s.errors for s in slices],
+        "error_rate": [s.error_rate for s in slices], "base_rate": [s.base_rate for s in slices],
+        "lift": [s.lift for s in slices], "q": [s.q for s in slices],
+        "confusion": [s.confusion for s in slices],
+        "example_ids": ["; ".join(map(str, s.example_ids)) for s in slices]})
     st.dataframe(
-        table[["term", "words", "scope", "rows", "errors", "error_rate", "base_rate", "lift",
-               "q", "confusion", "example_ids"]], hide_index=True, width="stretch",
+        table, hide_index=True, width="stretch",
         column_config={
             "term": st.column_config.TextColumn(
                 "term or concept", help="a concept is several words of one meaning, found "
@@ -234,19 +235,15 @@ def _slice_table(slices: pd.DataFrame) -> None:
 
 def _uncovered(explored: ExploredRun) -> None:
     """The mistakes no error cluster or slice holds."""
-    points = explored.points
-    wrong = ~points["correct"].to_numpy(bool)
-    in_cluster, in_slice = in_error_regions(points, explored.clusters, explored.slice_members)
-    outside = points[wrong & ~in_cluster & ~in_slice]
+    outside = explored.points[explored.mistakes_outside()]
     with st.expander(f"{len(outside):,} mistakes outside every error cluster and slice"):
         st.dataframe(outside[TEXT_COLUMNS].sort_values("max_prob", ascending=False),
                      hide_index=True, width="stretch", height=300)
 
 
-def _score_table(clusters: pd.DataFrame) -> None:
-    error_clusters = clusters[clusters["is_error_cluster"]].sort_values("rank")
+def _score_table(error_clusters: list[ErrorCluster]) -> None:
     st.subheader("Error clusters, ranked for augmentation")
-    if error_clusters.empty:
+    if not error_clusters:
         st.success("No cluster is dominated by mistakes at this threshold.")
         return
     column_config = {name: st.column_config.NumberColumn(name, help=SCORE_HELP[name],
@@ -257,9 +254,14 @@ def _score_table(clusters: pd.DataFrame) -> None:
     column_config["name_coverage"] = st.column_config.NumberColumn(
         "name coverage", format="percent",
         help="share of the cluster's texts that contain one of its keywords")
-    st.dataframe(error_clusters[["rank", "cluster", "name", "size", "error_rate",
-                                 "name_coverage", *scoring.SCORE_COLUMNS]],
-                 hide_index=True, width="stretch", column_config=column_config)
+    table = pd.DataFrame({
+        "rank": [c.rank for c in error_clusters], "cluster": [c.cluster for c in error_clusters],
+        "name": [c.name for c in error_clusters], "size": [len(c.rows) for c in error_clusters],
+        "error_rate": [c.error_rate for c in error_clusters],
+        "name_coverage": [c.name_coverage for c in error_clusters],
+        **{name: [c.scores.get(name) for c in error_clusters]
+           for name in scoring.SCORE_COLUMNS}})
+    st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
 
 
 def _slice_detail(points: pd.DataFrame, target: ErrorSlice,
@@ -332,7 +334,7 @@ _summary(explored)
 target = _choose_target(explored)
 if target is not None:
     last_round_of(run_dir, target)
-_map_and_selection(explored.points, explored.clusters, target, explored.explore.space)
+_map_and_selection(explored, target)
 _evidence_table(explored, descriptions)
 confusion_matrices(explored, target)
 with st.expander("Describe the strongest regions in a sentence"):
@@ -341,12 +343,14 @@ with st.expander("Describe the strongest regions in a sentence"):
                f"{KEEP_LIFT}× as often as the rest.")
     describe_form(explored)
 _uncovered(explored)
+error_clusters = [r for r in explored.regions() if isinstance(r, ErrorCluster)]
+error_slices = [r for r in explored.regions() if isinstance(r, ErrorSlice)]
 if explored.slices_lead:
-    _slice_table(explored.slices)
-    _score_table(explored.clusters)
+    _slice_table(error_slices)
+    _score_table(error_clusters)
 else:
-    _score_table(explored.clusters)
-    _slice_table(explored.slices)
+    _score_table(error_clusters)
+    _slice_table(error_slices)
 if isinstance(target, ErrorCluster):
     _cluster_detail(explored.points, _words(str(run_dir), explored_at(run_dir)), target,
                     descriptions.get((target.kind, target.key)))

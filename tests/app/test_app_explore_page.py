@@ -54,6 +54,12 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert any("refund" in sub.value or "express" in sub.value for sub in at.subheader)
     assert any("Error slices" in sub.value for sub in at.subheader)
     assert any(sub.value == "Regions by evidence" for sub in at.subheader)
+    # the ranked clusters and the slices, from the typed regions
+    scores = next(frame.value for frame in at.dataframe if "weighted" in frame.value)
+    assert len(scores) == 1 and scores[["density", "weighted"]].notna().all(axis=None)
+    terms = next(frame.value for frame in at.dataframe if "lift" in frame.value)
+    assert terms.loc[0, "term"] == "delivery" and terms.loc[0, "scope"] == "all rows"
+    assert terms.loc[0, "example_ids"].startswith("180; 181")
     # no server configured: the packaged model writes the sentences; EDA cannot
     assert at.selectbox(key="describe_backend").value == "transformers"
     assert not any(option.startswith("eda") for option in

@@ -211,6 +211,17 @@ class ExploredRun:
             wanted = {picked.ref}
         return [region for region in self.regions() if region.ref in wanted]
 
+    def error_cluster(self, number: int) -> ErrorCluster | None:
+        """The error cluster numbered ``number`` (a point's ``cluster``); None when that
+        cluster is noise or not an error cluster."""
+        return next((region for region in self.regions("cluster") if region.cluster == number),
+                    None)
+
+    def mistakes_outside(self) -> np.ndarray:
+        """(N,) bool over the points: the mistakes no error cluster and no slice holds."""
+        in_cluster, in_slice = in_error_regions(self.points, self.clusters, self.slice_members)
+        return ~self.points["correct"].to_numpy(bool) & ~in_cluster & ~in_slice
+
     @cached_property
     def _regions(self) -> list[Region]:
         return [region for kind in REGION_KINDS for region in kind.regions(self)]

@@ -38,6 +38,7 @@ from topex_core.explorer.regions import (
     slice_name,
     slice_terms,
 )
+from topex_core.explorer.scoring import SCORE_COLUMNS
 from topex_core.explorer.slices import term_and_scope
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ def error_clusters(explored: ExploredRun) -> list[ErrorCluster]:
         int(row["errors"]), partial(reach, int(row["cluster"]), True),
         partial(reach, int(row["cluster"])), rank=int(row["rank"]),
         true_majority=str(row["true_majority"]), pred_majority=str(row["pred_majority"]),
-        name_coverage=float(row.get("name_coverage", float("nan"))))
+        name_coverage=float(row.get("name_coverage", float("nan"))),
+        scores={name: float(row[name]) for name in SCORE_COLUMNS if name in row})
         for row in errors.sort_values("rank").to_dict("records")]
 
 
@@ -112,7 +114,9 @@ def error_slices(explored: ExploredRun) -> list[ErrorSlice]:
             np.flatnonzero(np.isin(ids, explored.slice_members[row["slice"]])),
             int(row["errors"]), partial(test_rows, terms, true_label), partial(reach, terms),
             term=str(row["term"]), true_label=true_label, error_rate=float(row["error_rate"]),
-            base_rate=float(row["base_rate"]), lift=float(row["lift"]), q=float(row["q"])))
+            base_rate=float(row["base_rate"]), lift=float(row["lift"]), q=float(row["q"]),
+            example_ids=tuple(int(i) for i in str(row.get("example_ids") or "").split("; ")
+                              if i.strip().lstrip("-").isdigit())))
     return regions
 
 

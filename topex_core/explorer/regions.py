@@ -104,12 +104,14 @@ class Region:
 @dataclass(frozen=True)
 class ErrorCluster(Region):
     """An error cluster: ``rank`` by the weighted score (1 = augment first), its majority
-    labels, and the share of its texts its keywords cover."""
+    labels, the share of its texts its keywords cover, and its scores (``scoring``:
+    {name: value} in ``SCORE_COLUMNS``' order)."""
 
     rank: int = 0
     true_majority: str = ""
     pred_majority: str = ""
     name_coverage: float = float("nan")
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def error_rate(self) -> float:
@@ -129,7 +131,8 @@ class ErrorSlice(Region):
     """An error slice: the rows with ``term`` — or, for a concept, with any of its
     ``terms``; ``term`` is then their name, "comedy · funny · humor" — (of ``true_label``
     only, when set) fail more often (``error_rate``) than every row of that scope
-    (``base_rate``), ``lift`` times; ``q`` is its Benjamini–Hochberg q-value."""
+    (``base_rate``), ``lift`` times; ``q`` is its Benjamini–Hochberg q-value;
+    ``example_ids``: ids of a few of its misclassified rows."""
 
     term: str = ""
     true_label: str = ""
@@ -137,6 +140,7 @@ class ErrorSlice(Region):
     base_rate: float = float("nan")
     lift: float = float("nan")
     q: float = float("nan")
+    example_ids: tuple[int, ...] = ()
 
     @property
     def is_concept(self) -> bool:
