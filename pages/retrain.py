@@ -29,7 +29,8 @@ from topex_core.round_outcomes import GROUP_KINDS, interval_words
 from topex_core.round_records import PairedSummary, RegionChange, RoundMetrics, RoundResult
 from topex_core.rounddir import list_rounds, read_after_points, read_sample_points
 from topex_core.rundir import has_classifier, read_run
-from topex_core.storage.store import Store, candidate_targets
+from topex_core.storage.candidates import VettedCandidate, target_name
+from topex_core.storage.store import Store
 from topex_core.training.classifier import set_cpu_threads
 
 CONTROL_NAMES = {"matched": "label-matched control", "plain": "plain control"}
@@ -38,18 +39,21 @@ MODE_HELP = {"head": "head only: the encoder stays frozen; seconds on a CPU",
 LIST_COLUMNS = ["id", "text", "label", "pred", "pred_after", "cluster"]
 
 
-def _accepted(run_dir: Path) -> pd.DataFrame:
+def _accepted(run_dir: Path) -> list[VettedCandidate]:
     with Store() as store:
-        return store.accepted(store.register_run(run_dir))
+        return [candidate for candidate in store.vetted(store.register_run(run_dir))
+                if candidate.status == "accepted"]
 
 
-def _retrain_form(run_dir: Path, accepted: pd.DataFrame) -> None:
+def _retrain_form(run_dir: Path, accepted: list[VettedCandidate]) -> None:
     count = len(accepted)
     st.markdown(f"**{count} accepted sample{'' if count == 1 else 's'}** will be added to the "
                 "base run's training subset.")
     with st.expander("Accepted samples"):
-        st.dataframe(accepted[["id", "target", "text", "label", "backend"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame({
+            "id": [c.id for c in accepted], "target": [target_name(c.target) for c in accepted],
+            "text": [c.text for c in accepted], "label": [c.label for c in accepted],
+            "backend": [c.backend for c in accepted]}), hide_index=True, width="stretch")
     left, right = st.columns(2)
     imported = not has_classifier(run_dir)
     backbone = None
@@ -224,11 +228,12 @@ def _headline(metrics: RoundMetrics) -> None:
                    f"range {spread.min:.2%}–{spread.max:.2%}.")
 
 
-def _round_target_rows(explored: ExploredRun, samples: pd.DataFrame
+def _round_target_rows(explored: ExploredRun, samples: list[VettedCandidate]
                        ) -> tuple[np.ndarray, str]:
     """(N,) bools of the rows of the regions this round's samples were made for, and what
     to call them."""
-    regions = explored.targeted(candidate_targets(samples))
+    regions = explored.targeted(dict.fromkeys(sample.target for sample in samples
+                                              if sample.target is not None))
     rows = np.zeros(len(explored.points), bool)
     for region in regions:
         rows[region.rows] = True
@@ -307,7 +312,7 @@ def _changes(points: pd.DataFrame, after: pd.DataFrame, label_names: list[str]) 
 st.title("Retrain & compare")
 run_dir = require_run(explored_because="then accept samples on the Augment page.")
 accepted = _accepted(run_dir)
-if accepted.empty:
+if not accepted:
     st.info("No accepted samples yet: accept candidates on the Augment page, then retrain.")
 else:
     _retrain_form(run_dir, accepted)
@@ -328,8 +333,7 @@ _headline(metrics)
 explored = resources.explored_run(run_dir)
 points = explored.points
 after = read_after_points(Path(chosen.round_dir))
-round_samples = (accepted[accepted["id"].isin(chosen.candidate_ids)] if not accepted.empty
-                 else accepted)
+round_samples = [sample for sample in accepted if sample.id in set(chosen.candidate_ids)]
 _maps(points, after, explored.label_names,
       _round_target_rows(explored, round_samples),
       read_sample_points(Path(chosen.round_dir)))

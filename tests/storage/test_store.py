@@ -16,7 +16,8 @@ from topex_core.region_ref import RegionRef
 from topex_core.rundir import new_run_id, write_run
 from topex_core.storage.export import export_run, export_samples
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION
-from topex_core.storage.store import Candidate, Store, StoreError, candidate_targets
+from topex_core.storage.candidates import candidate_targets
+from topex_core.storage.store import Candidate, Store, StoreError
 from topex_core.train_config import RunConfig
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
@@ -81,6 +82,21 @@ def test_decisions_edits_relabels_and_undo(store: Store, run_id: int) -> None:
     table = store.candidates(run_id).set_index("id")
     assert table.loc[second, ["status", "label"]].tolist() == ["pending", "billing"]
     assert store.accepted(run_id)["id"].tolist() == [first]
+    # the same as typed records, for the pages
+    vetted = {candidate.id: candidate for candidate in store.vetted(run_id)}
+    assert vetted[first].text == "refund the late express fee" and vetted[first].decided
+    assert vetted[second].label == "billing" and vetted[second].status == "pending"
+    assert vetted[second].decided  # relabelled
+    assert vetted[third].target == RegionRef("cluster", "4")
+    assert vetted[third].lineage == {"temperature": 0.7} and vetted[third].source_id is None
+    assert vetted[third].made_by == "eda" and vetted[third].checks.passed
+    assert [c.id for c in store.vetted(run_id, target=RegionRef("slice", "x"))] == []
+    rewrite = store.add_candidates(run_id, [Candidate(
+        text="a rewrite", label="shipping", backend="openai", model="m",
+        sampling={"mode": "rewrite", "source_id": 7})])[0]
+    fresh = store.vetted(run_id)[-1]
+    assert (fresh.id, fresh.source_id, fresh.made_by) == (rewrite, 7, "openai (m)")
+    assert fresh.target is None and not fresh.decided
 
 
 @pytest.mark.parametrize(("call", "message"), [

@@ -61,7 +61,8 @@ from topex_core.rounddir import (
     write_sample_points,
 )
 from topex_core.rundir import MODEL_DIR, has_classifier, read_run
-from topex_core.storage.store import Store, candidate_targets
+from topex_core.storage.candidates import candidate_targets
+from topex_core.storage.store import Store
 from topex_core.timing import timed
 from topex_core.training import classifier as clf
 from topex_core.training.features import cached_features, datasets_from_points

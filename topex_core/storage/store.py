@@ -24,16 +24,19 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from topex_core.config import topex_home
 from topex_core.errors import TopexError
-from topex_core.records import CandidateChecks
 from topex_core.region_ref import RegionRef
 from topex_core.rundir import MODEL_DIR, MODEL_WEIGHTS, ensure_run_id, read_run
+from topex_core.storage.candidates import (
+    Candidate,
+    VettedCandidate,
+    effective_state,
+)
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 ACTIONS = ("accept", "reject", "edit", "relabel")
@@ -42,27 +45,8 @@ BUSY_TIMEOUT_MS = 30_000
 DB_FILE = "topex.db"
 
 
-
 class StoreError(TopexError):
     """An id, action or path the store cannot use; nothing was written."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A synthetic sample to vet; lineage fields say where it came from. ``target``: the
-    region it was made for (None: none named)."""
-
-    text: str
-    label: str
-    backend: str
-    text_pair: str | None = None
-    target: RegionRef | None = None
-    model: str | None = None
-    prompt: str | None = None
-    sampling: dict | None = None
-    seed: int | None = None
-    checks: CandidateChecks | None = None
-    mix_ratio: float | None = None
 
 
 def default_db_path() -> Path:
@@ -290,7 +274,21 @@ class Store:
             "SELECT d.* FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
             " WHERE c.run_id = ? AND d.undone_at IS NULL ORDER BY d.id", self._db,
             params=[run_id])
-        return _effective_state(frame, decisions)
+        return effective_state(frame, decisions)
+
+    def vetted(self, run_id: int, *, target: RegionRef | None = None
+               ) -> list[VettedCandidate]:
+        """The live candidates (of one target region when given) as typed records, in the
+        order they were stored."""
+        return [VettedCandidate(
+            id=int(row["id"]), target=RegionRef.optional(row["target_kind"], row["target_key"]),
+            original_text=row["original_text"], text=row["text"],
+            text_pair=row["text_pair"] if isinstance(row["text_pair"], str) else None,
+            original_label=row["original_label"], label=row["label"], status=row["status"],
+            backend=row["backend"],
+            model=row["model"] if isinstance(row["model"], str) else None,
+            lineage=json.loads(row["sampling"] or "{}"), checks=row["checks"])
+            for row in self.candidates(run_id, target=target).to_dict("records")]
 
     def accepted(self, run_id: int) -> pd.DataFrame:
         """Accepted candidates (edits and relabels applied) with lineage columns."""
@@ -349,42 +347,3 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.rename(columns={"text": "original_text", "label": "original_label"})
-    frame["text"] = frame["original_text"]
-    frame["label"] = frame["original_label"]
-    frame["status"] = "pending"
-    position = {candidate_id: i for i, candidate_id in enumerate(frame["id"])}
-    for decision in decisions.itertuples():
-        row = position.get(decision.candidate_id)
-        if row is None:
-            continue
-        if decision.action == "edit":
-            frame.iat[row, frame.columns.get_loc("text")] = decision.text
-        elif decision.action == "relabel":
-            frame.iat[row, frame.columns.get_loc("label")] = decision.label
-        elif decision.action in ("accept", "reject"):
-            frame.iat[row, frame.columns.get_loc("status")] = f"{decision.action}ed"
-    frame["target"] = [target_name(RegionRef.optional(kind, key)) for kind, key
-                       in zip(frame["target_kind"], frame["target_key"], strict=True)]
-    frame["checks"] = [CandidateChecks.from_json(json.loads(text) if text else None)
-                       for text in frame["checks"]]
-    columns = ["id", "target_kind", "target_key", "target", "original_text", "text",
-               "text_pair", "original_label", "label", "status", "backend", "model", "prompt",
-               "sampling", "seed", "checks", "mix_ratio", "created_at"]
-    return frame[columns]
-
-
-def target_name(target: RegionRef | None) -> str:
-    """What a candidate was made for: "cluster 3", "slice oil", or "—" for none."""
-    return f"{target.kind} {target.key}" if target is not None else "—"
-
-
-def candidate_targets(frame: pd.DataFrame) -> list[RegionRef]:
-    """The regions the candidates of a ``Store.candidates`` frame were made for, each
-    once, in order."""
-    refs = (RegionRef.optional(kind, key)
-            for kind, key in zip(frame["target_kind"], frame["target_key"], strict=True))
-    return list(dict.fromkeys(ref for ref in refs if ref is not None))
