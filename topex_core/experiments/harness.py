@@ -88,7 +88,6 @@ from topex_core.experiments.strategies import REGION_STRATEGIES, SELECTIONS, STR
 from topex_core.exploredir import is_explored
 from topex_core.explorer.explored import ExploredRun, Region
 from topex_core.explorer.pipeline import ExploreConfig, explore_run
-from topex_core.region_ref import RegionRef
 from topex_core.retraining import retrain
 from topex_core.retraining.paired import paired_summary
 from topex_core.rundir import read_logits
@@ -313,8 +312,8 @@ class _SeedRun:
         target for region strategies, none for the baselines."""
         if strategy in SELECTIONS:
             picked = self._pick(strategy)
-            return None if picked is None else self.explored.region(
-                RegionRef("cluster", str(int(picked["cluster"]))))
+            return (None if picked is None
+                    else self.explored.error_cluster(int(picked["cluster"])))
         return self.region if strategy in REGION_STRATEGIES else None
 
     def _source(self, strategy: str) -> str:

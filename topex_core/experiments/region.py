@@ -58,8 +58,7 @@ def target_region(explored: ExploredRun, target: str, picked_cluster: int | None
         first = explored.regions(target)[:1]
         return first[0] if first else None
     if target in SELECTIONS:
-        return (None if picked_cluster is None
-                else explored.region(RegionRef("cluster", str(picked_cluster))))
+        return None if picked_cluster is None else explored.error_cluster(picked_cluster)
     try:
         return explored.region(RegionRef.parse(target))
     except RunError:

@@ -61,10 +61,8 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     method = clustering.chosen_method(len(points), config.clustering)
     report(0.05, f"clustering {len(points):,} points in the {space} space ({method})")
     with timed("cluster", timings):
-        cluster_labels = clustering.cluster_points(space_points, config.clustering)
-        summary = clustering.summarise_clusters(
-            cluster_labels, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
-            record.label_names, error_threshold=config.clustering.error_threshold)
+        cluster_labels, summary = _clusters(points, space_points, record.label_names,
+                                            config.clustering)
     error_clusters = summary.loc[summary["is_error_cluster"], "cluster"].tolist()
     report(0.25, "naming clusters with BERTopic")
     with timed("name", timings):
@@ -99,13 +97,22 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
         **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
-    result = replace(result, **_target(ExploredRun(
-        run_dir, record, result, points.assign(cluster=cluster_labels), clusters_table,
-        error_slices.table, slice_rows, test_points=None)))
+    built = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
+                        clusters_table, error_slices.table, slice_rows, test_points=None)
+    result = replace(result, **_target(built))
     write_explore(run_dir, result, clusters_table,
                   {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
     report(1.0, "explorer done")
     return result
+
+
+def _clusters(points: pd.DataFrame, space_points: np.ndarray, label_names: list[str],
+              config: clustering.ClusterConfig) -> tuple[np.ndarray, pd.DataFrame]:
+    """(N,) the cluster of each point (NOISE: none), and the clusters' summary."""
+    cluster_labels = clustering.cluster_points(space_points, config)
+    return cluster_labels, clustering.summarise_clusters(
+        cluster_labels, points["label_id"].to_numpy(), points["pred_id"].to_numpy(),
+        label_names, error_threshold=config.error_threshold)
 
 
 def _error_slices(points: pd.DataFrame, texts: list[str], label_names: list[str],
