@@ -150,6 +150,12 @@ def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Pa
     assert cli.main(["generate", "--run", str(run), "--target", f"slice:{delivery.key}",
                      "--n", "1", "--db", str(db)]) == 0
     capsys.readouterr()
+    # no region named: the default target, the strongest region, as the pages pick it
+    assert cli.main(["generate", "--run", str(run), "--n", "1", "--db", str(db)]) == 0
+    strongest = ExploredRun.load(run).default_target()
+    assert f"the default target, {strongest.ref}" in capsys.readouterr().err
+    with Store(db) as store:
+        assert store.vetted(store.run_id(run))[-1].target == strongest.ref
     with pytest.raises(SystemExit):  # a malformed region is a usage error
         cli.main(["generate", "--run", str(run), "--target", "topic:7"])
     assert "unknown region kind 'topic'" in capsys.readouterr().err

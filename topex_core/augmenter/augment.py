@@ -50,7 +50,7 @@ from topex_core.augmenter.prompts import (
 )
 from topex_core.augmenter.sources import choose_examples, complement_sources, rewrite_sources
 from topex_core.data.texts import joined_text, point_texts
-from topex_core.errors import SettingsError
+from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.explored import NO_SHARED_WORDING, ExploredRun, Region
 from topex_core.region_ref import RegionRef
 from topex_core.rundir import has_classifier
@@ -160,11 +160,17 @@ class Outcome:
     error: str | None = None
 
 
-def target_context(run_dir: Path, target: RegionRef) -> TargetContext:
-    """The region ``target`` names and the run's rows; RunError when the run is not
-    explored or the region does not exist."""
+def target_context(run_dir: Path, target: RegionRef | None) -> TargetContext:
+    """The region ``target`` names (None: the default target, the strongest region) and
+    the run's rows; RunError when the run is not explored or the region does not exist."""
     explored = ExploredRun.load(run_dir)
-    return TargetContext(explored, explored.region(target))
+    if target is not None:
+        return TargetContext(explored, explored.region(target))
+    strongest = explored.default_target()
+    if strongest is None:
+        raise RunError(f"{run_dir} has no error region to target: the explorer found none "
+                       "(name one with --target KIND:KEY, e.g. a confusion cell)")
+    return TargetContext(explored, strongest)
 
 
 def prepare_prompt(context: TargetContext, request: AugmentRequest,

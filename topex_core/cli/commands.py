@@ -166,6 +166,9 @@ def generate(args: argparse.Namespace) -> int:
         sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
                           max_tokens=args.max_tokens, seed=args.seed)).validate()
     context = augment.target_context(args.run, args.target)
+    if args.target is None:
+        print(f"topex: no --target given: the default target, {context.target.ref} "
+              f"({context.target.title})", file=sys.stderr)
     prompts = augment.prepare_prompts(context, request)
     embed = SentenceEmbedder()
     backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,

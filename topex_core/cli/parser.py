@@ -274,9 +274,11 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     from topex_core.augmenter.prompts import TASK_TEMPLATES
 
     parser.add_argument("--run", required=True, type=Path, help="explored run directory")
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--target", type=region_ref,
-                        help="the region: KIND:KEY, the kind one of "
+                        help="the region (default: the run's default target, the strongest "
+                             "region by evidence, as the pages pick it): KIND:KEY, the kind "
+                             "one of "
                              f"{', '.join(REGION_KIND_NAMES)} ('cluster:3', 'slice:oil | "
                              "Business' — a slice may be named by a bare term — or "
                              "'confusion:World -> Business': true World predicted Business)")
