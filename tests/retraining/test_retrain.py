@@ -72,8 +72,8 @@ def test_samples_next_to_the_error_cluster_fix_it(explored, tmp_path: Path) -> N
     assert [c.label for c in result.metrics.per_class] == ["billing", "shipping", "tech"]
     assert read_round(run).metrics.regions == result.metrics.regions  # kept in round.json
     assert result.candidate_ids == ids and result.samples == 6
-    assert len(rounds) == 1 and rounds[0]["metrics"]["fixed"] == metrics["fixed"]
-    assert rounds[0]["candidate_ids"] == ids
+    assert len(rounds) == 1 and rounds[0].round_dir == result.round_dir
+    assert rounds[0].candidate_ids == ids and result.store_round == rounds[0].id
     after = pd.read_parquet(Path(result.round_dir) / "after_points.parquet")
     assert len(after) == 205 and np.isfinite(after[["tsne_x", "tsne_y"]].to_numpy()).all()
     assert read_round(run).round_dir == result.round_dir

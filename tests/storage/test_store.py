@@ -14,9 +14,9 @@ from topex_core.data.dataset import read_table
 from topex_core.records import DatasetRecord, RunRecord
 from topex_core.region_ref import RegionRef
 from topex_core.rundir import new_run_id, write_run
+from topex_core.storage.candidates import candidate_targets
 from topex_core.storage.export import export_run, export_samples
 from topex_core.storage.schema import MIGRATIONS, SCHEMA_VERSION
-from topex_core.storage.candidates import candidate_targets
 from topex_core.storage.store import Candidate, Store, StoreError
 from topex_core.train_config import RunConfig
 
@@ -142,9 +142,10 @@ def test_export_errors(store: Store, run_id: int, tmp_path: Path) -> None:
 
 def test_training_rounds_are_kept(store: Store, run_id: int) -> None:
     ids = add(store, run_id)
-    round_id = store.add_training_round(run_id, ids[:2], {"mode": "head"}, {"acc": 0.9}, None)
-    assert store.training_rounds(run_id)[0]["id"] == round_id
-    assert store.training_rounds(run_id)[0]["candidate_ids"] == ids[:2]
+    round_id = store.add_training_round(run_id, ids[:2], "/runs/r/rounds/1", None)
+    stored = store.training_rounds(run_id)[0]
+    assert (stored.id, stored.candidate_ids) == (round_id, ids[:2])
+    assert stored.round_dir == "/runs/r/rounds/1" and stored.earlier_record is None
 
 
 def test_older_schema_migrates_and_keeps_data(tmp_path: Path) -> None:
@@ -193,6 +194,30 @@ def test_cluster_and_slice_targets_move_into_target_kind_and_key(tmp_path: Path)
         tables = {row[0] for row in store._db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "clusters" not in tables  # nothing ever wrote it
+
+
+def test_a_store_that_kept_rounds_itself_keeps_them_beside_the_folder(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:5]:
+        old.executescript(script)
+    old.execute("INSERT INTO datasets VALUES (1, 'h', 's', 'text', NULL, 'label', 2, 0)")
+    old.execute("INSERT INTO runs (id, run_dir, dataset_id, label_names, config, versions,"
+                " timings, model_path, model_sha256, created_at) VALUES (1, '/r', 1,"
+                " '[\"a\", \"b\"]', '{}', '{}', '{}', 'm', '', 0)")
+    old.execute("INSERT INTO training_rounds (run_id, candidate_ids, config, metrics,"
+                " model_path, created_at) VALUES (1, '[4, 5]', '{\"mode\": \"head\","
+                " \"round_dir\": \"/r/rounds/1\"}', '{\"fixed\": 3}', NULL, 7)")
+    old.execute("PRAGMA user_version=5")
+    old.commit()
+    old.close()
+    with Store(path) as store:
+        stored = store.training_rounds(1)[0]
+        assert stored.candidate_ids == [4, 5] and stored.round_dir == "/r/rounds/1"
+        assert stored.earlier_record == {"config": {"mode": "head", "round_dir": "/r/rounds/1"},
+                                         "metrics": {"fixed": 3}}
+        columns = {row[1] for row in store._db.execute("PRAGMA table_info(training_rounds)")}
+        assert not {"config", "metrics"} & columns  # the round's record is round.json
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -169,10 +169,8 @@ def _train_round(inputs: _Round, round_dir: Path, run_id: int, base_config: clf.
         write_sample_points(round_dir, sample_points(explored, accepted, base_sample_logits,
                                                      sample_logits, base_sample_features))
     candidate_ids = accepted["id"].astype(int).tolist()
-    store_round = store.add_training_round(run_id, candidate_ids,
-                                           {**asdict(config), "seeds": list(seeds),
-                                            "round_dir": str(round_dir)},
-                                           metrics.to_json(), model_paths[0])
+    store_round = store.add_training_round(run_id, candidate_ids, str(round_dir),
+                                           model_paths[0])
     result = RoundResult(round_dir=str(round_dir), mode=config.mode, seeds=list(seeds),
                          config=asdict(config), base_config=asdict(base_config),
                          candidate_ids=candidate_ids, samples=len(samples),

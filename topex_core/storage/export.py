@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,9 @@ def export_samples(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
 
 
 def export_run(store: Store, run_dir: Path, out_dir: Path) -> Path:
-    """Copy the run directory to ``out_dir`` with candidates.parquet (effective state) and
-    training_rounds.json beside it; refuses an existing ``out_dir``."""
+    """Copy the run directory to ``out_dir`` (its rounds' round.json included) with
+    candidates.parquet (effective state) and training_rounds.json (which candidates each
+    round trained on, and its folder) beside it; refuses an existing ``out_dir``."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise StoreError(f"{out_dir}: already exists; choose a new folder")
@@ -46,7 +48,7 @@ def export_run(store: Store, run_dir: Path, out_dir: Path) -> Path:
         _with_json_checks(store.candidates(run_id)).to_parquet(
             out_dir / "candidates.parquet", index=False)
         (out_dir / "training_rounds.json").write_text(
-            json.dumps(store.training_rounds(run_id), indent=2))
+            json.dumps([asdict(stored) for stored in store.training_rounds(run_id)], indent=2))
     except OSError as error:
         raise StoreError(f"{out_dir}: cannot export the run ({error})") from None
     return out_dir

@@ -70,6 +70,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX candidates_by_run ON candidates (run_id, target_kind, target_key);
     DROP TABLE clusters;
     """,
+    # 6: a round is recorded once, in its folder (rounds/N/round.json); the store keeps
+    # which candidates it trained on and where it lies. Earlier rounds' config and metrics
+    # stay, as they were, in earlier_record
+    """
+    CREATE TABLE rounds_by_folder (
+        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        candidate_ids TEXT NOT NULL, round_dir TEXT, model_path TEXT,
+        created_at REAL NOT NULL, earlier_record TEXT);
+    INSERT INTO rounds_by_folder SELECT id, run_id, candidate_ids,
+        json_extract(config, '$.round_dir'), model_path, created_at,
+        json_object('config', json(config), 'metrics', json(metrics)) FROM training_rounds;
+    DROP TABLE training_rounds;
+    ALTER TABLE rounds_by_folder RENAME TO training_rounds;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

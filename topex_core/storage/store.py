@@ -24,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,20 @@ DB_FILE = "topex.db"
 
 class StoreError(TopexError):
     """An id, action or path the store cannot use; nothing was written."""
+
+
+@dataclass(frozen=True)
+class StoredRound:
+    """A training round as the store notes it: the candidates it trained on and its folder
+    (``round_dir``, whose round.json is the round's one record). ``earlier_record``: the
+    config and metrics a store kept itself before schema 6, None since."""
+
+    id: int
+    candidate_ids: list[int]
+    round_dir: str | None
+    model_path: str | None
+    created_at: float
+    earlier_record: dict | None = None
 
 
 def default_db_path() -> Path:
@@ -306,21 +321,25 @@ class Store:
 
     # training rounds --------------------------------------------------------------------
 
-    def add_training_round(self, run_id: int, candidate_ids: Sequence[int], config: dict,
-                           metrics: dict, model_path: str | None) -> int:
+    def add_training_round(self, run_id: int, candidate_ids: Sequence[int], round_dir: str,
+                           model_path: str | None) -> int:
+        """Note a round: the candidates it trained on and its folder, where round.json
+        holds everything else (``rounddir``)."""
         self.label_names(run_id)
         with self._write() as db:
             return int(db.execute(
-                "INSERT INTO training_rounds (run_id, candidate_ids, config, metrics, model_path,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, json.dumps(list(candidate_ids)), json.dumps(config),
-                 json.dumps(metrics), model_path, time.time())).lastrowid)
+                "INSERT INTO training_rounds (run_id, candidate_ids, round_dir, model_path,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, json.dumps(list(candidate_ids)), round_dir, model_path,
+                 time.time())).lastrowid)
 
-    def training_rounds(self, run_id: int) -> list[dict]:
+    def training_rounds(self, run_id: int) -> list[StoredRound]:
         rows = self._db.execute("SELECT * FROM training_rounds WHERE run_id = ? ORDER BY id",
                                 (run_id,)).fetchall()
-        return [{**dict(row), "candidate_ids": json.loads(row["candidate_ids"]),
-                 "config": json.loads(row["config"]), "metrics": json.loads(row["metrics"])}
+        return [StoredRound(id=row["id"], candidate_ids=json.loads(row["candidate_ids"]),
+                            round_dir=row["round_dir"], model_path=row["model_path"],
+                            created_at=row["created_at"],
+                            earlier_record=json.loads(row["earlier_record"] or "null"))
                 for row in rows]
 
 
