@@ -74,21 +74,28 @@ def read_explore(run_dir: Path) -> tuple[ExploreResult, pd.DataFrame]:
     return result, clusters
 
 
-def write_explore(run_dir: Path, result: ExploreResult, clusters: pd.DataFrame,
-                  words: dict[str, list], slices: pd.DataFrame,
-                  slice_rows: dict[str, np.ndarray]) -> None:
-    """clusters.csv, cluster_words.json, slices.csv and slice_rows.parquet ({slice: row
-    ids}), then explore.json last: a run counts as explored only once everything the
-    explorer writes is there."""
-    run_dir = Path(run_dir)
-    clusters.to_csv(run_dir / CLUSTERS_FILE, index=False)
-    (run_dir / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
-    slices.to_csv(run_dir / SLICES_FILE, index=False)
-    (run_dir / DESCRIPTIONS_FILE).unlink(missing_ok=True)  # they describe the old regions
+def write_clusters(run_dir: Path, clusters: pd.DataFrame, words: dict[str, list]) -> None:
+    """clusters.csv and cluster_words.json."""
+    clusters.to_csv(Path(run_dir) / CLUSTERS_FILE, index=False)
+    (Path(run_dir) / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False),
+                                            encoding="utf-8")
+
+
+def write_slices(run_dir: Path, slices: pd.DataFrame,
+                 slice_rows: dict[str, np.ndarray]) -> None:
+    """slices.csv and slice_rows.parquet ({slice: row ids})."""
+    slices.to_csv(Path(run_dir) / SLICES_FILE, index=False)
     pd.DataFrame({"slice": [name for name, ids in slice_rows.items() for _ in ids],
                   "id": np.concatenate([*slice_rows.values(), np.zeros(0, np.int64)])
-                  .astype(np.int64)}).to_parquet(run_dir / SLICE_ROWS_FILE, index=False)
-    write_json_atomic(run_dir / EXPLORE_FILE, result.to_json())
+                  .astype(np.int64)}).to_parquet(Path(run_dir) / SLICE_ROWS_FILE, index=False)
+
+
+def write_explore(run_dir: Path, result: ExploreResult) -> None:
+    """explore.json, written last: a run counts as explored only once everything the
+    explorer writes is there (the region kinds' files first). The descriptions go: they
+    described the old regions."""
+    (Path(run_dir) / DESCRIPTIONS_FILE).unlink(missing_ok=True)
+    write_json_atomic(Path(run_dir) / EXPLORE_FILE, result.to_json())
 
 
 def read_slices(run_dir: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

@@ -156,7 +156,13 @@ def test_slices_lead_when_error_clusters_hold_few_mistakes(tmp_path: Path) -> No
     assert few.slices_lead
 
 
-def test_the_kinds_table_and_the_reference_name_the_same_kinds() -> None:
-    """region_ref stays torch-free, so it lists the kinds itself; the table is the truth."""
+def test_the_kinds_table_and_the_reference_name_the_same_kinds(tmp_path: Path) -> None:
+    """region_ref stays torch-free, so it lists the kinds itself; the table is the truth,
+    and the explorer writes each kind's files through it."""
     assert tuple(kind.name for kind in REGION_KINDS) == REGION_KIND_NAMES
     assert all(issubclass(kind.row_class, Region) for kind in REGION_KINDS)
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    for kind in REGION_KINDS:
+        assert all((run / name).is_file() for name in kind.files), kind.name
+        assert (kind.write is None) == (not kind.files)

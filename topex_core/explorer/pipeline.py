@@ -26,6 +26,7 @@ from topex_core.exploredir import write_explore, write_map_points
 from topex_core.explorer import clustering, naming, projection, scoring, slices
 from topex_core.explorer.explored import ExploredRun, in_error_regions
 from topex_core.explorer.normalise import MinMaxScaler, normalise_logits
+from topex_core.explorer.region_kinds import REGION_KINDS, BuiltRegions
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
 from topex_core.records import ExploreResult
@@ -100,8 +101,12 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     built = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
                         clusters_table, error_slices.table, slice_rows, test_points=None)
     result = replace(result, **_target(built))
-    write_explore(run_dir, result, clusters_table,
-                  {str(c): n.words for c, n in names.items()}, error_slices.table, slice_rows)
+    built = BuiltRegions(clusters_table, {str(c): n.words for c, n in names.items()},
+                         error_slices.table, slice_rows)
+    for kind in REGION_KINDS:
+        if kind.write is not None:
+            kind.write(run_dir, built)
+    write_explore(run_dir, result)
     report(1.0, "explorer done")
     return result
 

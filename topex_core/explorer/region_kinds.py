@@ -22,12 +22,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from topex_core.errors import RunError, SettingsError
-from topex_core.exploredir import CLUSTERS_FILE, SLICE_ROWS_FILE, SLICES_FILE, WORDS_FILE
+from topex_core.exploredir import (
+    CLUSTERS_FILE,
+    SLICE_ROWS_FILE,
+    SLICES_FILE,
+    WORDS_FILE,
+    write_clusters,
+    write_slices,
+)
 from topex_core.explorer import confusion_cells
 from topex_core.explorer.evidence import Evidence, cluster_evidence, slice_evidence
 from topex_core.explorer.regions import (
@@ -46,11 +55,24 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class BuiltRegions:
+    """What one exploration found, as the kinds' files hold it: clusters.csv's table and
+    each cluster's words, slices.csv's table and each slice's row ids."""
+
+    clusters: pd.DataFrame
+    words: dict[str, list]
+    slices: pd.DataFrame
+    slice_rows: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class RegionKind:
     """One kind of region (see the module). ``regions(explored)``: every region of the kind,
     in the kind's order; ``evidence(explored)``: its regions' evidence, None when the kind
     is not ranked; ``find(explored, key)``: the region a key names that is not one of
-    ``regions`` (a slice's bare term), else RunError saying what exists."""
+    ``regions`` (a slice's bare term), else RunError saying what exists; ``write(run_dir,
+    built)``: writes its ``files`` (``exploredir``), None for a kind made from the points
+    alone."""
 
     name: str
     row_class: type[Region]
@@ -58,6 +80,7 @@ class RegionKind:
     regions: Callable[[ExploredRun], list[Region]]
     evidence: Callable[[ExploredRun], list[Evidence]] | None
     find: Callable[[ExploredRun, str], Region]
+    write: Callable[[Path, BuiltRegions], None] | None
 
 
 def error_clusters(explored: ExploredRun) -> list[ErrorCluster]:
@@ -154,11 +177,13 @@ def _keywords(value: object) -> list[str]:
 
 REGION_KINDS: tuple[RegionKind, ...] = (
     RegionKind("cluster", ErrorCluster, (CLUSTERS_FILE, WORDS_FILE), error_clusters,
-               _cluster_evidence, find_cluster),
+               _cluster_evidence, find_cluster,
+               lambda run_dir, built: write_clusters(run_dir, built.clusters, built.words)),
     RegionKind("slice", ErrorSlice, (SLICES_FILE, SLICE_ROWS_FILE), error_slices,
-               _slice_evidence, find_slice),
+               _slice_evidence, find_slice,
+               lambda run_dir, built: write_slices(run_dir, built.slices, built.slice_rows)),
     RegionKind(confusion_cells.KIND, ConfusionCell, (), confusion_cells.confusion_cells, None,
-               confusion_cells.find_confusion_cell),
+               confusion_cells.find_confusion_cell, None),
 )
 
 
