@@ -167,15 +167,21 @@ def test_older_schema_migrates_and_keeps_data(tmp_path: Path) -> None:
         assert table["target"].tolist() == ["—"]
 
 
-def test_cluster_and_slice_targets_move_into_target_kind_and_key(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
+def store_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A database as schema ``version`` left it, holding one dataset and one run (id 1)."""
     old = sqlite3.connect(path)
-    for script in MIGRATIONS[:4]:
+    for script in MIGRATIONS[:version]:
         old.executescript(script)
     old.execute("INSERT INTO datasets VALUES (1, 'h', 's', 'text', NULL, 'label', 2, 0)")
     old.execute("INSERT INTO runs (id, run_dir, dataset_id, label_names, config, versions,"
                 " timings, model_path, model_sha256, created_at) VALUES (1, '/r', 1,"
                 " '[\"a\", \"b\"]', '{}', '{}', '{}', 'm', '', 0)")
+    return old
+
+
+def test_cluster_and_slice_targets_move_into_target_kind_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    old = store_at_version(path, 4)
     for cluster, slice_key in ((3, None), (None, "oil | a"), (None, None)):
         old.execute("INSERT INTO candidates (run_id, cluster, slice, text, label, backend,"
                     " sampling, checks, created_at) VALUES (1, ?, ?, 't', 'a', 'eda', '{}',"
@@ -198,13 +204,7 @@ def test_cluster_and_slice_targets_move_into_target_kind_and_key(tmp_path: Path)
 
 def test_a_store_that_kept_rounds_itself_keeps_them_beside_the_folder(tmp_path: Path) -> None:
     path = tmp_path / "v5.db"
-    old = sqlite3.connect(path)
-    for script in MIGRATIONS[:5]:
-        old.executescript(script)
-    old.execute("INSERT INTO datasets VALUES (1, 'h', 's', 'text', NULL, 'label', 2, 0)")
-    old.execute("INSERT INTO runs (id, run_dir, dataset_id, label_names, config, versions,"
-                " timings, model_path, model_sha256, created_at) VALUES (1, '/r', 1,"
-                " '[\"a\", \"b\"]', '{}', '{}', '{}', 'm', '', 0)")
+    old = store_at_version(path, 5)
     old.execute("INSERT INTO training_rounds (run_id, candidate_ids, config, metrics,"
                 " model_path, created_at) VALUES (1, '[4, 5]', '{\"mode\": \"head\","
                 " \"round_dir\": \"/r/rounds/1\"}', '{\"fixed\": 3}', NULL, 7)")

@@ -98,17 +98,21 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
         **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
-    built = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
-                        clusters_table, error_slices.table, slice_rows, test_points=None)
-    result = replace(result, **_target(built))
-    built = BuiltRegions(clusters_table, {str(c): n.words for c, n in names.items()},
-                         error_slices.table, slice_rows)
+    explored = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
+                           clusters_table, error_slices.table, slice_rows, test_points=None)
+    result = replace(result, **_target(explored))
+    words = {str(cluster): name.words for cluster, name in names.items()}
+    _write(run_dir, result, BuiltRegions(clusters_table, words, error_slices.table, slice_rows))
+    report(1.0, "explorer done")
+    return result
+
+
+def _write(run_dir: Path, result: ExploreResult, built: BuiltRegions) -> None:
+    """Each region kind's files through the kinds table, then explore.json last."""
     for kind in REGION_KINDS:
         if kind.write is not None:
             kind.write(run_dir, built)
     write_explore(run_dir, result)
-    report(1.0, "explorer done")
-    return result
 
 
 def _clusters(points: pd.DataFrame, space_points: np.ndarray, label_names: list[str],
