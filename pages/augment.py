@@ -249,10 +249,14 @@ def _decision_row(store: Store, candidate: VettedCandidate, labels: list[str],
         source_id = candidate.source_id
         if source_id is not None and source_id in rows.index:
             source_row = rows.loc[source_id]
+            closeness = candidate.checks.to_json().get("duplicate") or {}
+            changed = (f" It changed {closeness['changed']:.0%} of the words (similarity "
+                       f"{closeness['source_similarity']:.2f})."
+                       if closeness.get("changed") is not None else "")
             text_column.caption(
                 f"Rewritten from row {source_id} (true label {source_row['label']}), which "
                 f"the model gets {'right' if source_row['correct'] else 'wrong'}: "
-                f"“{_shortened(source_row['text'])}”")
+                f"“{_shortened(source_row['text'])}”.{changed}")
         checks = candidate.checks
         for warning in checks.warnings:
             text_column.caption(f"⚠ {warning}")

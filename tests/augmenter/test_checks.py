@@ -14,6 +14,7 @@ from topex_core.augmenter.checks import (
     CheckConfig,
     checker_for_run,
 )
+from topex_core.augmenter.prompts import Example
 from topex_core.region_ref import RegionRef
 
 
@@ -105,9 +106,43 @@ def test_prediction_comes_from_the_given_classifier() -> None:
         return np.array([[0.2, 0.8] for _ in texts])
 
     result = checker(predict).check(["express delivery fee refund q"], None, ["billing"])[0]
-    assert result["prediction"] == {"label": "shipping", "confidence": 0.8, "agrees": False}
+    assert result["prediction"] == {"label": "shipping", "confidence": 0.8, "agrees": False,
+                                    "expected": False}
     assert any("the model predicts 'shipping' (80%)" in w for w in result["warnings"])
     assert checker().check(["x y"], None, ["billing"])[0]["prediction"] is None
+
+
+def test_a_rewrite_may_stay_near_its_source_and_keep_its_mistake() -> None:
+    """Closeness to the row it rewrites and the model's wrong prediction of a misclassified
+    source are what a rewrite is: information, not warnings; an unchanged copy warns."""
+    frame = points().assign(correct=[True] * 12 + [False] * 4)  # the cluster's rows fail
+    everything = np.arange(len(frame))
+    rewrites = JsonChecker(CandidateChecker(
+        frame, hashing_embed(frame["text"].tolist()), everything,
+        np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed,
+        predict=lambda texts, pairs: np.array([[0.2, 0.8] for _ in texts]),
+        label_names=["billing", "shipping"], config=CheckConfig(neighbours=5)))
+    source = Example("express delivery fee refund a", None, 12, source="rewrite")
+    text = "express delivery fee refund a today"
+    rewrite, copy, free = (
+        rewrites.check([text], None, ["billing"], sources=[source])[0],
+        rewrites.check([source.text], None, ["billing"], sources=[source])[0],
+        rewrites.check([text], None, ["billing"])[0])
+    assert rewrite["duplicate"]["source"] == 12 and rewrite["duplicate"]["changed"] == 0.167
+    assert rewrite["duplicate"]["source_similarity"] > 0.8 and rewrite["prediction"]["expected"]
+    assert not any("duplicate" in w or "model predicts" in w for w in rewrite["warnings"])
+    assert copy["warnings"][0] == "identical to the row it rewrites (row 12)"
+    # a second rewrite nearer another candidate than any row still says how it changed
+    two = rewrites.check([text, text + " again"], None, ["billing"] * 2, sources=[source] * 2)
+    assert two[1]["duplicate"]["of"] == "another candidate" and "changed" in two[1]["duplicate"]
+    assert rewrite["duplicate"]["of"] != "row 12"  # the nearest row other than its source
+    # without its source the same text is one the model gets wrong, nearest row 12
+    assert "prediction" in free["fired"] and free["duplicate"]["of"] == "row 12"
+    # a source the model gets right: disagreeing is a warning again
+    right = Example("invoice payment refund card a", None, 0, source="rewrite")
+    flipped = rewrites.check(["invoice payment refund card a now"], None, ["billing"],
+                             sources=[right])[0]
+    assert not flipped["prediction"]["expected"] and "prediction" in flipped["fired"]
 
 
 def test_pairs_are_checked_as_joined_text_and_predicted_as_pairs() -> None:

@@ -60,6 +60,7 @@ from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
 SHARED_SUBJECT = "the subject the examples share"
+REWRITE_MODES = ("rewrite", "complement")  # one prompt per source row, which it rewrites
 MODES = ("free", "rewrite", "complement")
 REWRITING = ("rewrite", "complement")  # modes with one prompt per source row
 
@@ -246,7 +247,10 @@ def generate_candidates(context: TargetContext, request: AugmentRequest,
                            [item.text_pair for _, item in parsed] if pair else None,
                            [prompts[completion.prompt_index].label for completion, _ in parsed],
                            others=other_texts,
-                           examples=[e for prompt in prompts for e in prompt.examples])
+                           examples=[e for prompt in prompts for e in prompt.examples],
+                           sources=[prompts[completion.prompt_index].examples[0]
+                                    if request.mode in REWRITE_MODES else None
+                                    for completion, _ in parsed])
     candidates = []
     for (completion, item), check in zip(parsed, checks, strict=True):
         prompt = prompts[completion.prompt_index]

@@ -21,6 +21,14 @@ For one candidate (text, optional pair, assigned label):
 - output: what a language model wrote instead of a sample — meta-talk, a refusal, an echo
   of a prompt example, a loop (``output_checks``).
 
+A candidate that rewrites a dataset row (rewrite and complement modes: its ``source``) is
+meant to stay close to that row, and a row the model gets wrong is meant to be predicted
+wrongly again: closeness to its own source (``duplicate.source_similarity``, and
+``changed``, the share of its words not taken from the source in order) and the model's
+disagreement where the model got the source wrong (``prediction.expected``) are
+information, not warnings. A rewrite identical to its source warns; so does being a near
+duplicate of any other row, or echoing another prompt's source.
+
 Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
 sample of that size plus every row of the target (exact duplicates still use all rows).
 Reference rows are embedded once per run (``RowEmbeddings``, the run's one embedding cache).
@@ -35,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from topex_core.augmenter.output_checks import OutputChecker
+from topex_core.augmenter.output_checks import OutputChecker, echo_share
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
 from topex_core.explorer.explored import ExploredRun, Region, RowEmbeddings, phrases
@@ -69,6 +77,10 @@ class CandidateChecker:
         self.terms = tuple(terms)
         self.label_names = list(label_names)
         self.ids = points["id"].to_numpy()[reference_positions]
+        # rows the model gets wrong (a dataset without predictions: none known)
+        wrong = (~points["correct"].to_numpy(bool) if "correct" in points.columns
+                 else np.zeros(len(points), bool))
+        self.misclassified = set(points["id"].to_numpy()[wrong].tolist())
         self.reference_labels = points["label"].astype(str).to_numpy()[reference_positions]
         self.reference = _unit(reference_embeddings)
         texts = point_texts(points)
@@ -92,14 +104,16 @@ class CandidateChecker:
 
     def check(self, texts: Sequence[str], text_pairs: Sequence[str | None] | None,
               labels: Sequence[str], *, others: Sequence[str] = (),
-              examples: Sequence[Example] = ()) -> list[CandidateChecks]:
+              examples: Sequence[Example] = (),
+              sources: Sequence[Example | None] | None = None) -> list[CandidateChecks]:
         """The seven checks of each candidate, with the warnings each raised (short
         sentences); the output check's findings are named by what they found (meta-talk,
         refusal, echo, repetition).
 
         ``others`` are texts of candidates already stored for this run (joined like
         ``texts.point_texts`` for pairs); ``examples`` are the prompt's few-shot examples
-        (an echo of one is flagged)."""
+        (an echo of one is flagged); ``sources``: the row each candidate rewrites (None:
+        not a rewrite), see the module."""
         pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
         joined = [joined_text(text, pair) for text, pair in zip(texts, pairs, strict=True)]
         if not joined:
@@ -110,42 +124,49 @@ class CandidateChecker:
         probabilities = (self.predict(list(texts), None if all(p is None for p in pairs)
                                       else [p or "" for p in pairs])
                          if self.predict is not None else None)
+        sources = list(sources) if sources is not None else [None] * len(texts)
         results = []
-        for i, (text, label) in enumerate(zip(joined, labels, strict=True)):
+        for i, (text, label, source) in enumerate(zip(joined, labels, sources, strict=True)):
             earlier = np.vstack([other_vectors, vectors[:i]])
             earlier_texts = list(others) + joined[:i]
             result = {
-                "duplicate": self._duplicate(text, vectors[i], earlier, earlier_texts),
+                "duplicate": self._duplicate(text, vectors[i], earlier, earlier_texts, source),
                 "length": self._length(text, label),
-                "prediction": (self._prediction(probabilities[i], label)
+                "prediction": (self._prediction(probabilities[i], label, source)
                                if probabilities is not None else None),
                 "intrusion": self._intrusion(vectors[i], label),
                 "topic": self._topic(vectors[i]),
                 "term": self._term(text),
             }
-            output = self.output.check(text, examples)
+            output = self.output.check(text, [example for example in examples
+                                              if source is None or example != source])
             result["output"] = output.to_json()
             results.append(_checks(result, _findings(result, label) + output.findings()))
         return results
 
     def _duplicate(self, text: str, vector: np.ndarray, earlier: np.ndarray,
-                   earlier_texts: list[str]) -> dict:
+                   earlier_texts: list[str], source: Example | None = None) -> dict:
+        own = {} if source is None else self._source_closeness(text, vector, source)
         if _normal(text) in self.exact:
-            return {"kind": "exact", "of": f"row {self.exact[_normal(text)]}", "similarity": 1.0}
+            row_id = self.exact[_normal(text)]
+            kind = "source" if source is not None and row_id == source.row_id else "exact"
+            return {"kind": kind, "of": f"row {row_id}", "similarity": 1.0, **own}
         if _normal(text) in {_normal(other) for other in earlier_texts}:
-            return {"kind": "exact", "of": "another candidate", "similarity": 1.0}
-        best = {"kind": None, "of": None, "similarity": 0.0}
+            return {"kind": "exact", "of": "another candidate", "similarity": 1.0, **own}
+        best = {"kind": None, "of": None, "similarity": 0.0, **own}
         if len(self.reference):
-            similarities = self.reference @ vector
+            # a rewrite is meant to stay near its own source: the nearest other row counts
+            similarities = np.where(self.ids == (-1 if source is None else source.row_id),
+                                    -1.0, self.reference @ vector)
             top = int(similarities.argmax())
-            best = {"kind": None, "of": f"row {int(self.ids[top])}",
-                    "similarity": float(similarities[top])}
+            best.update({"of": f"row {int(self.ids[top])}",
+                         "similarity": float(similarities[top])})
         if len(earlier):
             similarities = earlier @ vector
             top = int(similarities.argmax())
             if similarities[top] > best["similarity"]:
-                best = {"kind": None, "of": "another candidate",
-                        "similarity": float(similarities[top])}
+                best.update({"of": "another candidate",
+                             "similarity": float(similarities[top])})
         if best["similarity"] >= self.config.near_duplicate:
             best["kind"] = "near"
         best["similarity"] = round(best["similarity"], 4)
@@ -157,11 +178,25 @@ class CandidateChecker:
         return {"words": words, "low": round(low, 1), "high": round(high, 1),
                 "outlier": bool(words < low or words > high)}
 
-    def _prediction(self, probabilities: np.ndarray, label: str) -> dict:
+    def _source_closeness(self, text: str, vector: np.ndarray, source: Example) -> dict:
+        """How close a rewrite stays to its ``source``: the cosine similarity and the share
+        of its words not taken from the source (``output_checks``' echo measure)."""
+        source_text = joined_text(source.text, source.text_pair)
+        similarity = float(_unit(np.asarray(self.embed([source_text]), np.float32))[0] @ vector)
+        taken = echo_share(text.lower(), source_text.lower())
+        return {"source": source.row_id, "source_similarity": round(similarity, 4),
+                "changed": round(1.0 - taken, 3)}
+
+    def _prediction(self, probabilities: np.ndarray, label: str,
+                    source: Example | None = None) -> dict:
+        """The model's label and confidence; ``expected`` when it disagrees on a rewrite of
+        a row it gets wrong (that row was picked for the mistake)."""
         predicted = int(np.argmax(probabilities))
+        agrees = self.label_names[predicted] == label
         return {"label": self.label_names[predicted],
-                "confidence": round(float(probabilities[predicted]), 4),
-                "agrees": self.label_names[predicted] == label}
+                "confidence": round(float(probabilities[predicted]), 4), "agrees": agrees,
+                "expected": (not agrees and source is not None
+                             and source.row_id in self.misclassified)}
 
     def _intrusion(self, vector: np.ndarray, label: str) -> dict:
         k = min(self.config.neighbours, len(self.reference))
@@ -235,13 +270,16 @@ def _findings(result: dict, label: str) -> list[tuple[str, str]]:
     fired = [
         ("duplicate", duplicate["kind"] == "exact",
          lambda: f"exact duplicate of {duplicate['of']}"),
+        ("duplicate", duplicate["kind"] == "source",
+         lambda: f"identical to the row it rewrites ({duplicate['of']})"),
         ("duplicate", duplicate["kind"] == "near",
          lambda: f"near duplicate of {duplicate['of']} "
                  f"(similarity {duplicate['similarity']:.2f})"),
         ("length", length["outlier"],
          lambda: f"{length['words']} words, unusual for '{label}' "
                  f"(expected {length['low']:.0f}–{length['high']:.0f})"),
-        ("prediction", prediction is not None and not prediction["agrees"],
+        ("prediction", prediction is not None and not prediction["agrees"]
+         and not prediction.get("expected"),
          lambda: f"the model predicts '{prediction['label']}' "
                  f"({prediction['confidence']:.0%}): a hard example, or a wrong label"),
         ("intrusion", intrusion["intrudes"],

@@ -105,14 +105,20 @@ def repetition(text: str) -> float:
 def _echo(lowered: str, examples: Sequence[Example]) -> tuple[int | None, float]:
     """(row id of the example the text repeats, or None; the highest share of the text's
     words taken from one example)."""
-    words = re.findall(r"\w+", lowered)
     best_row, best = None, 0.0
     for example in examples:
         reference = example.text.lower()
         if len(reference) >= 20 and reference in lowered:
             return example.row_id, 1.0
-        matcher = SequenceMatcher(None, words, re.findall(r"\w+", reference), autojunk=False)
-        share = sum(block.size for block in matcher.get_matching_blocks()) / max(len(words), 1)
+        share = echo_share(lowered, reference)
         if share > best:
             best_row, best = example.row_id, share
     return (best_row if best >= ECHO_SHARE else None), best
+
+
+def echo_share(lowered: str, reference: str) -> float:
+    """The share of the words of ``lowered`` taken from ``reference`` in order (difflib's
+    matching blocks over words); both lower-cased."""
+    words = re.findall(r"\w+", lowered)
+    matcher = SequenceMatcher(None, words, re.findall(r"\w+", reference), autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / max(len(words), 1)
