@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.augmenter.augment import (
+    REWRITE_MODES,
     AugmentRequest,
     TargetContext,
     generate_parsed,
@@ -99,8 +100,14 @@ class SeedGenerators:
         if samples.empty:
             return samples
         pairs = samples["text_pair"].tolist() if context.pair else None
+        # each rewrite is checked against its own source row, as the pages check it
+        source_of = {example.row_id: example for prompt in prompts for example in prompt.examples}
+        sources = ([None if row_id is None or row_id != row_id else source_of.get(int(row_id))
+                    for row_id in samples["source_id"]] if mode in REWRITE_MODES
+                   else None)
         checks = checker.check(samples["text"].tolist(), pairs, samples["label"].tolist(),
-                               examples=[e for prompt in prompts for e in prompt.examples])
+                               examples=[e for prompt in prompts for e in prompt.examples],
+                               sources=sources)
         samples["warnings"] = [check.warnings for check in checks]
         samples["fired"] = [check.fired for check in checks]
         return samples
