@@ -125,12 +125,14 @@ class CandidateChecker:
                                       else [p or "" for p in pairs])
                          if self.predict is not None else None)
         sources = list(sources) if sources is not None else [None] * len(texts)
+        source_vectors = self._source_vectors(sources)
         results = []
         for i, (text, label, source) in enumerate(zip(joined, labels, sources, strict=True)):
             earlier = np.vstack([other_vectors, vectors[:i]])
             earlier_texts = list(others) + joined[:i]
             result = {
-                "duplicate": self._duplicate(text, vectors[i], earlier, earlier_texts, source),
+                "duplicate": self._duplicate(text, vectors[i], earlier, earlier_texts, source,
+                                             source_vectors.get(source)),
                 "length": self._length(text, label),
                 "prediction": (self._prediction(probabilities[i], label, source)
                                if probabilities is not None else None),
@@ -144,9 +146,20 @@ class CandidateChecker:
             results.append(_checks(result, _findings(result, label) + output.findings()))
         return results
 
+    def _source_vectors(self, sources: Sequence[Example | None]) -> dict[Example, np.ndarray]:
+        """The unit embedding of each distinct source row, in one call to the embedder."""
+        distinct = list(dict.fromkeys(source for source in sources if source is not None))
+        if not distinct:
+            return {}
+        vectors = _unit(np.asarray(self.embed([joined_text(source.text, source.text_pair)
+                                               for source in distinct]), np.float32))
+        return dict(zip(distinct, vectors, strict=True))
+
     def _duplicate(self, text: str, vector: np.ndarray, earlier: np.ndarray,
-                   earlier_texts: list[str], source: Example | None = None) -> dict:
-        own = {} if source is None else self._source_closeness(text, vector, source)
+                   earlier_texts: list[str], source: Example | None = None,
+                   source_vector: np.ndarray | None = None) -> dict:
+        own = ({} if source is None or source_vector is None
+               else self._source_closeness(text, vector, source, source_vector))
         if _normal(text) in self.exact:
             row_id = self.exact[_normal(text)]
             kind = "source" if source is not None and row_id == source.row_id else "exact"
@@ -178,12 +191,14 @@ class CandidateChecker:
         return {"words": words, "low": round(low, 1), "high": round(high, 1),
                 "outlier": bool(words < low or words > high)}
 
-    def _source_closeness(self, text: str, vector: np.ndarray, source: Example) -> dict:
-        """How close a rewrite stays to its ``source``: the cosine similarity and the share
-        of its words not taken from the source (``output_checks``' echo measure)."""
-        source_text = joined_text(source.text, source.text_pair)
-        similarity = float(_unit(np.asarray(self.embed([source_text]), np.float32))[0] @ vector)
-        taken = echo_share(text.lower(), source_text.lower())
+    @staticmethod
+    def _source_closeness(text: str, vector: np.ndarray, source: Example,
+                          source_vector: np.ndarray) -> dict:
+        """How close a rewrite stays to its ``source`` (``source_vector`` its unit
+        embedding): the cosine similarity and the share of its words not taken from the
+        source (``output_checks``' echo measure)."""
+        similarity = float(source_vector @ vector)
+        taken = echo_share(text.lower(), joined_text(source.text, source.text_pair).lower())
         return {"source": source.row_id, "source_similarity": round(similarity, 4),
                 "changed": round(1.0 - taken, 3)}
 

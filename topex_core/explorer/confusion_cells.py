@@ -52,7 +52,11 @@ def confusion_cells(explored: ExploredRun) -> list[ConfusionCell]:
     cells = [(int(matrix.loc[true, predicted]), true, predicted)
              for true in matrix.index for predicted in matrix.columns
              if true != predicted and matrix.loc[true, predicted] > 0]
-    return [_cell(explored, true, predicted)
+    # each split's labels and predictions once, not once per cell (C² cells)
+    pool = _labels_and_predictions(explored.points)
+    test = (None if explored.test_points is None
+            else _labels_and_predictions(explored.test_points))
+    return [_cell(pool, test, true, predicted)
             for _, true, predicted in sorted(cells, key=lambda cell: -cell[0])]
 
 
@@ -85,24 +89,25 @@ def _labels(key: str) -> tuple[str, str]:
                         f"e.g. confusion:'World{ARROWS[0]}Business'")
 
 
-def _cell(explored: ExploredRun, true_label: str, predicted: str) -> ConfusionCell:
-    pool = explored.points
-    pool_predicted = pool["pred"].astype(str).to_numpy() == predicted
-    mistakes = np.flatnonzero(pool_predicted & (pool["label"].astype(str).to_numpy()
-                                                == true_label))
+def _labels_and_predictions(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) true labels and (n,) base-model predictions of ``points``, as text."""
+    return points["label"].astype(str).to_numpy(), points["pred"].astype(str).to_numpy()
 
-    def reach(test: bool) -> np.ndarray:
-        if not test:
-            return np.flatnonzero(pool_predicted)
-        if explored.test_points is None:
-            return np.zeros(0, np.int64)
-        return np.flatnonzero(explored.test_points["pred"].astype(str).to_numpy() == predicted)
+
+def _cell(pool: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray] | None,
+          true_label: str, predicted: str) -> ConfusionCell:
+    """The cell true ``true_label``, predicted ``predicted``; ``pool`` and ``test``: each
+    split's (labels, predictions), None without a test split."""
+    mistakes = np.flatnonzero((pool[1] == predicted) & (pool[0] == true_label))
+
+    def reach(on_test: bool) -> np.ndarray:
+        if not on_test:
+            return np.flatnonzero(pool[1] == predicted)
+        return np.zeros(0, np.int64) if test is None else np.flatnonzero(test[1] == predicted)
 
     def test_rows() -> np.ndarray:
-        inside = reach(True)
-        labels = (explored.test_points["label"].astype(str).to_numpy()[inside]
-                  if len(inside) else np.zeros(0, str))
-        return inside[labels == true_label]
+        return (np.zeros(0, np.int64) if test is None
+                else np.flatnonzero((test[1] == predicted) & (test[0] == true_label)))
 
     confusion = f"{true_label} → {predicted}"
     return ConfusionCell(KIND, cell_key(true_label, predicted),
