@@ -6,10 +6,8 @@ once, so a refresh loses nothing."""
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from topex_app import resources, state
 from topex_app.descriptions import kept_sentence
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
+from topex_app.vetting import vetting
 from topex_core.augmenter import augment, sources
 from topex_core.augmenter.batches import BATCH_SIZE, generate_in_batches
 from topex_core.augmenter.describe import read_region_descriptions
@@ -28,14 +27,8 @@ from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
 from topex_core.exploredir import explored_at
-from topex_core.explorer.explored import Region
 from topex_core.rundir import has_classifier
-from topex_core.storage.candidates import VettedCandidate, target_name
-from topex_core.storage.export import export_samples
 from topex_core.storage.store import Store
-
-STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/check_circle:]",
-                "rejected": ":red[:material/cancel:]"}
 
 
 def _context(run_dir: Path) -> augment.TargetContext | None:
@@ -61,13 +54,25 @@ MODES = {"free": "New texts about the target (few-shot examples)",
                        "balanced round)"}
 
 
+def _mode_defaults(context: augment.TargetContext) -> None:
+    """Another mode was chosen: its default size replaces the last one."""
+    st.session_state["augment_n"] = context.default_size(st.session_state["augment_mode"])
+
+
 def _request(context: augment.TargetContext) -> augment.AugmentRequest:
+    if st.session_state.get("augment_defaults_for") != context.target.ref:
+        # a new target starts from its own defaults (set before the widgets are drawn)
+        st.session_state["augment_defaults_for"] = context.target.ref
+        st.session_state["augment_mode"] = context.default_mode()
+        st.session_state["augment_n"] = context.default_size(context.default_mode())
     mode = st.radio("Generation", list(MODES), format_func=MODES.get, horizontal=True,
-                    key="augment_mode",
-                    help="Rewrites stay close to the rows the model gets wrong; each "
-                         "candidate's lineage names its source row. Samples of one label "
-                         "can move the model toward that label around the region instead "
-                         "of repairing it: rewrites of the region's other-label rows beside "
+                    key="augment_mode", on_change=_mode_defaults, args=(context,),
+                    help="By default a round rewrites each misclassified row of the target, "
+                         "up to 30: the size of the README's measured repairs. Rewrites "
+                         "stay close to the rows the model gets wrong; each candidate's "
+                         "lineage names its source row. Samples of one label can move the "
+                         "model toward that label around the region instead of "
+                         "repairing it: rewrites of the region's other-label rows beside "
                          "them make a balanced round (measured in the README: it can also "
                          "cancel the repair).")
     left, middle, right = st.columns(3)
@@ -78,10 +83,11 @@ def _request(context: augment.TargetContext) -> augment.AugmentRequest:
     tasks = list(TASK_TEMPLATES)
     task = middle.selectbox("Task template", tasks, key="augment_task",
                             index=tasks.index("nli" if context.pair else "text"))
-    n = right.number_input("Candidates (n)", 1, 200, 5, key="augment_n",
-                           help="30–100 make a round that can move a region; they are "
-                                "generated in batches of "
-                                f"{BATCH_SIZE}, each stored as it arrives")
+    n = right.number_input("Candidates (n)", 1, 200, key="augment_n",
+                           help="30–100 make a round that can move a region (a rewrite round "
+                                "asks for one per misclassified row, up to 30); they are "
+                                f"generated in batches of {BATCH_SIZE}, each stored as it "
+                                "arrives")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="augment_seed")
     shots, mix_ratio, template = 5, 1.0, None
     if mode == "free":
@@ -222,134 +228,12 @@ def _generate(context, request, prompts, backend, checker, streaming: bool) -> N
             st.warning(f"{outcome.dropped} completions had no usable text and were dropped.")
 
 
-def _shortened(text: str, limit: int = 240) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
 def _time_left(elapsed: float, done: int, total: int) -> str:
     """Elapsed seconds, and the time left from the pace of the batches finished."""
     if not done:
         return f"{elapsed:.0f} s · the first batch sets the pace"
     left = elapsed / done * (total - done)
     return f"{elapsed:.0f} s · about {left:.0f} s left"
-
-
-def _decision_row(store: Store, candidate: VettedCandidate, labels: list[str],
-                  rows: pd.DataFrame) -> None:
-    candidate_id = candidate.id
-    with st.container(border=True):
-        text_column, action_column = st.columns([3, 2])
-        pair = candidate.text_pair
-        body = candidate.text + (f"  \n*Hypothesis:* {pair}" if pair is not None else "")
-        text_column.markdown(f"{STATUS_ICONS[candidate.status]} {candidate.status} "
-                             f"**#{candidate_id}** "
-                             f"· label **{candidate.label}** · generated by "
-                             f"`{candidate.made_by}`")
-        text_column.text(body)
-        source_id = candidate.source_id
-        if source_id is not None and source_id in rows.index:
-            source_row = rows.loc[source_id]
-            closeness = candidate.checks.to_json().get("duplicate") or {}
-            changed = (f" It changed {closeness['changed']:.0%} of the words (similarity "
-                       f"{closeness['source_similarity']:.2f})."
-                       if closeness.get("changed") is not None else "")
-            text_column.caption(
-                f"Rewritten from row {source_id} (true label {source_row['label']}), which "
-                f"the model gets {'right' if source_row['correct'] else 'wrong'}: "
-                f"“{_shortened(source_row['text'])}”.{changed}")
-        checks = candidate.checks
-        for warning in checks.warnings:
-            text_column.caption(f"⚠ {warning}")
-        if checks.passed:
-            text_column.caption("✓ no check raised a warning")
-        buttons = action_column.columns(3)
-        if buttons[0].button("Accept", key=f"augment_accept_{candidate_id}", type="primary"):
-            store.decide(candidate_id, "accept")
-            st.rerun()
-        if buttons[1].button("Reject", key=f"augment_reject_{candidate_id}"):
-            store.decide(candidate_id, "reject")
-            st.rerun()
-        if buttons[2].button("Undo", key=f"augment_undo_{candidate_id}",
-                             disabled=not candidate.decided):
-            store.undo(candidate_id)
-            st.rerun()
-        with action_column.popover("Edit or relabel"):
-            edited = st.text_area("Text", candidate.text, key=f"augment_edit_{candidate_id}")
-            if st.button("Save text", key=f"augment_save_{candidate_id}"):
-                store.decide(candidate_id, "edit", text=edited)
-                st.rerun()
-            new_label = st.selectbox("Label", labels, index=labels.index(candidate.label),
-                                     key=f"augment_relabel_{candidate_id}")
-            if st.button("Save label", key=f"augment_save_label_{candidate_id}"):
-                store.decide(candidate_id, "relabel", label=new_label)
-                st.rerun()
-
-
-def _bulk_actions(store: Store, target_candidates: list[VettedCandidate]) -> None:
-    """Accept or reject this target's pending candidates at once, and undo that."""
-    pending = [c.id for c in target_candidates if c.status == "pending"]
-    clean = [c.id for c in target_candidates if c.status == "pending" and c.checks.passed]
-    actions = (("augment_bulk_accept_clean", f"Accept {len(clean)} without warnings",
-                clean, "accept"),
-               ("augment_bulk_accept", f"Accept all {len(pending)} pending", pending, "accept"),
-               ("augment_bulk_reject", f"Reject all {len(pending)} pending", pending, "reject"))
-    columns = st.columns(len(actions) + 1)
-    for column, (key, label, chosen, action) in zip(columns, actions, strict=False):
-        if column.button(label, key=key, disabled=not chosen):
-            decision_ids = store.decide_many(chosen, action)
-            st.session_state["augment_last_bulk"] = {
-                "decisions": decision_ids, "summary": f"{action}ed {len(decision_ids)}"}
-            st.rerun()
-    last = st.session_state.get("augment_last_bulk")
-    if last and columns[-1].button(f"Undo: {last['summary']}", key="augment_bulk_undo",
-                                   icon=":material/undo:"):
-        store.undo_decisions(last["decisions"])
-        del st.session_state["augment_last_bulk"]
-        st.rerun()
-
-
-def _counts(candidates: list[VettedCandidate]) -> None:
-    """How many candidates each region has, by status."""
-    counts = Counter((target_name(candidate.target), candidate.status)
-                     for candidate in candidates)
-    targets = list(dict.fromkeys(target for target, _ in counts))
-    st.dataframe(pd.DataFrame({status: [counts[(target, status)] for target in targets]
-                               for status in STATUS_ICONS}, index=pd.Index(targets, name="target")),
-                 width="content")
-
-
-def _vetting(run_dir: Path, target: Region, labels: list[str], rows: pd.DataFrame) -> None:
-    with Store() as store:
-        run_id = store.register_run(run_dir)
-        everything = store.vetted(run_id)
-        st.subheader("Candidates")
-        if not everything:
-            st.caption("No candidates yet: generate some above.")
-            return
-        _counts(everything)
-        total = sum(candidate.status == "accepted" for candidate in everything)
-        st.caption(f"{total} accepted in this run: Retrain & compare adds them all to training.")
-        show = st.radio("Show", ["pending", "all", "accepted", "rejected"], horizontal=True,
-                        key="augment_show")
-        for_target = [candidate for candidate in everything if candidate.target == target.ref]
-        _bulk_actions(store, for_target)
-        for candidate in reversed(for_target):
-            if show in ("all", candidate.status):
-                _decision_row(store, candidate, labels, rows)
-        accepted = store.accepted(run_id)
-    if not accepted.empty:
-        left, right = st.columns(2)
-        for column, fmt, mime in ((left, "csv", "text/csv"),
-                                  (right, "jsonl", "application/jsonl")):
-            column.download_button(f"Export {len(accepted)} accepted as {fmt.upper()}",
-                                   data=_export_bytes(accepted, fmt), mime=mime,
-                                   file_name=f"accepted.{fmt}", key=f"augment_export_{fmt}")
-
-
-def _export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    with tempfile.TemporaryDirectory() as scratch:
-        path = export_samples(frame, Path(scratch) / f"accepted.{fmt}", fmt)
-        return path.read_bytes()
 
 
 st.title("Augment")
@@ -383,8 +267,5 @@ if not has_classifier(run_dir):
 if st.button("Generate", type="primary", key="augment_generate"):
     checker = resources.checker(str(run_dir), context.target.ref, explored)
     _generate(context, request, prompts, backend, checker, streaming)
-try:
-    _vetting(run_dir, context.target, context.label_names,
-             context.points.set_index("id")[["text", "label", "correct"]])
-except TopexError as error:
-    st.error(str(error))
+vetting(run_dir, context.target, context.label_names,
+        context.points.set_index("id")[["text", "label", "pred", "correct"]])

@@ -130,9 +130,13 @@ def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Pa
                      "--shots", "2", "--db", str(db)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) >= 1
-    assert set(lines[0]) == {"id", "text", "text_pair", "label", "backend", "model", "checks"}
+    assert set(lines[0]) == {"id", "text", "text_pair", "label", "backend", "model", "mode",
+                             "source_id", "checks"}
+    # the target has misclassified rows: a rewrite round by default, each naming its source
+    assert {line["mode"] for line in lines} == {"rewrite"}
+    assert all(isinstance(line["source_id"], int) for line in lines)
     assert cli.main(["generate", "--run", str(run), "--cluster", str(cluster), "--n", "2",
-                     "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                     "--mode", "free", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
                      "--model", "m", "--timeout", "1", "--db", str(db)]) == 2
     error = capsys.readouterr().err
     assert one_line(error) and "cannot reach" in error and "0 candidates were stored" in error
@@ -150,15 +154,34 @@ def test_cli_generate_prints_json_lines_and_fails_in_one_line(explored: tuple[Pa
     assert cli.main(["generate", "--run", str(run), "--target", f"slice:{delivery.key}",
                      "--n", "1", "--db", str(db)]) == 0
     capsys.readouterr()
-    # no region named: the default target, the strongest region, as the pages pick it
-    assert cli.main(["generate", "--run", str(run), "--n", "1", "--db", str(db)]) == 0
-    strongest = ExploredRun.load(run).default_target()
-    assert f"the default target, {strongest.ref}" in capsys.readouterr().err
+    # no region, mode or size named: the default target, a rewrite of each of its
+    # misclassified rows up to 30
+    assert cli.main(["generate", "--run", str(run), "--db", str(db)]) == 0
+    strongest = augment.target_context(run, None)
+    rewrites = min(30, strongest.mistakes)
+    assert rewrites >= 1
+    assert f"the default target, {strongest.target.ref}" in capsys.readouterr().err
     with Store(db) as store:
-        assert store.vetted(store.run_id(run))[-1].target == strongest.ref
+        latest = store.vetted(store.run_id(run))[-rewrites:]
+    assert {candidate.target for candidate in latest} == {strongest.target.ref}
+    assert all(candidate.lineage["mode"] == "rewrite" for candidate in latest)
+    assert len({candidate.source_id for candidate in latest}) == rewrites
+    assert cli.main(["generate", "--run", str(run), "--mode", "free", "--db", str(db)]) == 0
+    assert "free mode, 5 candidates" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a malformed region is a usage error
         cli.main(["generate", "--run", str(run), "--target", "topic:7"])
     assert "unknown region kind 'topic'" in capsys.readouterr().err
+
+
+def test_a_round_defaults_to_rewriting_each_mistake_up_to_thirty(
+        explored: tuple[Path, int]) -> None:
+    run, cluster = explored
+    context = augment.target_context(run, RegionRef("cluster", str(cluster)))
+    rows = context.rows
+    mistakes = int(((rows["label"] == context.majority_label) & ~rows["correct"]).sum())
+    assert context.mistakes == mistakes >= 1 and context.default_mode() == "rewrite"
+    assert context.default_size("rewrite") == min(30, mistakes)
+    assert context.default_size("free") == 5 and context.default_size("complement") == 30
 
 
 def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path: Path) -> None:

@@ -90,6 +90,12 @@ def test_intrusion_flags_a_candidate_among_another_class() -> None:
     assert any("lies among 'shipping'" in w for w in among_shipping["warnings"])
     assert not among_billing["intrusion"]["intrudes"]
     assert among_billing["intrusion"]["share_assigned"] == 1.0
+    # the three nearest rows are kept for the reviewer, closest first
+    nearest = among_shipping["intrusion"]["nearest"]
+    assert len(nearest) == 3 and all(row["label"] == "shipping" for row in nearest)
+    assert all(6 <= row["row"] < 12 for row in nearest)
+    similarities = [row["similarity"] for row in nearest]
+    assert similarities == sorted(similarities, reverse=True)
 
 
 def test_topic_similarity_to_the_cluster() -> None:

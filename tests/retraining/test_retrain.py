@@ -417,5 +417,10 @@ def test_a_confusion_cell_is_generated_for_stored_and_judged_like_any_region(
     assert metrics.groups.target.test_rows == 25 and metrics.groups.target.accuracy_before == 0
     assert metrics.groups.complement.test_rows == 20
     assert metrics.groups.complement.accuracy_before == 1.0
+    # the per-region chart and table lead with the cell, though the explorer lists no cells
+    first = metrics.regions[0]
+    assert (first.kind, first.key, first.targeted) == ("confusion", "billing -> shipping", True)
+    assert first.test.test_rows == 25 and first.test.accuracy_before == 0
+    assert sum(change.targeted for change in metrics.regions) == 1
     assert cli.main(["generate", "--run", str(run), "--target", "confusion:tech -> billing"]) == 2
     assert "no pool row of true tech as billing" in capsys.readouterr().err

@@ -383,3 +383,37 @@ def test_a_run_from_before_run_ids_gets_one_and_keeps_its_candidates(tmp_path: P
         run.rename(moved)
         assert store.run_id(moved) == 7
         assert store.candidates(7)["text"].tolist() == ["old text"]
+
+
+def test_history_undoes_and_redoes_single_and_bulk_steps(store: Store, run_id: int) -> None:
+    """A bulk accept, then one reject: undo both in turn, redo both, and a new step clears
+    what could be redone; each redo is a new decision (the log stays append-only)."""
+    from topex_core.storage.history import DecisionHistory
+
+    ids = add(store, run_id, 4)
+
+    def statuses() -> list[str]:
+        return store.candidates(run_id)["status"].tolist()
+
+    history = DecisionHistory()
+    bulk = history.decide_many(store, ids[:3], "accept")
+    history.decide(store, ids[0], "reject")
+    assert bulk.summary == "accepted 3" and history.done[-1].summary == f"rejected #{ids[0]}"
+    assert statuses() == ["rejected", "accepted", "accepted", "pending"]
+    assert history.undo(store).summary == f"rejected #{ids[0]}"
+    assert statuses() == ["accepted", "accepted", "accepted", "pending"]
+    assert history.undo(store) is not None and history.undo(store) is None
+    assert statuses() == ["pending"] * 4
+    assert history.redo(store).summary == "accepted 3"
+    assert statuses() == ["accepted", "accepted", "accepted", "pending"]
+    redone = history.redo(store)
+    assert statuses() == ["rejected", "accepted", "accepted", "pending"]
+    assert redone.decision_ids[0] > bulk.decision_ids[-1]  # a new decision
+    assert history.undo(store) == redone and history.undone == [redone]
+    history.decide(store, ids[3], "accept")
+    assert history.undone == [] and history.redo(store) is None
+    assert statuses() == ["accepted", "accepted", "accepted", "accepted"]
+    with pytest.raises(StoreError, match="is in effect"):  # the redone bulk accept
+        store.redo_decisions(list(history.done[0].decision_ids))
+    with pytest.raises(StoreError, match="unknown decision id"):
+        store.redo_decisions([99_999])

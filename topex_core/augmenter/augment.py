@@ -62,7 +62,10 @@ from topex_core.training.run import load_run_classifier
 SHARED_SUBJECT = "the subject the examples share"
 REWRITE_MODES = ("rewrite", "complement")  # one prompt per source row, which it rewrites
 MODES = ("free", "rewrite", "complement")
-REWRITING = ("rewrite", "complement")  # modes with one prompt per source row
+# a round's default size: the README's measured repairs rewrite 30 rows; free generation's
+# default is a look at what a backend writes
+ROUND_SIZE = 30
+FREE_SIZE = 5
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,25 @@ class TargetContext:
     def task(self, request: AugmentRequest) -> str:
         return request.task or ("nli" if self.pair else "text")
 
+    @property
+    def mistakes(self) -> int:
+        """The target's misclassified rows with its label: the rows a rewrite starts from."""
+        rows = self.rows
+        return int(((rows["label"].astype(str) == self.majority_label)
+                    & ~rows["correct"].to_numpy(bool)).sum())
+
+    def default_mode(self) -> str:
+        """``rewrite`` when the target has mistakes to rewrite, else ``free``."""
+        return "rewrite" if self.mistakes else "free"
+
+    def default_size(self, mode: str) -> int:
+        """How many candidates a round asks for by default: in ``rewrite`` mode one per
+        mistake up to ``ROUND_SIZE``, in ``complement`` mode ``ROUND_SIZE``, in ``free``
+        mode ``FREE_SIZE``."""
+        if mode == "rewrite":
+            return min(ROUND_SIZE, self.mistakes) or ROUND_SIZE
+        return ROUND_SIZE if mode == "complement" else FREE_SIZE
+
 
 @dataclass(frozen=True)
 class StoredCandidate:
@@ -143,10 +165,13 @@ class StoredCandidate:
     candidate: Candidate
 
     def to_json(self) -> dict:
-        """id, text, text_pair, label, backend, model, checks (``topex generate``'s lines)."""
+        """id, text, text_pair, label, backend, model, mode, source_id (the row a rewrite
+        started from, else None), checks (``topex generate``'s lines)."""
         c = self.candidate
+        lineage = c.sampling or {}
         return {"id": self.id, "text": c.text, "text_pair": c.text_pair, "label": c.label,
-                "backend": c.backend, "model": c.model,
+                "backend": c.backend, "model": c.model, "mode": lineage.get("mode"),
+                "source_id": lineage.get("source_id"),
                 "checks": c.checks.to_json() if c.checks else None}
 
 
@@ -360,6 +385,6 @@ def _lineage(prompt: Prompt, mode: str) -> dict:
     lineage = {"task": prompt.task, "template": prompt.template, "mode": mode,
                "example_ids": [e.row_id for e in prompt.examples],
                "example_sources": [e.source for e in prompt.examples]}
-    if mode in REWRITING:
+    if mode in REWRITE_MODES:
         lineage["source_id"] = prompt.examples[0].row_id
     return lineage

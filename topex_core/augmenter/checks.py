@@ -11,7 +11,8 @@ For one candidate (text, optional pair, assigned label):
   little variation).
 - prediction: the current classifier's label and confidence (softmax probability).
 - intrusion (after inversedMixup's manifold intrusion): among the ``neighbours`` nearest
-  reference rows by embedding, another class outnumbers the assigned label.
+  reference rows by embedding, another class outnumbers the assigned label. The nearest
+  ``SHOWN_NEIGHBOURS`` rows are kept (row id, label, similarity) for the reviewer.
 - topic: cosine similarity to the centroid of the target's rows (an error cluster or
   slice). Off topic when it is below the threshold min(10th percentile of the target's
   own rows, 90th percentile of the rows outside it): no closer to the topic than most
@@ -51,6 +52,7 @@ from topex_core.records import CandidateChecks, CheckResult
 from topex_core.training.embeddings import Embed
 
 Predict = Callable[[Sequence[str], Sequence[str] | None], np.ndarray]
+SHOWN_NEIGHBOURS = 3  # nearest rows kept with the intrusion check, for the reviewer to read
 
 
 @dataclass(frozen=True)
@@ -222,9 +224,13 @@ class CandidateChecker:
         nearest = np.argpartition(-similarities, k - 1)[:k]
         counts = Counter(self.reference_labels[nearest])
         majority, majority_count = max(counts.items(), key=lambda item: (item[1], item[0] == label))
+        closest = nearest[np.argsort(-similarities[nearest], kind="stable")[:SHOWN_NEIGHBOURS]]
         return {"nearest_label": majority, "share_nearest": majority_count / k,
                 "share_assigned": counts.get(label, 0) / k,
-                "intrudes": majority != label}
+                "intrudes": majority != label,
+                "nearest": [{"row": int(self.ids[i]), "label": str(self.reference_labels[i]),
+                             "similarity": round(float(similarities[i]), 4)}
+                            for i in closest]}
 
     def _term(self, text: str) -> dict | None:
         if not self.terms:
@@ -301,12 +307,32 @@ def _findings(result: dict, label: str) -> list[tuple[str, str]]:
          lambda: f"lies among '{intrusion['nearest_label']}' rows "
                  f"({intrusion['share_nearest']:.0%} of its nearest), not '{label}'"),
         ("topic", topic is not None and topic["off_topic"],
-         lambda: f"off the cluster's topic (similarity {topic['similarity']:.2f})"),
+         lambda: f"off the region's topic (similarity {topic['similarity']:.2f})"),
         ("term", term is not None and not term["kept"],
          lambda: f"lost the slice's term '{' · '.join(term['terms'])}': test rows of the "
                  "slice are those that hold it"),
     ]
     return [(check, message()) for check, raised, message in fired if raised]
+
+
+def check_notes(checks: CandidateChecks) -> list[str]:
+    """What the checks found that is information, not a warning (short sentences): how
+    much a rewrite changed of its source, and the model's expected disagreement with the
+    rewrite of a row it gets wrong."""
+    details = checks.to_json()
+    notes = []
+    closeness = details.get("duplicate") or {}
+    if closeness.get("changed") is not None:
+        notes.append(f"It changed {closeness['changed']:.0%} of its source's words "
+                     f"(similarity {closeness['source_similarity']:.2f}).")
+    prediction = details.get("prediction") or {}
+    if prediction.get("expected"):
+        notes.append(f"The model predicts '{prediction['label']}' "
+                     f"({prediction['confidence']:.0%}), as it does for the source row: "
+                     "expected for a rewrite of a mistake.")
+    elif prediction.get("agrees"):
+        notes.append(f"The model already predicts its label ({prediction['confidence']:.0%}).")
+    return notes
 
 
 def _normal(text: str) -> str:

@@ -160,15 +160,19 @@ def generate(args: argparse.Namespace) -> int:
 
     set_cpu_threads()
     template = _read_template(args.template_file) if args.template_file else None
-    request = augment.AugmentRequest(
-        n=args.n, label=args.label, task=args.task, shots=args.shots,
-        mix_ratio=args.mix_ratio, template=template, mode=args.mode,
-        sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
-                          max_tokens=args.max_tokens, seed=args.seed)).validate()
     context = augment.target_context(args.run, args.target)
     if args.target is None:
         print(f"topex: no --target given: the default target, {context.target.ref} "
               f"({context.target.title})", file=sys.stderr)
+    mode = args.mode or context.default_mode()
+    n = args.n if args.n is not None else context.default_size(mode)
+    if args.mode is None or args.n is None:
+        print(f"topex: {mode} mode, {n} candidates", file=sys.stderr)
+    request = augment.AugmentRequest(
+        n=n, label=args.label, task=args.task, shots=args.shots,
+        mix_ratio=args.mix_ratio, template=template, mode=mode,
+        sampling=Sampling(temperature=args.temperature, top_p=args.top_p,
+                          max_tokens=args.max_tokens, seed=args.seed)).validate()
     prompts = augment.prepare_prompts(context, request)
     embed = SentenceEmbedder()
     backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,

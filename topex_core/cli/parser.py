@@ -288,9 +288,12 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         dest="target", help="shorthand for --target slice:KEY: its key in "
                                             "slices.csv ('oil | Business') or a term, which "
                                             "names its best-ranked slice")
-    parser.add_argument("--n", type=int, default=5, help="completions to ask for")
-    parser.add_argument("--mode", default="free", choices=["free", "rewrite", "complement"],
-                        help="free: new texts about the target from few-shot examples; "
+    parser.add_argument("--n", type=int, default=None,
+                        help="completions to ask for (default: rewrite one misclassified row "
+                             "each, up to 30; complement 30; free 5)")
+    parser.add_argument("--mode", default=None, choices=["free", "rewrite", "complement"],
+                        help="default: rewrite when the target has misclassified rows, else "
+                             "free. free: new texts about the target from few-shot examples; "
                              "rewrite: each a new text of the same label from one "
                              "misclassified row of the target (its source, in the lineage); "
                              "complement: each a new text of its own label from one of the "

@@ -70,6 +70,22 @@ class VettedCandidate:
                                else "")
 
 
+REVIEW_ORDERS = ("suspect first", "suspect last", "as generated")
+
+
+def review_order(candidates: list[VettedCandidate], order: str) -> list[VettedCandidate]:
+    """The candidates in the order a reviewer reads them: by the number of warnings,
+    most first (``suspect first``) or last (``suspect last``), ties and ``as generated``
+    in the order they were stored."""
+    if order not in REVIEW_ORDERS:
+        raise ValueError(f"unknown review order '{order}'; choose one of "
+                         f"{', '.join(REVIEW_ORDERS)}")
+    if order == "as generated":
+        return list(candidates)
+    sign = -1 if order == "suspect first" else 1
+    return sorted(candidates, key=lambda candidate: sign * len(candidate.checks.warnings))
+
+
 def effective_state(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     frame = frame.rename(columns={"text": "original_text", "label": "original_label"})
     frame["text"] = frame["original_text"]

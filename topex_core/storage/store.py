@@ -260,6 +260,27 @@ class Store:
                                      " undone_at IS NULL", (now, decision_id)).rowcount
         return undone
 
+    def redo_decisions(self, decision_ids: Sequence[int]) -> list[int]:
+        """Decide again what undone decisions decided, in one transaction: each is copied
+        into a new decision (the log stays append-only, and the copy is the latest, so it
+        takes effect). Returns the new decision ids in order; nothing is written when one
+        id is unknown or still in effect."""
+        now = time.time()
+        redone = []
+        with self._write() as db:
+            for decision_id in dict.fromkeys(int(decision_id) for decision_id in decision_ids):
+                row = db.execute("SELECT * FROM decisions WHERE id = ?",
+                                 (decision_id,)).fetchone()
+                if row is None:
+                    raise StoreError(f"unknown decision id {decision_id}")
+                if row["undone_at"] is None:
+                    raise StoreError(f"decision {decision_id} is in effect: nothing to redo")
+                self._live_candidate(row["candidate_id"])
+                redone.append(_insert_decision(db, row["candidate_id"], row["action"],
+                                               row["actor"], now, text=row["text"],
+                                               label=row["label"]))
+        return redone
+
     def undo(self, candidate_id: int) -> int:
         """Undo the candidate's latest effective decision; returns the undone decision's id."""
         self._live_candidate(candidate_id)
