@@ -5,6 +5,7 @@ once, so a refresh loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -27,6 +28,8 @@ from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.prompts import TASK_TEMPLATES, Example
 from topex_core.errors import TopexError
 from topex_core.exploredir import explored_at
+from topex_core.explorer import region_unions
+from topex_core.region_ref import RegionRef
 from topex_core.rundir import has_classifier
 from topex_core.storage.store import Store
 
@@ -37,15 +40,35 @@ def _context(run_dir: Path) -> augment.TargetContext | None:
     if not regions:
         st.success("This run has no error region to augment: the model makes no mistake.")
         return None
-    options = list(regions)
+    pickable = list(regions)
     remembered = st.session_state.get(state.TARGET)
-    target = st.selectbox(
+    if remembered is not None and remembered.kind == region_unions.KIND:
+        # a union merged below is a choice of its own while its parts exist
+        with contextlib.suppress(TopexError):
+            regions = {remembered: explored.region(remembered), **regions}
+    options = list(regions)
+    choice, merge = st.columns([5, 1], vertical_alignment="bottom")
+    target = choice.selectbox(
         "Target: an error region, strongest first (then the confusion cells)", options,
         key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
         format_func=lambda ref: regions[ref].title)
+    with merge.popover("Merge regions", icon=":material/join:", width="stretch"):
+        picked = st.multiselect(
+            "Regions to target as one", pickable, key="augment_merge_parts",
+            format_func=lambda ref: regions[ref].title,
+            help="One failure found as two concepts, or a concept and a cluster: samples "
+                 "are generated for, trained on and measured against their union")
+        st.button("Target their union", key="augment_merge", type="primary",
+                  disabled=len(picked) < 2, on_click=_target_union, args=(picked,))
     st.session_state[state.TARGET] = target
     return augment.TargetContext(explored, regions[target])
+
+
+def _target_union(parts: list[RegionRef]) -> None:
+    union = region_unions.union_ref(parts)
+    st.session_state[state.TARGET] = union
+    st.session_state["augment_target"] = union
 
 
 MODES = {"free": "New texts about the target (few-shot examples)",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from topex_core.errors import SettingsError
 
-REGION_KIND_NAMES = ("cluster", "slice", "confusion")  # ``explorer.region_kinds``' rows
+REGION_KIND_NAMES = ("cluster", "slice", "confusion", "union")  # ``explorer.region_kinds``' rows
 SEPARATOR = ":"
 
 

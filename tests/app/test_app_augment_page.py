@@ -194,3 +194,26 @@ def test_a_kept_description_of_the_target_is_shown(explored) -> None:
     at.selectbox(key="augment_target").set_value(RegionRef("cluster", str(cluster))).run()
     assert any("Described on Explore as: “Refund requests for express delivery fees”"
                in caption.value for caption in at.caption)
+
+
+def test_two_regions_merged_are_one_target(explored) -> None:
+    """Pick a slice and a cluster, target their union: the target list offers it, its
+    rows are both parts' and candidates are stored for it."""
+    from topex_core.explorer.region_unions import union_ref
+
+    run, cluster = explored
+    parts = [RegionRef("cluster", str(cluster)), RegionRef("slice", "delivery")]
+    at = page(run)
+    at.multiselect(key="augment_merge_parts").set_value(parts).run()
+    at.button(key="augment_merge").click().run()
+    assert not at.exception, at.exception
+    union = union_ref(parts)
+    assert at.selectbox(key="augment_target").value == union
+    assert at.selectbox(key="augment_target").options[0].startswith("union of 2 regions: ")
+    at.selectbox(key="augment_backend").set_value("eda").run()
+    at.number_input(key="augment_n").set_value(3).run()
+    at.button(key="augment_generate").click().run()
+    assert not at.exception, at.exception
+    with Store() as store:
+        stored = store.vetted(store.run_id(run))
+    assert stored and {candidate.target for candidate in stored} == {union}

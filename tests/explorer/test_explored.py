@@ -34,7 +34,7 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     with_test_split(run, [0, 1, 70, 181, 182, 183])  # two correct rows, then planted ones
     explored = ExploredRun.load(run)
     regions = explored.regions()
-    assert [region.kind for region in regions] == ["cluster", "slice", "confusion"]
+    assert [region.kind for region in regions] == ["cluster", "slice", "confusion"]  # no unions
     cluster, delivery, cell = regions
     assert isinstance(cluster, ErrorCluster) and isinstance(delivery, ErrorSlice)
     assert cluster.label == "billing" and cluster.name.endswith(" · billing → shipping")
@@ -166,3 +166,46 @@ def test_the_kinds_table_and_the_reference_name_the_same_kinds(tmp_path: Path) -
     for kind in REGION_KINDS:
         assert all((run / name).is_file() for name in kind.files), kind.name
         assert (kind.write is None) == (not kind.files)
+
+
+def test_regions_merged_by_hand_are_one_target_named_by_its_parts(tmp_path: Path) -> None:
+    """A union of a slice and a cluster: their rows, test rows and reach together, the
+    confusion of most of its mistakes, one key whatever the order the parts were picked,
+    found again from its key (the store's, the command line's)."""
+    from topex_core.explorer.region_unions import union_ref
+    from topex_core.explorer.regions import RegionUnion
+
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    with_test_split(run, [0, 1, 70, 181, 182, 183])
+    explored = ExploredRun.load(run)
+    delivery = explored.region(RegionRef("slice", "delivery"))
+    cluster = explored.regions("cluster")[0]
+    cell = explored.region(RegionRef("confusion", "billing -> shipping"))
+    ref = union_ref([delivery.ref, cluster.ref])
+    assert ref == union_ref([cluster.ref, delivery.ref, cluster.ref])
+    union = explored.region(ref)
+    assert isinstance(union, RegionUnion) and union.kind == "union"
+    assert list(union.rows) == sorted(set(delivery.rows) | set(cluster.rows))
+    assert union.errors == 25 and union.label == "billing"
+    assert union.confusion == "billing → shipping"
+    # its parts in the key's order, whatever order they were picked in
+    assert union.name == f"{cluster.topic} + delivery · billing → shipping"
+    assert union.title.startswith(f"union of 2 regions: {cluster.topic} + delivery")
+    assert list(union.test_rows) == [3, 4, 5]
+    assert set(union.reach(test=False)) == set(delivery.reach(test=False)) | set(
+        cluster.reach(test=False))
+    assert union.defining_terms == ()  # a cluster is not defined by terms
+    with_cell = explored.region(union_ref([delivery.ref, cell.ref]))
+    assert list(with_cell.reach(test=True)) == [2, 3, 4, 5]  # the cell's reach joins
+    # listed by no kind, but found where a round names its targets
+    assert union not in explored.regions() and explored.targeted([ref]) == [union]
+    assert explored.targeted([union_ref([delivery.ref, RegionRef("cluster", "77")])]) == []
+    with pytest.raises(SettingsError, match="two or more different regions"):
+        union_ref([delivery.ref, delivery.ref])
+    with pytest.raises(SettingsError, match="not other unions"):
+        union_ref([ref, delivery.ref])
+    with pytest.raises(RunError, match="cluster 77 does not exist"):
+        explored.region(RegionRef("union", "slice:delivery ; cluster:77"))
+    with pytest.raises(SettingsError, match="two or more"):
+        explored.region(RegionRef("union", "slice:delivery"))

@@ -424,3 +424,34 @@ def test_a_confusion_cell_is_generated_for_stored_and_judged_like_any_region(
     assert sum(change.targeted for change in metrics.regions) == 1
     assert cli.main(["generate", "--run", str(run), "--target", "confusion:tech -> billing"]) == 2
     assert "no pool row of true tech as billing" in capsys.readouterr().err
+
+
+def test_a_union_of_regions_is_generated_for_and_measured_as_one_target(
+        explored, tmp_path: Path, capsys, monkeypatch) -> None:
+    """Two regions merged by hand, named on the command line: one target whose test rows
+    are both parts', leading the per-region changes."""
+    from conftest import hashing_embed
+
+    from topex_core.cli import main as cli
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    monkeypatch.setattr(SentenceEmbedder, "__call__", lambda self, texts: hashing_embed(texts))
+    run, cluster = explored
+    points = pd.read_parquet(run / "points.parquet")
+    test_rows = [*range(100, 120), *range(180, 205)]
+    points.iloc[test_rows].to_parquet(run / "test_points.parquet")
+    np.save(run / "test_logits.npy", np.load(run / "logits.npy")[test_rows])
+    union = f"union:cluster:{cluster} ; slice:delivery"
+    db = tmp_path / "db"
+    assert cli.main(["generate", "--run", str(run), "--target", union, "--n", "4",
+                     "--db", str(db)]) == 0
+    capsys.readouterr()
+    with Store(db) as store:
+        stored = store.vetted(store.run_id(run))
+        assert {candidate.target.kind for candidate in stored} == {"union"}
+        for candidate in stored:
+            store.decide(candidate.id, "accept")
+        metrics = retrain(run, RetrainConfig(**FAST_HEAD), store=store).metrics
+    assert [target.kind for target in metrics.targets] == ["union"]
+    assert metrics.groups.target.test_rows == 25
+    assert (metrics.regions[0].kind, metrics.regions[0].targeted) == ("union", True)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from topex_core.data.texts import point_texts
+from topex_core.errors import RunError
 from topex_core.exploredir import read_explore, read_slices
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
 from topex_core.explorer.concepts import fisher_p
@@ -209,7 +210,17 @@ class ExploredRun:
         wanted = set(refs)
         if not wanted and (picked := self.default_target()) is not None:
             wanted = {picked.ref}
-        return [region for region in self.regions() if region.ref in wanted]
+        listed = [region for region in self.regions() if region.ref in wanted]
+        # a region no kind lists (a union) is built from its key, while its parts exist
+        return listed + [built for ref in sorted(wanted - {region.ref for region in listed},
+                                                 key=str)
+                         if (built := self._found(ref)) is not None]
+
+    def _found(self, ref: RegionRef) -> Region | None:
+        try:
+            return self.region(ref)
+        except RunError:  # a part of it this exploration no longer has
+            return None
 
     def error_cluster(self, number: int) -> ErrorCluster | None:
         """The error cluster numbered ``number`` (a point's ``cluster``); None when that

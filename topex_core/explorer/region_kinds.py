@@ -15,6 +15,8 @@ the explorer branches on a kind's name.
   rows the model never saw.
 - confusion: true A, predicted B (``confusion_cells``; from the points, no file of its own);
   a test row joins it when the base model made that mistake on it.
+- union: several regions an analyst merged into one target (``region_unions``; none
+  listed, each built when it is named); its rows, test rows and reach are its parts'.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ from topex_core.exploredir import (
     write_clusters,
     write_slices,
 )
-from topex_core.explorer import confusion_cells
+from topex_core.explorer import confusion_cells, region_unions
 from topex_core.explorer.evidence import Evidence, cluster_evidence, slice_evidence
 from topex_core.explorer.regions import (
     ConfusionCell,
     ErrorCluster,
     ErrorSlice,
     Region,
+    RegionUnion,
     slice_name,
     slice_terms,
 )
@@ -184,6 +187,8 @@ REGION_KINDS: tuple[RegionKind, ...] = (
                lambda run_dir, built: write_slices(run_dir, built.slices, built.slice_rows)),
     RegionKind(confusion_cells.KIND, ConfusionCell, (), confusion_cells.confusion_cells, None,
                confusion_cells.find_confusion_cell, None),
+    RegionKind(region_unions.KIND, RegionUnion, (), region_unions.no_unions, None,
+               region_unions.find_union, None),
 )
 
 

@@ -18,7 +18,8 @@ NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
 
 @dataclass(frozen=True)
 class Region:
-    """What an analyst repairs: an error cluster, an error slice or a confusion cell.
+    """What an analyst repairs: an error cluster, an error slice, a confusion cell, or a
+    union of them.
 
     ``kind``: its kind's name in ``region_kinds``; ``key``: opaque, made by its kind (the
     cluster number, the slice's key in slices.csv); ``name``: what prompts and pages call
@@ -189,6 +190,34 @@ class ConfusionCell(Region):
     def topic(self) -> str:
         """Its rows share a mistake, not a subject: prompts say what the examples share."""
         return NO_SHARED_WORDING
+
+
+@dataclass(frozen=True)
+class RegionUnion(Region):
+    """Several regions an analyst merged into one target (``parts``: two or more, of any
+    kinds): its rows, test rows and reach are the union of theirs; its label and
+    confusion those of most of its mistakes; it is named by its parts. A row holds its
+    defining terms when every part is defined by terms (slices), else it has none."""
+
+    parts: tuple[Region, ...] = field(default=(), compare=False)
+
+    @property
+    def noun(self) -> str:
+        return f"union of {len(self.parts)} regions"
+
+    @property
+    def topic(self) -> str:
+        return " + ".join(part.topic for part in self.parts)
+
+    @property
+    def legend(self) -> str:
+        return " + ".join(part.legend for part in self.parts)
+
+    @property
+    def defining_terms(self) -> tuple[str, ...]:
+        terms = [part.defining_terms for part in self.parts]
+        return (tuple(dict.fromkeys(term for held in terms for term in held))
+                if all(terms) else ())
 
 
 def slice_terms(row: dict) -> tuple[str, ...]:
