@@ -47,15 +47,15 @@ def _context(run_dir: Path) -> augment.TargetContext | None:
         with contextlib.suppress(TopexError):
             regions = {remembered: explored.region(remembered), **regions}
     options = list(regions)
-    choice, merge = st.columns([5, 1], vertical_alignment="bottom")
-    target = choice.selectbox(
+    target = st.selectbox(
         "Target: an error region, strongest first (then the confusion cells)", options,
         key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
         format_func=lambda ref: regions[ref].title)
-    with merge.popover("Merge regions", icon=":material/join:", width="stretch"):
+    with st.expander("Merge several regions into one target", icon=":material/join:"):
         picked = st.multiselect(
             "Regions to target as one", pickable, key="augment_merge_parts",
+            max_selections=region_unions.MAX_PARTS,
             format_func=lambda ref: regions[ref].title,
             help="One failure found as two concepts, or a concept and a cluster: samples "
                  "are generated for, trained on and measured against their union")

@@ -4,9 +4,10 @@ Starts ``streamlit run app.py`` on 127.0.0.1, uploads a user's CSV with no test 
 rows of the demo's tickets), trains it through the page (on the tiny local backbone, one
 epoch, so the test stays short) and checks that a held-out test accuracy is shown, runs
 the explorer, checks that the WebGL map and the ranked table appear, generates
-candidates for the picked cluster with the default backend (the packaged SmolLM2 language
-model, converted on first use), accepts one, retrains in
-head mode and checks that the round leads with its verdict and that the before/after view
+candidates for the union of two regions merged by hand with the default backend (the
+packaged SmolLM2 language model, converted on first use) and thirty more with EDA, rejects
+them all at once and undoes, redoes and undoes that by keys, vets every candidate by keys
+alone (one edited), retrains in head mode and checks that the round leads with its verdict and that the before/after view
 shows fixed and broken rows and plays.
 Screenshots go to
 ``tests/artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it where it
@@ -88,13 +89,21 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             assert page.get_by_text("mistakes more than its scope's error rate").count() >= 1
             assert page.get_by_text("Regions by evidence").count() >= 1
             page.get_by_role("link", name="Augment").click()
-            page.get_by_text("Rewrite misclassified rows of the target").click()
+            merge_two_regions(page)
+            # a rewrite round is the default; the packaged language model writes three
             page.get_by_text("Rewrite prompts, one per source row").wait_for(timeout=60_000)
+            set_number(page, "Candidates (n)", 3)
             page.get_by_role("button", name="Generate").click()
             page.get_by_text("candidates from").wait_for(timeout=300_000)
-            page.get_by_role("button", name="Accept", exact=True).first.click()
-            page.get_by_text("1 accepted in this run").wait_for(timeout=60_000)
-            assert page.get_by_text("Rewritten from row").count() >= 1
+            # then thirty by EDA, for a round's worth of vetting by keys
+            choose(page, "Backend", "eda")
+            page.get_by_text("New texts about the target").click()
+            page.wait_for_timeout(1_000)
+            set_number(page, "Candidates (n)", 30)
+            page.get_by_role("button", name="Generate").click()
+            page.get_by_text("candidates from").wait_for(timeout=300_000)
+            undo_and_redo_a_bulk_decision(page)
+            vet_by_keys(page)
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
             page.get_by_role("link", name="Retrain & compare").click()
             page.get_by_role("button", name="Retrain", exact=True).click()
@@ -111,6 +120,87 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             raise
         finally:
             browser.close()
+
+
+PROGRESS = "document.querySelector('[data-testid=stProgress]')?.innerText || ''"
+
+
+def reviewed(page) -> tuple[int, int]:
+    """(reviewed, candidates) as the review queue's progress says them."""
+    words = page.evaluate(PROGRESS).split()
+    return int(words[0]), int(words[2])
+
+
+def set_number(page, name: str, value: int) -> None:
+    field = page.get_by_role("spinbutton", name=name)
+    field.fill(str(value))
+    field.press("Enter")
+    page.wait_for_timeout(1_000)
+
+
+def choose(page, name: str, option: str) -> None:
+    """Pick the option starting with ``option`` in the selectbox labelled ``name``."""
+    page.get_by_role("combobox", name=name).click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+    page.wait_for_timeout(1_000)
+
+
+def merge_two_regions(page) -> None:
+    """Merge the first two regions of the list into one target, which becomes the pick."""
+    page.get_by_text("Merge several regions into one target").click()
+    regions = page.get_by_role("option").filter(has_not_text="Select all")
+    picker = page.get_by_role("combobox", name="Regions to target as one")
+    for _ in range(2):  # the first two regions (not "Select all"), opening the list as needed
+        for _ in range(5):
+            if regions.first.is_visible():
+                break
+            picker.click()
+            page.wait_for_timeout(1_000)
+        regions.first.click()
+        page.wait_for_timeout(1_000)
+    page.keyboard.press("Escape")  # the list of regions covers the button
+    page.get_by_role("button", name="Target their union").click()
+    page.wait_for_function("[...document.querySelectorAll('[data-testid=stSelectbox] input')]"
+                           ".some(box => box.value.startsWith('union of 2 regions'))",
+                           timeout=30_000)
+
+
+def undo_and_redo_a_bulk_decision(page) -> None:
+    """Reject every pending candidate at once, undo it by key, redo it, undo it again."""
+    page.get_by_text("reviewed").first.wait_for(timeout=60_000)
+    total = reviewed(page)[1]
+    page.get_by_role("button", name=f"Reject all {total} pending").click()
+    page.wait_for_function(f"({PROGRESS}).startsWith('{total} of')", timeout=30_000)
+    for key, expected in (("u", 0), ("y", total), ("u", 0)):
+        page.keyboard.press(key)
+        page.wait_for_function(f"({PROGRESS}).startsWith('{expected} of')", timeout=30_000)
+
+
+def vet_by_keys(page) -> None:
+    """Every candidate of the queue decided by keys alone: accept most, reject every
+    fourth, edit one (E, type, Ctrl+Enter) and step back and forth (P, N)."""
+    for key in ("n", "p"):  # each press waits for the queue to show its effect
+        shown = page.evaluate(PROGRESS)
+        page.keyboard.press(key)
+        page.wait_for_function(f"({PROGRESS}) !== {shown!r}", timeout=30_000)
+    page.wait_for_timeout(1_000)
+    page.keyboard.press("e")
+    text = page.get_by_role("textbox", name="Text")
+    text.wait_for(timeout=30_000)
+    text.press("End")
+    text.type(" (checked by hand)")
+    text.press("Control+Enter")
+    page.get_by_text("(checked by hand)").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Accept").filter(has_text="A").first.wait_for(
+        timeout=30_000)
+    page.wait_for_timeout(1_000)  # the queue's keys are bound again once its buttons are
+    done, total = reviewed(page)
+    assert total >= 30, total
+    while done < total:
+        page.keyboard.press("x" if done % 4 == 3 else "a")
+        page.wait_for_function(f"!({PROGRESS}).startsWith('{done} of')", timeout=30_000)
+        done = reviewed(page)[0]
+    page.get_by_text("accepted in this run").first.wait_for(timeout=30_000)
 
 
 def check_the_movement_view(page) -> None:

@@ -201,11 +201,13 @@ def test_regions_merged_by_hand_are_one_target_named_by_its_parts(tmp_path: Path
     # listed by no kind, but found where a round names its targets
     assert union not in explored.regions() and explored.targeted([ref]) == [union]
     assert explored.targeted([union_ref([delivery.ref, RegionRef("cluster", "77")])]) == []
-    with pytest.raises(SettingsError, match="two or more different regions"):
+    with pytest.raises(SettingsError, match="two to 8 different regions, not 1"):
         union_ref([delivery.ref, delivery.ref])
+    with pytest.raises(SettingsError, match="not 9"):
+        union_ref([RegionRef("cluster", str(number)) for number in range(9)])
     with pytest.raises(SettingsError, match="not other unions"):
         union_ref([ref, delivery.ref])
     with pytest.raises(RunError, match="cluster 77 does not exist"):
         explored.region(RegionRef("union", "slice:delivery ; cluster:77"))
-    with pytest.raises(SettingsError, match="two or more"):
+    with pytest.raises(SettingsError, match="two to 8"):
         explored.region(RegionRef("union", "slice:delivery"))

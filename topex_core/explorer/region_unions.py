@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 KIND = "union"  # its row in ``region_kinds``
 PARTS_SEPARATOR = " ; "
+MAX_PARTS = 8  # more is no longer one failure an analyst can read
 
 
 def union_key(parts: list[RegionRef]) -> str:
@@ -31,11 +32,12 @@ def union_key(parts: list[RegionRef]) -> str:
 
 
 def union_ref(parts: list[RegionRef]) -> RegionRef:
-    """The reference of the union of ``parts`` (two or more distinct regions, none a union);
-    SettingsError otherwise."""
+    """The reference of the union of ``parts`` (two to ``MAX_PARTS`` distinct regions, none
+    a union); SettingsError otherwise."""
     distinct = list(dict.fromkeys(parts))
-    if len(distinct) < 2:
-        raise SettingsError("a union merges two or more different regions")
+    if not 2 <= len(distinct) <= MAX_PARTS:
+        raise SettingsError(f"a union merges two to {MAX_PARTS} different regions, not "
+                            f"{len(distinct)}")
     if any(part.kind == KIND for part in distinct):
         raise SettingsError("a union merges regions, not other unions: pick their parts")
     return RegionRef(KIND, union_key(distinct))
