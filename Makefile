@@ -60,10 +60,11 @@ bench: $(STAMP)
 
 # The packaged SmolLM2-135M-Instruct behind transformers' OpenAI-compatible server on
 # 127.0.0.1:$(LLM_PORT): the CPU stand-in for `vllm serve`. Point the openai backend at
-# http://127.0.0.1:$(LLM_PORT)/v1; with no model name it takes the server's only model.
+# http://127.0.0.1:$(LLM_PORT)/v1; with no model name it asks the server, which answers
+# with the model it was started with (it lists none without a Hugging Face cache).
 llm-server: $(STAMP)
 	@MODEL_DIR=$$(HF_HUB_OFFLINE=1 $(BIN)/python -m topex_core.augmenter.generation.packaged) \
-	  && echo "serving the packaged SmolLM2 on http://127.0.0.1:$(LLM_PORT)/v1 (the openai backend needs no --model: it takes the server's only model)" \
+	  && echo "serving the packaged SmolLM2 on http://127.0.0.1:$(LLM_PORT)/v1 (the openai backend needs no --model: the server answers with its model)" \
 	  && HF_HUB_OFFLINE=1 $(BIN)/transformers serve --host 127.0.0.1 --port $(LLM_PORT) \
 	       --device cpu "$$MODEL_DIR"
 

@@ -14,13 +14,16 @@ class ChatServer:
     error_500, malformed, slow (sleeps ``delay_s``), stream, stream_cut (no [DONE]),
     bad_request (HTTP 400), unauthorised (needs ``api_key``). ``reply`` replaces the
     sample texts with one fixed answer; ``chunk_delay_s`` paces streamed chunks; ``models``
-    is what ``GET /v1/models`` lists."""
+    is what ``GET /v1/models`` lists (None: it fails with HTTP 500, as ``transformers serve``
+    does without a Hugging Face cache); ``pinned`` answers a request that names no model."""
 
     def __init__(self, mode: str = "ok", *, delay_s: float = 2.0,
                  api_key: str | None = None, reply: str | None = None,
-                 chunk_delay_s: float = 0.0, models: tuple[str, ...] = ("served-model",)
-                 ) -> None:
+                 chunk_delay_s: float = 0.0,
+                 models: tuple[str, ...] | None = ("served-model",),
+                 pinned: str = "pinned-model") -> None:
         self.mode, self.delay_s, self.api_key, self.models = mode, delay_s, api_key, models
+        self.pinned = pinned
         self.reply, self.chunk_delay_s = reply, chunk_delay_s
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -51,6 +54,8 @@ class ChatServer:
             def do_GET(self) -> None:
                 if self.path != "/v1/models":
                     return self._send(404, b'{"error": "not found"}')
+                if server.models is None:
+                    return self._send(500, b"Internal Server Error")
                 listing = {"object": "list", "data": [{"id": name, "object": "model"}
                                                       for name in server.models]}
                 self._send(200, json.dumps(listing).encode())
@@ -80,7 +85,7 @@ class ChatServer:
                          else f"Sample {body.get('seed')}-{i} about the topic." for i in range(n)]
                 if mode in ("stream", "stream_cut"):
                     return self._stream(texts, cut=mode == "stream_cut")
-                answer = {"id": "x", "object": "chat.completion", "model": body["model"],
+                answer = {"id": "x", "object": "chat.completion", "model": body.get("model", server.pinned),
                           "choices": [{"index": i, "finish_reason": "stop",
                                        "message": {"role": "assistant", "content": text}}
                                       for i, text in enumerate(texts)],

@@ -167,6 +167,23 @@ def test_without_a_model_name_the_servers_only_model_is_used(monkeypatch) -> Non
         make_backend("openai", base_url=server.base_url)
 
 
+@pytest.mark.parametrize("models", [None, ()])
+def test_a_server_that_lists_no_model_answers_with_its_own(models, monkeypatch) -> None:
+    """``transformers serve MODEL_DIR`` with no Hugging Face cache: GET /models fails (or
+    lists nothing); requests then name no model, and the name its answers carry is the
+    one recorded."""
+    monkeypatch.delenv("TOPEX_OPENAI_MODEL", raising=False)
+    with ChatServer("ok", models=models, pinned="/models/smollm2@main") as server:
+        backend = make_backend("openai", base_url=server.base_url)
+        outputs = backend.generate(PROMPTS[:1], 2, Sampling())
+    assert backend.model == "/models/smollm2@main"
+    assert all("model" not in body for body in server.requests)
+    assert {output.model for output in outputs} == {"/models/smollm2@main"}
+    with ChatServer("error_500", models=None) as server, \
+            pytest.raises(ValueError, match="lists none and does not answer without one"):
+        make_backend("openai", base_url=server.base_url)
+
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with ChatServer("ok", api_key="env-key") as server:
         monkeypatch.setenv("TOPEX_OPENAI_BASE_URL", server.base_url)

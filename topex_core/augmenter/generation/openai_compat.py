@@ -69,7 +69,10 @@ class OpenAIBackend:
                              "http://127.0.0.1:8000/v1 (set TOPEX_OPENAI_BASE_URL)")
         if timeout_s <= 0 or max_retries < 0 or concurrency < 1:
             raise SettingsError("timeout must be positive, retries 0 or more, concurrency ≥ 1")
-        self.model = self.model or self._only_served_model(min(timeout_s, MODELS_TIMEOUT_S))
+        # the name sent with each request (empty: none, the server's own model answers);
+        # ``model`` is the name the lineage records
+        self._requested_model = self.model
+        self.model = self.model or self._served_model(min(timeout_s, MODELS_TIMEOUT_S))
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.concurrency, self.stream = concurrency, stream
         self.extra_body = extra_body or {}
@@ -80,24 +83,41 @@ class OpenAIBackend:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _only_served_model(self, timeout_s: float) -> str:
-        """The server's model when it serves exactly one (``GET /models``), so that a
-        server started with a long path as its model name needs no copy of it; else a
-        SettingsError naming what it serves."""
-        request = urllib.request.Request(f"{self.base_url}/models", headers=self._headers())
+    def _served_model(self, timeout_s: float) -> str:
+        """The server's model, asked when none was named: the one ``GET /models`` lists;
+        where that lists none or fails (``transformers serve`` lists only its Hugging Face
+        cache, and fails without one), the name a one-token answer to a request without a
+        model carries, and requests then name none (a server started with one model
+        answers with it). SettingsError when the server lists several, or cannot say."""
+        try:
+            served = self._listed_models(timeout_s)
+        except (OSError, ValueError, KeyError, TypeError):
+            served = []
+        if len(served) == 1:
+            self._requested_model = served[0]
+            return served[0]
+        if len(served) > 1:
+            raise SettingsError(f"the openai backend needs a model name: the server at "
+                                f"{self.base_url} serves {', '.join(served)}; choose one "
+                                "(--model or TOPEX_OPENAI_MODEL)")
+        probe = {"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1}
+        request = urllib.request.Request(f"{self.base_url}/chat/completions",
+                                         json.dumps(probe).encode(), self._headers(),
+                                         method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                served = [str(entry["id"]) for entry in json.loads(response.read())["data"]]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+                answer = json.loads(response.read())
+            return str(answer.get("model") or "the server's model")
+        except (OSError, ValueError, AttributeError) as error:
             raise SettingsError(f"the openai backend needs a model name (set "
                                 f"TOPEX_OPENAI_MODEL; it is the name the server was started "
-                                f"with): {self.base_url}/models did not list one ({error})"
-                                ) from None
-        if len(served) != 1:
-            raise SettingsError(f"the openai backend needs a model name: the server at "
-                                f"{self.base_url} serves {', '.join(served) or 'none'}; "
-                                "choose one (--model or TOPEX_OPENAI_MODEL)")
-        return served[0]
+                                f"with): {self.base_url} lists none and does not answer "
+                                f"without one ({error})") from None
+
+    def _listed_models(self, timeout_s: float) -> list[str]:
+        request = urllib.request.Request(f"{self.base_url}/models", headers=self._headers())
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return [str(entry["id"]) for entry in json.loads(response.read())["data"]]
 
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: Sampling, *,
                  on_delta: OnDelta | None = None) -> list[Generated]:
@@ -148,7 +168,8 @@ class OpenAIBackend:
 
     def _complete(self, request: _Request, prompt: Prompt, sampling: Sampling,
                   on_delta: OnDelta | None) -> list[tuple[Generated, int]]:
-        body = {**self.extra_body, "model": self.model,
+        named = {"model": self._requested_model} if self._requested_model else {}
+        body = {**self.extra_body, **named,
                 "messages": list(prompt.messages),
                 "n": request.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
                 "max_tokens": sampling.max_tokens, "seed": request.seed,
