@@ -10,6 +10,11 @@ technical). The pockets are rare (about 1.5% of a class) and worded many ways, s
 rows of a pocket inside a 1,000-row training subset of the 10,000 do not cover the rest: the
 classifier makes its mistakes there, which is what the explorer should find and name.
 
+The test split is 1,000 rows drawn like the training rows plus ``POCKET_TEST_ROWS`` more
+rows of each pocket (drawn apart, none also in training): at the natural rate a pocket
+has three test rows, too few to tell a repair from chance; with these a round's effect
+on its target is measured against the control on forty rows.
+
 Rows come from templates with slots filled by a seeded random generator, so the files in
 ``demo_data/`` are reproducible: ``python -m topex_core.data.demo`` rewrites them and a test
 checks they match.
@@ -37,6 +42,7 @@ CLOSERS = ["", "", " Thanks.", " Please help.", " Any update?", " Thank you in a
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Femi", "Greta", "Hugo", "Ines", "Jonas", "Kiri",
          "Lena", "Mo", "Noor", "Olu", "Priya", "Quinn", "Rosa", "Sami", "Tomas"]
 CONFUSABLE_WEIGHT = 0.12  # about 1.5% of a class: about 3 rows of each in a 1,000-row subset
+POCKET_TEST_ROWS = 40  # rows of each pocket added to the test split (see the module)
 
 # class -> list of (sub-topic, weight, templates); the last sub-topic of each class is the
 # confusable one, written in the vocabulary of the class named in its comment.
@@ -203,12 +209,33 @@ def build_demo_frame(rows: int = TRAIN_ROWS + TEST_ROWS, *, seed: int = SEED) ->
     return pd.DataFrame.from_records(records)
 
 
+def pocket_rows(per_pocket: int, exclude: set[str], *, seed: int = SEED + 1) -> pd.DataFrame:
+    """``per_pocket`` distinct tickets of each class's pocket (its last sub-topic), none of
+    them in ``exclude``; columns text, label, subtopic."""
+    rng = random.Random(seed)
+    records: list[dict[str, str]] = []
+    seen = set(exclude)
+    for label in sorted(TOPICS):
+        name, _, templates = TOPICS[label][-1]
+        drawn = 0
+        while drawn < per_pocket:
+            text = _fill(rng.choice(templates), rng)
+            if text not in seen:
+                seen.add(text)
+                records.append({"text": text, "label": label, "subtopic": name})
+                drawn += 1
+    return pd.DataFrame.from_records(records)
+
+
 def write_demo_files(directory: Path = DEMO_DIR) -> None:
-    """Write ``train.csv`` (10,000 rows) and ``test.csv`` (1,000 rows)."""
+    """Write ``train.csv`` (10,000 rows) and ``test.csv`` (1,000 rows drawn alike and
+    ``POCKET_TEST_ROWS`` more of each pocket, shuffled)."""
     frame = build_demo_frame()
     directory.mkdir(parents=True, exist_ok=True)
     frame.iloc[:TRAIN_ROWS].to_csv(directory / "train.csv", index=False)
-    frame.iloc[TRAIN_ROWS:].to_csv(directory / "test.csv", index=False)
+    pockets = pocket_rows(POCKET_TEST_ROWS, set(frame["text"]))
+    test = pd.concat([frame.iloc[TRAIN_ROWS:], pockets], ignore_index=True)
+    test.sample(frac=1.0, random_state=SEED).to_csv(directory / "test.csv", index=False)
 
 
 def load_demo() -> tuple[TextDataset, TextDataset]:
