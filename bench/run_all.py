@@ -23,7 +23,8 @@ SCRIPTS = [["bench_fine_tune.py"], ["bench_logits.py"], ["bench_explore.py", "--
            ["bench_explore.py", "--points", "100000"], ["bench_store.py"],
            ["bench_generation.py"], ["bench_retrain.py"], ["bench_interaction.py"],
            ["bench_stages.py"], ["bench_error_regions.py"], ["bench_movement.py"],
-           ["bench_llm.py"], ["bench_long_texts.py"], ["bench_review_queue.py"]]
+           ["bench_llm.py"], ["bench_long_texts.py"], ["bench_review_queue.py"],
+           ["bench_demo_repair.py"]]
 
 
 def main() -> None:
