@@ -151,6 +151,32 @@ def test_a_rewrite_may_stay_near_its_source_and_keep_its_mistake() -> None:
     assert not flipped["prediction"]["expected"] and "prediction" in flipped["fired"]
 
 
+def test_a_new_text_that_the_model_reads_as_the_targets_mistake_is_expected() -> None:
+    """Free generation for a target the model reads billing as shipping: a new billing text
+    it also reads as shipping is the hard example asked for; read as another label, or a
+    sample of another label, it still warns."""
+    frame = points()
+    everything = np.arange(len(frame))
+
+    def checker_predicting(column: int) -> JsonChecker:
+        def predict(texts, pairs):
+            rows = np.full((len(texts), 3), 0.1)
+            rows[:, column] = 0.8
+            return rows
+        return JsonChecker(CandidateChecker(
+            frame, hashing_embed(frame["text"].tolist()), everything,
+            np.flatnonzero(frame["cluster"] == 2), embed=hashing_embed, predict=predict,
+            label_names=["billing", "shipping", "tech"], config=CheckConfig(neighbours=5),
+            mistake=("billing", "shipping")))
+
+    as_shipping = checker_predicting(1).check(["express fee refund z"], None, ["billing"])[0]
+    assert as_shipping["prediction"]["expected"] and "prediction" not in as_shipping["fired"]
+    as_tech = checker_predicting(2).check(["express fee refund z"], None, ["billing"])[0]
+    assert not as_tech["prediction"]["expected"] and "prediction" in as_tech["fired"]
+    other_label = checker_predicting(1).check(["express fee refund z"], None, ["tech"])[0]
+    assert "prediction" in other_label["fired"]
+
+
 def test_pairs_are_checked_as_joined_text_and_predicted_as_pairs() -> None:
     calls = []
 

@@ -143,3 +143,24 @@ def test_a_balanced_round_rewrites_the_regions_other_labels_keeping_each_label(
                                                    _reach=lambda test: context.target.rows))
     with pytest.raises(SettingsError, match="has no complement to rewrite"):
         augment.prepare_prompts(only_billing, request)
+
+
+def test_eda_in_free_mode_names_the_example_it_changed_and_is_checked_as_its_rewrite(
+        explored: tuple[Path, int], tmp_path: Path) -> None:
+    """EDA changes one few-shot example per candidate: that example is its source, in the
+    lineage and in the checks (closeness to it is information, not a near duplicate)."""
+    run, cluster = explored
+    context, checker = parts(run, cluster)
+    request = augment.AugmentRequest(n=6, shots=3, sampling=Sampling(seed=2))
+    prompts = augment.prepare_prompts(context, request)
+    examples = {example.row_id for example in prompts[0].examples}
+    with Store(tmp_path / "eda.db") as store:
+        outcome = augment.generate_candidates(
+            context, request, prompts, backend=augment.eda_for_target(context, hashing_embed),
+            checker=checker, store=store)
+        vetted = store.vetted(store.run_id(run))
+    assert outcome.candidates and {c.source_id for c in vetted} <= examples
+    for candidate in vetted:
+        closeness = candidate.checks.to_json()["duplicate"]
+        assert closeness["source"] == candidate.source_id and "changed" in closeness
+        assert f"row {candidate.source_id}" not in " ".join(candidate.checks.warnings)

@@ -273,9 +273,8 @@ def generate_candidates(context: TargetContext, request: AugmentRequest,
                            [prompts[completion.prompt_index].label for completion, _ in parsed],
                            others=other_texts,
                            examples=[e for prompt in prompts for e in prompt.examples],
-                           sources=[prompts[completion.prompt_index].examples[0]
-                                    if request.mode in REWRITE_MODES else None
-                                    for completion, _ in parsed])
+                           sources=[_source(prompts[completion.prompt_index], completion,
+                                            request.mode) for completion, _ in parsed])
     candidates = []
     for (completion, item), check in zip(parsed, checks, strict=True):
         prompt = prompts[completion.prompt_index]
@@ -379,6 +378,15 @@ def _checked_label(context: TargetContext, request: AugmentRequest) -> str:
         raise SettingsError(f"label '{label}' is not one of the run's labels: "
                             f"{', '.join(context.label_names)}")
     return label
+
+
+def _source(prompt: Prompt, completion: Generated, mode: str) -> Example | None:
+    """The dataset row a candidate rewrites: its prompt's source in the rewrite modes, the
+    example a backend says it changed (EDA's ``source_id``) in free mode, else None."""
+    if mode in REWRITE_MODES:
+        return prompt.examples[0]
+    changed = completion.sampling.get("source_id")
+    return next((example for example in prompt.examples if example.row_id == changed), None)
 
 
 def _lineage(prompt: Prompt, mode: str) -> dict:

@@ -22,13 +22,16 @@ For one candidate (text, optional pair, assigned label):
 - output: what a language model wrote instead of a sample — meta-talk, a refusal, an echo
   of a prompt example, a loop (``output_checks``).
 
-A candidate that rewrites a dataset row (rewrite and complement modes: its ``source``) is
-meant to stay close to that row, and a row the model gets wrong is meant to be predicted
-wrongly again: closeness to its own source (``duplicate.source_similarity``, and
-``changed``, the share of its words not taken from the source in order) and the model's
-disagreement where the model got the source wrong (``prediction.expected``) are
-information, not warnings. A rewrite identical to its source warns; so does being a near
-duplicate of any other row, or echoing another prompt's source.
+A candidate that rewrites a dataset row (rewrite and complement modes, and EDA's changes
+of one few-shot example in free mode: its ``source``) is meant to stay close to that row,
+and a row the model gets wrong is meant to be predicted wrongly again: closeness to its
+own source (``duplicate.source_similarity``, and ``changed``, the share of its words not
+taken from the source in order) and the model's disagreement where the model got the
+source wrong (``prediction.expected``) are information, not warnings. A new text (free
+mode, no source) of the target's label that the model reads as the target's mistakes are
+read — the target's own confusion — is a hard example, as expected; another wrong label
+still warns. A rewrite identical to its source warns; so does being a near duplicate of
+any other row, or echoing another prompt's source.
 
 Reference rows are the whole dataset up to ``max_reference`` rows; above that a seeded
 sample of that size plus every row of the target (exact duplicates still use all rows).
@@ -70,13 +73,17 @@ class CandidateChecker:
     def __init__(self, points: pd.DataFrame, reference_embeddings: np.ndarray,
                  reference_positions: np.ndarray, cluster_positions: np.ndarray, *,
                  embed: Embed, predict: Predict | None, label_names: Sequence[str],
-                 config: CheckConfig = CheckConfig(), terms: Sequence[str] = ()) -> None:
+                 config: CheckConfig = CheckConfig(), terms: Sequence[str] = (),
+                 mistake: tuple[str, str | None] | None = None) -> None:
         """``reference_embeddings`` (R, e) are of ``points`` rows ``reference_positions``
         (R,); ``cluster_positions`` must be among them. ``predict`` returns (m, C)
         probabilities for texts and pairs (None skips the prediction check). ``terms``:
-        a slice's terms, one of which a candidate must hold (empty skips the term check)."""
+        a slice's terms, one of which a candidate must hold (empty skips the term check).
+        ``mistake``: the target's (true label, predicted label) — a new text of that label
+        the model reads as the target's rows is expected, not suspect."""
         self.config, self.embed, self.predict = config, embed, predict
         self.terms = tuple(terms)
+        self.mistake = mistake
         self.label_names = list(label_names)
         self.ids = points["id"].to_numpy()[reference_positions]
         # rows the model gets wrong (a dataset without predictions: none known)
@@ -207,13 +214,15 @@ class CandidateChecker:
     def _prediction(self, probabilities: np.ndarray, label: str,
                     source: Example | None = None) -> dict:
         """The model's label and confidence; ``expected`` when it disagrees on a rewrite of
-        a row it gets wrong (that row was picked for the mistake)."""
+        a row it gets wrong (that row was picked for the mistake), or, on a new text, makes
+        the target's own mistake on it (``mistake``)."""
         predicted = int(np.argmax(probabilities))
         agrees = self.label_names[predicted] == label
+        repeated = (source.row_id in self.misclassified if source is not None
+                    else (label, self.label_names[predicted]) == self.mistake)
         return {"label": self.label_names[predicted],
                 "confidence": round(float(probabilities[predicted]), 4), "agrees": agrees,
-                "expected": (not agrees and source is not None
-                             and source.row_id in self.misclassified)}
+                "expected": not agrees and repeated}
 
     def _intrusion(self, vector: np.ndarray, label: str) -> dict:
         k = min(self.config.neighbours, len(self.reference))
@@ -259,7 +268,8 @@ def checker_for_run(explored: ExploredRun, target: Region, *, embed: Embed,
         reference_positions, progress=progress)
     return CandidateChecker(points, embeddings, reference_positions, target.rows,
                             embed=embed, predict=predict, label_names=explored.label_names,
-                            config=config, terms=target.defining_terms)
+                            config=config, terms=target.defining_terms,
+                            mistake=(target.label, target.confused_with))
 
 
 def _reference_positions(rows: int, cluster_positions: np.ndarray,
@@ -328,8 +338,8 @@ def check_notes(checks: CandidateChecks) -> list[str]:
     prediction = details.get("prediction") or {}
     if prediction.get("expected"):
         notes.append(f"The model predicts '{prediction['label']}' "
-                     f"({prediction['confidence']:.0%}), as it does for the source row: "
-                     "expected for a rewrite of a mistake.")
+                     f"({prediction['confidence']:.0%}), the mistake the target was picked "
+                     "for: a hard example, as expected.")
     elif prediction.get("agrees"):
         notes.append(f"The model already predicts its label ({prediction['confidence']:.0%}).")
     return notes

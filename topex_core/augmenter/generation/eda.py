@@ -89,7 +89,9 @@ class EdaBackend:
                     on_delta(prompt_index, i, raw)
                 outputs.append(Generated(
                     prompt_index=prompt_index, raw=raw, backend=self.name, model=self.model,
-                    seed=seed, sampling={"alpha": self.alpha, "operation": operation},
+                    seed=seed, sampling={"alpha": self.alpha, "operation": operation,
+                                         **({"source_id": example.row_id}
+                                            if example.row_id is not None else {})},
                     tokens=len(text.split())))
         return outputs
 
