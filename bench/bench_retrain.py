@@ -6,11 +6,13 @@ the verdict and the map transform.
 
 Trains and explores TREC once (model and logits come from the content cache when they
 exist), then accepts ``--samples`` EDA rewrites of the picked cluster and times
-``retrain`` in head mode: with both controls (the page's default) cold (the first round
-computes the encoder features) and warm, then warm with the plain control only and with
-no control (what the label-matched control costs); and in full mode once, with its
-default of no control (``--no-full`` skips it). Prints one JSON object, with the verdict
-and the target's figures.
+``retrain`` in head mode: with both controls (the page's default) as the run's first
+round (the encoder features were written with the logits at training), then again with
+the features deleted first (what a first round cost when it computed them: the
+alternative), then warm with the plain control only and with no control (what the
+label-matched control costs); and in full mode once, with its default of no control
+(``--no-full`` skips it). Prints one JSON object, with the verdict and the target's
+figures, and the training's forward pass (logits and features together).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from topex_core.explorer.pipeline import explore_run
 from topex_core.region_ref import RegionRef
 from topex_core.retraining.config import RetrainConfig
 from topex_core.retraining.retrain import retrain
+from topex_core.rundir import FEATURES_FILE, TEST_FEATURES_FILE
 from topex_core.storage.store import Candidate, Store
 from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
@@ -82,7 +85,10 @@ def main() -> None:
         explore_run(run_dir, embed=embed)
         with Store(Path(scratch) / "topex.db") as store:
             samples = accept_eda_samples(run_dir, store, args.samples, embed)
-            head_cold = timed_round(run_dir, store, RetrainConfig())
+            head_first = timed_round(run_dir, store, RetrainConfig())
+            for features in (FEATURES_FILE, TEST_FEATURES_FILE):
+                (run_dir / features).unlink(missing_ok=True)
+            head_recomputed = timed_round(run_dir, store, RetrainConfig())
             head_warm = timed_round(run_dir, store, RetrainConfig())
             head_plain = timed_round(run_dir, store, RetrainConfig(matched_control=False))
             head_alone = timed_round(run_dir, store, RetrainConfig(matched_control=False,
@@ -91,7 +97,10 @@ def main() -> None:
                                                          RetrainConfig(mode="full"))
     print(json.dumps({
         "benchmark": "retrain", "data": args.data, "rows": rows, "samples": samples,
-        "threads": threads, "machine": machine_line(), "head_cold": head_cold,
+        "threads": threads, "machine": machine_line(),
+        "training_forward_s": record.timings_s.get("predict_logits"),
+        "head_first": head_first, "head_features_recomputed": head_recomputed,
+        "first_over_recomputed": round(head_recomputed["total_s"] / head_first["total_s"], 1),
         "head_warm_both_controls": head_warm, "head_warm_plain_control": head_plain,
         "head_warm_no_control": head_alone, "full": full,
         "both_controls_over_none": round(head_warm["total_s"] / head_alone["total_s"], 2),

@@ -10,7 +10,7 @@ from conftest import tiny_frame
 from topex_core.data.dataset import dataset_from_frame
 from topex_core.errors import RunError
 from topex_core.rundir import read_run
-from topex_core.training.classifier import TrainConfig
+from topex_core.training.classifier import TrainConfig, head_layer
 from topex_core.training.run import load_run_classifier, train_run
 
 
@@ -38,6 +38,13 @@ def test_run_directory_contents(tiny_backbone: str, tmp_path: Path) -> None:
     assert saved.test_accuracy is not None and 0 <= saved.test_accuracy <= 1
     assert set(saved.versions) >= {"python", "torch", "transformers"}
     assert "fine_tune" in saved.timings_s and len(saved.train_ids) == 40
+    # the features a head round trains on come from the same forward pass as the logits
+    features, test_features = (np.load(run / "head_features.npy"),
+                               np.load(run / "test_head_features.npy"))
+    head = head_layer(load_run_classifier(run))
+    assert features.shape == (60, head.in_features) and len(test_features) == 15
+    rebuilt = features @ head.weight.detach().numpy().T + head.bias.detach().numpy()
+    np.testing.assert_allclose(rebuilt, logits, atol=1e-4)
 
 
 def test_second_identical_run_uses_the_cache(tiny_backbone: str, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The run's own model features: the vector its final linear layer reads, per row.
 
 Head retraining trains that layer again on them, and the explorer can cluster and map in
-them (``explorer.space``). They are the *base* model's, computed once per run and cached
-beside the logits (``head_features.npy``, ``test_head_features.npy``).
+them (``explorer.space``). They are the *base* model's: ``train_run`` writes them with the
+logits, from the same forward pass (``head_features.npy``, ``test_head_features.npy``);
+a run trained before that computes them here on first use and caches them the same way.
 """
 
 from __future__ import annotations

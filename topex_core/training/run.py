@@ -33,6 +33,7 @@ from topex_core.rundir import (
     RUN_FILE,
     new_run_id,
     read_run,
+    write_features,
     write_logits,
     write_points,
     write_run,
@@ -78,18 +79,20 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     precision = settings.run_precision(precision, config, classifier.max_length)
     classifier.precision = precision
     with timed("predict_logits", timings):
-        logits = _cached_logits(classifier, pool, model_cache,
-                                lambda f, m: report(0.7 + 0.25 * f, m))
-        test_logits = (_cached_logits(classifier, test, model_cache,
-                                      lambda f, m: report(0.95 + 0.04 * f, m))
-                       if test is not None else None)
+        logits, features = _cached_outputs(classifier, pool, model_cache,
+                                           lambda f, m: report(0.7 + 0.25 * f, m))
+        test_logits, test_features = (
+            _cached_outputs(classifier, test, model_cache,
+                            lambda f, m: report(0.95 + 0.04 * f, m))
+            if test is not None else (None, None))
     with timed("write_run", timings):
         _link_tree(model_cache, out_dir / MODEL_DIR)
         in_train = np.zeros(len(pool), dtype=bool)
         in_train[positions] = config.fine_tune
-        _write_split(out_dir, pool, logits, in_train)
+        _write_split(out_dir, pool, logits, features, in_train)
         if test is not None:
-            _write_split(out_dir, test, test_logits, np.zeros(len(test), bool), test=True)
+            _write_split(out_dir, test, test_logits, test_features,
+                         np.zeros(len(test), bool), test=True)
     record = RunRecord(
         run_id=new_run_id(), label_names=list(pool.label_names),
         dataset=dataset_record(pool), config=_run_config(config, classifier.max_length),
@@ -128,8 +131,9 @@ def _run_config(config: clf.TrainConfig, max_length: int) -> RunConfig:
 
 
 def _write_split(out_dir: Path, dataset: TextDataset, logits: np.ndarray,
-                 in_train: np.ndarray, *, test: bool = False) -> None:
+                 features: np.ndarray, in_train: np.ndarray, *, test: bool = False) -> None:
     write_logits(out_dir, logits, test=test)
+    write_features(out_dir, features, test=test)
     write_points(out_dir, points_frame(dataset, logits, in_train), test=test)
 
 
@@ -262,17 +266,25 @@ def _backbone_identity(backbone: str) -> str:
     return digest.hexdigest()
 
 
-def _cached_logits(classifier: clf.Classifier, dataset: TextDataset, model_cache: Path,
-                   progress: clf.Progress) -> np.ndarray:
+def _cached_outputs(classifier: clf.Classifier, dataset: TextDataset, model_cache: Path,
+                    progress: clf.Progress) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, C), features (N, hidden)) of ``dataset``, both from one forward pass
+    and cached with the model: the features are what a head round trains on, so the first
+    round costs what later ones do."""
     suffix = "" if classifier.precision == "float32" else f"-{classifier.precision}"
-    path = model_cache / f"logits-{dataset.content_hash[:24]}{suffix}.npy"
-    if path.is_file():
-        logits = np.load(path, allow_pickle=False)
-        if logits.shape == (len(dataset), len(classifier.label_names)):
-            return logits
-    logits = clf.predict_logits(classifier, dataset.texts, dataset.text_pairs, progress=progress)
-    np.save(path, logits)
-    return logits
+    stem = f"{dataset.content_hash[:24]}{suffix}.npy"
+    logits_path, features_path = model_cache / f"logits-{stem}", model_cache / f"features-{stem}"
+    if logits_path.is_file() and features_path.is_file():
+        logits = np.load(logits_path, allow_pickle=False)
+        features = np.load(features_path, allow_pickle=False)
+        if logits.shape == (len(dataset), len(classifier.label_names)) and len(features) == len(
+                dataset):
+            return logits, features
+    features, logits = clf.predict_features(classifier, dataset.texts, dataset.text_pairs,
+                                            progress=progress)
+    np.save(logits_path, logits)
+    np.save(features_path, features)
+    return logits, features
 
 
 def _link_tree(source: Path, target: Path) -> None:
@@ -281,7 +293,7 @@ def _link_tree(source: Path, target: Path) -> None:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for item in source.iterdir():
-        if item.is_file() and not item.name.startswith("logits-"):
+        if item.is_file() and not item.name.startswith(("logits-", "features-")):
             try:
                 os.link(item, target / item.name)
             except OSError:
