@@ -23,6 +23,17 @@ sample of its 24,000 pairs), and three planted sets built here:
   "baseball", "yankees", "red sox", "inning", "pitcher", …) are labelled Business, outside
   the training sample: a flipped topic written with several words.
 
+Real failure taxonomies: ``trec`` carries ``fine_label`` (50 real sub-types of its six
+classes) and ``hans_full`` is HANS's whole 24,000-pair training file as a user would load
+it (20% held out by default), whose ``subcase`` is a real taxonomy of 30 syntactic
+templates. A group *fails* when its pool error rate is at least twice the pool's (and it
+has at least ``MIN_GROUP_ROWS`` rows); of the ten strongest regions by evidence, a *hit*
+has at least half its rows in one failing group. Reported (``taxonomy``): P@10 (hits over
+the regions scored), the failing groups found (the groups of the hits) of all failing
+groups, the share of the failing groups' mistakes inside hit regions, and the share of all
+mistakes inside the ten regions (coverage). The regions ranked and their groups are
+listed.
+
 For the planted sets, the planted mistakes are the misclassified rows with a planted word
 (and the planted label); each of the first three slices and the first three regions by
 evidence (the default target first) is scored by its F1 against them and whether its name
@@ -71,6 +82,11 @@ from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+# datasets with a real taxonomy of sub-populations: (file, its group column)
+TAXONOMIES = {"trec": (SHARED / "trec" / "train.csv", "fine_label"),
+              "hans_full": (SHARED / "hans" / "train.csv", "subcase")}
+MIN_GROUP_ROWS = 10  # a failing group needs at least this many pool rows
+TOP_REGIONS = 10
 PLANTED_WORDS = {
     "planted_flip": ["oil"],
     "planted_rare": ["nasa", "space", "mars", "planet", "astronomers", "shuttle", "moon",
@@ -94,6 +110,9 @@ def dataset(name: str):
         frame = pd.read_csv(SHARED / "hans" / "train.csv").sample(6_000, random_state=0)
         return dataset_from_frame(frame, source="hans (6,000-row sample)",
                                   text_col="premise", text_pair_col="hypothesis")
+    if name == "hans_full":
+        return load_dataset(SHARED / "hans" / "train.csv", text_col="premise",
+                            text_pair_col="hypothesis")
     frame = pd.read_csv(SHARED / "ag_news" / "train.csv")
     if name == "ag_news_two":
         frame = frame[frame["label"].isin(["Business", "Sci/Tech"])]
@@ -155,7 +174,43 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
     }
     if name in PLANTED_WORDS:
         result.update(planted_found(run_dir, name))
+    if name in TAXONOMIES:
+        result["taxonomy"] = taxonomy_found(run_dir, *TAXONOMIES[name])
     return result
+
+
+def taxonomy_found(run_dir: Path, source: Path, column: str) -> dict:
+    """How the ten strongest regions meet a real taxonomy of the pool's rows (``column``
+    of ``source``, read by row id): see the module."""
+    explored = ExploredRun.load(run_dir)
+    points = explored.points
+    groups = pd.read_csv(source)[column].astype(str).to_numpy()[points["id"].to_numpy()]
+    wrong = ~points["correct"].to_numpy(bool)
+    table = pd.DataFrame({"group": groups, "wrong": wrong}).groupby("group")["wrong"].agg(
+        ["size", "sum", "mean"])
+    failing = table[(table["size"] >= MIN_GROUP_ROWS)
+                    & (table["mean"] >= 2 * wrong.mean())].sort_values("sum", ascending=False)
+    regions = explored.by_evidence()[:TOP_REGIONS]
+    scored, found, hit_rows = [], set(), np.zeros(len(points), bool)
+    any_region = np.zeros(len(points), bool)
+    for region in regions:
+        shares = pd.Series(groups[region.rows]).value_counts(normalize=True)
+        group, share = (shares.index[0], float(shares.iloc[0])) if len(shares) else ("", 0.0)
+        hit = share >= 0.5 and group in failing.index
+        if hit:
+            found.add(group)
+            hit_rows[region.rows] = True
+        any_region[region.rows] = True
+        scored.append({"region": region.title, "rows": len(region.rows),
+                       "mistakes": region.errors, "group": group, "share": round(share, 2),
+                       "hit": hit})
+    in_failing = np.isin(groups, failing.index) & wrong
+    return {"failing_groups": {group: f"{int(row['sum'])} of {int(row['size'])}"
+                               for group, row in failing.iterrows()},
+            "p_at_10": round(sum(r["hit"] for r in scored) / max(len(scored), 1), 2),
+            "failing_found": f"{len(found)} of {len(failing)}", "found": sorted(found),
+            "failing_mistakes_in_hits": _share(in_failing & hit_rows, in_failing),
+            "coverage": _share(wrong & any_region, wrong), "regions": scored}
 
 
 def planted_found(run_dir: Path, name: str) -> dict:
@@ -223,8 +278,8 @@ def _share(part: np.ndarray, whole: np.ndarray) -> float | None:
 
 
 def main() -> None:
-    names = ["demo", "trec", "ag_news", "ag_news_two", "hans", "planted_flip", "planted_rare",
-             "planted_concept"]
+    names = ["demo", "trec", "ag_news", "ag_news_two", "hans", "hans_full", "planted_flip",
+             "planted_rare", "planted_concept"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=names, choices=names)
     parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
