@@ -103,3 +103,27 @@ def test_mistakes_at_random_make_a_slice_in_at_most_one_run_in_twenty() -> None:
                                   np.arange(len(truth)), SliceConfig(concepts=None))
         with_slices += not found.table.empty
     assert with_slices <= 0.05 * runs, f"{with_slices} of {runs} null runs found a slice"
+
+
+def test_a_structural_failure_of_pairs_is_a_slice_named_by_its_structure() -> None:
+    """Pairs whose premise joins two subjects with "and" (and whose hypothesis drops one)
+    fail; the words are the same as elsewhere, and every hypothesis stands inside its
+    premise: only the conjunction tells them apart."""
+    rng = np.random.default_rng(1)
+    nouns = ["judge", "doctor", "artist", "lawyer", "tourist", "banker"]
+    texts, structural = [], []
+    for i in range(2_000):
+        first, second, third = rng.choice(nouns, 3, replace=False)
+        conjunction = rng.random() < 0.15
+        premise = (f"The {first} and the {second} saw the {third} {i} ." if conjunction
+                   else f"The {second} saw the {third} near the {first} {i} .")
+        texts.append(f"{premise} || The {second} saw the {third} .")
+        structural.append(conjunction)
+    structural = np.array(structural)
+    truth = rng.integers(0, 2, len(texts))
+    wrong = rng.random(len(texts)) < np.where(structural, 0.8, 0.1)
+    found = find_error_slices(texts, truth, np.where(wrong, 1 - truth, truth),
+                              ["entailment", "non-entailment"], np.arange(len(texts)))
+    top = found.table.iloc[0]
+    assert top["term"] == 'premise has "and"' and top["q"] < 1e-30
+    assert set(found.members[top["slice"]]) == set(np.flatnonzero(structural))

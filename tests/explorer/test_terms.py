@@ -14,3 +14,22 @@ def test_phrases_keep_content_words_negations_and_particle_bigrams() -> None:
 def test_phrases_of_other_scripts_and_emoji() -> None:
     assert phrases("Привет мир") == ["привет", "мир", "привет мир"]
     assert phrases("😀😀 🎉") == []
+
+
+def test_a_pair_has_structural_terms_a_single_text_has_none() -> None:
+    """Which function words each side holds, and how the hypothesis sits in the premise:
+    what HANS's templates differ by, and what the stop-word list drops."""
+    from topex_core.explorer.terms import is_structural, row_terms, structure
+
+    passive = structure("The actor was paid by the doctor . || The doctor paid the actor .")
+    assert 'premise has "by"' in passive and 'premise has "was"' in passive
+    assert "every hypothesis word in the premise" in passive
+    assert "hypothesis inside the premise" not in passive  # not word for word
+    conjunction = structure("The judge and the lawyer slept . || The lawyer slept .")
+    assert conjunction == ['every hypothesis word in the premise',
+                           'hypothesis inside the premise', 'premise has "and"']
+    assert structure("what was paid by the doctor") == []  # one text: its words say it
+    assert all(is_structural(term) for term in passive)
+    assert not is_structural("doctor") and not is_structural("premise")
+    terms = row_terms("The judge and the lawyer slept . || The lawyer slept .")
+    assert "judge" in terms and 'premise has "and"' in terms

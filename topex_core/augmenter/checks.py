@@ -50,7 +50,7 @@ import pandas as pd
 from topex_core.augmenter.output_checks import OutputChecker, echo_share
 from topex_core.augmenter.prompts import Example
 from topex_core.data.texts import joined_text, point_texts
-from topex_core.explorer.explored import ExploredRun, Region, RowEmbeddings, phrases
+from topex_core.explorer.explored import ExploredRun, Region, RowEmbeddings, row_terms
 from topex_core.records import CandidateChecks, CheckResult
 from topex_core.training.embeddings import Embed
 
@@ -244,7 +244,7 @@ class CandidateChecker:
     def _term(self, text: str) -> dict | None:
         if not self.terms:
             return None
-        held = set(phrases(text))
+        held = set(row_terms(text))
         return {"terms": list(self.terms), "kept": any(term in held for term in self.terms)}
 
     def _topic(self, vector: np.ndarray) -> dict | None:

@@ -51,7 +51,7 @@ from topex_core.explorer.regions import (
 )
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, load_space, needs_features
-from topex_core.explorer.terms import phrases
+from topex_core.explorer.terms import row_terms
 from topex_core.records import ExploreResult, RunRecord
 from topex_core.region_ref import RegionRef
 from topex_core.rundir import read_features, read_logits, read_points, read_run, read_test_points
@@ -60,7 +60,7 @@ FEW_IN_CLUSTERS = 0.2  # below this share of the mistakes, error clusters do not
 # what the augmenter needs of the explorer besides the run itself, so that it reads the
 # explorer through this module alone
 __all__ = ["MAP_NAMES", "NOISE", "NO_SHARED_WORDING", "ConfusionCell", "ErrorCluster",
-           "ErrorSlice", "ExploredRun", "RowEmbeddings", "fisher_p", "phrases",
+           "ErrorSlice", "ExploredRun", "RowEmbeddings", "fisher_p", "row_terms",
            "Region", "in_error_regions", "slice_name", "slice_terms"]
 
 
@@ -249,18 +249,18 @@ class ExploredRun:
         return self.assign(test_logits, test=True)
 
     def row_terms(self, *, test: bool) -> list[set[str]]:
-        """The terms (``explorer.terms.phrases``) of each test row with ``test``, else of
+        """The terms (``explorer.terms.row_terms``) of each test row with ``test``, else of
         each pool row; empty without a test split."""
         return self._test_terms if test else self._pool_terms
 
     @cached_property
     def _test_terms(self) -> list[set[str]]:
         return ([] if self.test_points is None
-                else [set(phrases(text)) for text in point_texts(self.test_points)])
+                else [set(row_terms(text)) for text in point_texts(self.test_points)])
 
     @cached_property
     def _pool_terms(self) -> list[set[str]]:
-        return [set(phrases(text)) for text in point_texts(self.points)]
+        return [set(row_terms(text)) for text in point_texts(self.points)]
 
 
 def in_error_regions(points: pd.DataFrame, clusters: pd.DataFrame,

@@ -1,7 +1,9 @@
 """Error slices: terms whose rows the model gets wrong more often than the rest.
 
 Beside TopEx's clusters in logit space, a slice is read off the texts: the rows containing
-a term (``terms.phrases``: words and two-word phrases), in one of two scopes — every row,
+a term (``terms.row_terms``: words and two-word phrases, and for sentence pairs the
+structural terms — which function words each side holds, whether the hypothesis's words
+are all in the premise), in one of two scopes — every row,
 or the rows whose true label is A (a slice of one confusion). For a term in ``a`` of a
 scope's ``N`` rows, ``e`` of them misclassified, against ``E`` mistakes in the scope, the
 2×2 table (e, a−e; E−e, N−a−E+e) is tested one-sided with Fisher's exact test. Its p-value
@@ -46,7 +48,7 @@ from scipy import sparse, stats
 
 from topex_core.errors import SettingsError
 from topex_core.explorer.concepts import ConceptConfig, EmbedRows, FoundSlice, concepts_of
-from topex_core.explorer.terms import term_vectorizer
+from topex_core.explorer.terms import is_structural, row_terms, term_vectorizer
 from topex_core.training.embeddings import Embed
 
 SCOPE_GAIN = 1.2
@@ -132,7 +134,7 @@ def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.n
     wrong = true_ids != pred_ids
     if not wrong.any() or wrong.all():
         return ErrorSlices.empty()
-    vectorizer = term_vectorizer(min_rows=config.rows_needed(len(texts)))
+    vectorizer = term_vectorizer(min_rows=config.rows_needed(len(texts)), analyzer=row_terms)
     try:
         counts = vectorizer.fit_transform(texts).tocsc()
     except ValueError:  # no term in enough rows: emoji only, one-word texts, tiny data
@@ -151,8 +153,10 @@ def find_error_slices(texts: Sequence[str], true_ids: np.ndarray, pred_ids: np.n
                              for test in kept.head(20 * config.max_slices)
                              .itertuples(index=False)], wrong, config.max_overlap)
     vocabulary = {str(term): index for index, term in enumerate(terms)}
-    concepts = (concepts_of(term_slices, wrong, partial(_rows_of, counts, in_scope, wrong,
-                                                        vocabulary),
+    # a concept groups words of one meaning; structural terms stay slices of their own
+    worded = [found for found in term_slices if not is_structural(found.terms[0])]
+    concepts = (concepts_of(worded, wrong, partial(_rows_of, counts, in_scope, wrong,
+                                                   vocabulary),
                             embed=embed, embed_rows=embed_rows, config=config.concepts)
                 if config.concepts is not None else [])
     found = _corrected(term_slices, concepts, tests, vocabulary)

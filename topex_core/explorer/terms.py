@@ -7,6 +7,15 @@ and bigrams are kept when their first word is not one and their second is not on
 or is a particle that completes a verb ("stand for", "new york", "not funny", "turn up"
 stay; "of the", "the game", "courier is" go). Negations are not stop words here: "not",
 "no", "never" are exactly where sentiment models fail.
+
+A sentence pair (``texts.PAIR_SEPARATOR`` between premise and hypothesis) also has
+*structural* terms (``structure``), what its words and phrases cannot say: which
+function words each side holds (``premise has "and"``, ``hypothesis has "by"``: the
+conjunctions, relative pronouns, passive auxiliaries and prepositions that the stop-word
+list drops, and where they stand), and whether every hypothesis word is in the premise
+or the hypothesis stands inside it word for word. NLI models fail by such structure
+(HANS's templates). ``row_terms`` is a row's phrases and structural terms: what error
+slices count, and how a test row or a candidate joins a slice.
 """
 
 from __future__ import annotations
@@ -15,12 +24,25 @@ import re
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from topex_core.data.texts import PAIR_SEPARATOR
+
 NEGATIONS = frozenset({"not", "no", "nor", "never", "nothing", "none", "cannot", "nobody",
                        "neither", "nowhere"})
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - NEGATIONS)
 PARTICLES = frozenset({"for", "up", "out", "off", "on", "in", "down", "over", "about",
                        "with", "away", "back", "through"})
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_WORD = re.compile(r"(?u)\b\w+\b")
+# function words whose place in a pair carries its structure: conjunctions, relative
+# pronouns, subordinators, passive auxiliaries, prepositions and sentence adverbs
+STRUCTURE_WORDS = frozenset({
+    "and", "or", "but", "nor", "by", "who", "whom", "whose", "which", "that", "if",
+    "because", "since", "after", "before", "while", "although", "though", "unless",
+    "whether", "until", "was", "were", "been", "being", "not", "no", "to", "in", "on", "at",
+    "near", "behind", "next", "beside", "under", "above", "with", "without", "from",
+    "probably", "certainly", "maybe", "perhaps", "supposedly", "definitely", "clearly"})
+ALL_IN_PREMISE = "every hypothesis word in the premise"
+INSIDE_PREMISE = "hypothesis inside the premise"
 
 
 def phrases(text: str) -> list[str]:
@@ -33,7 +55,36 @@ def phrases(text: str) -> list[str]:
     return kept
 
 
-def term_vectorizer(*, min_rows: int = 1) -> CountVectorizer:
-    """A binary document-term counter with ``phrases`` as its analyzer; terms in fewer
-    than ``min_rows`` texts are left out."""
-    return CountVectorizer(analyzer=phrases, binary=True, min_df=min_rows)
+def structure(text: str) -> list[str]:
+    """The structural terms of a sentence pair joined by ``PAIR_SEPARATOR`` (see the
+    module); none for a single text."""
+    premise, separator, hypothesis = text.partition(PAIR_SEPARATOR)
+    if not separator:
+        return []
+    sides = {"premise": _WORD.findall(premise.lower()),
+             "hypothesis": _WORD.findall(hypothesis.lower())}
+    found = [f'{side} has "{word}"' for side, words in sides.items()
+             for word in STRUCTURE_WORDS.intersection(words)]
+    premise_words, hypothesis_words = sides["premise"], sides["hypothesis"]
+    if hypothesis_words and set(hypothesis_words) <= set(premise_words):
+        found.append(ALL_IN_PREMISE)
+    if hypothesis_words and f" {' '.join(hypothesis_words)} " in f" {' '.join(premise_words)} ":
+        found.append(INSIDE_PREMISE)
+    return sorted(found)
+
+
+def is_structural(term: str) -> bool:
+    """Whether ``term`` is a structural term (``structure``), not words of the text."""
+    return term.startswith(("premise has ", "hypothesis has ")) or term in (ALL_IN_PREMISE,
+                                                                            INSIDE_PREMISE)
+
+
+def row_terms(text: str) -> list[str]:
+    """A row's phrases and, for a sentence pair, its structural terms."""
+    return phrases(text) + structure(text)
+
+
+def term_vectorizer(*, min_rows: int = 1, analyzer=phrases) -> CountVectorizer:
+    """A binary document-term counter with ``analyzer`` (``phrases``; ``row_terms`` for
+    slices); terms in fewer than ``min_rows`` texts are left out."""
+    return CountVectorizer(analyzer=analyzer, binary=True, min_df=min_rows)
