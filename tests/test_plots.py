@@ -157,3 +157,11 @@ def test_a_box_or_lasso_selects_every_row_inside_it() -> None:
     triangle = {"lasso": [{"x": [-1, 3.5, -1], "y": [-1, -1, 3.5]}]}  # below x + y = 2.5
     assert plots.rows_in_region(points, "tsne", triangle).tolist() == [0, 1, 4]
     assert plots.rows_in_region(points, "tsne", {"box": [], "lasso": []}).tolist() == []
+
+
+def test_a_name_with_quotes_reads_as_written_in_a_legend() -> None:
+    """Plotly shows an escaped quote as the entity: names keep their quotes, while tags
+    stay escaped (a structural slice is named 'premise has "and"')."""
+    from topex_core.plots import plot_text
+
+    assert plot_text('premise has "and" <b>') == 'premise has "and" &lt;b&gt;'

@@ -13,7 +13,6 @@ not with the data; ``bench/bench_movement.py``).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ from topex_core.plots import (
     MAP_Y_AXIS,
     OKABE_ITO,
     hover_text,
+    plot_text,
 )
 
 SHIFT_THRESHOLD = 0.05  # a row "moved" when it shifted more than 5% of the map's diagonal
@@ -234,8 +234,8 @@ def _row_hovers(points: pd.DataFrame, after_names: np.ndarray, before_ok: np.nda
     hovers = np.full(len(points), None, dtype=object)
     shown = points[described]
     hovers[described] = [
-        f"{text}<br>true: {html.escape(str(label))} · before: {html.escape(str(before))} "
-        f"{mark[bool(ok_before)]} → after: {html.escape(str(now))} {mark[bool(ok_after)]}"
+        f"{text}<br>true: {plot_text(str(label))} · before: {plot_text(str(before))} "
+        f"{mark[bool(ok_before)]} → after: {plot_text(str(now))} {mark[bool(ok_after)]}"
         for text, label, before, now, ok_before, ok_after in zip(
             hover_text(shown["text"], limit=HOVER_CHARS), shown["label"], shown["pred"],
             after_names[described], before_ok[described], after_ok[described], strict=True)]
@@ -244,8 +244,8 @@ def _row_hovers(points: pd.DataFrame, after_names: np.ndarray, before_ok: np.nda
 
 def _sample_hovers(samples: pd.DataFrame) -> np.ndarray:
     return np.array([
-        f"accepted sample: {text}<br>label: {html.escape(label)} · base model: "
-        f"{html.escape(before)} → retrained: {html.escape(after)}"
+        f"accepted sample: {text}<br>label: {plot_text(label)} · base model: "
+        f"{plot_text(before)} → retrained: {plot_text(after)}"
         for text, label, before, after in zip(
             hover_text(samples["text"]), samples["label"].astype(str),
             samples["pred_before"].astype(str), samples["pred_after"].astype(str),

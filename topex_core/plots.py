@@ -50,7 +50,7 @@ FOREGROUND_MAX = 30_000
 
 def hover_text(texts: pd.Series, *, limit: int = HOVER_CHARS) -> list[str]:
     """HTML-escaped texts cut to ``limit`` characters (with an ellipsis)."""
-    return [html.escape(short(text, limit)) for text in texts]
+    return [plot_text(short(text, limit)) for text in texts]
 
 
 def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str = "tsne",
@@ -85,11 +85,11 @@ def cluster_map(points: pd.DataFrame, clusters: pd.DataFrame, *, map_name: str =
     for group in groups:
         positions = np.flatnonzero(group["mask"])
         figure.add_trace(go.Scattergl(
-            x=x[positions], y=y[positions], mode="markers", name=html.escape(group["name"]),
+            x=x[positions], y=y[positions], mode="markers", name=plot_text(group["name"]),
             customdata=positions,
             text=[texts[i] for i in positions] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")
-            + "row %{customdata}<extra>" + html.escape(group["name"]) + "</extra>",
+            + "row %{customdata}<extra>" + plot_text(group["name"]) + "</extra>",
             marker={"size": group["size"], "color": group["color"],
                     "opacity": group["opacity"],
                     "line": {"width": 1 if group["size"] >= 10 else 0, "color": "#333333"}},
@@ -195,7 +195,7 @@ def _draw_rows(figure: go.Figure, points: pd.DataFrame, name: str, positions: np
             continue
         figure.add_trace(go.Scattergl(
             x=x[subset], y=y[subset], mode="markers", customdata=subset,
-            name=html.escape(f"{short(name, 34)}: {label} ({len(subset):,})"),
+            name=plot_text(f"{short(name, 34)}: {label} ({len(subset):,})"),
             text=[texts[i] for i in subset] if texts is not None else None,
             hovertemplate=("%{text}<br>" if texts is not None else "")
             + "row %{customdata}<extra>slice</extra>",
@@ -255,9 +255,16 @@ def _label_error_clusters(figure: go.Figure, points: pd.DataFrame, clusters: pd.
         members = (points["cluster"] == row.cluster).to_numpy()
         if members.any():
             figure.add_annotation(x=float(np.median(x[members])), y=float(np.median(y[members])),
-                                  text=html.escape(short(row.name, 28)), showarrow=True,
+                                  text=plot_text(short(row.name, 28)), showarrow=True,
                                   arrowhead=0, ax=0, ay=-28, font={"size": 12},
                                   bgcolor="rgba(255,255,255,0.8)")
+
+
+def plot_text(text: str) -> str:
+    """``text`` safe inside a Plotly label: ``<``, ``>`` and ``&`` escaped (Plotly reads a
+    subset of HTML there), quotes kept (Plotly does not decode ``&quot;``, so an escaped
+    quote would show as the entity)."""
+    return html.escape(text, quote=False)
 
 
 def short(text: str, limit: int) -> str:
@@ -268,10 +275,10 @@ def short(text: str, limit: int) -> str:
 def word_weights(words: list[tuple[str, float]], *, title: str) -> go.Figure:
     """Horizontal bars of a cluster's top words and their c-TF-IDF weights."""
     ordered = list(reversed(words))
-    figure = go.Figure(go.Bar(x=[w for _, w in ordered], y=[html.escape(t) for t, _ in ordered],
+    figure = go.Figure(go.Bar(x=[w for _, w in ordered], y=[plot_text(t) for t, _ in ordered],
                               orientation="h", marker_color=OKABE_ITO[3]))
     figure.update_layout(template="plotly_white", height=60 + 32 * max(1, len(words)),
                          margin={"l": 10, "r": 10, "t": 36, "b": 10},
-                         title={"text": html.escape(title), "x": 0.01, "font": {"size": 14}},
+                         title={"text": plot_text(title), "x": 0.01, "font": {"size": 14}},
                          xaxis_title="c-TF-IDF weight")
     return figure

@@ -9,11 +9,9 @@ leads with the control, the same retraining without the samples' content.
 
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 
-from topex_core.plots import BACKGROUND_GREY, OKABE_ITO, short
+from topex_core.plots import BACKGROUND_GREY, OKABE_ITO, plot_text, short
 from topex_core.round_outcomes import SIGNIFICANCE, RegionOutcome, RoundGroups
 from topex_core.round_records import RegionChange
 
@@ -32,8 +30,8 @@ def groups_chart(groups: RoundGroups, plain: RoundGroups | None = None) -> go.Fi
             ("Complement", groups.complement, "other labels, in its reach"),
             ("Rest", groups.rest, "every other test row")]
     rows += [("Class", _class_outcome(c), c.label) for c in groups.per_class]
-    names = [f"<b>{title}</b>: {html.escape(short(what, 32))} ({outcome.test_rows:,})"
-             if title != "Class" else f"class {html.escape(short(what, 30))} "
+    names = [f"<b>{title}</b>: {plot_text(short(what, 32))} ({outcome.test_rows:,})"
+             if title != "Class" else f"class {plot_text(short(what, 30))} "
              f"({outcome.test_rows:,})" for title, outcome, what in rows]
     figure = go.Figure()
     figure.add_vline(x=0, line_color=BACKGROUND_GREY, line_width=1)
@@ -120,7 +118,7 @@ def region_accuracy_change(changes: list[RegionChange], *, min_test_rows: int = 
     left_out = len(changes) - len(kept)
     rows = [measured[id(change)] for change in kept]
     names = [("★ " if change.targeted else "")
-             + html.escape(short(f"{change.kind} {change.name}", 44)) for change in kept]
+             + plot_text(short(f"{change.kind} {change.name}", 44)) for change in kept]
     with_control = any(m[3] is not None for m in rows)
     bars = [go.Bar(y=names, x=[m[1] for m in rows], name="before (picked it)",
                    orientation="h", marker_color="#DDDDDD")]
