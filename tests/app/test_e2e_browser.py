@@ -125,6 +125,18 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
 PROGRESS = "document.querySelector('[data-testid=stProgress]')?.innerText || ''"
 
 
+IDLE = ("document.querySelector('[data-testid=stApp]')"
+        "?.getAttribute('data-test-script-state') !== 'running'")
+
+
+def press(page, key: str, until: str) -> None:
+    """Press ``key`` once the page is idle (a key pressed while a rerun is still drawing
+    the queue can be lost), then wait until the JavaScript ``until`` holds."""
+    page.wait_for_function(IDLE, timeout=30_000)
+    page.keyboard.press(key)
+    page.wait_for_function(until, timeout=30_000)
+
+
 def reviewed(page) -> tuple[int, int]:
     """(reviewed, candidates) as the review queue's progress says them."""
     words = page.evaluate(PROGRESS).split()
@@ -172,18 +184,15 @@ def undo_and_redo_a_bulk_decision(page) -> None:
     page.get_by_role("button", name=f"Reject all {total} pending").click()
     page.wait_for_function(f"({PROGRESS}).startsWith('{total} of')", timeout=30_000)
     for key, expected in (("u", 0), ("y", total), ("u", 0)):
-        page.keyboard.press(key)
-        page.wait_for_function(f"({PROGRESS}).startsWith('{expected} of')", timeout=30_000)
+        press(page, key, f"({PROGRESS}).startsWith('{expected} of')")
 
 
 def vet_by_keys(page) -> None:
     """Every candidate of the queue decided by keys alone: accept most, reject every
     fourth, edit one (E, type, Ctrl+Enter) and step back and forth (P, N)."""
     for key in ("n", "p"):  # each press waits for the queue to show its effect
-        shown = page.evaluate(PROGRESS)
-        page.keyboard.press(key)
-        page.wait_for_function(f"({PROGRESS}) !== {shown!r}", timeout=30_000)
-    page.wait_for_timeout(1_000)
+        press(page, key, f"({PROGRESS}) !== {page.evaluate(PROGRESS)!r}")
+    page.wait_for_function(IDLE, timeout=30_000)
     page.keyboard.press("e")
     text = page.get_by_role("textbox", name="Text")
     text.wait_for(timeout=30_000)
@@ -191,14 +200,14 @@ def vet_by_keys(page) -> None:
     text.type(" (checked by hand)")
     text.press("Control+Enter")
     page.get_by_text("(checked by hand)").first.wait_for(timeout=30_000)
+    # the queue's buttons come back after the edit box and bind their keys once mounted
     page.get_by_role("button", name="Accept").filter(has_text="A").first.wait_for(
         timeout=30_000)
-    page.wait_for_timeout(1_000)  # the queue's keys are bound again once its buttons are
+    page.wait_for_timeout(1_000)
     done, total = reviewed(page)
     assert total >= 30, total
     while done < total:
-        page.keyboard.press("x" if done % 4 == 3 else "a")
-        page.wait_for_function(f"!({PROGRESS}).startsWith('{done} of')", timeout=30_000)
+        press(page, "x" if done % 4 == 3 else "a", f"!({PROGRESS}).startsWith('{done} of')")
         done = reviewed(page)[0]
     page.get_by_text("accepted in this run").first.wait_for(timeout=30_000)
 
