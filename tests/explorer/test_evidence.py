@@ -39,7 +39,7 @@ def test_a_slice_explaining_more_mistakes_beats_a_tight_small_cluster() -> None:
     reason = ranked[0].reason(ranked[1])
     assert reason.startswith("Picked the slice “comedy | negative words”: 160 of its 225 rows")
     assert "138 mistakes more than its scope's error rate would give" in reason
-    assert "the most of any region where most rows fail" in reason
+    assert "the most of any region with enough rows to repair and measure where most rows fail" in reason
     assert "Next: cluster words 23 (16 more than its rate, 95% misclassified)" in reason
     assert "descriptive" not in reason  # a term slice's q is a test
     assert ", descriptive)" in ranked[1].reason(None)  # a cluster's rows were its mistakes
@@ -61,3 +61,23 @@ def test_concepts_are_called_concepts_and_nothing_ranks_empty() -> None:
     # its terms were each kept for failing, so its own q cannot fail: it describes
     assert ", descriptive)" in ranked[0].reason(None)
     assert _rank(_clusters(), _slices()) == []
+
+
+def test_a_region_too_small_to_repair_and_measure_is_not_the_default_target() -> None:
+    """The held-out sentiment case: a 12-row cluster with no shared wording (9 mistakes,
+    all in one tight place) led, while negation in positive reviews (62 mistakes in a
+    slice where most rows are right) waited below it. A region needs 10 mistakes and, with
+    a test split, 10 test rows; the small one stays in the list."""
+    from dataclasses import replace
+
+    ranked = _rank(_clusters((7, 12, 9, True)),
+                   _slices(("no + not | positive", 400, 62, 0.06, 2e-6)))
+    assert [e.key for e in ranked] == ["no + not | positive", "7"]
+    assert [e.tier for e in ranked] == [1, 0] and not ranked[1].actionable
+    assert "significant region with enough rows to repair and measure" in ranked[0].reason(
+        None)
+    with_test = rank_by_evidence([replace(ranked[0], test_rows=4),
+                                  replace(ranked[1], test_rows=30)])
+    assert [e.actionable for e in with_test] == [False, False]  # 4 test rows; 9 mistakes
+    alone = ranked[1].reason(None)
+    assert "No region has 10 mistakes and 10 test rows" in alone

@@ -14,11 +14,16 @@ the slice's scope) whose error rate is ``b``:
   rows were grouped without the labels, but kept for its mistakes);
 - purity: e / n.
 
-The regions with q ≤ ``ALPHA`` where most rows fail (purity ≥ ``MOSTLY``) come first, by
-mistakes explained; then the other significant ones, by mistakes explained; then the rest.
-The first is the default target. A kind of ``region_kinds`` enters the ranking through its
-evidence function (``cluster_evidence``, ``slice_evidence``); a kind without one (the
-confusion cell: all its rows are mistakes by construction) is picked by hand.
+A region an analyst can act on (*actionable*) has at least ``MIN_MISTAKES`` mistakes to
+rewrite and, where the run has a test split, at least ``MIN_TEST_ROWS`` test rows to
+measure a round on; the actionable regions come first, so a tight cluster of a handful of
+rows ("no shared wording", 9 mistakes) stays in the list but is not what the page opens
+on. Within that, the regions with q ≤ ``ALPHA`` where most rows fail (purity ≥
+``MOSTLY``) come first, by mistakes explained; then the other significant ones, by
+mistakes explained; then the rest. The first is the default target. A kind of
+``region_kinds`` enters the ranking through its evidence function (``cluster_evidence``,
+``slice_evidence``); a kind without one (the confusion cell: all its rows are mistakes by
+construction) is picked by hand.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from topex_core.explorer.regions import slice_terms
 
 ALPHA = 0.05
 MOSTLY = 0.5
+MIN_MISTAKES = 10  # mistakes a round can rewrite, one each
+MIN_TEST_ROWS = 10  # test rows a round's target is measured on
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,13 @@ class Evidence:
     q: float
     what: str
     descriptive: bool
+    test_rows: int | None = None  # its test rows; None: the run has no test split
+
+    @property
+    def actionable(self) -> bool:
+        """Enough mistakes to rewrite and, with a test split, test rows to measure on."""
+        return self.errors >= MIN_MISTAKES and (self.test_rows is None
+                                                or self.test_rows >= MIN_TEST_ROWS)
 
     @property
     def purity(self) -> float:
@@ -79,13 +93,18 @@ class Evidence:
                     f"{descriptive}), "
                     f"{self.explained:,.0f} mistakes more than its scope's error rate "
                     f"would give")
+        enough = (" with enough rows to repair and measure" if self.actionable
+                  else "")
         if self.tier == 0:
-            sentence += ", the most of any region where most rows fail."
+            sentence += f", the most of any region{enough} where most rows fail."
         elif self.tier == 1:
-            sentence += (", the most of any significant region (none has most of its rows "
-                         "misclassified).")
+            sentence += (f", the most of any significant region{enough} (none has most of "
+                         "its rows misclassified).")
         else:
             sentence += " (no region is significant at q ≤ 0.05)."
+        if not self.actionable:
+            sentence += (f" No region has {MIN_MISTAKES} mistakes and {MIN_TEST_ROWS} test "
+                         "rows: a round on it is measured on few rows.")
         if runner_up is not None:
             sentence += (f" Next: {runner_up.name} ({runner_up.explained:,.0f} more than its "
                          f"rate, {runner_up.purity:.0%} misclassified).")
@@ -125,4 +144,5 @@ def slice_evidence(slices: pd.DataFrame, names: dict[str, str]) -> list[Evidence
 
 def rank_by_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
     """The regions' ``evidence``, strongest first (see the module)."""
-    return sorted(evidence, key=lambda one: (one.tier, -one.explained, one.q))
+    return sorted(evidence, key=lambda one: (not one.actionable, one.tier, -one.explained,
+                                              one.q))

@@ -24,7 +24,7 @@ through this module.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -184,9 +184,13 @@ class ExploredRun:
 
     @cached_property
     def _evidence(self) -> tuple[Evidence, ...]:
-        """Weighed once per explored run: the pages ask for it on every rerun."""
+        """Weighed once per explored run: the pages ask for it on every rerun. With a test
+        split each region's test rows count (``Evidence.actionable``)."""
+        regions = {(region.kind, region.key): region for region in self.regions()}
         return tuple(rank_by_evidence(
-            evidence for kind in REGION_KINDS if kind.evidence is not None
+            replace(evidence, test_rows=None if self.test_points is None
+                    else len(regions[(evidence.kind, evidence.key)].test_rows))
+            for kind in REGION_KINDS if kind.evidence is not None
             for evidence in kind.evidence(self)))
 
     def default_target(self) -> Region | None:
