@@ -61,11 +61,7 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     config = config.resolved()
     if precision != "auto":
         settings.check_precision(precision)
-    held_out = None
-    if test is None and check_test_size(test_size) > 0:
-        held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
-                           source_hash=pool.content_hash)
-        pool, test = hold_out(pool, test_size, SPLIT_SEED)
+    pool, test, held_out = _test_split(pool, test, test_size)
     existing = _existing_run(Path(out_dir), pool, test, held_out, config, precision)
     if existing is not None:
         return existing
@@ -107,6 +103,18 @@ def train_run(pool: TextDataset, config: clf.TrainConfig, out_dir: Path, *,
     write_run(out_dir, record)
     report(1.0, "done")
     return record
+
+
+def _test_split(pool: TextDataset, test: TextDataset | None, test_size: float
+                ) -> tuple[TextDataset, TextDataset | None, HeldOut | None]:
+    """(pool, test, how it was held out): ``test`` as given, else a stratified
+    ``test_size`` share of ``pool`` held out (none when 0)."""
+    if test is not None or check_test_size(test_size) == 0:
+        return pool, test, None
+    held_out = HeldOut(share=test_size, seed=SPLIT_SEED, source_rows=len(pool),
+                       source_hash=pool.content_hash)
+    pool, test = hold_out(pool, test_size, SPLIT_SEED)
+    return pool, test, held_out
 
 
 def data_warnings(pool: TextDataset, test: TextDataset | None, *, own_test_file: bool,
