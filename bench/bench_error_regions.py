@@ -47,7 +47,8 @@ error recall (share of misclassified rows inside an error cluster or slice; also
 its own), purity (share of rows inside them that are misclassified), name support (share
 of error-cluster keywords found in ≥ 2 of their cluster's texts), name coverage (mean
 share of an error cluster's texts containing one of its keywords), the explorer's time,
-and for planted sets how well the first regions hold the planted mistakes (below).
+the default target (its mistakes, rows and test rows), and for planted sets how well the
+first regions hold the planted mistakes (below).
 With ``--space``, each dataset is explored in each of the given spaces (``explorer.space``)
 from the same fitted model, one JSON line each.
 """
@@ -172,6 +173,10 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
         "top_slices": slices["slice"].head(3).tolist(),
         "explore_s": round(explore_s, 2), "stages_s": meta.timings_s,
     }
+    target = ExploredRun.load(run_dir).default_target()
+    result["default_target"] = None if target is None else {
+        "region": target.title, "mistakes": target.errors, "rows": len(target.rows),
+        "test_rows": len(target.test_rows)}
     if name in PLANTED_WORDS:
         result.update(planted_found(run_dir, name))
     if name in TAXONOMIES:

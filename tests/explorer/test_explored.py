@@ -211,3 +211,21 @@ def test_regions_merged_by_hand_are_one_target_named_by_its_parts(tmp_path: Path
         explored.region(RegionRef("union", "slice:delivery ; cluster:77"))
     with pytest.raises(SettingsError, match="two to 8"):
         explored.region(RegionRef("union", "slice:delivery"))
+
+
+def test_the_pick_at_explore_time_counts_the_test_split(tmp_path: Path) -> None:
+    """explore.json's default target is weighed with each region's test rows: with 15 test
+    rows the planted slice can be repaired and measured; with 3 the reason says that no
+    region can (weighed without the test split, it would not know)."""
+    measured = make_run(tmp_path / "measured")
+    with_test_split(measured, list(range(180, 195)))
+    explore_run(measured, embed=hashing_embed)
+    explored = ExploredRun.load(measured)
+    target = explored.default_target()
+    assert (target.kind, target.key) == ("slice", "delivery") and len(target.test_rows) == 15
+    assert "with enough rows to repair and measure" in explored.explore.target_reason
+    few = make_run(tmp_path / "few")
+    with_test_split(few, [0, 1, 70, 181, 182, 183])
+    explore_run(few, embed=hashing_embed)
+    assert "No region has 10 mistakes and 10 test rows" in (
+        ExploredRun.load(few).explore.target_reason)

@@ -30,7 +30,13 @@ from topex_core.explorer.region_kinds import REGION_KINDS, BuiltRegions
 from topex_core.explorer.row_embeddings import RowEmbeddings
 from topex_core.explorer.space import FittedSpace, check_space, fit_space, needs_features
 from topex_core.records import ExploreResult
-from topex_core.rundir import has_classifier, read_logits, read_points, read_run
+from topex_core.rundir import (
+    has_classifier,
+    read_logits,
+    read_points,
+    read_run,
+    read_test_points,
+)
 from topex_core.timing import Progress, timed
 from topex_core.training.embeddings import Embed
 
@@ -98,8 +104,10 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
         space=space, slices=len(error_slices.table),
         **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
+    # the test split counts in the pick: a target needs test rows to measure a round on
     explored = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
-                           clusters_table, error_slices.table, slice_rows, test_points=None)
+                           clusters_table, error_slices.table, slice_rows,
+                           test_points=read_test_points(run_dir))
     result = replace(result, **_target(explored))
     words = {str(cluster): name.words for cluster, name in names.items()}
     _write(run_dir, result, BuiltRegions(clusters_table, words, error_slices.table, slice_rows))
