@@ -231,3 +231,24 @@ def test_a_slice_sample_must_keep_the_slices_term() -> None:
     assert lost["term"]["kept"] is False and "term" in lost["fired"]
     assert any("lost the slice's term 'express delivery'" in w for w in lost["warnings"])
     assert checker().check(["a fee refund"], None, ["billing"])[0]["term"] is None
+
+
+def test_the_notes_say_why_a_wrong_prediction_is_expected() -> None:
+    """A rewrite keeps its source's mistake (whatever label that is); a new text repeats
+    the target's own mistake."""
+    from topex_core.augmenter.checks import check_notes
+    from topex_core.records import CandidateChecks
+
+    rewrite = CandidateChecks.from_json({
+        "duplicate": {"kind": None, "source": 12, "source_similarity": 0.9, "changed": 0.2},
+        "prediction": {"label": "account", "confidence": 0.89, "agrees": False,
+                       "expected": True}})
+    assert check_notes(rewrite) == [
+        "It changed 20% of its source's words (similarity 0.90).",
+        "The model predicts 'account' (89%); it gets the source row wrong: expected for a "
+        "rewrite of a mistake."]
+    new_text = CandidateChecks.from_json({
+        "prediction": {"label": "billing", "confidence": 0.7, "agrees": False,
+                       "expected": True}})
+    assert check_notes(new_text) == ["The model predicts 'billing' (70%); the target's own "
+                                     "mistake: a hard example, as expected."]

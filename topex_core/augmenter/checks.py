@@ -337,9 +337,11 @@ def check_notes(checks: CandidateChecks) -> list[str]:
                      f"(similarity {closeness['source_similarity']:.2f}).")
     prediction = details.get("prediction") or {}
     if prediction.get("expected"):
+        why = ("it gets the source row wrong: expected for a rewrite of a mistake"
+               if closeness.get("source") is not None
+               else "the target's own mistake: a hard example, as expected")
         notes.append(f"The model predicts '{prediction['label']}' "
-                     f"({prediction['confidence']:.0%}), the mistake the target was picked "
-                     "for: a hard example, as expected.")
+                     f"({prediction['confidence']:.0%}); {why}.")
     elif prediction.get("agrees"):
         notes.append(f"The model already predicts its label ({prediction['confidence']:.0%}).")
     return notes
