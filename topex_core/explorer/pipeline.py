@@ -70,6 +70,7 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
     with timed("cluster", timings):
         cluster_labels, summary = _clusters(points, space_points, record.label_names,
                                             config.clustering)
+    points = points.assign(cluster=cluster_labels)
     error_clusters = summary.loc[summary["is_error_cluster"], "cluster"].tolist()
     report(0.25, "naming clusters with BERTopic")
     with timed("name", timings):
@@ -102,12 +103,9 @@ def explore_run(run_dir: Path, config: ExploreConfig = ExploreConfig(), *,
         noise_points=int((cluster_labels == clustering.NOISE).sum()),
         **_pick(scores, names, summary), normaliser_minimums=scaler.minimums.tolist(),
         normaliser_maximums=scaler.maximums.tolist(), timings_s=dict(timings),
-        space=space, slices=len(error_slices.table),
-        **_coverage(points.assign(cluster=cluster_labels), summary, slice_rows))
-    # the test split counts in the pick: a target needs test rows to measure a round on
-    explored = ExploredRun(run_dir, record, result, points.assign(cluster=cluster_labels),
-                           clusters_table, error_slices.table, slice_rows,
-                           test_points=read_test_points(run_dir))
+        space=space, slices=len(error_slices.table), **_coverage(points, summary, slice_rows))
+    explored = ExploredRun(run_dir, record, result, points, clusters_table, error_slices.table,
+                           slice_rows, read_test_points(run_dir))
     result = replace(result, **_target(explored))
     words = {str(cluster): name.words for cluster, name in names.items()}
     _write(run_dir, result, BuiltRegions(clusters_table, words, error_slices.table, slice_rows))
@@ -187,7 +185,8 @@ def _pick(scores: pd.DataFrame, names: dict[int, naming.ClusterName],
 
 def _target(explored: ExploredRun) -> dict:
     """The strongest region by evidence (``evidence``) of the regions just built, its name
-    and why."""
+    and why; ``explored`` holds the test split, whose rows count (a target needs test rows
+    to measure a round on)."""
     ranked = explored.evidence()
     if not ranked:
         return {"target_reason": "No error cluster or slice to choose."}
