@@ -90,13 +90,18 @@ def _region_changes(explored: ExploredRun, after: np.ndarray, targets: Sequence[
     points = explored.points
     labels, before = points["label_id"].to_numpy(), points["pred_id"].to_numpy()
     targeted = {region.ref for region in targets}
-    # a target need not be among the listed regions (a confusion cell, say): it leads anyway
-    regions = [*targets, *(region for region in explored.regions()
-                           if region.ref not in targeted)]
     return [RegionChange(region.kind, region.key, region.name, region.ref in targeted,
                          paired_summary(labels[region.rows], before[region.rows],
                                         after[region.rows]), tests.get(region.ref))
-            for region in regions]
+            for region in _targets_first(explored, targets)]
+
+
+def _targets_first(explored: ExploredRun, targets: Sequence[Region]) -> list[Region]:
+    """The targets, then every other region of the explored run; a target need not be
+    among the listed regions (a confusion cell, a union): it leads anyway."""
+    targeted = {region.ref for region in targets}
+    return [*targets, *(region for region in explored.regions()
+                        if region.ref not in targeted)]
 
 
 def _test_outcomes(explored: ExploredRun, targets: Sequence[Region],
@@ -123,10 +128,8 @@ def _test_outcomes(explored: ExploredRun, targets: Sequence[Region],
             plain_groups = round_groups(targets, explored.label_names, labels, before, after,
                                         test["plain"], "plain")
     targeted = {region.ref for region in targets}
-    regions = [*targets, *(region for region in explored.regions()
-                           if region.ref not in targeted)]
     region_tests = {region.ref: outcome(region.kind, region.key, region.name, region.test_rows)
-                    for region in regions if len(region.test_rows)}
+                    for region in _targets_first(explored, targets) if len(region.test_rows)}
     others = [tested for ref, tested in region_tests.items()
               if ref not in targeted and tested.test_rows >= MIN_REGION_TEST_ROWS]
     return {"region_tests": region_tests, "targets": [outcome(region.kind, region.key, region.name,
