@@ -7,6 +7,7 @@ whether planted errors are found and named.
     python bench/bench_error_regions.py --only hans planted_flip --space logits features both
     python bench/bench_error_regions.py --only planted_concept --concepts off  # term slices
     python bench/bench_error_regions.py --describe   # and a checked sentence per region
+    python bench/bench_error_regions.py --only hans_full --seed 1   # another model
 
 Datasets (read from ../shared/datasets, never copied): the embedded demo, TREC, AG News,
 AG News Business vs Sci/Tech (``ag_news_two``, two classes), HANS (a seeded 6,000-row
@@ -102,7 +103,9 @@ def planted_rows(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame["text"].str.lower().str.contains(pattern).to_numpy()
 
 
-def dataset(name: str):
+def dataset(name: str, seed: int = TrainConfig().seed):
+    """The named dataset; a planted set keeps its sub-topic out of the training sample that
+    ``seed`` draws."""
     if name == "demo":
         return load_demo()[0]
     if name in ("trec", "ag_news"):
@@ -127,8 +130,7 @@ def dataset(name: str):
         planted_from, planted_to = {"planted_rare": ("Sci/Tech", "World"),
                                     "planted_concept": ("Sports", "Business")}[name]
         topic = planted_rows(frame, name) & (frame["label"] == planted_from).to_numpy()
-        config = TrainConfig()
-        topic[training_positions(len(frame), config.train_size, config.seed)] = False
+        topic[training_positions(len(frame), TrainConfig().train_size, seed)] = False
         frame = frame.copy()
         frame.loc[topic, "label"] = planted_to
     return dataset_from_frame(frame.reset_index(drop=True), source=name)
@@ -290,6 +292,9 @@ def main() -> None:
     parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
     parser.add_argument("--concepts", default="on", choices=["on", "off"],
                         help="off: term slices only, as before concepts")
+    parser.add_argument("--seed", type=int, default=TrainConfig().seed,
+                        help="the fine-tune's seed and training sample: another seed is "
+                             "another model, with failures of its own")
     parser.add_argument("--describe", action="store_true",
                         help="describe the five strongest regions with the packaged SmolLM2")
     args = parser.parse_args()
@@ -303,7 +308,7 @@ def main() -> None:
             # planted_rare and planted_concept keep their sub-topic out of the training rows
             # chosen on the whole set, so nothing may be held out from under it
             kept_out = name in ("planted_rare", "planted_concept")
-            train_run(dataset(name), TrainConfig(), run_dir,
+            train_run(dataset(name, args.seed), TrainConfig(seed=args.seed), run_dir,
                       test_size=0.0 if kept_out else DEFAULT_TEST_SIZE)
             for space in args.space:
                 start = time.perf_counter()

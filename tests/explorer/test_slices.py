@@ -127,3 +127,35 @@ def test_a_structural_failure_of_pairs_is_a_slice_named_by_its_structure() -> No
     top = found.table.iloc[0]
     assert top["term"] == 'premise has "and"' and top["q"] < 1e-30
     assert set(found.members[top["slice"]]) == set(np.flatnonzero(structural))
+
+
+def test_a_function_word_crossed_with_word_order_tells_two_constructions_apart() -> None:
+    """"who" opens two constructions: a relative clause on the object whose hypothesis
+    reorders the premise's words (planted to fail) and one on the subject whose hypothesis
+    keeps their order (mostly right). The crossed term is the slice, not "who"."""
+    rng = np.random.default_rng(2)
+    nouns = ["judge", "doctor", "artist", "lawyer", "tourist", "banker"]
+    texts, planted = [], []
+    for i in range(2_000):
+        first, second, third = rng.choice(nouns, 3, replace=False)
+        construction = rng.random()
+        if construction < 0.1:
+            pronoun = rng.choice(["who", "that"])
+            texts.append(f"The {first} saw the {second} {pronoun} the {third} paid {i} . || "
+                         f"The {second} saw the {first} .")
+        elif construction < 0.2:
+            texts.append(f"The {first} who the {second} paid saw the {third} {i} . || "
+                         f"The {first} saw the {third} .")
+        else:
+            texts.append(f"The {first} saw the {second} near the {third} {i} . || "
+                         f"The {first} saw the {second} .")
+        planted.append(construction < 0.1)
+    planted = np.array(planted)
+    truth = np.ones(len(texts), int)
+    wrong = rng.random(len(texts)) < np.where(planted, 0.8, 0.1)
+    found = find_error_slices(texts, truth, np.where(wrong, 0, 1),
+                              ["entailment", "non-entailment"], np.arange(len(texts)))
+    top = found.table.iloc[0]
+    assert top["term"] == "premise has a relative pronoun, hypothesis reorders the premise's words"
+    assert set(found.members[top["slice"]]) == set(np.flatnonzero(planted))
+    assert not {'premise has "who"', 'premise has "that"'} & set(found.table["term"])

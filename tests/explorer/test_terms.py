@@ -27,7 +27,14 @@ def test_a_pair_has_structural_terms_a_single_text_has_none() -> None:
     assert "hypothesis inside the premise" not in passive  # not word for word
     conjunction = structure("The judge and the lawyer slept . || The lawyer slept .")
     assert conjunction == ['every hypothesis word in the premise',
-                           'hypothesis inside the premise', 'premise has "and"']
+                           'hypothesis inside the premise', 'premise has "and"',
+                           'premise has a conjunction, hypothesis inside the premise']
+    assert "premise has a preposition, hypothesis reorders the premise's words" in passive
+    assert "premise has a passive auxiliary, hypothesis reorders the premise's words" in passive
+    ordered = structure("The judge next to the lawyer slept . || The judge slept .")
+    assert "premise has a preposition, hypothesis words in the premise's order" in ordered
+    assert "hypothesis words in the premise's order" not in ordered  # only crossed
+    assert structure("The judge slept . || The lawyer slept .") == []  # a new word
     assert structure("what was paid by the doctor") == []  # one text: its words say it
     assert all(is_structural(term) for term in passive)
     assert not is_structural("doctor") and not is_structural("premise")

@@ -13,9 +13,13 @@ A sentence pair (``texts.PAIR_SEPARATOR`` between premise and hypothesis) also h
 function words each side holds (``premise has "and"``, ``hypothesis has "by"``: the
 conjunctions, relative pronouns, passive auxiliaries and prepositions that the stop-word
 list drops, and where they stand), and whether every hypothesis word is in the premise
-or the hypothesis stands inside it word for word. NLI models fail by such structure
-(HANS's templates). ``row_terms`` is a row's phrases and structural terms: what error
-slices count, and how a test row or a candidate joins a slice.
+or the hypothesis stands inside it word for word. Each part of speech of those words
+(``STRUCTURE_CLASSES``) is also crossed with how the hypothesis's words lie in the premise —
+inside it word for word, in its order with words between, or reordered (``premise has a
+relative pronoun, hypothesis reorders the premise's words``): one construction, whichever
+of its words it takes ("who" or "that"), and told apart from another with the same word.
+NLI models fail by such structure (HANS's templates). ``row_terms`` is a row's phrases and
+structural terms: what error slices count, and how a test row or a candidate joins a slice.
 """
 
 from __future__ import annotations
@@ -33,16 +37,25 @@ PARTICLES = frozenset({"for", "up", "out", "off", "on", "in", "down", "over", "a
                        "with", "away", "back", "through"})
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _WORD = re.compile(r"(?u)\b\w+\b")
-# function words whose place in a pair carries its structure: conjunctions, relative
-# pronouns, subordinators, passive auxiliaries, prepositions and sentence adverbs
-STRUCTURE_WORDS = frozenset({
-    "and", "or", "but", "nor", "by", "who", "whom", "whose", "which", "that", "if",
-    "because", "since", "after", "before", "while", "although", "though", "unless",
-    "whether", "until", "was", "were", "been", "being", "not", "no", "to", "in", "on", "at",
-    "near", "behind", "next", "beside", "under", "above", "with", "without", "from",
-    "probably", "certainly", "maybe", "perhaps", "supposedly", "definitely", "clearly"})
+# function words whose place in a pair carries its structure, by their part of speech
+STRUCTURE_CLASSES = {
+    "conjunction": frozenset({"and", "or", "but", "nor"}),
+    "relative pronoun": frozenset({"who", "whom", "whose", "which", "that"}),
+    "subordinator": frozenset({"if", "because", "since", "after", "before", "while",
+                               "although", "though", "unless", "whether", "until"}),
+    "passive auxiliary": frozenset({"was", "were", "been", "being"}),
+    "negation": frozenset({"not", "no"}),
+    "preposition": frozenset({"by", "to", "in", "on", "at", "near", "behind", "next",
+                              "beside", "under", "above", "with", "without", "from"}),
+    "sentence adverb": frozenset({"probably", "certainly", "maybe", "perhaps", "supposedly",
+                                  "definitely", "clearly"}),
+}
+STRUCTURE_WORDS = frozenset().union(*STRUCTURE_CLASSES.values())
 ALL_IN_PREMISE = "every hypothesis word in the premise"
 INSIDE_PREMISE = "hypothesis inside the premise"
+IN_ORDER = "hypothesis words in the premise's order"
+REORDERED = "hypothesis reorders the premise's words"
+CROSS_SEPARATOR = ", "  # a part of speech crossed with the overlap: "premise has a …, …"
 
 
 def phrases(text: str) -> list[str]:
@@ -65,12 +78,28 @@ def structure(text: str) -> list[str]:
              "hypothesis": _WORD.findall(hypothesis.lower())}
     found = [f'{side} has "{word}"' for side, words in sides.items()
              for word in STRUCTURE_WORDS.intersection(words)]
-    premise_words, hypothesis_words = sides["premise"], sides["hypothesis"]
-    if hypothesis_words and set(hypothesis_words) <= set(premise_words):
-        found.append(ALL_IN_PREMISE)
-    if hypothesis_words and f" {' '.join(hypothesis_words)} " in f" {' '.join(premise_words)} ":
-        found.append(INSIDE_PREMISE)
+    overlap = _overlap(sides["premise"], sides["hypothesis"])
+    if overlap:
+        # an order alone holds several constructions at once (HANS: four templates of
+        # non-entailment reorder the premise's words); with a part of speech, one
+        found += [f"{side} has a {name}{CROSS_SEPARATOR}{overlap}"
+                  for side, words in sides.items()
+                  for name, members in STRUCTURE_CLASSES.items()
+                  if members.intersection(words)] + [ALL_IN_PREMISE]
+        if overlap == INSIDE_PREMISE:
+            found.append(INSIDE_PREMISE)
     return sorted(found)
+
+
+def _overlap(premise: list[str], hypothesis: list[str]) -> str:
+    """How the hypothesis's words lie in the premise: inside it word for word, in its
+    order with words between, in another order; "" when a hypothesis word is not in it."""
+    if not hypothesis or not set(hypothesis) <= set(premise):
+        return ""
+    if f" {' '.join(hypothesis)} " in f" {' '.join(premise)} ":
+        return INSIDE_PREMISE
+    remaining = iter(premise)
+    return IN_ORDER if all(word in remaining for word in hypothesis) else REORDERED
 
 
 def is_structural(term: str) -> bool:
