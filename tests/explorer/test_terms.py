@@ -35,6 +35,9 @@ def test_a_pair_has_structural_terms_a_single_text_has_none() -> None:
     assert "premise has a preposition, hypothesis words in the premise's order" in ordered
     assert "hypothesis words in the premise's order" not in ordered  # only crossed
     assert structure("The judge slept . || The lawyer slept .") == []  # a new word
+    swap = structure("The banker thanked the author . || The author thanked the banker .")
+    assert "hypothesis is the premise's words in another order" in swap
+    assert "hypothesis is the premise's words in another order" not in passive
     assert structure("what was paid by the doctor") == []  # one text: its words say it
     assert all(is_structural(term) for term in passive)
     assert not is_structural("doctor") and not is_structural("premise")

@@ -18,6 +18,8 @@ or the hypothesis stands inside it word for word. Each part of speech of those w
 inside it word for word, in its order with words between, or reordered (``premise has a
 relative pronoun, hypothesis reorders the premise's words``): one construction, whichever
 of its words it takes ("who" or "that"), and told apart from another with the same word.
+A hypothesis made of exactly the premise's words in another order (the subject and object
+swapped) is a term of its own.
 NLI models fail by such structure (HANS's templates). ``row_terms`` is a row's phrases and
 structural terms: what error slices count, and how a test row or a candidate joins a slice.
 """
@@ -55,6 +57,7 @@ ALL_IN_PREMISE = "every hypothesis word in the premise"
 INSIDE_PREMISE = "hypothesis inside the premise"
 IN_ORDER = "hypothesis words in the premise's order"
 REORDERED = "hypothesis reorders the premise's words"
+SAME_WORDS = "hypothesis is the premise's words in another order"
 CROSS_SEPARATOR = ", "  # a part of speech crossed with the overlap: "premise has a …, …"
 
 
@@ -88,6 +91,8 @@ def structure(text: str) -> list[str]:
                   if members.intersection(words)] + [ALL_IN_PREMISE]
         if overlap == INSIDE_PREMISE:
             found.append(INSIDE_PREMISE)
+        if overlap == REORDERED and sorted(sides["premise"]) == sorted(sides["hypothesis"]):
+            found.append(SAME_WORDS)  # "the banker thanked the author": who did what
     return sorted(found)
 
 
@@ -104,8 +109,8 @@ def _overlap(premise: list[str], hypothesis: list[str]) -> str:
 
 def is_structural(term: str) -> bool:
     """Whether ``term`` is a structural term (``structure``), not words of the text."""
-    return term.startswith(("premise has ", "hypothesis has ")) or term in (ALL_IN_PREMISE,
-                                                                            INSIDE_PREMISE)
+    return term.startswith(("premise has ", "hypothesis has ")) or term in (
+        ALL_IN_PREMISE, INSIDE_PREMISE, SAME_WORDS)
 
 
 def row_terms(text: str) -> list[str]:
