@@ -9,7 +9,7 @@ PORT ?= 8501
 
 LLM_PORT ?= 8000
 
-.PHONY: run test test-other-path lint bench demo-data clean browser llm-server
+.PHONY: run test test-other-path lint bench bench-quick demo-data clean browser llm-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ lint: $(DEV_STAMP)
 bench: $(STAMP)
 	mkdir -p bench/results
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run_all.py --out bench/results
+
+bench-quick: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_quick.py
 
 # The packaged SmolLM2-135M-Instruct behind transformers' OpenAI-compatible server on
 # 127.0.0.1:$(LLM_PORT): the CPU stand-in for `vllm serve`. Point the openai backend at

@@ -38,9 +38,12 @@ from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
 
 
-def accept_eda_samples(run_dir: Path, store: Store, count: int, embed) -> int:
+def accept_eda_samples(run_dir: Path, store: Store, count: int, embed,
+                       target: RegionRef | None = None) -> int:
+    """Accept ``count`` EDA samples for ``target`` (the explorer's picked cluster when None)."""
     explored = json.loads((run_dir / "explore.json").read_text())
-    context = augment.target_context(run_dir, RegionRef("cluster", str(explored["picked_cluster"])))
+    target = target or RegionRef("cluster", str(explored["picked_cluster"]))
+    context = augment.target_context(run_dir, target)
     request = augment.AugmentRequest(n=count, shots=5)
     prompt = augment.prepare_prompt(context, request)
     backend = augment.eda_for_target(context, embed)

@@ -40,6 +40,15 @@ from topex_core.timing import Progress
 
 MAP_NAMES = ("sparse_pca", "tsne")
 MIN_TSNE_POINTS = 8
+# Barnes–Hut's accuracy and the optimisation's length (early exaggeration, then the rest),
+# against openTSNE's 0.5 and 250 + 500: 1.5–1.9× faster on 4,600–10,000 real logits with
+# the same share of each point's ten nearest neighbours kept in the map (README)
+TSNE_THETA = 0.8
+TSNE_ITERATIONS = (150, 350)
+# a placed point's optimisation: 100 steps land within 0.0002 of the map's width (90th
+# percentile) of openTSNE's 250, in 40% of the time; its start is already the median of
+# its nearest reference points
+PLACE_ITERATIONS = 100
 SNAP_DISTANCE = 1e-6
 FALLBACK_NEIGHBOURS = 10
 TRANSFORM_MAX_POINTS = 20_000
@@ -94,7 +103,8 @@ class FittedMaps:
                                                    self.perplexity, self.seed)
         if self._embedding is None:
             return _nearest_average(self.reference, self.reference_coords, points)
-        return np.asarray(self._embedding.transform(points), dtype=np.float32)
+        return np.asarray(self._embedding.transform(points, n_iter=PLACE_ITERATIONS),
+                          dtype=np.float32)
 
 
 def fit_maps(normalised: np.ndarray, *, seed: int = 0, tsne_max_fit: int = 5_000,
@@ -180,6 +190,8 @@ def _fit_tsne(reference: np.ndarray, perplexity: float, seed: int,
                              ).fit_transform(reference)
         return coords.astype(np.float32), None
     embedding = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=seed,
+                     theta=TSNE_THETA, early_exaggeration_iter=TSNE_ITERATIONS[0],
+                     n_iter=TSNE_ITERATIONS[1], neighbors="exact",
                      verbose=False).fit(reference)
     return np.asarray(embedding, dtype=np.float32), embedding
 
@@ -205,7 +217,10 @@ def _reference_embedding(reference: np.ndarray, reference_coords: np.ndarray,
     except ImportError:
         return None
 
+    # exact neighbours: on the ≤ tsne_max_fit reference points a tree query takes 0.3 s,
+    # where the approximate index took 3–4 s to build on 2 cores
     affinities = PerplexityBasedNN(reference.astype(np.float64), perplexity=perplexity,
-                                   n_jobs=os.cpu_count() or 1, random_state=seed)
+                                   method="exact", n_jobs=os.cpu_count() or 1,
+                                   random_state=seed)
     return TSNEEmbedding(reference_coords.astype(np.float64), affinities,
                          random_state=seed)
