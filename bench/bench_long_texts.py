@@ -20,6 +20,14 @@ int8 dynamically quantised forward passes; ``float32_new_defaults`` is what the 
 settings choose there.
 
     python bench/bench_long_texts.py --only float32_before_levers float32_freeze_3 ...
+
+The levers' cost where it can show (the "ending" documents, whose label is only in the last
+article, are not near 99%): ``float32_ending_levers_off`` against
+``float32_ending_new_defaults`` on the same test documents, McNemar's exact test on the
+documents only one got right (``paired``)::
+
+    python bench/bench_long_texts.py --test-rows 1000 \
+        --only float32_ending_levers_off float32_ending_new_defaults
 """
 
 from __future__ import annotations
@@ -101,6 +109,8 @@ CONFIGS = {
                                     **FLOAT32),
     "float32_ending_new_defaults": Setting("ending", "head_tail", None, "auto", None, "auto",
                                            **{**FLOAT32, "first_map": False}),
+    "float32_ending_levers_off": Setting("ending", "head_tail", None, "auto", 0, "float32",
+                                         **{**FLOAT32, "first_map": False}),
     "float32_trec_new_defaults": Setting("trec", "head_tail", None, "auto", None, "auto",
                                          **{**FLOAT32, "first_map": False}),
 }
@@ -129,6 +139,7 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
         os.environ[FAST_BFLOAT16_ENV] = setting.fast_bfloat16
     from topex_core.data.dataset import dataset_from_frame, load_dataset
     from topex_core.explorer.pipeline import explore_run
+    from topex_core.rundir import read_test_points
     from topex_core.training.classifier import TrainConfig, set_cpu_threads
     from topex_core.training.embeddings import SentenceEmbedder
     from topex_core.training.run import train_run
@@ -151,6 +162,9 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
         record = train_run(pool, config, Path(home) / "run", test=test,
                            precision=setting.logits)
         trained = time.perf_counter() - start
+        test_points = read_test_points(Path(home) / "run")
+        test_correct = "".join("1" if correct else "0"
+                               for correct in test_points.sort_values("id")["correct"])
         explore_s = None
         if setting.first_map:
             explore_start = time.perf_counter()
@@ -171,7 +185,7 @@ def run_one(name: str, rows: int, test_rows: int) -> dict:
             "train_and_logits_s": round(trained, 1),
             "explore_s": round(explore_s, 1) if explore_s is not None else None,
             "first_map_s": round(trained + explore_s, 1) if explore_s is not None else None,
-            "test_accuracy": record.test_accuracy,
+            "test_accuracy": record.test_accuracy, "test_correct": test_correct,
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
@@ -222,7 +236,26 @@ def main() -> None:
             today["train_and_logits_s"] / together["train_and_logits_s"], 2)
         summary["accuracy_change_points"] = round(
             100 * (together["test_accuracy"] - today["test_accuracy"]), 2)
+    off, on = by_name.get("float32_ending_levers_off"), by_name.get("float32_ending_new_defaults")
+    if off and on:
+        summary["float32_ending_levers"] = paired(off, on)
     print(json.dumps(summary))
+
+
+def paired(without: dict, levers: dict) -> dict:
+    """The levers' cost on the same test documents: the accuracy change and McNemar's exact
+    test (a binomial test on the documents only one of the two got right)."""
+    from scipy import stats
+
+    first = np.array([bit == "1" for bit in without["test_correct"]])
+    second = np.array([bit == "1" for bit in levers["test_correct"]])
+    lost, gained = int((first & ~second).sum()), int((~first & second).sum())
+    return {"accuracy_change_points": round(100 * (second.mean() - first.mean()), 2),
+            "documents_lost": lost, "documents_gained": gained,
+            "mcnemar_p": (stats.binomtest(lost, lost + gained).pvalue if lost + gained
+                          else 1.0),
+            "first_map_or_train_s": [without["train_and_logits_s"],
+                                     levers["train_and_logits_s"]]}
 
 
 if __name__ == "__main__":

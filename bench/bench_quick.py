@@ -9,16 +9,19 @@ comparison, on this machine.
    (a run's first explore), then again (the embeddings the concepts read are kept with the
    run).
 2. **Long texts**: 2,000 "ending" documents of ``bench_long_texts`` (eight AG News articles,
-   about 330 words; the label in the last) and 500 test documents, explored the same way.
-   The classifier is fine-tuned on 300 of them for one epoch with a 128-token budget: the
-   explorer's time follows the rows, their length and the mistakes to embed, not the
-   model's accuracy (a weaker model makes more mistakes, so this errs slow), and the long
-   fine-tune is ``bench_long_texts``'s subject.
+   about 330 words; the label in the last) and 500 test documents, explored the same way,
+   with a failure for the explorer to find (without one these documents' mistakes share
+   nothing, no slice stands and nothing is embedded: a flattering 6 s): Sports documents
+   about baseball (``bench_error_regions``'s eleven words) labelled Business outside the
+   training sample, as its ``planted_concept``.
+   The classifier is fine-tuned with the defaults (the long-text levers as the machine
+   picks them; their cost is ``bench_long_texts``'s subject).
 3. **A first round**: 30 EDA rewrites of the short-text run's default target accepted, then
    one head round with both controls (the page's default), its total and its comparison
    (maps and statistics).
 
-Models and logits come from the content cache of ``TOPEX_HOME`` when they exist. Prints one
+Models and logits come from the content cache of ``TOPEX_HOME`` when they exist (a fresh
+home trains both first: about 6 minutes on 2 cores). Prints one
 JSON object per measurement, then the table beside the speed issue's targets (explore
 ≤ 15 s on each kind of set, a head round ≤ 10 s, the comparison ≤ 3 s).
 """
@@ -31,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+from bench_error_regions import planted_rows
 from bench_long_texts import long_documents
 from bench_retrain import accept_eda_samples
 
@@ -41,7 +46,7 @@ from topex_core.region_ref import RegionRef
 from topex_core.retraining.config import RetrainConfig
 from topex_core.retraining.retrain import retrain
 from topex_core.storage.store import Store
-from topex_core.training.classifier import TrainConfig, set_cpu_threads
+from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
 from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
@@ -50,6 +55,18 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 LONG_ROWS, LONG_TEST_ROWS = 2_000, 500
 ROUND_SAMPLES = 30
 TARGETS_S = {"explore": 15.0, "head_round": 10.0, "compare": 3.0}
+
+
+def planted_long_documents(rows: int, split: str, seed: int, *, training: bool) -> pd.DataFrame:
+    """``rows`` "ending" documents, those of Sports about baseball labelled Business (outside
+    the training sample that the default fine-tune draws when ``training``)."""
+    frame = long_documents("ending", rows, split, seed)
+    topic = planted_rows(frame, "planted_concept") & (frame["label"] == "Sports").to_numpy()
+    if training:
+        config = TrainConfig()
+        topic[training_positions(len(frame), config.train_size, config.seed)] = False
+    frame.loc[topic, "label"] = "Business"
+    return frame
 
 
 def explored(run_dir: Path, embed: SentenceEmbedder) -> dict:
@@ -63,7 +80,7 @@ def explored(run_dir: Path, embed: SentenceEmbedder) -> dict:
         times[f"{attempt}_stages_s"] = result.timings_s
     summary = json.loads((run_dir / "explore.json").read_text())
     return {**times, "error_clusters": summary["error_clusters"],
-            "slices": summary.get("slices"), "mistakes": summary.get("mistakes"),
+            "slices": summary["slices"], "mistakes": summary["coverage"]["mistakes"],
             "default_target": summary.get("target_name")}
 
 
@@ -95,13 +112,13 @@ def main() -> None:
             lines.append({"measure": "head_round", "set": "AG News, short",
                           **first_round(short_run, store, embed), **machine})
         long_run = Path(scratch) / "long"
-        long_pool = dataset_from_frame(long_documents("ending", LONG_ROWS, "train", 0),
-                                       source="ending documents")
-        long_test = dataset_from_frame(long_documents("ending", LONG_TEST_ROWS, "test", 1),
-                                       source="ending documents",
-                                       label_names=long_pool.label_names)
-        train_run(long_pool, TrainConfig(train_size=300, epochs=1, max_length=128), long_run,
-                  test=long_test)
+        long_pool = dataset_from_frame(
+            planted_long_documents(LONG_ROWS, "train", 0, training=True),
+            source="ending documents, baseball as Business")
+        long_test = dataset_from_frame(
+            planted_long_documents(LONG_TEST_ROWS, "test", 1, training=False),
+            source="ending documents, baseball as Business", label_names=long_pool.label_names)
+        train_run(long_pool, TrainConfig(), long_run, test=long_test)
         lines.append({"measure": "explore", "set": "long documents", "rows": len(long_pool),
                       "test_rows": len(long_test), **explored(long_run, embed), **machine})
     for line in lines:
