@@ -18,8 +18,8 @@ FAST_BFLOAT16_ENV = "TOPEX_FAST_BFLOAT16"
 # of a run's forward passes: float32 is exact; bfloat16 autocast is fast with AMX or on a
 # GPU; int8 (dynamically quantised linear layers) is the CPU's cheaper path without it
 PRECISIONS = ("float32", "bfloat16", "int8")
-# auto (``settings.run_precision``): for long texts bfloat16 where fine-tuned in bfloat16,
-# else int8; float32 for short texts
+# auto (``settings.run_precision``): for long texts bfloat16 where fine-tuned in bfloat16;
+# float32 otherwise (int8 is opt-in)
 RUN_PRECISIONS = ("auto", *PRECISIONS)
 TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")  # of fine-tuning; auto: bfloat16 where fast
 TRUNCATIONS = ("head_tail", "head")  # what a text longer than the budget keeps

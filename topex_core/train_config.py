@@ -51,8 +51,8 @@ class TrainConfig:
 
     ``freeze_layers``: the embeddings and this many of the lowest encoder layers keep their
     pre-trained weights (no gradient flows below the first trained layer, which saves
-    their backward pass); None is ``settings.frozen_layers_for``: some on the float32 path
-    for long texts, where fine-tuning is compute-bound, none elsewhere."""
+    their backward pass); None is ``settings.frozen_layers_for``: none (freezing is opt-in,
+    a faster long-text fine-tune on the float32 path at a cost in accuracy)."""
 
     backbone: str = ""
     train_size: int = 1000

@@ -100,7 +100,7 @@ def test_long_texts_get_one_epoch_fewer_and_bfloat16_forward_passes_where_traine
     fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
     assert settings.run_precision("auto", bf16, 192) == "bfloat16"
     assert settings.run_precision("auto", bf16, 128) == "float32"  # short texts: exact logits
-    assert settings.run_precision("auto", fp32, 192) == "int8"  # no fast bfloat16 here
+    assert settings.run_precision("auto", fp32, 192) == "float32"  # int8 is opt-in
     assert settings.run_precision("auto", fp32, 128) == "float32"
     assert settings.run_precision("float32", bf16, 192) == "float32"
     as_is = clf.TrainConfig(backbone="x", fine_tune=False, train_precision="bfloat16")
@@ -133,14 +133,13 @@ def test_frozen_layers_keep_their_weights_and_the_rest_learn(tiny_dataset, tiny_
     assert all(parameter.requires_grad for parameter in after.parameters())
 
 
-def test_the_float32_path_freezes_layers_for_long_texts_only() -> None:
+def test_no_layer_is_frozen_unless_asked() -> None:
+    """Freezing cost accuracy on long texts the float32 path fine-tunes (README): opt-in."""
     fp32 = clf.TrainConfig(backbone="x", train_precision="float32")
     bf16 = clf.TrainConfig(backbone="x", train_precision="bfloat16")
-    assert settings.frozen_layers_for(fp32, 192) == settings.FLOAT32_LONG_TEXT_FROZEN_LAYERS
-    assert settings.frozen_layers_for(fp32, 128) == 0  # short texts: the whole model learns
-    assert settings.frozen_layers_for(bf16, 192) == 0
+    assert settings.frozen_layers_for(fp32) == 0 and settings.frozen_layers_for(bf16) == 0
     assert settings.frozen_layers_for(
-        clf.TrainConfig(backbone="x", train_precision="float32", freeze_layers=1), 192) == 1
+        clf.TrainConfig(backbone="x", train_precision="float32", freeze_layers=1)) == 1
     with pytest.raises(clf.SettingsError, match="freeze_layers must be between 0 and 48"):
         clf.TrainConfig(backbone="x", freeze_layers=-1).validate()
 

@@ -19,5 +19,6 @@ def add_long_text_arguments(parser: argparse.ArgumentParser) -> None:
                              "AVX512-BF16 and bfloat16 GPUs, else float32), float32, bfloat16")
     parser.add_argument("--freeze-layers", type=int, default=None, metavar="N",
                         help="keep the embeddings and the N lowest encoder layers as "
-                             "pre-trained (no backward pass through them); default: 1 for "
-                             "long texts (> 128 tokens) fine-tuned in float32, else 0")
+                             "pre-trained (no backward pass through them; 1 with --precision "
+                             "int8: a 23%% faster long-text first map in float32 at 1.1 "
+                             "points); default 0")

@@ -73,7 +73,7 @@ def _add_train(subcommands: argparse._SubParsersAction) -> None:
                             "CPUs with AMX and on GPUs; logits move by about 0.01) or int8 "
                             "(CPU; dynamically quantised linear layers); auto (default): for "
                             "long texts (> 128 tokens) bfloat16 where fine-tuned in bfloat16, "
-                            "else int8 on a CPU; float32 for short texts")
+                            "else float32")
     command.add_argument("--out", type=Path, default=None,
                          help="run directory to write (default: a folder under "
                               "$TOPEX_HOME/runs named as the dashboard names it, from the "

@@ -107,7 +107,7 @@ def fine_tune(dataset: TextDataset, config: TrainConfig, *,
              if dataset.text_pairs is None else None)  # tokenised once: lengths, then cut
     classifier.max_length = _budget(classifier, config, dataset, whole)
     model, device = classifier.model, classifier.device
-    layers.freeze_lowest(model, frozen_layers_for(config, classifier.max_length))
+    layers.freeze_lowest(model, frozen_layers_for(config))
     encoded = _encode(classifier, dataset.texts, dataset.text_pairs, whole=whole)
     labels = torch.as_tensor(dataset.labels, dtype=torch.long)
     rng = np.random.default_rng(config.seed)

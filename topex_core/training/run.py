@@ -135,7 +135,7 @@ def _run_config(config: clf.TrainConfig, max_length: int) -> RunConfig:
     layers this budget gave."""
     return RunConfig(**{**asdict(config), "max_length": max_length,
                         "epochs": settings.epochs_for(config, max_length),
-                        "freeze_layers": settings.frozen_layers_for(config, max_length)})
+                        "freeze_layers": settings.frozen_layers_for(config)})
 
 
 def _write_split(out_dir: Path, dataset: TextDataset, logits: np.ndarray,
