@@ -103,10 +103,11 @@ def _cluster_sample_and_assign(points: np.ndarray, config: ClusterConfig) -> np.
 
 
 def _cluster_all(points: np.ndarray, config: ClusterConfig) -> np.ndarray:
-    if chosen_method(len(points), config) == "optics" and np.isinf(config.max_eps):
-        # scikit-learn's walk without its per-point queries: the same labels, 9× faster
+    method = chosen_method(len(points), config)
+    if method == "optics" and np.isinf(config.max_eps):
+        # scikit-learn's walk without its per-point queries: the same labels, 6–11× faster
         return optics_labels(points, min_samples=config.min_samples, xi=config.xi)
-    if chosen_method(len(points), config) == "optics":
+    if method == "optics":
         from sklearn.cluster import OPTICS
 
         # n_jobs stays 1: OPTICS queries neighbours one point at a time, and a joblib pool
