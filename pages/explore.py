@@ -133,8 +133,12 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
     if not evidence:
         return
     regions = {(region.kind, region.key): region for region in explored.regions()}
+    listed = [regions[(e.kind, e.key)] for e in evidence]
+    # the scope first, so that a long name cut at the column's edge keeps what tells two
+    # slices of one term apart ("(true entailment)"); the confusion last
     table = pd.DataFrame({
-        "region": [regions[(e.kind, e.key)].title for e in evidence],
+        "region": [f"{region.listing} · {region.confusion}" if region.confusion
+                   else region.listing for region in listed],
         "description": [kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence],
         "rows": [e.rows for e in evidence], "mistakes": [e.errors for e in evidence],
         "error_rate": [e.purity for e in evidence],
@@ -146,8 +150,9 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
         "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
                                                       max_value=1.0, format="percent"),
         "explained": st.column_config.NumberColumn(
-            "beyond base rate", help="mistakes more than the scope's error rate would put in "
-                                     "this many rows: what repairing the region can win"),
+            "beyond base rate",
+            help="mistakes more than the scope's error rate would put in this many rows: "
+                 "what repairing the region can win"),
         "q": st.column_config.NumberColumn("q", format="%.1e", help=Q_HELP),
         "description": st.column_config.TextColumn(
             "description", width="medium",

@@ -99,7 +99,7 @@ def test_a_regions_sentence_shows_with_its_check_and_terms(tmp_path: Path) -> No
     assert any(c.value == f"Terms: {' · '.join(kept.terms)}" for c in at.caption)
     table = next(frame.value for frame in at.dataframe if "description" in frame.value)
     assert table["description"].iloc[
-        list(table["region"]).index(kept.title)] == ("“express delivery fee refund requests” "
+        list(table["region"]).index(f"{kept.listing} · {kept.confusion}")] == ("“express delivery fee refund requests” "
                                                      "(packaged SmolLM2)")
 
 

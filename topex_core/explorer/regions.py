@@ -86,6 +86,11 @@ class Region:
         return f"{self.heading} {self.topic}"
 
     @property
+    def listing(self) -> str:
+        """How a table lists it beside a column of confusions: "cluster 3: parcel, courier"."""
+        return f"{self.heading}: {self.topic}"
+
+    @property
     def defining_terms(self) -> tuple[str, ...]:
         """The terms a row holds to be in the region (a slice's); none where words only
         describe it."""
@@ -159,6 +164,13 @@ class ErrorSlice(Region):
         """"rows whose true label is X" or "all rows"."""
         return (f"rows whose true label is {self.true_label}" if self.true_label
                 else "all rows")
+
+    @property
+    def listing(self) -> str:
+        """The scope before the words, so that a long term cut at a column's edge keeps
+        it: "slice (true entailment): premise has a preposition, …"."""
+        scope = f" (true {self.true_label})" if self.true_label else ""
+        return f"{self.heading}{scope}: {self.topic if self.is_concept else self.term}"
 
     @property
     def noun(self) -> str:
