@@ -229,3 +229,21 @@ def test_the_pick_at_explore_time_counts_the_test_split(tmp_path: Path) -> None:
     explore_run(few, embed=hashing_embed)
     assert "No region has 10 mistakes and 10 test rows" in (
         ExploredRun.load(few).explore.target_reason)
+
+
+def test_a_table_lists_a_slice_by_its_scope_before_its_words(tmp_path: Path) -> None:
+    """Two slices of one long term differ only by their scope; a table cuts long names at
+    its edge, so the scope comes first."""
+    run = make_run(tmp_path / "run")
+    explore_run(run, embed=hashing_embed)
+    slices = pd.read_csv(run / SLICES_FILE, keep_default_na=False)
+    slices.loc[0, ["slice", "term", "terms", "true_label"]] = [
+        "parcel courier | billing", "parcel courier", "parcel courier", "billing"]
+    slices.to_csv(run / SLICES_FILE, index=False)
+    pd.DataFrame({"slice": ["parcel courier | billing"] * 25,
+                  "id": range(180, 205)}).to_parquet(run / "slice_rows.parquet")
+    scoped = ExploredRun.load(run).regions("slice")[0]
+    assert scoped.listing == "slice (true billing): parcel courier"
+    assert scoped.title.startswith("slice: parcel courier (true billing)")
+    cluster = ExploredRun.load(run).regions("cluster")[0]
+    assert cluster.listing == f"{cluster.heading}: {cluster.topic}"
