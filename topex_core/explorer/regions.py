@@ -87,7 +87,7 @@ class Region:
 
     @property
     def listing(self) -> str:
-        """How a table lists it beside a column of confusions: "cluster 3: parcel, courier"."""
+        """How a table lists it (before its confusion): "cluster 3: parcel, courier"."""
         return f"{self.heading}: {self.topic}"
 
     @property

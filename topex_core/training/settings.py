@@ -17,8 +17,8 @@ DEFAULT_EPOCHS = 3
 LONG_TEXT_EPOCHS = 2
 # The float32 path's long-text levers (the lowest layer frozen, int8 logits) are opt-in: on
 # documents whose label is only in their last part they cost 1.1 points (37 documents lost,
-# 26 gained of 1,000; McNemar p = 0.21) for a 23% faster first map, and on real reviews 1.8
-# points; the accurate setting took 271 s there (bench/bench_long_texts.py, README).
+# 26 gained of 1,000; McNemar p = 0.21) for 210 s of training and logits instead of 271 s,
+# and on real reviews 1.8 points (bench/bench_long_texts.py, README).
 
 
 def epochs_for(config: TrainConfig, max_length: int) -> int:
