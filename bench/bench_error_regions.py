@@ -97,6 +97,11 @@ PLANTED_WORDS = {
                         "mets", "homer", "astros", "cardinals", "world series"]}
 
 
+# the planted label of the sets relabelled outside the training sample: (from, to)
+PLANTED_LABELS = {"planted_rare": ("Sci/Tech", "World"),
+                  "planted_concept": ("Sports", "Business")}
+
+
 def planted_rows(frame: pd.DataFrame, name: str) -> np.ndarray:
     """(N,) bool: the rows of ``frame`` whose text has one of the planted topic's words."""
     pattern = "|".join(rf"\b{word}\b" for word in PLANTED_WORDS[name])
@@ -127,13 +132,21 @@ def dataset(name: str, seed: int = TrainConfig().seed):
         frame.loc[topic, "label"] = frame.loc[topic, "label"].map(
             {"World": "Business", "Business": "World"})
     else:
-        planted_from, planted_to = {"planted_rare": ("Sci/Tech", "World"),
-                                    "planted_concept": ("Sports", "Business")}[name]
-        topic = planted_rows(frame, name) & (frame["label"] == planted_from).to_numpy()
-        topic[training_positions(len(frame), TrainConfig().train_size, seed)] = False
-        frame = frame.copy()
-        frame.loc[topic, "label"] = planted_to
+        frame = relabelled(frame, name, seed)
     return dataset_from_frame(frame.reset_index(drop=True), source=name)
+
+
+def relabelled(frame: pd.DataFrame, name: str, seed: int | None) -> pd.DataFrame:
+    """``frame`` with the rows of planted set ``name``'s topic (of its true label) given its
+    planted label, except in the training sample the default fine-tune draws with ``seed``
+    (None: every row, as in a test split)."""
+    planted_from, planted_to = PLANTED_LABELS[name]
+    topic = planted_rows(frame, name) & (frame["label"] == planted_from).to_numpy()
+    if seed is not None:
+        topic[training_positions(len(frame), TrainConfig().train_size, seed)] = False
+    frame = frame.copy()
+    frame.loc[topic, "label"] = planted_to
+    return frame
 
 
 def measure(run_dir: Path, name: str, explore_s: float) -> dict:

@@ -34,8 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-from bench_error_regions import planted_rows
+from bench_error_regions import relabelled
 from bench_long_texts import long_documents
 from bench_retrain import accept_eda_samples
 
@@ -46,7 +45,7 @@ from topex_core.region_ref import RegionRef
 from topex_core.retraining.config import RetrainConfig
 from topex_core.retraining.retrain import retrain
 from topex_core.storage.store import Store
-from topex_core.training.classifier import TrainConfig, set_cpu_threads, training_positions
+from topex_core.training.classifier import TrainConfig, set_cpu_threads
 from topex_core.training.embeddings import SentenceEmbedder
 from topex_core.training.hardware import machine_line
 from topex_core.training.run import train_run
@@ -55,18 +54,6 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 LONG_ROWS, LONG_TEST_ROWS = 2_000, 500
 ROUND_SAMPLES = 30
 TARGETS_S = {"explore": 15.0, "head_round": 10.0, "compare": 3.0}
-
-
-def planted_long_documents(rows: int, split: str, seed: int, *, training: bool) -> pd.DataFrame:
-    """``rows`` "ending" documents, those of Sports about baseball labelled Business (outside
-    the training sample that the default fine-tune draws when ``training``)."""
-    frame = long_documents("ending", rows, split, seed)
-    topic = planted_rows(frame, "planted_concept") & (frame["label"] == "Sports").to_numpy()
-    if training:
-        config = TrainConfig()
-        topic[training_positions(len(frame), config.train_size, config.seed)] = False
-    frame.loc[topic, "label"] = "Business"
-    return frame
 
 
 def explored(run_dir: Path, embed: SentenceEmbedder) -> dict:
@@ -113,10 +100,12 @@ def main() -> None:
                           **first_round(short_run, store, embed), **machine})
         long_run = Path(scratch) / "long"
         long_pool = dataset_from_frame(
-            planted_long_documents(LONG_ROWS, "train", 0, training=True),
+            relabelled(long_documents("ending", LONG_ROWS, "train", 0), "planted_concept",
+                       TrainConfig().seed),
             source="ending documents, baseball as Business")
         long_test = dataset_from_frame(
-            planted_long_documents(LONG_TEST_ROWS, "test", 1, training=False),
+            relabelled(long_documents("ending", LONG_TEST_ROWS, "test", 1), "planted_concept",
+                       None),
             source="ending documents, baseball as Business", label_names=long_pool.label_names)
         train_run(long_pool, TrainConfig(), long_run, test=long_test)
         lines.append({"measure": "explore", "set": "long documents", "rows": len(long_pool),
