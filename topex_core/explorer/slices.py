@@ -3,7 +3,8 @@
 Beside TopEx's clusters in logit space, a slice is read off the texts: the rows containing
 a term (``terms.row_terms``: words and two-word phrases, and for sentence pairs the
 structural terms — which function words each side holds, whether the hypothesis's words
-are all in the premise), in one of two scopes — every row,
+are all in the premise, and each part of speech crossed with their order), in one of two
+scopes — every row,
 or the rows whose true label is A (a slice of one confusion). For a term in ``a`` of a
 scope's ``N`` rows, ``e`` of them misclassified, against ``E`` mistakes in the scope, the
 2×2 table (e, a−e; E−e, N−a−E+e) is tested one-sided with Fisher's exact test. Its p-value
