@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+DOCS_STAMP := $(VENV)/.installed-docs
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
 LLM_PORT ?= 8000
 
-.PHONY: run test test-other-path lint bench bench-quick demo-data clean browser llm-server
+.PHONY: run test test-other-path lint bench bench-quick demo-data clean browser llm-server \
+	docs docs-serve screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +53,7 @@ browser:
 	  else echo "make: chromium is not installed; the browser test will be skipped"; fi; }
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check topex_core tests bench app.py pages
+	$(BIN)/ruff check topex_core topex_app tests bench tools app.py pages
 	$(BIN)/hadolint Dockerfile
 
 bench: $(STAMP)
@@ -75,4 +77,20 @@ demo-data: $(STAMP)
 	$(BIN)/python -m topex_core.data.demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site
+
+$(DOCS_STAMP): requirements-docs.txt $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-docs.txt
+	touch $@
+
+# The manual under docs/, built offline in strict mode: a broken link, a page missing from
+# the navigation or an API object that does not exist fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 HF_HUB_OFFLINE=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 HF_HUB_OFFLINE=1 $(BIN)/mkdocs serve --dev-addr $(HOST):8000
+
+# The manual's screenshots, from the real dashboard on the embedded demo (about 5 minutes).
+screenshots: $(DEV_STAMP) browser
+	HF_HUB_OFFLINE=1 $(BIN)/python tools/screenshots.py --out docs/images

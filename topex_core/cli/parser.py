@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_parsers(parser: argparse.ArgumentParser | None = None
+                    ) -> dict[str, argparse.ArgumentParser]:
+    """Each ``topex`` command's own parser by its name, in the order ``--help`` lists them
+    (the manual's CLI reference and the test of the commands the docs quote read it)."""
+    parser = parser or build_parser()
+    subcommands = next(action for action in parser._actions
+                       if isinstance(action, argparse._SubParsersAction))
+    return dict(subcommands.choices)
+
+
 def _add_train(subcommands: argparse._SubParsersAction) -> None:
     command = subcommands.add_parser("train",
                                      help="fine-tune a classifier and write a run directory")
