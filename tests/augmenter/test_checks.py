@@ -212,7 +212,7 @@ def test_checker_for_a_cluster_or_a_slice(tmp_path: Path) -> None:
     embedded = []
 
     class SameEmbedder:  # hashing_embed, counting what it is asked for
-        model_name = hashing_embed.__qualname__
+        identity = hashing_embed.__qualname__
 
         def __call__(self, texts):
             embedded.append(len(texts))

@@ -12,7 +12,7 @@ from topex_core.rundir import read_points
 
 
 class CountingEmbed:
-    model_name = "counting"
+    identity = "counting"
 
     def __init__(self) -> None:
         self.texts = 0
@@ -38,10 +38,11 @@ def test_rows_are_embedded_once_per_run_and_again_for_another_embedder(tmp_path:
     assert heard == [0.4, 0.8, 1.0] and embed.texts == 14  # three batches, then saved
     assert np.array_equal(RowEmbeddings(tmp_path, texts, embed)(np.array([29])),
                           again(np.array([29])))
-    other = CountingEmbed()
-    other.model_name = "another model"
-    RowEmbeddings(tmp_path, texts, other)(np.array([1]))
-    assert other.texts == 1  # another embedder's vectors are not reused
+    for identity in ("another model@128:head_tail", "the model@256:head_tail"):
+        other = CountingEmbed()
+        other.identity = identity
+        RowEmbeddings(tmp_path, texts, other)(np.array([1]))
+        assert other.texts == 1  # another model's vectors, or another cut's, are not reused
     changed = CountingEmbed()
     RowEmbeddings(tmp_path, [*texts[:-1], "edited"], changed)(np.array([1]))
     assert changed.texts == 1  # nor are those of other texts

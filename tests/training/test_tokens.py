@@ -31,3 +31,31 @@ def test_head_tail_truncation_keeps_the_opening_and_the_ending(tiny_backbone) ->
     own = classifier.tokenizer([" ".join(words)], truncation=True, max_length=18)["input_ids"]
     assert tokens.encode(classifier.tokenizer, [" ".join(words)], None, max_length=18,
                          truncation="head")["input_ids"] == own
+
+
+def test_fit_texts_cuts_long_texts_to_their_opening_and_ending(tiny_backbone) -> None:
+    classifier = clf.load_backbone(tiny_backbone, ["a", "b"], seed=0)
+    long_text = " ".join(["card"] * 4 + ["parcel"] * 30 + ["screen"] * 12)
+    fitted = tokens.fit_texts(classifier.tokenizer, [long_text, "my card"], max_length=18,
+                              truncation="head_tail")
+    assert fitted == [" ".join(["card"] * 4 + ["screen"] * 12), "my card"]
+    assert len(classifier.tokenizer(fitted[0])["input_ids"]) == 18  # within the budget again
+
+
+def test_the_sentence_embedder_reads_a_long_text_as_its_opening_and_ending() -> None:
+    """The packaged MiniLM embeds what a 128-token head + tail cut keeps: a long text and
+    its cut get the same vector, and the cut keeps the ending a head-only cut would lose."""
+    import numpy as np
+
+    from topex_core.training.embeddings import EMBED_TOKENS, SentenceEmbedder
+
+    embed = SentenceEmbedder()
+    opening = "the market rallied as investors cheered strong earnings from the banks . "
+    ending = "in baseball the red sox beat the yankees at fenway park in boston ."
+    long_text = opening * 40 + ending
+    vectors = embed([long_text, opening * 40, ending])
+    assert embed.identity.endswith(f"@{EMBED_TOKENS}:head_tail")
+    assert float(vectors[0] @ vectors[2]) > float(vectors[1] @ vectors[2]) + 0.1
+    cut = tokens.fit_texts(embed._model.tokenizer, [long_text], max_length=EMBED_TOKENS,
+                           truncation="head_tail")
+    np.testing.assert_allclose(embed(cut)[0], vectors[0], atol=1e-5)

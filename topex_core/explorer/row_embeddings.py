@@ -27,8 +27,8 @@ class RowEmbeddings:
         self.run_dir = Path(run_dir)
         self.texts, self.embed = texts, embed
         self.identity = json.dumps({
-            "embedder": getattr(embed, "model_name", getattr(embed, "__qualname__",
-                                                              type(embed).__name__)),
+            "embedder": getattr(embed, "identity", getattr(embed, "__qualname__",
+                                                            type(embed).__name__)),
             "texts_sha256": hashlib.sha256("\x1f".join(texts).encode()).hexdigest()})
         self.vectors: dict[int, np.ndarray] = self._load()
         self.embedded = 0  # rows embedded by this object (the rest came from the file)

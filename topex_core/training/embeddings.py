@@ -1,7 +1,11 @@
 """Sentence embeddings for the text-side scores (CTC preservation, cosine similarity).
 
 The default model is the packaged all-MiniLM-L6-v2 through sentence-transformers, loaded
-once per process and used offline (torch loads with it, not with this module).
+once per process and used offline (torch loads with it, not with this module). A text
+longer than ``EMBED_TOKENS`` is cut to its opening and its ending (head + tail, as the
+classifier reads a long text by default) before it is embedded: the model was trained on
+128-token inputs, and its configured 256 tokens of a long text's head cost twice the time
+for an opening it reads beyond its training length.
 """
 
 from __future__ import annotations
@@ -13,16 +17,21 @@ import numpy as np
 # What every stage that embeds texts is given: texts → (n, e) embeddings. Tests pass a
 # deterministic stand-in; importing this module imports no torch.
 Embed = Callable[[Sequence[str]], np.ndarray]
+EMBED_TOKENS = 128  # all-MiniLM-L6-v2's training length, special tokens included
 
 
 class SentenceEmbedder:
     """Callable: texts → (n, e) float32 unit-length embeddings."""
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, *, batch_size: int = 64,
+                 max_tokens: int = EMBED_TOKENS) -> None:
         from topex_core.train_config import default_backbone
 
         self.model_name = model or default_backbone()
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        # what a cache of these embeddings is keyed by: the model and how texts are cut
+        self.identity = f"{self.model_name}@{max_tokens}:head_tail"
         self._model = None
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -34,8 +43,13 @@ class SentenceEmbedder:
 
             hf_logging.disable_progress_bar()
             self._model = SentenceTransformer(self.model_name, device=str(pick_device()))
+            self._model.max_seq_length = min(self.max_tokens, self._model.max_seq_length)
         if len(texts) == 0:
             return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
-        return self._model.encode(list(texts), batch_size=self.batch_size,
+        from topex_core.training.tokens import fit_texts
+
+        fitted = fit_texts(self._model.tokenizer, texts, max_length=self._model.max_seq_length,
+                           truncation="head_tail")
+        return self._model.encode(fitted, batch_size=self.batch_size,
                                   normalize_embeddings=True, show_progress_bar=False,
                                   convert_to_numpy=True).astype(np.float32)

@@ -75,6 +75,20 @@ def tokenize_whole(tokenizer: object, texts: Sequence[str]) -> dict[str, list[li
                           verbose=False))
 
 
+def fit_texts(tokenizer: object, texts: Sequence[str], *, max_length: int,
+              truncation: str) -> list[str]:
+    """``texts`` with every text longer than ``max_length`` tokens (special tokens
+    included) cut the ``truncation`` way and decoded back to text; the others unchanged.
+    For a model that tokenizes texts itself and can only cut their heads."""
+    whole = tokenizer(list(texts), truncation=False, padding=False,
+                      return_attention_mask=False, verbose=False)["input_ids"]
+    before, after = _special_tokens(tokenizer)
+    return [text if len(ids) <= max_length else tokenizer.decode(
+                _truncated(ids, max_length=max_length, before=before, after=after,
+                           truncation=truncation), skip_special_tokens=True)
+            for text, ids in zip(texts, whole, strict=True)]
+
+
 def _special_tokens(tokenizer: object) -> tuple[int, int]:
     """How many special tokens the tokenizer puts before and after a single text."""
     plain = tokenizer("a", add_special_tokens=False)["input_ids"]
