@@ -57,3 +57,22 @@ def test_no_clusters_and_stop_words_only() -> None:
     assert name_clusters(["a b", "c d"], np.array([-1, -1])) == {}
     names = name_clusters(["the and", "of the"], np.array([0, 1]))
     assert names[0].name == NO_SHARED_WORDING and names[1].words == []
+
+
+def test_names_come_from_bertopic_without_its_representative_documents(monkeypatch) -> None:
+    """The topic model names use skips only BERTopic's representative documents: the same
+    topics and c-TF-IDF weights as BERTopic itself (the method it overrides still exists)."""
+    from bertopic import BERTopic
+
+    from topex_core.explorer import naming
+
+    assert callable(BERTopic._save_representative_docs)
+    texts = ([f"parcel courier late {i}" for i in range(6)] + [f"refund card fee {i}" for i in range(6)]
+             + [f"screen wifi broken {i}" for i in range(6)])
+    labels = np.repeat([0, 1, -1], 6)
+    ours, candidates = naming._ctfidf_candidates(texts, labels, [0, 1], hashing_embed)
+    monkeypatch.setattr(naming, "_topic_model_class", lambda: BERTopic)
+    theirs, their_candidates = naming._ctfidf_candidates(texts, labels, [0, 1], hashing_embed)
+    assert candidates == their_candidates and ours.topics_ == theirs.topics_
+    assert (ours.c_tf_idf_ != theirs.c_tf_idf_).nnz == 0
+    assert ours.representative_docs_ == {} and theirs.representative_docs_
