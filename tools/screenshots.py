@@ -99,11 +99,19 @@ def shoot_element(page: Page, locator_text: str, path: Path) -> None:
     page.wait_for_timeout(1000)
 
 
+def chromium() -> str:
+    """The system's Chromium (Playwright's own browsers are never downloaded here)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise SystemExit("tools/screenshots.py needs Chromium on the PATH (`make browser` "
+                         "installs Debian's where it can)")
+    return found
+
+
 def photograph(port: int, out: Path, run: Path, ids: list[str]) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
-            args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=chromium(),
+                                             args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport=VIEWPORT)
         open_run(page, port)
         page.screenshot(path=str(out / "data_and_model.png"))
@@ -130,6 +138,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
+    chromium()  # before minutes of training, not after
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         home = (args.home or Path(scratch)).resolve()
