@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from topex_core.cli.parser import build_parser, command_parsers
+from topex_core.cli.parser import build_parser, command_helps, command_parsers
 
 MARKER = "<!-- topex-cli-reference -->"
 
@@ -24,7 +24,7 @@ def on_page_markdown(markdown: str, **_: object) -> str:
 def cli_reference() -> str:
     """Markdown: one section per ``topex`` command, in the order ``topex --help`` lists them."""
     parser = build_parser()
-    helps = {action.dest: action.help for action in _subcommands(parser)._choices_actions}
+    helps = command_helps(parser)
     sections = []
     for name, command in command_parsers(parser).items():
         usage = command.format_usage().removeprefix("usage: ").strip()
@@ -32,15 +32,10 @@ def cli_reference() -> str:
                 if action.option_strings and action.help is not argparse.SUPPRESS
                 and "--help" not in action.option_strings]
         sections.append("\n".join([
-            f"## `topex {name}`", "", f"{_sentence(helps.get(name) or name)}", "",
+            f"## `topex {name}`", "", f"{_sentence(helps[name] or name)}", "",
             "```text", usage, "```", "",
             "| option | default | what it sets |", "| --- | --- | --- |", *rows, ""]))
     return "\n".join(sections)
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
-    return next(action for action in parser._actions
-                if isinstance(action, argparse._SubParsersAction))
 
 
 def _option_row(action: argparse.Action) -> str:

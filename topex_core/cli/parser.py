@@ -48,10 +48,18 @@ def command_parsers(parser: argparse.ArgumentParser | None = None
                     ) -> dict[str, argparse.ArgumentParser]:
     """Each ``topex`` command's own parser by its name, in the order ``--help`` lists them
     (the manual's CLI reference and the test of the commands the docs quote read it)."""
-    parser = parser or build_parser()
-    subcommands = next(action for action in parser._actions
-                       if isinstance(action, argparse._SubParsersAction))
-    return dict(subcommands.choices)
+    return dict(_subcommands(parser or build_parser()).choices)
+
+
+def command_helps(parser: argparse.ArgumentParser | None = None) -> dict[str, str]:
+    """Each ``topex`` command's one line of help, as ``topex --help`` shows it."""
+    return {action.dest: action.help or ""
+            for action in _subcommands(parser or build_parser())._choices_actions}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(action for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction))
 
 
 def _add_train(subcommands: argparse._SubParsersAction) -> None:

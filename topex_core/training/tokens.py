@@ -80,8 +80,7 @@ def fit_texts(tokenizer: object, texts: Sequence[str], *, max_length: int,
     """``texts`` with every text longer than ``max_length`` tokens (special tokens
     included) cut the ``truncation`` way and decoded back to text; the others unchanged.
     For a model that tokenizes texts itself and can only cut their heads."""
-    whole = tokenizer(list(texts), truncation=False, padding=False,
-                      return_attention_mask=False, verbose=False)["input_ids"]
+    whole = tokenize_whole(tokenizer, texts)["input_ids"]
     before, after = _special_tokens(tokenizer)
     return [text if len(ids) <= max_length else tokenizer.decode(
                 _truncated(ids, max_length=max_length, before=before, after=after,
