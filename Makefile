@@ -91,6 +91,6 @@ docs: $(DOCS_STAMP)
 docs-serve: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 HF_HUB_OFFLINE=1 $(BIN)/mkdocs serve --dev-addr $(HOST):8000
 
-# The manual's screenshots, from the real dashboard on the embedded demo (about 5 minutes).
+# The manual's screenshots, from the real dashboard on the embedded demo (4–7 min on 2 cores).
 screenshots: $(DEV_STAMP) browser
 	HF_HUB_OFFLINE=1 $(BIN)/python tools/screenshots.py --out docs/images

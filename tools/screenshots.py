@@ -8,7 +8,7 @@ the default round by the command line, opens the run in the dashboard in headles
 Chromium at 1366×900 and photographs Data & model, Explore (the page, its map and its
 regions by evidence) and the Augment page's review queue; then accepts the candidates,
 retrains a head round and photographs Retrain & compare (the verdict, the groups against
-the control and the before → after map). About five minutes on 2 CPU cores; the PNGs
+the control and the before → after map). 4–7 minutes on 2 CPU cores (AMD EPYC); the PNGs
 replace those under ``--out``.
 """
 
