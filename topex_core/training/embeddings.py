@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from topex_core.training.tokens import fit_texts
+
 # What every stage that embeds texts is given: texts → (n, e) embeddings. Tests pass a
 # deterministic stand-in; importing this module imports no torch.
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -46,8 +48,6 @@ class SentenceEmbedder:
             self._model.max_seq_length = min(self.max_tokens, self._model.max_seq_length)
         if len(texts) == 0:
             return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
-        from topex_core.training.tokens import fit_texts
-
         fitted = fit_texts(self._model.tokenizer, texts, max_length=self._model.max_seq_length,
                            truncation="head_tail")
         return self._model.encode(fitted, batch_size=self.batch_size,
