@@ -93,15 +93,13 @@ def test_train_explore_augment_retrain_and_see_before_after(dashboard: str, tiny
             # a rewrite round is the default; the packaged language model writes three
             page.get_by_text("Rewrite prompts, one per source row").wait_for(timeout=60_000)
             set_number(page, "Candidates (n)", 3)
-            page.get_by_role("button", name="Generate").click()
-            page.get_by_text("candidates from").wait_for(timeout=300_000)
+            generate(page, at_least=3)
             # then thirty by EDA, for a round's worth of vetting by keys
             choose(page, "Backend", "eda")
-            page.get_by_text("New texts about the target").click()
-            page.wait_for_timeout(1_000)
+            page.get_by_role("radio", name="New texts about the target").check(force=True)
+            page.wait_for_function(IDLE, timeout=30_000)
             set_number(page, "Candidates (n)", 30)
-            page.get_by_role("button", name="Generate").click()
-            page.get_by_text("candidates from").wait_for(timeout=300_000)
+            generate(page, at_least=30)
             undo_and_redo_a_bulk_decision(page)
             vet_by_keys(page)
             page.screenshot(path=str(ARTIFACTS / "e2e_augment.png"), full_page=True)
@@ -143,18 +141,35 @@ def reviewed(page) -> tuple[int, int]:
     return int(words[0]), int(words[2])
 
 
+def generate(page, at_least: int) -> None:
+    """Generate, then wait until the review queue holds ``at_least`` candidates and the
+    page is idle. The status line of an earlier generation ("… candidates from …") stays on
+    the page, so waiting for its words would go on while this one still runs, and keys
+    pressed then land on a queue that is being redrawn."""
+    page.wait_for_function(IDLE, timeout=30_000)
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function(f"+(({PROGRESS}).split(' ')[2] || 0) >= {at_least}",
+                           timeout=300_000)
+    page.wait_for_function(IDLE, timeout=60_000)
+
+
 def set_number(page, name: str, value: int) -> None:
+    page.wait_for_function(IDLE, timeout=30_000)
     field = page.get_by_role("spinbutton", name=name)
     field.fill(str(value))
     field.press("Enter")
     page.wait_for_timeout(1_000)
+    page.wait_for_function(IDLE, timeout=30_000)
+    assert field.input_value() == str(value), field.input_value()
 
 
 def choose(page, name: str, option: str) -> None:
     """Pick the option starting with ``option`` in the selectbox labelled ``name``."""
+    page.wait_for_function(IDLE, timeout=30_000)
     page.get_by_role("combobox", name=name).click()
     page.get_by_role("option").filter(has_text=option).first.click()
     page.wait_for_timeout(1_000)
+    page.wait_for_function(IDLE, timeout=30_000)
 
 
 def merge_two_regions(page) -> None:
