@@ -59,3 +59,21 @@ def test_the_sentence_embedder_reads_a_long_text_as_its_opening_and_ending() -> 
     cut = tokens.fit_texts(embed._model.tokenizer, [long_text], max_length=EMBED_TOKENS,
                            truncation="head_tail")
     np.testing.assert_allclose(embed(cut)[0], vectors[0], atol=1e-5)
+
+
+def test_the_sentence_embedder_gives_the_same_vectors_in_small_and_large_batches() -> None:
+    """The CPU's small batches (less padding, activations in cache) change the speed, not
+    the vectors: texts of very different lengths embed alike one by one and 64 at a time."""
+    import numpy as np
+
+    from topex_core.training.embeddings import CPU_BATCH, SentenceEmbedder
+
+    sentence = "the bank raised its rates while the team won the cup final at home"
+    texts = [" ".join(sentence.split()[: 2 + i % 14] * (1 + i % 5)) for i in range(40)]
+    default = SentenceEmbedder()
+    assert default.batch_size is None
+    small = default(texts)
+    large = SentenceEmbedder(batch_size=64)(texts)
+    single = SentenceEmbedder(batch_size=1)(texts[:CPU_BATCH])
+    np.testing.assert_allclose(small, large, atol=1e-5)
+    np.testing.assert_allclose(single, large[:CPU_BATCH], atol=1e-5)

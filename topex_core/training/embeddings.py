@@ -20,12 +20,17 @@ from topex_core.training.tokens import fit_texts
 # deterministic stand-in; importing this module imports no torch.
 Embed = Callable[[Sequence[str]], np.ndarray]
 EMBED_TOKENS = 128  # all-MiniLM-L6-v2's training length, special tokens included
+# Texts per forward pass. On two AVX2 cores (float32) 16 embedded 524 short AG News texts
+# and 300 texts of 128 tokens about a fifth faster than sentence-transformers' 64, with
+# less memory: a small batch's activations stay in cache. A GPU wants large batches.
+CPU_BATCH, GPU_BATCH = 16, 64
 
 
 class SentenceEmbedder:
-    """Callable: texts → (n, e) float32 unit-length embeddings."""
+    """Callable: texts → (n, e) float32 unit-length embeddings. ``batch_size`` None: 16
+    texts per forward pass on a CPU, 64 on a GPU."""
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 64,
+    def __init__(self, model: str | None = None, *, batch_size: int | None = None,
                  max_tokens: int = EMBED_TOKENS) -> None:
         from topex_core.train_config import default_backbone
 
@@ -50,6 +55,8 @@ class SentenceEmbedder:
             return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
         fitted = fit_texts(self._model.tokenizer, texts, max_length=self._model.max_seq_length,
                            truncation="head_tail")
-        return self._model.encode(fitted, batch_size=self.batch_size,
+        batch_size = self.batch_size or (CPU_BATCH if self._model.device.type == "cpu"
+                                         else GPU_BATCH)
+        return self._model.encode(fitted, batch_size=batch_size,
                                   normalize_embeddings=True, show_progress_bar=False,
                                   convert_to_numpy=True).astype(np.float32)
