@@ -27,6 +27,18 @@ def test_unchanged_points_land_where_they_were(tmp_path) -> None:
     assert median_shift < 0.2 * spread
 
 
+def test_saved_maps_place_a_new_point_where_the_fitted_maps_place_it(tmp_path) -> None:
+    """A later round places points with the maps read back from disk: they must land where
+    the explore's own fitted maps put them (the same Barnes–Hut θ), not nearby."""
+    coords, maps = fit_maps(blobs(n=900), seed=0)
+    new = blobs(seed=1, n=90)
+    fitted = maps.transform(new)["tsne"]
+    save_maps(maps, tmp_path)
+    restored = load_maps(tmp_path).transform(new)["tsne"]
+    spread = np.ptp(coords["tsne"], axis=0).max()
+    np.testing.assert_allclose(restored, fitted, atol=1e-4 * spread)
+
+
 def test_one_new_row_is_placed_as_one_row() -> None:
     _, maps = fit_maps(blobs(), seed=0)
     placed = maps.transform(np.array([[0.5, 0.5, -0.5]]))

@@ -223,5 +223,7 @@ def _reference_embedding(reference: np.ndarray, reference_coords: np.ndarray,
     affinities = PerplexityBasedNN(reference.astype(np.float64), perplexity=perplexity,
                                    method="exact", n_jobs=os.cpu_count() or 1,
                                    random_state=seed)
+    # the fitted embedding's own settings, so a later round places a point where the
+    # explore would have placed it (openTSNE's defaults are θ = 0.5 on one thread)
     return TSNEEmbedding(reference_coords.astype(np.float64), affinities,
-                         random_state=seed)
+                         random_state=seed, theta=TSNE_THETA, n_jobs=os.cpu_count() or 1)
