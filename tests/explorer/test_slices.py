@@ -159,3 +159,44 @@ def test_a_function_word_crossed_with_word_order_tells_two_constructions_apart()
     assert top["term"] == "premise has a relative pronoun, hypothesis reorders the premise's words"
     assert set(found.members[top["slice"]]) == set(np.flatnonzero(planted))
     assert not {'premise has "who"', 'premise has "that"'} & set(found.table["term"])
+
+
+def test_a_failure_of_negated_texts_is_one_trait_slice_not_many_words() -> None:
+    """Reviews that negate fail whichever way they negate ("not", "never", "didn't",
+    "isn't", "no"): each word holds a fifth of them, the trait "has a negation" all."""
+    rng = np.random.default_rng(2)
+    negations = ["did not like", "never liked", "didn't like", "isn't like", "no love for"]
+    subjects = ["the film", "the plot", "the cast", "the ending", "the music", "the pace"]
+    texts, negated = [], []
+    for i in range(3_000):
+        subject = rng.choice(subjects)
+        negates = rng.random() < 0.2
+        verb = rng.choice(negations) if negates else rng.choice(["liked", "loved", "enjoyed"])
+        texts.append(f"I {verb} {subject} {i}")
+        negated.append(negates)
+    negated = np.array(negated)
+    truth = rng.integers(0, 2, len(texts))
+    wrong = rng.random(len(texts)) < np.where(negated, 0.6, 0.08)
+    found = find_error_slices(texts, truth, np.where(wrong, 1 - truth, truth),
+                              ["negative", "positive"], np.arange(len(texts)),
+                              SliceConfig(concepts=None))
+    top = found.table.iloc[0]
+    assert top["term"] == "has a negation" and top["q"] < 1e-30
+    assert set(found.members[top["slice"]]) == set(np.flatnonzero(negated))
+
+
+def test_a_failure_of_long_texts_is_a_slice_of_their_length() -> None:
+    """The model fails on texts of 50 words or more, whatever they say: the length bucket
+    names them."""
+    rng = np.random.default_rng(3)
+    vocabulary = np.array(["market", "team", "rain", "court", "film", "price", "goal", "storm"])
+    lengths = np.where(rng.random(2_000) < 0.15, rng.integers(50, 90, 2_000),
+                       rng.integers(6, 40, 2_000))
+    texts = [" ".join(rng.choice(vocabulary, n)) for n in lengths]
+    truth = rng.integers(0, 2, len(texts))
+    wrong = rng.random(len(texts)) < np.where(lengths >= 50, 0.5, 0.08)
+    found = find_error_slices(texts, truth, np.where(wrong, 1 - truth, truth),
+                              ["a", "b"], np.arange(len(texts)), SliceConfig(concepts=None))
+    top = found.table.iloc[0]
+    assert top["term"] == "a text of 50–99 words" and top["q"] < 1e-30
+    assert set(found.members[top["slice"]]) == set(np.flatnonzero(lengths >= 50))

@@ -43,3 +43,26 @@ def test_a_pair_has_structural_terms_a_single_text_has_none() -> None:
     assert not is_structural("doctor") and not is_structural("premise")
     terms = row_terms("The judge and the lawyer slept . || The lawyer slept .")
     assert "judge" in terms and 'premise has "and"' in terms
+
+
+def test_a_single_text_has_traits_a_pair_has_none() -> None:
+    """How long a text is, and whether it negates (contractions too), holds a number, asks
+    or exclaims: terms of their own, said the same for any row."""
+    from topex_core.explorer.terms import is_structural, length_term, row_terms, traits
+
+    assert traits("I didn't like it at all!") == [
+        "a text of 5–9 words", "has a negation", "has an exclamation mark"]
+    assert traits("What does NASA stand for ?") == ["a text of 5–9 words", "asks a question"]
+    assert traits("Never 3 stars") == [
+        "a text of 1–4 words", "has a negation", "has a number"]
+    assert traits("Nothing works") == ["a text of 1–4 words", "has a negation"]
+    assert traits("-- ...") == ["a text of no words"]
+    assert traits("The judge slept . || The lawyer slept .") == []
+    assert [length_term(n) for n in (1, 4, 5, 49, 50, 999, 1_000, 20_000)] == [
+        "a text of 1–4 words", "a text of 1–4 words", "a text of 5–9 words",
+        "a text of 20–49 words", "a text of 50–99 words", "a text of 500–999 words",
+        "a text of 1,000 words or more", "a text of 1,000 words or more"]
+    terms = row_terms("Not funny at all!")
+    assert "funny" in terms and "has a negation" in terms
+    assert all(is_structural(term) for term in traits("Isn't it 5 o'clock?"))
+    assert not is_structural("funny")
