@@ -154,13 +154,19 @@ def generate(page, at_least: int) -> None:
 
 
 def set_number(page, name: str, value: int) -> None:
-    page.wait_for_function(IDLE, timeout=30_000)
+    """Type ``value`` into the number field ``name`` and check that it took: a field that
+    is redrawn while it is filled can keep a digit of its old value ("530" for 30), so a
+    wrong value is typed again."""
     field = page.get_by_role("spinbutton", name=name)
-    field.fill(str(value))
-    field.press("Enter")
-    page.wait_for_timeout(1_000)
-    page.wait_for_function(IDLE, timeout=30_000)
-    assert field.input_value() == str(value), field.input_value()
+    for _ in range(3):
+        page.wait_for_function(IDLE, timeout=30_000)
+        field.fill(str(value))
+        field.press("Enter")
+        page.wait_for_timeout(1_000)
+        page.wait_for_function(IDLE, timeout=30_000)
+        if field.input_value() == str(value):
+            return
+    raise AssertionError(f"{name} shows {field.input_value()}, not {value}")
 
 
 def choose(page, name: str, option: str) -> None:
