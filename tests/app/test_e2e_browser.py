@@ -128,11 +128,26 @@ IDLE = ("document.querySelector('[data-testid=stApp]')"
 
 
 def press(page, key: str, until: str) -> None:
-    """Press ``key`` once the page is idle (a key pressed while a rerun is still drawing
-    the queue can be lost), then wait until the JavaScript ``until`` holds."""
-    page.wait_for_function(IDLE, timeout=30_000)
-    page.keyboard.press(key)
-    page.wait_for_function(until, timeout=30_000)
+    """Press ``key`` once the page is idle, wait until the JavaScript ``until`` holds,
+    then let the queue settle. A key pressed while the vetting fragment redraws its
+    buttons reaches no shortcut (each button unbinds and binds its key as it redraws, and
+    a fragment's rerun need not mark the page as running): when nothing changed within
+    10 s of an idle page, the key is pressed again, three times at most. Every key this
+    test presses is safe to repeat (a second undo or redo has nothing left to do; the
+    loops read the queue's state again after each key)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        page.wait_for_function(IDLE, timeout=30_000)
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function(until, timeout=10_000)
+        except PlaywrightTimeout:
+            continue
+        page.wait_for_function(IDLE, timeout=30_000)
+        page.wait_for_timeout(300)
+        return
+    raise AssertionError(f"three presses of {key!r} did not bring about {until}")
 
 
 def reviewed(page) -> tuple[int, int]:
@@ -212,6 +227,7 @@ def vet_by_keys(page) -> None:
     """Every candidate of the queue decided by keys alone: accept most, reject every
     fourth, edit one (E, type, Ctrl+Enter) and step back and forth (P, N)."""
     for key in ("n", "p"):  # each press waits for the queue to show its effect
+        page.wait_for_function(IDLE, timeout=30_000)
         press(page, key, f"({PROGRESS}) !== {page.evaluate(PROGRESS)!r}")
     page.wait_for_function(IDLE, timeout=30_000)
     page.keyboard.press("e")
