@@ -190,10 +190,9 @@ def _fit_tsne(reference: np.ndarray, perplexity: float, seed: int,
         coords = SklearnTSNE(perplexity=perplexity, init="pca", random_state=seed
                              ).fit_transform(reference)
         return coords.astype(np.float32), None
-    embedding = TSNE(perplexity=perplexity, n_jobs=os.cpu_count() or 1, random_state=seed,
-                     theta=TSNE_THETA, early_exaggeration_iter=TSNE_ITERATIONS[0],
-                     n_iter=TSNE_ITERATIONS[1], neighbors="exact",
-                     verbose=False).fit(reference)
+    embedding = TSNE(perplexity=perplexity, random_state=seed,
+                     early_exaggeration_iter=TSNE_ITERATIONS[0], n_iter=TSNE_ITERATIONS[1],
+                     neighbors="exact", verbose=False, **_optimiser_settings()).fit(reference)
     return np.asarray(embedding, dtype=np.float32), embedding
 
 
@@ -223,7 +222,13 @@ def _reference_embedding(reference: np.ndarray, reference_coords: np.ndarray,
     affinities = PerplexityBasedNN(reference.astype(np.float64), perplexity=perplexity,
                                    method="exact", n_jobs=os.cpu_count() or 1,
                                    random_state=seed)
-    # the fitted embedding's own settings, so a later round places a point where the
-    # explore would have placed it (openTSNE's defaults are θ = 0.5 on one thread)
+    # the fitted map's own settings, not openTSNE's defaults (θ = 0.5 on one thread)
     return TSNEEmbedding(reference_coords.astype(np.float64), affinities,
-                         random_state=seed, theta=TSNE_THETA, n_jobs=os.cpu_count() or 1)
+                         random_state=seed, **_optimiser_settings())
+
+
+def _optimiser_settings() -> dict:
+    """openTSNE's optimiser settings for the fitted map and for every map rebuilt from its
+    saved arrays: one place, so that a later round places a point where the explore would
+    have placed it."""
+    return {"theta": TSNE_THETA, "n_jobs": os.cpu_count() or 1}
