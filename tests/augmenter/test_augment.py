@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from chat_server import ChatServer
 from conftest import hashing_embed, one_line, parts
@@ -13,6 +14,7 @@ from conftest import hashing_embed, one_line, parts
 from topex_core.augmenter import augment
 from topex_core.augmenter.generation import Sampling, make_backend
 from topex_core.errors import SettingsError
+from topex_core.exploredir import SLICE_ROWS_FILE, SLICES_FILE
 from topex_core.explorer.explored import ExploredRun
 from topex_core.records import CHECK_NAMES, CandidateChecks
 from topex_core.region_ref import RegionRef
@@ -199,3 +201,43 @@ def test_a_slice_is_a_target_like_a_cluster(explored: tuple[Path, int], tmp_path
         RegionRef.parse("topic:1")
     with pytest.raises(SettingsError, match="KIND:KEY"):
         RegionRef.parse("delivery")
+
+
+def rekey_slice(run: Path, old: str, term: str, true_label: str) -> str:
+    """The run's slice ``old`` renamed to ``term`` of ``true_label``'s rows (same rows):
+    the key it now has."""
+    key = f"{term} | {true_label}"
+    slices = pd.read_csv(run / SLICES_FILE, keep_default_na=False)
+    slices.loc[slices["slice"] == old, ["slice", "term", "terms", "true_label"]] = [
+        key, term, term, true_label]
+    slices.to_csv(run / SLICES_FILE, index=False)
+    members = pd.read_parquet(run / SLICE_ROWS_FILE)
+    members.loc[members["slice"] == old, "slice"] = key
+    members.to_parquet(run / SLICE_ROWS_FILE)
+    return key
+
+
+def test_a_slice_of_a_form_asks_for_the_form_and_a_scope_is_not_a_topic(
+        explored: tuple[Path, int]) -> None:
+    """A trait or structural term is not what a text is about: the prompt asks for it as a
+    requirement, about the examples' subject; a slice's scope is the prompt's label."""
+    run, _ = explored
+    key = rekey_slice(run, "delivery", "asks a question", "billing")
+    context = augment.target_context(run, RegionRef("slice", key))
+    assert context.target.forms == ("it asks a question",)
+    prompt = augment.prepare_prompt(context, augment.AugmentRequest(shots=3))
+    request = prompt.messages[0]["content"]
+    assert request.startswith("Write one text of the class billing about the topic: "
+                              f"'{augment.SHARED_SUBJECT}'. A classifier wrongly reads")
+    assert "must clearly be billing. One more requirement: it asks a question. Answer" in request
+    zero_shot = augment.prepare_prompt(context, augment.AugmentRequest(shots=0))
+    assert f"'{augment.ANY_SUBJECT}'" in zero_shot.text
+    rewrites = augment.prepare_prompts(context, augment.AugmentRequest(mode="rewrite", n=2))
+    assert rewrites and all("One more requirement: it asks a question." in one.text
+                            for one in rewrites)
+
+    words = augment.target_context(run, RegionRef("slice", rekey_slice(
+        run, key, "delivery", "billing")))
+    assert words.name == "delivery (true billing) · billing → shipping"
+    worded = augment.prepare_prompt(words, augment.AugmentRequest(shots=3)).text
+    assert "the topic: 'delivery'." in worded and "requirement" not in worded

@@ -198,6 +198,9 @@ def test_regions_merged_by_hand_are_one_target_named_by_its_parts(tmp_path: Path
     assert union.defining_terms == ()  # a cluster is not defined by terms
     with_cell = explored.region(union_ref([delivery.ref, cell.ref]))
     assert list(with_cell.reach(test=True)) == [2, 3, 4, 5]  # the cell's reach joins
+    # a prompt asks for the parts' subjects; a cell's rows share none, so it adds none
+    assert union.subject == f"{cluster.topic} + delivery" and with_cell.subject == "delivery"
+    assert with_cell.forms == ()
     # listed by no kind, but found where a round names its targets
     assert union not in explored.regions() and explored.targeted([ref]) == [union]
     assert explored.targeted([union_ref([delivery.ref, RegionRef("cluster", "77")])]) == []

@@ -66,3 +66,28 @@ def test_a_single_text_has_traits_a_pair_has_none() -> None:
     assert "funny" in terms and "has a negation" in terms
     assert all(is_structural(term) for term in traits("Isn't it 5 o'clock?"))
     assert not is_structural("funny")
+
+
+def test_every_structural_term_and_trait_reads_as_a_requirement_words_do_not() -> None:
+    """What a generator is asked for when a region is a form, not a subject: each
+    structural term of a pair and each trait of a text is phrased; words are not."""
+    from topex_core.explorer.terms import form, phrases, row_terms, structure, traits
+
+    pairs = ["The doctor near the actor danced . || The actor danced .",
+             "The judge and the lawyer slept . || The lawyer slept .",
+             "The banker who the author saw ran . || The author ran .",
+             "The banker thanked the author . || The author thanked the banker ."]
+    singles = ["I didn't like it at all!", "What does NASA stand for ?", "Never 3 stars"]
+    formal = [term for text in pairs for term in structure(text)] + [
+        term for text in singles for term in traits(text)]
+    assert len(set(formal)) >= 15
+    assert all(form(term) for term in formal)
+    assert form('premise has "and"') == 'the premise contains the word "and"'
+    assert form("premise has a relative pronoun, hypothesis reorders the premise's words") == (
+        "the premise contains a relative pronoun (that, which, who, whom, whose), and every "
+        "word of the hypothesis is in the premise, in another order")
+    assert form("a text of 20–49 words") == "it has 20–49 words"
+    assert form("asks a question") == "it asks a question"
+    assert form("has a negation").startswith("it negates (not, no, never")
+    text = "What does NASA stand for ?"
+    assert [term for term in row_terms(text) if form(term) is None] == phrases(text)

@@ -60,6 +60,7 @@ from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
 SHARED_SUBJECT = "the subject the examples share"
+ANY_SUBJECT = "a subject of your choice"  # zero-shot, for a region its words do not name
 REWRITE_MODES = ("rewrite", "complement")  # one prompt per source row, which it rewrites
 MODES = ("free", "rewrite", "complement")
 # a round's default size: the README's measured repairs rewrite 30 rows; free generation's
@@ -205,12 +206,14 @@ def prepare_prompt(context: TargetContext, request: AugmentRequest,
     request.validate()
     label = _checked_label(context, request)
     chosen = list(examples) if examples is not None else choose_examples(context, request)
-    topic = context.target.topic
-    return build_prompt(task=context.task(request), label=label,
-                        issue=SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic,
+    subject = context.target.subject
+    if subject == NO_SHARED_WORDING:
+        subject = SHARED_SUBJECT if chosen else ANY_SUBJECT
+    return build_prompt(task=context.task(request), label=label, issue=subject,
                         examples=chosen, template=request.template,
                         mix_ratio=request.mix_ratio if chosen else None,
-                        confused_with=context.target.confused_with)
+                        confused_with=context.target.confused_with,
+                        forms=context.target.forms)
 
 
 def prepare_prompts(context: TargetContext, request: AugmentRequest,
@@ -222,8 +225,8 @@ def prepare_prompts(context: TargetContext, request: AugmentRequest,
     if request.mode == "free":
         return [prepare_prompt(context, request, examples)]
     label = _checked_label(context, request)
-    topic = context.target.topic
-    issue = SHARED_SUBJECT if topic == NO_SHARED_WORDING else topic
+    target = context.target
+    issue = SHARED_SUBJECT if target.subject == NO_SHARED_WORDING else target.subject
     if request.mode == "complement":
         sources = (list(examples) if examples is not None
                    else complement_sources(context, request))
@@ -231,11 +234,13 @@ def prepare_prompts(context: TargetContext, request: AugmentRequest,
                   in zip(context.points["id"], context.points["label"], strict=True)}
         # each row keeps its own label; the model's pull is toward the target's label
         return [build_rewrite_prompt(task=context.task(request), label=labels[source.row_id],
-                                     issue=issue, source=source, confused_with=label)
+                                     issue=issue, source=source, confused_with=label,
+                                     forms=target.forms)
                 for source in sources]
     sources = list(examples) if examples is not None else rewrite_sources(context, request)
     return [build_rewrite_prompt(task=context.task(request), label=label, issue=issue,
-                                 source=source, confused_with=context.target.confused_with)
+                                 source=source, confused_with=target.confused_with,
+                                 forms=target.forms)
             for source in sources]
 
 

@@ -49,6 +49,9 @@ PAIR_TASKS = {"nli"}
 FIELDS = {"label", "issue"}
 CONFUSION = ("A classifier wrongly reads such texts as {wrong}; the new text must clearly be "
              "{label}.")
+# what the target's rows share beyond their words (a structural term, a trait), stated as
+# a requirement: "about the topic: 'premise has \"and\"'" asked for a text on a topic
+FORMS = "One more requirement: {forms}."
 OUTPUT_SINGLE = "Answer with the text only: no title, numbering, quotes or comments."
 OUTPUT_PAIR = 'Answer with one JSON object only: {"premise": "...", "hypothesis": "..."}.'
 ANOTHER = "Another one, different from those before."
@@ -135,17 +138,17 @@ def select_examples(cluster_rows: Sequence[tuple], target_rows: Sequence[tuple],
 
 def build_prompt(*, task: str, label: str, issue: str, examples: Sequence[Example] = (),
                  template: str | None = None, mix_ratio: float | None = None,
-                 confused_with: str | None = None) -> Prompt:
+                 confused_with: str | None = None, forms: Sequence[str] = ()) -> Prompt:
     """The prompt for one generation request (zero-shot when ``examples`` is empty);
-    ``confused_with`` is the class the model wrongly gives such texts, if any."""
+    ``confused_with`` is the class the model wrongly gives such texts, if any; ``forms``
+    what every new text must be like beyond its subject (``Region.forms``)."""
     if task not in TASK_TEMPLATES:
         raise SettingsError(f"unknown task '{task}'; choose one of {', '.join(TASK_TEMPLATES)}")
     chosen_template = validate_template(template if template is not None
                                         else TASK_TEMPLATES[task])
     pair = task in PAIR_TASKS
     request = chosen_template.format(label=_inline(label), issue=_inline(issue))
-    if confused_with and confused_with != label:
-        request += " " + CONFUSION.format(wrong=_inline(confused_with), label=_inline(label))
+    request += _requirements(label, confused_with, forms)
     messages = [{"role": "user", "content": f"{request} {OUTPUT_PAIR if pair else OUTPUT_SINGLE}"}]
     for example in examples:
         messages += [{"role": "assistant", "content": _render_example(example, pair)},
@@ -156,16 +159,15 @@ def build_prompt(*, task: str, label: str, issue: str, examples: Sequence[Exampl
 
 
 def build_rewrite_prompt(*, task: str, label: str, issue: str, source: Example,
-                         confused_with: str | None = None) -> Prompt:
+                         confused_with: str | None = None, forms: Sequence[str] = ()) -> Prompt:
     """The prompt to rewrite ``source`` (a row of the region, shown in the request) into a
-    new text of class ``label``."""
+    new text of class ``label`` (``confused_with``, ``forms``: as ``build_prompt``)."""
     if task not in TASK_TEMPLATES:
         raise SettingsError(f"unknown task '{task}'; choose one of {', '.join(TASK_TEMPLATES)}")
     pair = task in PAIR_TASKS
     template = REWRITE_PAIR if pair else REWRITE
     request = template.format(label=_inline(label), issue=_inline(issue))
-    if confused_with and confused_with != label:
-        request += " " + CONFUSION.format(wrong=_inline(confused_with), label=_inline(label))
+    request += _requirements(label, confused_with, forms)
     shown = _render_example(source, pair)
     content = f"{request} {OUTPUT_PAIR if pair else OUTPUT_SINGLE}\n\nText: {shown}"
     messages = ({"role": "user", "content": content},)
@@ -173,6 +175,17 @@ def build_rewrite_prompt(*, task: str, label: str, issue: str, source: Example,
     return Prompt(text=f"{ROLE_NAMES['user']}: {content}", messages=messages, task=task,
                   label=label, issue=issue, examples=(source,), mix_ratio=None,
                   template=template)
+
+
+def _requirements(label: str, confused_with: str | None, forms: Sequence[str]) -> str:
+    """The sentences after the request: the class the model wrongly gives such texts
+    (when another), then the forms a new text must have."""
+    said = ""
+    if confused_with and confused_with != label:
+        said += " " + CONFUSION.format(wrong=_inline(confused_with), label=_inline(label))
+    if forms:
+        said += " " + FORMS.format(forms="; ".join(forms))
+    return said
 
 
 def completion_budget(prompt: Prompt) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 
 from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.slices import TERMS_SEPARATOR
+from topex_core.explorer.terms import form, is_structural
 from topex_core.region_ref import RegionRef
 
 NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
@@ -59,6 +60,18 @@ class Region:
         suffix = f" · {self.confusion}"
         return (self.name[: -len(suffix)] if self.confusion and self.name.endswith(suffix)
                 else self.name)
+
+    @property
+    def subject(self) -> str:
+        """What prompts ask a new text to be about (their issue): its topic;
+        ``NO_SHARED_WORDING`` where its rows share a form, not words."""
+        return self.topic
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """What every row of the region is like beyond its words, as requirements on a new
+        text (``terms.form``: "the premise contains the word \"and\""); none for words."""
+        return ()
 
     @property
     def confused_with(self) -> str | None:
@@ -160,6 +173,18 @@ class ErrorSlice(Region):
         return " · ".join(self.terms[:NAMED_TERMS]) if self.is_concept else super().topic
 
     @property
+    def subject(self) -> str:
+        """Its words without the scope, which the prompt's label says; a structural term or
+        trait is a form (``forms``), not a subject."""
+        if is_structural(self.terms[0]):
+            return NO_SHARED_WORDING
+        return " · ".join(self.terms[:NAMED_TERMS]) if self.is_concept else self.term
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        return tuple(found for found in map(form, self.terms) if found)
+
+    @property
     def scope(self) -> str:
         """"rows whose true label is X" or "all rows"."""
         return (f"rows whose true label is {self.true_label}" if self.true_label
@@ -220,6 +245,12 @@ class RegionUnion(Region):
     @property
     def topic(self) -> str:
         return " + ".join(part.topic for part in self.parts)
+
+    @property
+    def subject(self) -> str:
+        """Its parts' subjects; a row holds any part, so no part's form binds a new text."""
+        return " + ".join(part.subject for part in self.parts
+                          if part.subject != NO_SHARED_WORDING) or NO_SHARED_WORDING
 
     @property
     def legend(self) -> str:

@@ -79,6 +79,21 @@ ASKS = "asks a question"
 EXCLAIMS = "has an exclamation mark"
 TRAITS = frozenset({HAS_NEGATION, HAS_NUMBER, ASKS, EXCLAIMS})
 _CONTRACTED_NEGATION = re.compile(r"(?u)\b\w+n['’]t\b")
+# a structural term or trait as a requirement on a new text (``form``)
+_OVERLAP_FORMS = {
+    ALL_IN_PREMISE: "every word of the hypothesis is in the premise",
+    INSIDE_PREMISE: "the hypothesis stands word for word inside the premise",
+    IN_ORDER: ("every word of the hypothesis is in the premise, in the premise's order with "
+               "other words between"),
+    REORDERED: "every word of the hypothesis is in the premise, in another order",
+    SAME_WORDS: "the hypothesis is exactly the premise's words in another order",
+}
+_TRAIT_FORMS = {
+    HAS_NEGATION: "it negates (not, no, never, nothing, or a verb ending in n't)",
+    HAS_NUMBER: "it holds a number",
+    ASKS: "it asks a question",
+    EXCLAIMS: "it holds an exclamation mark",
+}
 
 
 def phrases(text: str) -> list[str]:
@@ -156,6 +171,27 @@ def length_term(words: int) -> str:
     if above is None:
         return f"{LENGTH_PREFIX}{below:,} words or more"
     return f"{LENGTH_PREFIX}{below}–{above - 1} words"
+
+
+def form(term: str) -> str | None:
+    """What a row with the structural term or trait ``term`` is like, as a requirement a
+    generator can follow ("the premise contains the word \"and\"", "it asks a
+    question"); None for words and phrases, which say what a text is about instead."""
+    if term in _OVERLAP_FORMS:
+        return _OVERLAP_FORMS[term]
+    if term in _TRAIT_FORMS:
+        return _TRAIT_FORMS[term]
+    if term.startswith(LENGTH_PREFIX):
+        return f"it has {term.removeprefix(LENGTH_PREFIX)}"
+    side, has, held = term.partition(" has ")
+    if side not in ("premise", "hypothesis") or not has:
+        return None
+    if held.startswith('"'):
+        return f"the {side} contains the word {held}"
+    article_and_name, crossed, overlap = held.partition(CROSS_SEPARATOR)
+    members = STRUCTURE_CLASSES[article_and_name.removeprefix("a ")]
+    found = f"the {side} contains {article_and_name} ({', '.join(sorted(members))})"
+    return f"{found}, and {_OVERLAP_FORMS[overlap]}" if crossed else found
 
 
 def is_structural(term: str) -> bool:
