@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from topex_core.explorer.evidence import cluster_evidence, rank_by_evidence, slice_evidence
@@ -81,3 +82,28 @@ def test_a_region_too_small_to_repair_and_measure_is_not_the_default_target() ->
     assert [e.actionable for e in with_test] == [False, False]  # 4 test rows; 9 mistakes
     alone = ranked[1].reason(None)
     assert "No region has 10 mistakes and 10 test rows" in alone
+
+
+def test_one_failure_found_again_is_folded_into_the_region_that_names_it() -> None:
+    """TREC's shape: a broad slice (`does`, 23% wrong), the narrow slice that says the
+    failure (`stand for`, 95%), a tight cluster inside it (100%), a cluster of another
+    confusion with the same rows, and a cluster half inside."""
+    from topex_core.explorer.evidence import same_failures
+
+    weighed = _rank(_clusters((1, 14, 14, True), (2, 14, 14, True), (3, 12, 11, True)),
+                    _slices(("does", 326, 75, 0.08, 1e-20), ("stand for", 39, 37, 0.08, 1e-30)))
+    # ranked as a test split ranks them there: `does` has the test rows to measure on
+    order = ["does", "stand for", "1", "2", "3"]
+    ranked = sorted(weighed, key=lambda e: order.index(e.key))
+    confusions = ["ABBR → DESC", "ABBR → DESC", "ABBR → DESC", "HUM → ENTY", "ABBR → DESC"]
+    does = np.arange(75)
+    mistakes = [does, np.arange(37), np.arange(14), np.arange(14),
+                np.concatenate([np.arange(5), np.arange(200, 206)])]
+    folded = same_failures(ranked, confusions, mistakes)
+    # the cluster is `stand for` found again; `stand for` fails far more than `does` and
+    # stays; another confusion, or mistakes half elsewhere, stay
+    assert folded == {2: 1}
+    # a region folded into another takes no region in: the next looks past it
+    assert same_failures(ranked[2:], confusions[2:], [mistakes[2], mistakes[2], mistakes[2]]
+                         ) == {2: 0}
+    assert same_failures(ranked[:2], confusions[:2], [does, np.zeros(0, np.int64)]) == {}

@@ -52,7 +52,10 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     assert list(cell.test_rows) == [3, 4, 5] and list(cell.reach(test=True)) == [2, 3, 4, 5]
     assert cell.title == "confusion cell: true billing, predicted shipping"
     assert explored.region(RegionRef("confusion", "billing → shipping")) == cell
-    assert explored.by_evidence() == [cluster, delivery]  # a cell is picked by hand
+    # the slice holds the cluster's very mistakes: one failure, listed once (under the
+    # stronger), still a target an analyst can pick; a cell is picked by hand
+    assert explored.by_evidence() == [cluster] and explored.same_failure(cluster) == [delivery]
+    assert explored.same_failure(delivery) == []
     assert explored.choices() == [cluster, delivery, cell]
 
 

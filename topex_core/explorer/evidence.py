@@ -20,7 +20,14 @@ measure a round on; the actionable regions come first, so a tight cluster of a h
 rows ("no shared wording", 9 mistakes) stays in the list but is not what the page opens
 on. Within that, the regions with q ≤ ``ALPHA`` where most rows fail (purity ≥
 ``MOSTLY``) come first, by mistakes explained; then the other significant ones, by
-mistakes explained; then the rest. The first is the default target. A kind of
+mistakes explained; then the rest. The first is the default target.
+
+One failure, one region: a region of the same confusion as a stronger one, whose mistakes
+lie (``SAME_FAILURE``) inside that one's and which fails no more sharply (its error rate
+at most ``SHARPER`` above), is the same failure found again — a tight cluster inside the
+slice that names it — and is listed with it, not as a region of its own
+(``same_failures``). A narrower region that fails much more often (`stand for` inside
+`does`) says something its broader one does not, and stays. A kind of
 ``region_kinds`` enters the ranking through its evidence function (``cluster_evidence``,
 ``slice_evidence``); a kind without one (the confusion cell: all its rows are mistakes by
 construction) is picked by hand.
@@ -28,7 +35,7 @@ construction) is picked by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +49,8 @@ ALPHA = 0.05
 MOSTLY = 0.5
 MIN_MISTAKES = 10  # mistakes a round can rewrite, one each
 MIN_TEST_ROWS = 10  # test rows a round's target is measured on
+SAME_FAILURE = 0.9  # share of a region's mistakes inside a stronger region's
+SHARPER = 0.1  # the error rate by which a narrower region says more than its broader one
 
 
 @dataclass(frozen=True)
@@ -146,3 +155,24 @@ def rank_by_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
     """The regions' ``evidence``, strongest first (see the module)."""
     return sorted(evidence, key=lambda one: (not one.actionable, one.tier, -one.explained,
                                               one.q))
+
+
+def same_failures(ranked: Sequence[Evidence], confusions: Sequence[str],
+                  mistakes: Sequence[np.ndarray]) -> dict[int, int]:
+    """{position in ``ranked`` of a region: position of the stronger region it is the same
+    failure as} (see the module); ``confusions`` and ``mistakes`` (sorted unique row
+    positions of its misclassified rows) are each region's, in ``ranked``'s order. A
+    region is folded into the first stronger region that is not folded itself."""
+    folded: dict[int, int] = {}
+    for later, (evidence, confusion, wrong) in enumerate(
+            zip(ranked, confusions, mistakes, strict=True)):
+        if not len(wrong):
+            continue
+        for earlier in range(later):
+            if (earlier not in folded and confusions[earlier] == confusion
+                    and ranked[earlier].purity >= evidence.purity - SHARPER
+                    and np.isin(wrong, mistakes[earlier], assume_unique=True).mean()
+                    >= SAME_FAILURE):
+                folded[later] = earlier
+                break
+    return folded

@@ -10,6 +10,7 @@ It holds the normaliser, the fitted space and the fitted maps, and offers:
   (by p; a concept is a slice of several terms) and :class:`ConfusionCell` (true A,
   predicted B) — each with its pool rows and its test rows (how test rows join a region is
   its kind's: see ``region_kinds``); ``by_evidence()`` the ranked kinds strongest first,
+  one region per failure (``same_failure(region)``: those folded into it),
   ``default_target()`` the first (``explorer.evidence``), ``choices()`` those and the
   regions an analyst picks by hand.
 - ``space_points(logits, features)``: rows with these logits (and base-model features)
@@ -36,7 +37,7 @@ from topex_core.errors import RunError
 from topex_core.exploredir import read_explore, read_slices
 from topex_core.explorer.clustering import NOISE, assign_to_clusters
 from topex_core.explorer.concepts import fisher_p
-from topex_core.explorer.evidence import Evidence, rank_by_evidence
+from topex_core.explorer.evidence import Evidence, rank_by_evidence, same_failures
 from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.normalise import MinMaxScaler
 from topex_core.explorer.projection import MAP_NAMES, FittedMaps, load_maps
@@ -157,16 +158,31 @@ class ExploredRun:
         return [region for region in self._regions if kind in (None, region.kind)]
 
     def by_evidence(self) -> list[Region]:
-        """Every ranked region, strongest first on one scale of evidence (``evidence``)."""
-        regions = {region.ref: region for region in self.regions()}
-        return [regions[RegionRef(e.kind, e.key)] for e in self.evidence()]
+        """Every ranked region, strongest first on one scale of evidence (``evidence``),
+        without those that are a stronger one's failure found again (``same_failure``)."""
+        return [self._region_of(e) for e in self.evidence()]
+
+    def same_failure(self, region: Region) -> list[Region]:
+        """The regions folded into ``region``: the same failure found again
+        (``evidence.same_failures``), strongest first; none for most regions."""
+        return [self._region_of(folded) for folded, into in self._weighed[1].items()
+                if into == region.ref]
 
     def choices(self) -> list[Region]:
         """What an analyst picks a target from: the ranked regions strongest first, then
-        those of the kinds an analyst picks by hand (confusion cells)."""
+        those folded into them, then those of the kinds an analyst picks by hand
+        (confusion cells)."""
         return [*self.by_evidence(),
+                *(self._region_of(folded) for folded in self._weighed[1]),
                 *(region for kind in REGION_KINDS if kind.evidence is None
                   for region in self.regions(kind.name))]
+
+    def _region_of(self, evidence_or_ref: Evidence | RegionRef) -> Region:
+        return self._by_ref[RegionRef(evidence_or_ref.kind, evidence_or_ref.key)]
+
+    @cached_property
+    def _by_ref(self) -> dict[RegionRef, Region]:
+        return {region.ref: region for region in self.regions()}
 
     @property
     def slices_lead(self) -> bool:
@@ -179,19 +195,29 @@ class ExploredRun:
                 and explore.in_slices > explore.in_error_clusters)
 
     def evidence(self) -> list[Evidence]:
-        """The evidence of every ranked region, strongest first."""
-        return list(self._evidence)
+        """The evidence of every ranked region, strongest first (those folded into a
+        stronger one left out: ``by_evidence``)."""
+        return list(self._weighed[0])
 
     @cached_property
-    def _evidence(self) -> tuple[Evidence, ...]:
-        """Weighed once per explored run: the pages ask for it on every rerun. With a test
-        split each region's test rows count (``Evidence.actionable``)."""
-        regions = {(region.kind, region.key): region for region in self.regions()}
-        return tuple(rank_by_evidence(
+    def _weighed(self) -> tuple[tuple[Evidence, ...], dict[RegionRef, RegionRef]]:
+        """(the ranked evidence of the regions that stand, {folded region: the region it is
+        folded into}), weighed once per explored run: the pages ask on every rerun. With a
+        test split each region's test rows count (``Evidence.actionable``)."""
+        ranked = rank_by_evidence(
             replace(evidence, test_rows=None if self.test_points is None
-                    else len(regions[(evidence.kind, evidence.key)].test_rows))
+                    else len(self._region_of(evidence).test_rows))
             for kind in REGION_KINDS if kind.evidence is not None
-            for evidence in kind.evidence(self)))
+            for evidence in kind.evidence(self))
+        regions = [self._region_of(evidence) for evidence in ranked]
+        wrong = ~self.points["correct"].to_numpy(bool)
+        folded = same_failures(ranked, [region.confusion for region in regions],
+                               [np.unique(region.rows[wrong[region.rows]])
+                                for region in regions])
+        return (tuple(evidence for position, evidence in enumerate(ranked)
+                      if position not in folded),
+                {regions[position].ref: regions[into].ref
+                 for position, into in folded.items()})
 
     def default_target(self) -> Region | None:
         """The strongest region (explore.json's pick; a run explored before regions were
