@@ -140,13 +140,11 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
         "region": [f"{region.listing} · {region.confusion}" if region.confusion
                    else region.listing for region in listed],
         "description": [kept_sentence(descriptions.get((e.kind, e.key))) for e in evidence],
-        "same_failure": ["; ".join(folded.listing for folded in explored.same_failure(region))
-                         for region in listed],
         "rows": [e.rows for e in evidence], "mistakes": [e.errors for e in evidence],
         "error_rate": [e.purity for e in evidence],
         "explained": [round(e.explained) for e in evidence], "q": [e.q for e in evidence]})
-    table = table.drop(columns=[column for column in ("description", "same_failure")
-                                if not any(table[column])])
+    if not any(table["description"]):
+        table = table.drop(columns=["description"])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "region": st.column_config.TextColumn("region", width="large"),
         "error_rate": st.column_config.ProgressColumn("error rate", min_value=0.0,
@@ -156,15 +154,17 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
             help="mistakes more than the scope's error rate would put in this many rows: "
                  "what repairing the region can win"),
         "q": st.column_config.NumberColumn("q", format="%.1e", help=Q_HELP),
-        "same_failure": st.column_config.TextColumn(
-            "also found as", width="medium",
-            help="regions of the same confusion whose mistakes lie inside this one's and "
-                 "that fail no more sharply: the same failure found again, listed here "
-                 "instead of in a row of its own (still a target on the Augment page)"),
         "description": st.column_config.TextColumn(
             "description", width="medium",
             help="a sentence kept only when the rows nearest it fail more than the rest "
                  "(Describe, below)")})
+    found_again = [f"**{region.listing}** also holds "
+                   + "; ".join(folded.listing for folded in explored.same_failure(region))
+                   for region in listed if explored.same_failure(region)]
+    if found_again:
+        st.caption("One failure, one row — the same failure found again (same confusion, "
+                   "its mistakes inside, failing no more sharply) is listed with it, and "
+                   "stays a target: " + " · ".join(found_again))
 
 
 @st.fragment

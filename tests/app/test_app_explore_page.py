@@ -62,7 +62,9 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert terms.loc[0, "example_ids"].startswith("180; 181")
     # the slice holds the cluster's very mistakes: one row, the slice named beside it
     ranked = next(frame.value for frame in at.dataframe if "explained" in frame.value)
-    assert len(ranked) == 1 and ranked.loc[0, "same_failure"] == "slice: delivery"
+    assert len(ranked) == 1 and ranked.loc[0, "region"].startswith(f"cluster {target.key}:")
+    assert any(f"cluster {target.key}:" in caption.value and "also holds slice: delivery"
+               in caption.value for caption in at.caption)
     # no server configured: the packaged model writes the sentences; EDA cannot
     assert at.selectbox(key="describe_backend").value == "transformers"
     assert not any(option.startswith("eda") for option in
