@@ -158,6 +158,12 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
             "description", width="medium",
             help="a sentence kept only when the rows nearest it fail more than the rest "
                  "(Describe, below)")})
+    held, mistakes = explored.mistakes_held(listed), explored.explore.mistakes
+    shown = "The region above holds" if len(listed) == 1 else (
+        f"The {len(listed)} regions above hold")
+    st.caption(f"{shown} **{held / max(mistakes, 1):.0%}** of the model's {mistakes:,} "
+               f"mistakes ({held:,}); every error cluster and slice together "
+               f"{explored.explore.coverage or 0:.0%}.")
     found_again = [f"**{region.listing}** also holds "
                    + "; ".join(folded.listing for folded in explored.same_failure(region))
                    for region in listed if explored.same_failure(region)]

@@ -65,6 +65,8 @@ def test_explored_run_shows_summary_map_table_and_detail(tmp_path: Path) -> None
     assert len(ranked) == 1 and ranked.loc[0, "region"].startswith(f"cluster {target.key}:")
     assert any(f"cluster {target.key}:" in caption.value and "also holds slice: delivery"
                in caption.value for caption in at.caption)
+    assert any("The region above holds **100%** of the model's 25 mistakes (25)"
+               in caption.value for caption in at.caption)
     # no server configured: the packaged model writes the sentences; EDA cannot
     assert at.selectbox(key="describe_backend").value == "transformers"
     assert not any(option.startswith("eda") for option in

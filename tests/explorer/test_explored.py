@@ -56,6 +56,7 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     # stronger), still a target an analyst can pick; a cell is picked by hand
     assert explored.by_evidence() == [cluster] and explored.same_failure(cluster) == [delivery]
     assert explored.same_failure(delivery) == []
+    assert explored.mistakes_held([cluster, delivery]) == 25 and explored.mistakes_held([]) == 0
     assert explored.choices() == [cluster, delivery, cell]
 
 

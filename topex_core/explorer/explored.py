@@ -258,6 +258,14 @@ class ExploredRun:
         return next((region for region in self.regions("cluster") if region.cluster == number),
                     None)
 
+    def mistakes_held(self, regions: Iterable[Region]) -> int:
+        """How many of the pool's mistakes lie in at least one of ``regions``."""
+        wrong = ~self.points["correct"].to_numpy(bool)
+        inside = np.zeros(len(wrong), bool)
+        for region in regions:
+            inside[region.rows] = True
+        return int((inside & wrong).sum())
+
     def mistakes_outside(self) -> np.ndarray:
         """(N,) bool over the points: the mistakes no error cluster and no slice holds."""
         in_cluster, in_slice = in_error_regions(self.points, self.clusters, self.slice_members)
