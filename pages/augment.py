@@ -51,12 +51,12 @@ def _context(run_dir: Path) -> augment.TargetContext | None:
         "Target: an error region, strongest first (then the confusion cells)", options,
         key="augment_target",
         index=options.index(remembered) if remembered in options else 0,
-        format_func=lambda ref: regions[ref].title)
+        format_func=lambda ref: explored.choice_title(regions[ref]))
     with st.expander("Merge several regions into one target", icon=":material/join:"):
         picked = st.multiselect(
             "Regions to target as one", pickable, key="augment_merge_parts",
             max_selections=region_unions.MAX_PARTS,
-            format_func=lambda ref: regions[ref].title,
+            format_func=lambda ref: explored.choice_title(regions[ref]),
             help="One failure found as two concepts, or a concept and a cluster: samples "
                  "are generated for, trained on and measured against their union")
         st.button("Target their union", key="augment_merge", type="primary",

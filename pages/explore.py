@@ -334,7 +334,7 @@ def _choose_target(explored: ExploredRun) -> Region | None:
     target = st.selectbox(
         "Target: an error region, strongest first (then the confusion cells)", options,
         key="explore_target",
-        format_func=lambda ref: regions[ref].title)
+        format_func=lambda ref: explored.choice_title(regions[ref]))
     st.session_state[state.TARGET] = target
     return regions[target]
 

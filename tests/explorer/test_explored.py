@@ -57,6 +57,9 @@ def test_clusters_then_slices_typed_with_their_rows_and_test_rows(tmp_path: Path
     assert explored.by_evidence() == [cluster] and explored.same_failure(cluster) == [delivery]
     assert explored.same_failure(delivery) == []
     assert explored.mistakes_held([cluster, delivery]) == 25 and explored.mistakes_held([]) == 0
+    assert explored.choice_title(cluster) == cluster.title
+    assert explored.choice_title(delivery) == (
+        f"{delivery.title} (the same failure as {cluster.listing})")
     assert explored.choices() == [cluster, delivery, cell]
 
 

@@ -168,6 +168,13 @@ class ExploredRun:
         return [self._region_of(folded) for folded, into in self._weighed[1].items()
                 if into == region.ref]
 
+    def choice_title(self, region: Region) -> str:
+        """How a picker lists ``region``: its title, and for a region folded into another
+        (``same_failure``) the region that holds it."""
+        into = self._weighed[1].get(region.ref)
+        return (region.title if into is None
+                else f"{region.title} (the same failure as {self._by_ref[into].listing})")
+
     def choices(self) -> list[Region]:
         """What an analyst picks a target from: the ranked regions strongest first, then
         those folded into them, then those of the kinds an analyst picks by hand
