@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topex_core.augmenter.augment import local_backend
+from topex_core.augmenter.backends import local_backend
 from topex_core.data.dataset import TextDataset, load_dataset
 from topex_core.experiments.folder import read_outcomes, read_results
 from topex_core.experiments.harness import (

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, backends
 from topex_core.augmenter.generation import Sampling, parse_output
 from topex_core.data.dataset import load_dataset
 from topex_core.explorer.pipeline import explore_run
@@ -46,7 +46,7 @@ def accept_eda_samples(run_dir: Path, store: Store, count: int, embed,
     context = augment.target_context(run_dir, target)
     request = augment.AugmentRequest(n=count, shots=5)
     prompt = augment.prepare_prompt(context, request)
-    backend = augment.eda_for_target(context, embed)
+    backend = backends.eda_for_target(context, embed)
     texts = [item.text for output in backend.generate([prompt], count, Sampling())
              for item in parse_output(output.raw, pair=False)][:count]
     run_id = store.register_run(run_dir)

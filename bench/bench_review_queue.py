@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from local_server import free_port, started_server  # noqa: E402
 
-from topex_core.augmenter import augment  # noqa: E402
+from topex_core.augmenter import augment, backends  # noqa: E402
 from topex_core.augmenter.checks import checker_for_run  # noqa: E402
 from topex_core.explorer.pipeline import explore_run  # noqa: E402
 from topex_core.storage.store import Store  # noqa: E402
@@ -59,7 +59,7 @@ def prepared_home(home: Path, candidates: int) -> Path:
     checker = checker_for_run(context.explored, context.target, embed=embed, predict=None)
     with Store(home / "topex.db") as store:
         outcome = augment.generate_candidates(
-            context, request, prompts, backend=augment.eda_for_target(context, embed),
+            context, request, prompts, backend=backends.eda_for_target(context, embed),
             checker=checker, store=store)
     return run_dir, len(outcome.candidates)
 

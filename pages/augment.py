@@ -20,7 +20,7 @@ from topex_app.descriptions import kept_sentence
 from topex_app.guards import require_run
 from topex_app.rounds import last_round_of
 from topex_app.vetting import vetting
-from topex_core.augmenter import augment, sources
+from topex_core.augmenter import augment, backends, sources
 from topex_core.augmenter.batches import BATCH_SIZE, generate_in_batches
 from topex_core.augmenter.describe import read_region_descriptions
 from topex_core.augmenter.generation import BACKEND_SPECS, BACKENDS, Sampling
@@ -183,7 +183,7 @@ def _backend(context: augment.TargetContext, modified: float):
         api_key = right.text_input("API key", type="password", key="augment_api_key",
                                    help="empty: $TOPEX_OPENAI_API_KEY or $OPENAI_API_KEY")
         stream = st.checkbox("Stream the text as it is written", True, key="augment_stream")
-        return augment.target_backend(name, context, embed=resources.embedder(),
+        return backends.target_backend(name, context, embed=resources.embedder(),
                                        base_url=base_url, model=model,
                                        api_key=api_key or None, stream=stream), stream
     model = st.text_input("Model directory or id", key="augment_local_model",

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, backends
 from topex_core.augmenter.checks import checker_for_run
 from topex_core.config import FAST_BFLOAT16_ENV
 from topex_core.data.dataset import dataset_from_frame
@@ -189,7 +189,7 @@ def explored(tmp_path: Path, tiny_backbone: str) -> tuple[Path, int]:
 def parts(run: Path, cluster: int):
     context = augment.target_context(run, RegionRef("cluster", str(cluster)))
     checker = checker_for_run(context.explored, context.target, embed=hashing_embed,
-                              predict=augment.classifier_predict(run))
+                              predict=backends.classifier_predict(run))
     return context, checker
 
 

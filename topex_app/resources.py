@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, backends
 from topex_core.augmenter.checks import CandidateChecker, checker_for_run
 from topex_core.augmenter.generation import Backend
 from topex_core.exploredir import explored_at
@@ -47,15 +47,15 @@ def checker(run_dir: str, target: RegionRef, modified: float) -> CandidateChecke
     set_cpu_threads()
     context = _context(run_dir, target)
     return checker_for_run(context.explored, context.target, embed=embedder(),
-                           predict=augment.classifier_predict(Path(run_dir)))
+                           predict=backends.classifier_predict(Path(run_dir)))
 
 
 @st.cache_resource(show_spinner="Finding synonyms in the target's vocabulary…", max_entries=4)
 def eda_backend(run_dir: str, target: RegionRef, modified: float) -> Backend:
-    return augment.target_backend("eda", _context(run_dir, target), embed=embedder())
+    return backends.target_backend("eda", _context(run_dir, target), embed=embedder())
 
 
 @st.cache_resource(show_spinner="Loading the generator…", max_entries=2)
 def local_backend(name: str, model: str) -> Backend:
     """A local generator (transformers, vllm), loaded once per model."""
-    return augment.local_backend(name, model)
+    return backends.local_backend(name, model)

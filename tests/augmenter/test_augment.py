@@ -11,7 +11,7 @@ import pytest
 from chat_server import ChatServer
 from conftest import hashing_embed, one_line, parts
 
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, backends
 from topex_core.augmenter.generation import Sampling, make_backend
 from topex_core.errors import SettingsError
 from topex_core.exploredir import SLICE_ROWS_FILE, SLICES_FILE
@@ -73,7 +73,7 @@ def test_eda_candidates_are_stored_with_lineage_and_checks(explored: tuple[Path,
     prompt = augment.prepare_prompt(context, request)
     with Store(tmp_path / "topex.db") as store:
         outcome = augment.generate_candidates(
-            context, request, [prompt], backend=augment.eda_for_target(context, hashing_embed),
+            context, request, [prompt], backend=backends.eda_for_target(context, hashing_embed),
             checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     assert outcome.error is None and outcome.completions == 6

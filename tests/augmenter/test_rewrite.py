@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import hashing_embed, parts
 
-from topex_core.augmenter import augment
+from topex_core.augmenter import augment, backends
 from topex_core.augmenter.batches import generate_in_batches
 from topex_core.augmenter.generation import Sampling
 from topex_core.augmenter.prompts import Example, build_rewrite_prompt
@@ -48,7 +48,7 @@ def test_rewrites_start_from_the_targets_mistakes_and_name_them_in_the_lineage(
     finished = []
     with Store(tmp_path / "topex.db") as store:
         outcome = generate_in_batches(
-            context, request, prompts, backend=augment.eda_for_target(context, hashing_embed),
+            context, request, prompts, backend=backends.eda_for_target(context, hashing_embed),
             checker=checker, store=store, batch_size=2,
             on_batch=lambda done, total: finished.append((done, total)))
         stored = store.candidates(store.run_id(run))
@@ -70,7 +70,7 @@ def test_a_stop_keeps_the_batches_that_finished_and_batches_never_repeat_seeds(
     context, checker = parts(run, cluster)
     request = augment.AugmentRequest(n=9, shots=3, sampling=Sampling(seed=4))
     prompts = augment.prepare_prompts(context, request)
-    backend = augment.eda_for_target(context, hashing_embed)
+    backend = backends.eda_for_target(context, hashing_embed)
     with Store(tmp_path / "all.db") as store:
         everything = generate_in_batches(context, request, prompts, backend=backend,
                                          checker=checker, store=store, batch_size=4)
@@ -132,7 +132,7 @@ def test_a_balanced_round_rewrites_the_regions_other_labels_keeping_each_label(
     assert sources == [p.examples[0].row_id for p in augment.prepare_prompts(context, request)]
     with Store(tmp_path / "topex.db") as store:
         augment.generate_candidates(context, request, prompts,
-                                    backend=augment.eda_for_target(context, hashing_embed),
+                                    backend=backends.eda_for_target(context, hashing_embed),
                                     checker=checker, store=store)
         stored = store.candidates(store.run_id(run))
     lineage = [json.loads(value) for value in stored["sampling"]]
@@ -156,7 +156,7 @@ def test_eda_in_free_mode_names_the_example_it_changed_and_is_checked_as_its_rew
     examples = {example.row_id for example in prompts[0].examples}
     with Store(tmp_path / "eda.db") as store:
         outcome = augment.generate_candidates(
-            context, request, prompts, backend=augment.eda_for_target(context, hashing_embed),
+            context, request, prompts, backend=backends.eda_for_target(context, hashing_embed),
             checker=checker, store=store)
         vetted = store.vetted(store.run_id(run))
     assert outcome.candidates and {c.source_id for c in vetted} <= examples

@@ -25,17 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from topex_core.augmenter.checks import CandidateChecker, Predict
+from topex_core.augmenter.checks import CandidateChecker
 from topex_core.augmenter.generation import (
     Backend,
     Generated,
     GenerationError,
     ParsedText,
     Sampling,
-    backend_spec,
     parse_output,
 )
 from topex_core.augmenter.generation.base import GenerationCancelled, OnDelta
@@ -49,14 +47,11 @@ from topex_core.augmenter.prompts import (
     typical_words,
 )
 from topex_core.augmenter.sources import choose_examples, complement_sources, rewrite_sources
-from topex_core.data.texts import joined_text, point_texts
+from topex_core.data.texts import joined_text
 from topex_core.errors import RunError, SettingsError
 from topex_core.explorer.explored import NO_SHARED_WORDING, ExploredRun, Region
 from topex_core.region_ref import RegionRef
-from topex_core.rundir import has_classifier
 from topex_core.storage.store import Candidate, Store
-from topex_core.training.embeddings import Embed
-from topex_core.training.run import load_run_classifier
 
 # the prompt's issue when a target's texts share no wording its name could show
 SHARED_SUBJECT = "the subject the examples share"
@@ -319,29 +314,6 @@ def generate_parsed(backend: Backend, prompts: Sequence[Prompt], n: int, samplin
     return parsed, dropped, len(completions), error
 
 
-def target_backend(name: str, context: TargetContext, *, embed: Embed,
-                   model: str | None = None, base_url: str | None = None,
-                   api_key: str | None = None, timeout_s: float = 120.0,
-                   concurrency: int = 4, stream: bool = False) -> Backend:
-    """The generator ``name`` for ``context``, by where its text comes from
-    (``registry.BackendSpec.source``): EDA with the target's own vocabulary, an
-    OpenAI-compatible server (``base_url``, ``model``), or a model in this process
-    (``model``: a directory or id)."""
-    spec = backend_spec(name)
-    if spec.source == "vocabulary":
-        return eda_for_target(context, embed)
-    if spec.source == "server":
-        return spec.build(base_url=base_url, model=model, api_key=api_key,
-                          timeout_s=timeout_s, concurrency=concurrency, stream=stream)
-    return local_backend(name, model)
-
-
-def local_backend(name: str, model: str | None) -> Backend:
-    """A generator that loads ``model`` (a directory or id) into this process; without a
-    model the transformers backend uses the packaged SmolLM2-135M-Instruct."""
-    return backend_spec(name).build(model=model or None)
-
-
 def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> OnDelta | None:
     if cancel is None:
         return on_delta
@@ -353,28 +325,6 @@ def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> On
             on_delta(prompt_index, choice, text)
 
     return relay
-
-
-def classifier_predict(run_dir: Path) -> Predict | None:
-    """The run's classifier as ``(texts, pairs) -> (m, C) probabilities``; None for a run
-    of imported predictions, which has no classifier (the prediction check is skipped)."""
-    from topex_core.training.classifier import predict_logits, softmax
-
-    if not has_classifier(run_dir):
-        return None
-    classifier = load_run_classifier(run_dir)
-
-    def predict(texts: Sequence[str], pairs: Sequence[str] | None) -> np.ndarray:
-        return softmax(predict_logits(classifier, texts, pairs))
-
-    return predict
-
-
-def eda_for_target(context: TargetContext, embed: Embed, **options) -> Backend:
-    """The EDA backend with synonyms from the target's own vocabulary."""
-    from topex_core.augmenter.generation.eda import EdaBackend, vocabulary_synonyms
-
-    return EdaBackend(vocabulary_synonyms(point_texts(context.rows), embed), **options)
 
 
 def _checked_label(context: TargetContext, request: AugmentRequest) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topex_core.augmenter.augment import local_backend
+from topex_core.augmenter.backends import local_backend
 from topex_core.augmenter.generation.base import Backend, GenerationError, Sampling
 from topex_core.augmenter.generation.packaged import PACKAGED_NAME
 from topex_core.augmenter.generation.registry import backend_spec

@@ -151,7 +151,7 @@ def describe(args: argparse.Namespace) -> int:
 
 
 def generate(args: argparse.Namespace) -> int:
-    from topex_core.augmenter import augment
+    from topex_core.augmenter import augment, backends
     from topex_core.augmenter.checks import checker_for_run
     from topex_core.augmenter.generation import GenerationError, Sampling
     from topex_core.storage.store import Store
@@ -175,11 +175,11 @@ def generate(args: argparse.Namespace) -> int:
                           max_tokens=args.max_tokens, seed=args.seed)).validate()
     prompts = augment.prepare_prompts(context, request)
     embed = SentenceEmbedder()
-    backend = augment.target_backend(args.backend, context, embed=embed, model=args.model,
+    backend = backends.target_backend(args.backend, context, embed=embed, model=args.model,
                                       base_url=args.base_url, timeout_s=args.timeout,
                                       concurrency=args.concurrency)
     checker = checker_for_run(context.explored, context.target, embed=embed,
-                              predict=augment.classifier_predict(args.run),
+                              predict=backends.classifier_predict(args.run),
                               progress=_stderr_progress("checks"))
     with Store(args.db) as store:
         outcome = augment.generate_candidates(context, request, prompts, backend=backend,

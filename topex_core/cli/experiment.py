@@ -135,7 +135,7 @@ def _command_line() -> str | None:
 def _backend_factory(args: argparse.Namespace, embed):
     """EDA for the EDA baseline (and everything when the generator rewrites with the
     target's vocabulary); the language model otherwise, built once."""
-    from topex_core.augmenter.augment import local_backend
+    from topex_core.augmenter.backends import local_backend
     from topex_core.experiments.harness import eda_backend_factory
 
     eda = eda_backend_factory(embed)
