@@ -165,8 +165,8 @@ def _evidence_table(explored: ExploredRun, descriptions: dict) -> None:
                f"mistakes ({held:,}); every error cluster and slice together "
                f"{explored.explore.coverage or 0:.0%}.")
     found_again = [f"**{region.listing}** also holds "
-                   + "; ".join(folded.listing for folded in explored.same_failure(region))
-                   for region in listed if explored.same_failure(region)]
+                   + "; ".join(one.listing for one in folded)
+                   for region in listed if (folded := explored.same_failure(region))]
     if found_again:
         st.caption("One failure, one row — the same failure found again (same confusion, "
                    "its mistakes inside, failing no more sharply) is listed with it, and "

@@ -201,10 +201,8 @@ def prepare_prompt(context: TargetContext, request: AugmentRequest,
     request.validate()
     label = _checked_label(context, request)
     chosen = list(examples) if examples is not None else choose_examples(context, request)
-    subject = context.target.subject
-    if subject == NO_SHARED_WORDING:
-        subject = SHARED_SUBJECT if chosen else ANY_SUBJECT
-    return build_prompt(task=context.task(request), label=label, issue=subject,
+    return build_prompt(task=context.task(request), label=label,
+                        issue=_issue(context.target, examples=bool(chosen)),
                         examples=chosen, template=request.template,
                         mix_ratio=request.mix_ratio if chosen else None,
                         confused_with=context.target.confused_with,
@@ -221,7 +219,7 @@ def prepare_prompts(context: TargetContext, request: AugmentRequest,
         return [prepare_prompt(context, request, examples)]
     label = _checked_label(context, request)
     target = context.target
-    issue = SHARED_SUBJECT if target.subject == NO_SHARED_WORDING else target.subject
+    issue = _issue(target, examples=True)  # the row it rewrites
     if request.mode == "complement":
         sources = (list(examples) if examples is not None
                    else complement_sources(context, request))
@@ -325,6 +323,14 @@ def _cancellable(on_delta: OnDelta | None, cancel: threading.Event | None) -> On
             on_delta(prompt_index, choice, text)
 
     return relay
+
+
+def _issue(target: Region, *, examples: bool) -> str:
+    """What a prompt asks a new text to be about: the target's subject; for a region its
+    words do not name, what the examples share (zero-shot: any subject)."""
+    if target.subject != NO_SHARED_WORDING:
+        return target.subject
+    return SHARED_SUBJECT if examples else ANY_SUBJECT
 
 
 def _checked_label(context: TargetContext, request: AugmentRequest) -> str:
