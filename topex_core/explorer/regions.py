@@ -11,7 +11,7 @@ import numpy as np
 
 from topex_core.explorer.naming import NO_SHARED_WORDING
 from topex_core.explorer.slices import TERMS_SEPARATOR
-from topex_core.explorer.terms import form, is_structural
+from topex_core.explorer.terms import form
 from topex_core.region_ref import RegionRef
 
 NAMED_TERMS = 5  # a concept's terms in its name; slices.csv lists them all
@@ -176,9 +176,9 @@ class ErrorSlice(Region):
     def subject(self) -> str:
         """Its words without the scope, which the prompt's label says; a structural term or
         trait is a form (``forms``), not a subject."""
-        if is_structural(self.terms[0]):
+        if self.forms:
             return NO_SHARED_WORDING
-        return " · ".join(self.terms[:NAMED_TERMS]) if self.is_concept else self.term
+        return self.topic if self.is_concept else self.term
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -249,8 +249,9 @@ class RegionUnion(Region):
     @property
     def subject(self) -> str:
         """Its parts' subjects; a row holds any part, so no part's form binds a new text."""
-        return " + ".join(part.subject for part in self.parts
-                          if part.subject != NO_SHARED_WORDING) or NO_SHARED_WORDING
+        subjects = [part.subject for part in self.parts]
+        return " + ".join(subject for subject in subjects
+                          if subject != NO_SHARED_WORDING) or NO_SHARED_WORDING
 
     @property
     def legend(self) -> str:
