@@ -77,7 +77,6 @@ HAS_NEGATION = "has a negation"
 HAS_NUMBER = "has a number"
 ASKS = "asks a question"
 EXCLAIMS = "has an exclamation mark"
-TRAITS = frozenset({HAS_NEGATION, HAS_NUMBER, ASKS, EXCLAIMS})
 _CONTRACTED_NEGATION = re.compile(r"(?u)\b\w+n['’]t\b")
 # a structural term or trait as a requirement on a new text (``form``)
 _OVERLAP_FORMS = {
@@ -189,7 +188,9 @@ def form(term: str) -> str | None:
     if held.startswith('"'):
         return f"the {side} contains the word {held}"
     article_and_name, crossed, overlap = held.partition(CROSS_SEPARATOR)
-    members = STRUCTURE_CLASSES[article_and_name.removeprefix("a ")]
+    members = STRUCTURE_CLASSES.get(article_and_name.removeprefix("a "))
+    if members is None:
+        return None
     found = f"the {side} contains {article_and_name} ({', '.join(sorted(members))})"
     return f"{found}, and {_OVERLAP_FORMS[overlap]}" if crossed else found
 
@@ -197,8 +198,7 @@ def form(term: str) -> str | None:
 def is_structural(term: str) -> bool:
     """Whether ``term`` is a structural term (``structure``) or a trait (``traits``),
     not words of the text."""
-    return term.startswith(("premise has ", "hypothesis has ", LENGTH_PREFIX)) or term in (
-        ALL_IN_PREMISE, INSIDE_PREMISE, SAME_WORDS) or term in TRAITS
+    return form(term) is not None
 
 
 def row_terms(text: str) -> list[str]:
