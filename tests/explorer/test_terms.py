@@ -16,6 +16,14 @@ def test_phrases_of_other_scripts_and_emoji() -> None:
     assert phrases("😀😀 🎉") == []
 
 
+def test_a_negated_auxiliary_is_one_term_whichever_apostrophe() -> None:
+    """Not "doesn" (no word) and not "can" (a stop word): the negation a review turns on."""
+    assert phrases("It doesn't work") == ["doesn't", "work", "doesn't work"]
+    assert phrases("It doesn’t work") == phrases("It doesn't work")
+    assert phrases("I can't stop") == ["can't", "stop", "can't stop"]
+    assert phrases("the film's star") == ["film", "star", "film star"]
+
+
 def test_a_pair_has_structural_terms_a_single_text_has_none() -> None:
     """Which function words each side holds, and how the hypothesis sits in the premise:
     what HANS's templates differ by, and what the stop-word list drops."""

@@ -2,10 +2,12 @@
 
 One analyzer serves error slices and cluster names, so that a slice and a cluster keyword
 mean the same rows. Lower-cased word tokens of two or more characters (scikit-learn's
-default token pattern, Unicode-aware); unigrams that are English stop words are dropped,
-and bigrams are kept when their first word is not one and their second is not one either
-or is a particle that completes a verb ("stand for", "new york", "not funny", "turn up"
-stay; "of the", "the game", "courier is" go). Negations are not stop words here: "not",
+default token pattern, Unicode-aware), with a negated auxiliary kept whole: that pattern
+cuts "doesn't" into "doesn", which names nothing (a region on real reviews read "doesn ·
+isn"), and "can't" into "can", a stop word. Unigrams that are English stop words are
+dropped, and bigrams are kept when their first word is not one and their second is not
+one either or is a particle that completes a verb ("stand for", "new york", "not funny",
+"turn up" stay; "of the", "the game", "courier is" go). Negations are not stop words here: "not",
 "no", "never" are exactly where sentiment models fail.
 
 A sentence pair (``texts.PAIR_SEPARATOR`` between premise and hypothesis) also has
@@ -24,8 +26,8 @@ NLI models fail by such structure (HANS's templates).
 
 A single text has *traits* (``traits``), what it is like beyond its words: how long it is
 (``a text of 20–49 words``, in buckets of 1-2-5 steps), whether it negates (``has a
-negation``: "not", "never", "nothing" and the contractions "didn't", "isn't" that the
-token pattern cuts into "didn"), holds a number, asks a question or exclaims.
+negation``: "not", "never", "nothing", "didn't"), holds a number, asks a question or
+exclaims.
 Classifiers fail on long inputs, on negation and on numbers whatever the subject, and one
 trait holds what many words hold apart. (A word in capitals was one too, and dropped: an
 acronym, an agency and a shout share no failure, and on TREC it pushed a real failure
@@ -48,7 +50,7 @@ NEGATIONS = frozenset({"not", "no", "nor", "never", "nothing", "none", "cannot",
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - NEGATIONS)
 PARTICLES = frozenset({"for", "up", "out", "off", "on", "in", "down", "over", "about",
                        "with", "away", "back", "through"})
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_TOKEN = re.compile(r"(?u)\b\w+n't\b|\b\w\w+\b")
 _WORD = re.compile(r"(?u)\b\w+\b")
 # function words whose place in a pair carries its structure, by their part of speech
 STRUCTURE_CLASSES = {
@@ -97,7 +99,7 @@ _TRAIT_FORMS = {
 
 def phrases(text: str) -> list[str]:
     """The unigrams and bigrams of ``text`` that the explorer counts (see the module)."""
-    tokens = _TOKEN.findall(text.lower())
+    tokens = _TOKEN.findall(text.lower().replace("’", "'"))
     kept = [token for token in tokens if token not in STOP_WORDS]
     kept += [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)
              if first not in STOP_WORDS
