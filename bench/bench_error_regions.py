@@ -24,6 +24,14 @@ sample of its 24,000 pairs), and three planted sets built here:
   "baseball", "yankees", "red sox", "inning", "pitcher", …) are labelled Business, outside
   the training sample: a flipped topic written with several words.
 
+A real sentiment set with no planting: ``movie_snippets`` (``movie_snippets.py``: 10,566
+Rotten Tomatoes sentences, positive or negative by the mean of about twenty human ratings,
+loaded whole as a user would, 20% held out; ``make bench-data`` fetches it). With no
+taxonomy, its ten strongest regions are listed with how strongly people rated their rows
+(``ratings``: the median |rating| and the share rated mildly, |rating| ≤ 1, against the
+pool's): a region of mildly rated rows would be sentences people disagree on, not a
+failure a repair can fix.
+
 Real failure taxonomies: ``trec`` carries ``fine_label`` (50 real sub-types of its six
 classes) and ``hans_full`` is HANS's whole 24,000-pair training file as a user would load
 it (20% held out by default), whose ``subcase`` is a real taxonomy of 30 syntactic
@@ -64,6 +72,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from movie_snippets import MissingBenchData, movie_snippets
 
 from topex_core.augmenter.describe import describe_backend, describe_regions
 from topex_core.data.dataset import dataset_from_frame, load_dataset
@@ -88,6 +97,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TAXONOMIES = {"trec": (SHARED / "trec" / "train.csv", "fine_label"),
               "hans_full": (SHARED / "hans" / "train.csv", "subcase")}
 MIN_GROUP_ROWS = 10  # a failing group needs at least this many pool rows
+MILD_RATING = 1.0  # |mean rating| at or below which people rated a snippet only mildly
 TOP_REGIONS = 10
 PLANTED_WORDS = {
     "planted_flip": ["oil"],
@@ -119,6 +129,9 @@ def dataset(name: str, seed: int = TrainConfig().seed):
         frame = pd.read_csv(SHARED / "hans" / "train.csv").sample(6_000, random_state=0)
         return dataset_from_frame(frame, source="hans (6,000-row sample)",
                                   text_col="premise", text_pair_col="hypothesis")
+    if name == "movie_snippets":
+        return dataset_from_frame(movie_snippets()[["text", "label"]],
+                                  source="movie review snippets (vaderSentiment 3.3.2)")
     if name == "hans_full":
         return load_dataset(SHARED / "hans" / "train.csv", text_col="premise",
                             text_pair_col="hypothesis")
@@ -196,7 +209,28 @@ def measure(run_dir: Path, name: str, explore_s: float) -> dict:
         result.update(planted_found(run_dir, name))
     if name in TAXONOMIES:
         result["taxonomy"] = taxonomy_found(run_dir, *TAXONOMIES[name])
+    if name == "movie_snippets":
+        result["ratings"] = rated_regions(run_dir, movie_snippets()["rating"].to_numpy())
     return result
+
+
+def rated_regions(run_dir: Path, ratings: np.ndarray) -> dict:
+    """The ten strongest regions with how strongly people rated their rows (``ratings``
+    by row id), beside the pool: median |rating| and the share at most ``MILD_RATING``."""
+    explored = ExploredRun.load(run_dir)
+    strength = np.abs(ratings[explored.points["id"].to_numpy()])
+    wrong = ~explored.points["correct"].to_numpy(bool)
+
+    def rated(rows: np.ndarray) -> dict:
+        return {"median_abs_rating": round(float(np.median(strength[rows])), 2),
+                "mild": round(float(np.mean(strength[rows] <= MILD_RATING)), 3)}
+
+    regions = explored.by_evidence()[:TOP_REGIONS]
+    return {"pool": rated(np.arange(len(strength))), "mistakes": rated(np.flatnonzero(wrong)),
+            "coverage": round(explored.mistakes_held(regions) / max(int(wrong.sum()), 1), 3),
+            "regions": [{"region": region.title, "rows": len(region.rows),
+                         "mistakes": region.errors, **rated(region.rows)}
+                        for region in regions]}
 
 
 def taxonomy_found(run_dir: Path, source: Path, column: str) -> dict:
@@ -298,8 +332,8 @@ def _share(part: np.ndarray, whole: np.ndarray) -> float | None:
 
 
 def main() -> None:
-    names = ["demo", "trec", "ag_news", "ag_news_two", "hans", "hans_full", "planted_flip",
-             "planted_rare", "planted_concept"]
+    names = ["demo", "trec", "ag_news", "ag_news_two", "hans", "hans_full", "movie_snippets",
+             "planted_flip", "planted_rare", "planted_concept"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=names, choices=names)
     parser.add_argument("--space", nargs="+", default=["logits"], choices=SPACES)
@@ -316,12 +350,18 @@ def main() -> None:
     embedder = SentenceEmbedder()
     embedder(["warm-up"])
     for name in args.only:
+        try:
+            data = dataset(name, args.seed)
+        except MissingBenchData as missing:
+            print(json.dumps({"benchmark": "error_regions", "dataset": name,
+                              "skipped": str(missing)}), flush=True)
+            continue
         with tempfile.TemporaryDirectory() as scratch:
             run_dir = Path(scratch) / "run"
             # planted_rare and planted_concept keep their sub-topic out of the training rows
             # chosen on the whole set, so nothing may be held out from under it
             kept_out = name in ("planted_rare", "planted_concept")
-            train_run(dataset(name, args.seed), TrainConfig(seed=args.seed), run_dir,
+            train_run(data, TrainConfig(seed=args.seed), run_dir,
                       test_size=0.0 if kept_out else DEFAULT_TEST_SIZE)
             for space in args.space:
                 start = time.perf_counter()
