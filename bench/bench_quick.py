@@ -25,7 +25,7 @@ comparison, on this machine.
    (maps and statistics).
 
 Models and logits come from the content cache of ``TOPEX_HOME`` when they exist (a fresh
-home trains both first: about 6 minutes on 2 cores). Prints one
+home trains all three first: 9 minutes on 2 cores, 1.5 with them cached). Prints one
 JSON object per measurement, then the table beside the speed issue's targets (explore
 ≤ 15 s on each kind of set, a head round ≤ 10 s, the comparison ≤ 3 s).
 """
