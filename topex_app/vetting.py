@@ -1,8 +1,9 @@
 """Vetting on the Augment page: a review queue (one candidate at a time, large, decided by
 keys) and a table for deciding many at once, with bulk actions and one undo/redo history
 over all of them. Everything here runs in a fragment, so a key press reruns the vetting,
-not the page. Every decision goes to the store at once; the history
-(``storage.history``) lives with the browser tab."""
+not the page; keys go through one queue on the page (``keyqueue``), so that none pressed
+while the queue redraws is lost, and each does what its button does. Every decision goes
+to the store at once; the history (``storage.history``) lives with the browser tab."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from topex_app import keyqueue
 from topex_core.augmenter.checks import check_notes
 from topex_core.explorer.explored import Region
 from topex_core.plots import short
@@ -32,6 +34,9 @@ STATUS_ICONS = {"pending": ":material/schedule:", "accepted": ":green[:material/
 # Streamlit reserves C and R; N and P move, U and Y undo and redo as in most editors
 KEYS = {"accept": "A", "reject": "X", "edit": "E", "relabel": "L", "previous": "P",
         "next": "N", "undo": "U", "redo": "Y"}
+ACTIONS = {key.lower(): action for action, key in KEYS.items()}
+KEY_QUEUE = "augment_keys"  # the page's key listener (``keyqueue``)
+VIEW, ORDER = "augment_view", "augment_order"  # the queue's two segmented controls
 CURRENT = "augment_queue_current"  # int: the candidate the queue shows
 EDITING = "augment_queue_editing"  # (candidate id, "edit" | "relabel") being edited
 TABLE_VERSION = "augment_table_version"  # int: a new table after its decisions are applied
@@ -48,8 +53,12 @@ def vetting(run_dir: Path, target: Region, labels: list[str], rows: pd.DataFrame
     """The candidates of ``target``: counts, bulk actions, the queue or the table, export.
     ``rows``: the run's rows by id (text, label, pred, correct), for the source a rewrite
     started from and the training rows nearest a candidate."""
+    pressed = keyqueue.take(KEY_QUEUE)
     with Store() as store:
         run_id = store.register_run(run_dir)
+    if pressed is not None:
+        _press(run_id, target, pressed)
+    with Store() as store:
         everything = store.vetted(run_id)
     st.subheader("Candidates")
     if not everything:
@@ -66,18 +75,56 @@ def vetting(run_dir: Path, target: Region, labels: list[str], rows: pd.DataFrame
         _bulk_actions(run_id, for_target)
         view, order = st.columns([2, 3])
         shown = view.segmented_control("View", ["queue", "table"], default="queue",
-                                       key="augment_view", required=True,
+                                       key=VIEW, required=True,
                                        format_func={"queue": "One at a time (keys)",
                                                     "table": "Table (decide many)"}.get)
         ordering = order.segmented_control(
-            "Order", REVIEW_ORDERS, default=REVIEW_ORDERS[0], key="augment_order",
+            "Order", REVIEW_ORDERS, default=REVIEW_ORDERS[0], key=ORDER,
             required=True, help="by the number of warnings the checks raised")
         ordered = review_order(for_target, ordering)
         if shown == "queue":
             _queue(run_id, ordered, labels, rows)
         else:
             _table(run_id, ordered)
+        keyqueue.listen(KEY_QUEUE, _live_keys(shown))
     _export(run_id, accepted)
+
+
+def _live_keys(shown: str) -> list[str]:
+    """The keys that act now: none while a candidate is edited (its text field takes
+    them), undo and redo in the table, every key in the queue."""
+    if st.session_state.get(EDITING):
+        return []
+    if shown == "table":
+        return [KEYS["undo"], KEYS["redo"]]
+    return list(KEYS.values())
+
+
+def _press(run_id: int, target: Region, key: str) -> None:
+    """Do what ``key``'s button does, on the queue as the store and this tab have it now."""
+    action = ACTIONS.get(key)
+    if action == "undo":
+        _undo(run_id)
+        return
+    if action == "redo":
+        _redo(run_id)
+        return
+    with Store() as store:
+        candidates = [c for c in store.vetted(run_id) if c.target == target.ref]
+    ordered = review_order(candidates, st.session_state.get(ORDER, REVIEW_ORDERS[0]))
+    ids = [candidate.id for candidate in ordered]
+    if (action is None or st.session_state.get(VIEW, "queue") != "queue"
+            or st.session_state.get(EDITING) or st.session_state.get(CURRENT) not in ids):
+        return
+    position = ids.index(st.session_state[CURRENT])
+    if action in ("accept", "reject"):
+        _decide_and_advance(run_id, ordered, position, action)
+    elif action in ("edit", "relabel"):
+        _start_editing(ids[position], action)
+    elif action == "previous" and position > 0:
+        _show(ids[position - 1])
+    elif action == "next" and position < len(ids) - 1:
+        _show(ids[position + 1])
 
 
 def _counts(candidates: list[VettedCandidate]) -> None:
@@ -108,10 +155,10 @@ def _bulk_actions(run_id: int, candidates: list[VettedCandidate]) -> None:
                       args=(run_id, chosen, action))
     columns[-2].button(f"Undo {steps.done[-1].summary}" if steps.done else "Undo",
                        key="augment_undo", icon=":material/undo:", disabled=not steps.done,
-                       shortcut=KEYS["undo"], on_click=_undo, args=(run_id,))
+                       help=f"key {KEYS['undo']}", on_click=_undo, args=(run_id,))
     columns[-1].button(f"Redo {steps.undone[-1].summary}" if steps.undone else "Redo",
                        key="augment_redo", icon=":material/redo:", disabled=not steps.undone,
-                       shortcut=KEYS["redo"], on_click=_redo, args=(run_id,))
+                       help=f"key {KEYS['redo']}", on_click=_redo, args=(run_id,))
 
 
 def _decide_many(run_id: int, candidate_ids: list[int], action: str) -> None:
@@ -188,22 +235,21 @@ def _queue_buttons(run_id: int, ordered: list[VettedCandidate], position: int) -
     candidate = ordered[position]
     buttons = st.columns(6)
     buttons[0].button("Accept", key="augment_queue_accept", type="primary",
-                      shortcut=KEYS["accept"], on_click=_decide_and_advance,
-                      args=(run_id, ordered, position, "accept"), width="stretch")
-    buttons[1].button("Reject", key="augment_queue_reject", shortcut=KEYS["reject"],
-                      on_click=_decide_and_advance, args=(run_id, ordered, position, "reject"),
+                      on_click=_decide_and_advance, args=(run_id, ordered, position, "accept"),
                       width="stretch")
-    buttons[2].button("Edit", key="augment_queue_edit", shortcut=KEYS["edit"],
-                      on_click=_start_editing, args=(candidate.id, "edit"), width="stretch")
-    buttons[3].button("Relabel", key="augment_queue_relabel", shortcut=KEYS["relabel"],
-                      on_click=_start_editing, args=(candidate.id, "relabel"), width="stretch")
-    buttons[4].button("Previous", key="augment_queue_previous", shortcut=KEYS["previous"],
-                      icon=":material/arrow_back:", disabled=position == 0,
-                      on_click=_show, args=(ordered[max(position - 1, 0)].id,), width="stretch")
-    buttons[5].button("Next", key="augment_queue_next", shortcut=KEYS["next"],
-                      icon=":material/arrow_forward:", disabled=position == len(ordered) - 1,
-                      on_click=_show, args=(ordered[min(position + 1, len(ordered) - 1)].id,),
-                      width="stretch")
+    buttons[1].button("Reject", key="augment_queue_reject", on_click=_decide_and_advance,
+                      args=(run_id, ordered, position, "reject"), width="stretch")
+    buttons[2].button("Edit", key="augment_queue_edit", on_click=_start_editing,
+                      args=(candidate.id, "edit"), width="stretch")
+    buttons[3].button("Relabel", key="augment_queue_relabel", on_click=_start_editing,
+                      args=(candidate.id, "relabel"), width="stretch")
+    buttons[4].button("Previous", key="augment_queue_previous", icon=":material/arrow_back:",
+                      disabled=position == 0, on_click=_show,
+                      args=(ordered[max(position - 1, 0)].id,), width="stretch")
+    buttons[5].button("Next", key="augment_queue_next", icon=":material/arrow_forward:",
+                      disabled=position == len(ordered) - 1, on_click=_show,
+                      args=(ordered[min(position + 1, len(ordered) - 1)].id,), width="stretch")
+    st.caption("Keys: " + " · ".join(f"**{key}** {action}" for action, key in KEYS.items()))
 
 
 def _show(candidate_id: int) -> None:

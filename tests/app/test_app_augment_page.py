@@ -217,3 +217,42 @@ def test_two_regions_merged_are_one_target(explored) -> None:
     with Store() as store:
         stored = store.vetted(store.run_id(run))
     assert stored and {candidate.target for candidate in stored} == {union}
+
+
+def test_keys_waiting_in_the_page_queue_each_act_once_in_order(explored) -> None:
+    """The page's key listener hands over every key not yet taken: three keys pressed while
+    the queue redrew (A, A, then U) accept two candidates and undo the second, one per
+    run; a key already taken does nothing again, and an edit box's keys are not taken."""
+    run, cluster = explored
+    target = RegionRef("cluster", str(cluster))
+    with Store() as store:
+        run_id = store.register_run(run)
+        ids = store.add_candidates(run_id, [
+            Candidate(text=f"a billing ticket {i}", label="billing", backend="eda",
+                      target=target, checks=CandidateChecks()) for i in range(3)])
+    at = page(run)
+    at.selectbox(key="augment_target").set_value(target).run()
+    assert at.session_state["augment_queue_current"] == ids[0]
+    assert any("**A** accept" in caption.value for caption in at.caption)
+    waiting = [{"seq": 1, "key": "a"}, {"seq": 2, "key": "a"}, {"seq": 3, "key": "u"}]
+    at.session_state["augment_keys"] = {"pending": {"keys": waiting, "sent": 3}}
+
+    def statuses() -> list[str]:
+        with Store() as store:
+            found = store.candidates(run_id).set_index("id")["status"]
+        return [found[i] for i in ids]
+
+    for expected in (["accepted", "pending", "pending"], ["accepted", "accepted", "pending"],
+                     ["accepted", "pending", "pending"]):
+        at.run()
+        assert not at.exception, at.exception
+        assert statuses() == expected
+    at.run()  # every key was taken: nothing more happens
+    assert statuses() == ["accepted", "pending", "pending"]
+    assert at.session_state["augment_queue_current"] == ids[2]  # accepting moved on twice
+    at.session_state["augment_keys"] = {"pending": {"keys": waiting + [
+        {"seq": 4, "key": "e"}, {"seq": 5, "key": "x"}], "sent": 4}}
+    at.run()
+    at.run()  # E opened the edit box; X, pressed before it opened, rejects nothing
+    assert statuses() == ["accepted", "pending", "pending"]
+    assert at.text_area(key=f"augment_edit_{ids[2]}").value == "a billing ticket 2"
