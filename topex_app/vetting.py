@@ -110,7 +110,7 @@ def _press(run_id: int, target: Region, key: str) -> None:
         _redo(run_id)
         return
     with Store() as store:
-        candidates = [c for c in store.vetted(run_id) if c.target == target.ref]
+        candidates = store.vetted(run_id, target=target.ref)
     ordered = review_order(candidates, st.session_state.get(ORDER, REVIEW_ORDERS[0]))
     ids = [candidate.id for candidate in ordered]
     if (action is None or st.session_state.get(VIEW, "queue") != "queue"
