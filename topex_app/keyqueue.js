@@ -29,7 +29,6 @@ export default function (component) {
             if (!queue.allowed.includes(pressed)) {
                 return;
             }
-            event.preventDefault();
             queue.pending.push({ seq: queue.next, key: pressed });
             queue.next += 1;
             queue.send();

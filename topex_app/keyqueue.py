@@ -44,8 +44,9 @@ def take(name: str) -> str | None:
 
 
 def listen(name: str, keys: Sequence[str]) -> None:
-    """Mount listener ``name`` for ``keys`` (single letters; none: it queues nothing), told
-    which key was taken last. Mount it in the same place on every run."""
+    """Mount listener ``name`` for ``keys`` (single letters), told which key was taken
+    last. Mount it in the same place on every run, with the same keys: the listener hears
+    a change of them only after the page has redrawn, and drops the keys pressed before."""
     _listener(key=name, data={"acked": st.session_state.get(f"{name}_acked", 0),
                               "keys": [key.lower() for key in keys]},
               on_pending_change=lambda: None, height=0)

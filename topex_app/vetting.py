@@ -86,22 +86,16 @@ def vetting(run_dir: Path, target: Region, labels: list[str], rows: pd.DataFrame
             _queue(run_id, ordered, labels, rows)
         else:
             _table(run_id, ordered)
-        keyqueue.listen(KEY_QUEUE, _live_keys(shown))
+        # every key, always: what a key does here and now is _press's to say, so a key
+        # pressed while the listener still heard of an older state is not dropped
+        keyqueue.listen(KEY_QUEUE, list(KEYS.values()))
     _export(run_id, accepted)
 
 
-def _live_keys(shown: str) -> list[str]:
-    """The keys that act now: none while a candidate is edited (its text field takes
-    them), undo and redo in the table, every key in the queue."""
-    if st.session_state.get(EDITING):
-        return []
-    if shown == "table":
-        return [KEYS["undo"], KEYS["redo"]]
-    return list(KEYS.values())
-
-
 def _press(run_id: int, target: Region, key: str) -> None:
-    """Do what ``key``'s button does, on the queue as the store and this tab have it now."""
+    """Do what ``key``'s button does, on the queue as the store and this tab have it now:
+    undo and redo anywhere, the others in the queue view and not while a candidate is
+    edited (its buttons are not shown then)."""
     action = ACTIONS.get(key)
     if action == "undo":
         _undo(run_id)

@@ -26,6 +26,17 @@ def page(run: Path | None) -> AppTest:
     return at.run()
 
 
+def stored_tickets(run: Path, target: RegionRef, count: int,
+                   text: str = "a billing ticket") -> tuple[int, list[int]]:
+    """(run id, candidate ids) of ``count`` pending billing candidates for ``target`` that
+    no check warned about, stored as a generation would."""
+    with Store() as store:
+        run_id = store.register_run(run)
+        return run_id, store.add_candidates(run_id, [
+            Candidate(text=f"{text} {i}", label="billing", backend="eda", target=target,
+                      checks=CandidateChecks()) for i in range(count)])
+
+
 def test_without_a_run_or_exploration_the_page_says_what_to_do(tmp_path: Path) -> None:
     at = page(None)
     assert not at.exception and "Data & model" in at.info[0].value
@@ -94,11 +105,7 @@ def test_generate_with_eda_then_accept_edit_and_reject(explored) -> None:
 def test_the_table_decides_many_at_once_as_one_undoable_step(explored) -> None:
     run, cluster = explored
     target = RegionRef("cluster", str(cluster))
-    with Store() as store:
-        run_id = store.register_run(run)
-        ids = store.add_candidates(run_id, [
-            Candidate(text=f"a billing ticket {i}", label="billing", backend="eda",
-                      target=target, checks=CandidateChecks()) for i in range(4)])
+    run_id, ids = stored_tickets(run, target, 4)
     at = page(run)
     at.selectbox(key="augment_target").set_value(target).run()
     at.segmented_control(key="augment_view").set_value("table").run()
@@ -153,12 +160,10 @@ def test_an_incomplete_backend_setting_is_a_plain_error(explored) -> None:
 
 def test_bulk_accept_without_warnings_then_undo_and_reject_all(explored) -> None:
     run, cluster = explored
+    run_id, stored = stored_tickets(run, RegionRef("cluster", str(cluster)), 3,
+                                    "a clean billing ticket")
+    clean_ids = set(stored)
     with Store() as store:
-        run_id = store.register_run(run)
-        clean_ids = set(store.add_candidates(run_id, [
-            Candidate(text=f"a clean billing ticket {i}", label="billing", backend="eda",
-                      target=RegionRef("cluster", str(cluster)), checks=CandidateChecks())
-            for i in range(3)]))
         store.add_candidates(run_id, [
             Candidate(text="a billing ticket the model still gets wrong", label="billing",
                       backend="eda", target=RegionRef("cluster", str(cluster)),
@@ -225,11 +230,7 @@ def test_keys_waiting_in_the_page_queue_each_act_once_in_order(explored) -> None
     run; a key already taken does nothing again, and an edit box's keys are not taken."""
     run, cluster = explored
     target = RegionRef("cluster", str(cluster))
-    with Store() as store:
-        run_id = store.register_run(run)
-        ids = store.add_candidates(run_id, [
-            Candidate(text=f"a billing ticket {i}", label="billing", backend="eda",
-                      target=target, checks=CandidateChecks()) for i in range(3)])
+    run_id, ids = stored_tickets(run, target, 3)
     at = page(run)
     at.selectbox(key="augment_target").set_value(target).run()
     assert at.session_state["augment_queue_current"] == ids[0]

@@ -226,7 +226,9 @@ def vet_by_keys(page) -> None:
     text.type(" (checked by hand)")
     text.press("Control+Enter")
     page.get_by_text("(checked by hand)").first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Accept").first.wait_for(timeout=30_000)
+    # keys typed while the edit box still has the focus are text, not decisions
+    text.wait_for(state="detached", timeout=30_000)
+    page.get_by_role("button", name="Accept", exact=True).wait_for(timeout=30_000)
     done, total = reviewed(page)
     assert total >= 30, total
     # three keys at once, each pressed while the queue still redraws the one before: none
