@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from topex_core.training import classifier as clf
 from topex_core.training import tokens
 
@@ -49,7 +51,7 @@ def test_the_sentence_embedder_reads_a_long_text_as_its_opening_and_ending() -> 
 
     from topex_core.training.embeddings import EMBED_TOKENS, SentenceEmbedder
 
-    embed = SentenceEmbedder()
+    embed = SentenceEmbedder(precision="float32")
     opening = "the market rallied as investors cheered strong earnings from the banks . "
     ending = "in baseball the red sox beat the yankees at fenway park in boston ."
     long_text = opening * 40 + ending
@@ -70,10 +72,32 @@ def test_the_sentence_embedder_gives_the_same_vectors_in_small_and_large_batches
 
     sentence = "the bank raised its rates while the team won the cup final at home"
     texts = [" ".join(sentence.split()[: 2 + i % 14] * (1 + i % 5)) for i in range(40)]
-    default = SentenceEmbedder()
+    default = SentenceEmbedder(precision="float32")
     assert default.batch_size is None
     small = default(texts)
-    large = SentenceEmbedder(batch_size=64)(texts)
-    single = SentenceEmbedder(batch_size=1)(texts[:CPU_BATCH])
+    large = SentenceEmbedder(batch_size=64, precision="float32")(texts)
+    single = SentenceEmbedder(batch_size=1, precision="float32")(texts[:CPU_BATCH])
     np.testing.assert_allclose(small, large, atol=1e-5)
     np.testing.assert_allclose(single, large[:CPU_BATCH], atol=1e-5)
+
+
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_the_sentence_embedder_runs_bfloat16_where_it_is_fast(monkeypatch, fast: str) -> None:
+    """Its precision follows the hardware's answer (forced either way here), is part of
+    the cache's key, and bfloat16's vectors point where float32's do."""
+    import numpy as np
+
+    from topex_core.config import FAST_BFLOAT16_ENV
+    from topex_core.errors import SettingsError
+    from topex_core.training.embeddings import SentenceEmbedder
+
+    monkeypatch.setenv(FAST_BFLOAT16_ENV, fast)
+    embed = SentenceEmbedder()
+    assert embed.precision == ("bfloat16" if fast == "1" else "float32")
+    assert embed.identity.endswith(":bfloat16") == (fast == "1")
+    texts = ["the bank raised its rates", "the team won the cup final at home",
+             "a new chip makes phones faster"]
+    exact = SentenceEmbedder(precision="float32")(texts)
+    assert np.min(np.sum(embed(texts) * exact, axis=1)) > 0.999
+    with pytest.raises(SettingsError, match="float32 or bfloat16"):
+        SentenceEmbedder(precision="int8")
