@@ -50,7 +50,8 @@ NEGATIONS = frozenset({"not", "no", "nor", "never", "nothing", "none", "cannot",
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - NEGATIONS)
 PARTICLES = frozenset({"for", "up", "out", "off", "on", "in", "down", "over", "about",
                        "with", "away", "back", "through"})
-_TOKEN = re.compile(r"(?u)\b\w+n't\b|\b\w\w+\b")
+_NEGATED_AUXILIARY = r"\b\w+n['’]t\b"  # "doesn't", "can’t": one token, one negation
+_TOKEN = re.compile(rf"(?u){_NEGATED_AUXILIARY}|\b\w\w+\b")
 _WORD = re.compile(r"(?u)\b\w+\b")
 # function words whose place in a pair carries its structure, by their part of speech
 STRUCTURE_CLASSES = {
@@ -79,7 +80,7 @@ HAS_NEGATION = "has a negation"
 HAS_NUMBER = "has a number"
 ASKS = "asks a question"
 EXCLAIMS = "has an exclamation mark"
-_CONTRACTED_NEGATION = re.compile(r"(?u)\b\w+n['’]t\b")
+_CONTRACTED_NEGATION = re.compile(rf"(?u){_NEGATED_AUXILIARY}")
 # a structural term or trait as a requirement on a new text (``form``)
 _OVERLAP_FORMS = {
     ALL_IN_PREMISE: "every word of the hypothesis is in the premise",
