@@ -72,7 +72,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from movie_snippets import MissingBenchData, movie_snippets
+from movie_snippets import SOURCE, MissingBenchData, movie_snippets
 
 from topex_core.augmenter.describe import describe_backend, describe_regions
 from topex_core.data.dataset import dataset_from_frame, load_dataset
@@ -130,8 +130,7 @@ def dataset(name: str, seed: int = TrainConfig().seed):
         return dataset_from_frame(frame, source="hans (6,000-row sample)",
                                   text_col="premise", text_pair_col="hypothesis")
     if name == "movie_snippets":
-        return dataset_from_frame(movie_snippets()[["text", "label"]],
-                                  source="movie review snippets (vaderSentiment 3.3.2)")
+        return dataset_from_frame(movie_snippets()[["text", "label"]], source=SOURCE)
     if name == "hans_full":
         return load_dataset(SHARED / "hans" / "train.csv", text_col="premise",
                             text_pair_col="hypothesis")

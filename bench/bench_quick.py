@@ -44,7 +44,7 @@ from pathlib import Path
 from bench_error_regions import relabelled
 from bench_long_texts import long_documents
 from bench_retrain import accept_eda_samples
-from movie_snippets import MissingBenchData, pool_and_test
+from movie_snippets import SOURCE, MissingBenchData, pool_and_test
 
 from topex_core.data.dataset import dataset_from_frame, load_dataset
 from topex_core.exploredir import ROW_EMBEDDINGS_FILE
@@ -86,9 +86,8 @@ def snippets_explored(run_dir: Path, embed: SentenceEmbedder, machine: dict) -> 
     except MissingBenchData as missing:
         print(f"# movie snippets left out: {missing}", flush=True)
         return []
-    source = "movie review snippets (vaderSentiment 3.3.2)"
-    pool = dataset_from_frame(pool_frame[["text", "label"]], source=source)
-    test = dataset_from_frame(test_frame[["text", "label"]], source=source,
+    pool = dataset_from_frame(pool_frame[["text", "label"]], source=SOURCE)
+    test = dataset_from_frame(test_frame[["text", "label"]], source=SOURCE,
                               label_names=pool.label_names)
     train_run(pool, TrainConfig(), run_dir, test=test)
     return [{"measure": "explore", "set": "movie snippets, short", "rows": len(pool),

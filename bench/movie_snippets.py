@@ -26,6 +26,7 @@ SDIST = "vaderSentiment-3.3.2.tar.gz"
 SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 INNER = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 RATINGS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+SOURCE = "movie review snippets (vaderSentiment 3.3.2)"  # a dataset's source line
 POOL_ROWS, TEST_ROWS = 7_000, 1_800  # the size of the speed issue's held-out sentiment set
 
 
