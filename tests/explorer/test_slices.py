@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from topex_core.errors import SettingsError
-from topex_core.explorer.slices import SliceConfig, find_error_slices
+from topex_core.explorer.concepts import FoundSlice
+from topex_core.explorer.slices import SliceConfig, _Overlaps, find_error_slices
 
 
 def _planted(n: int = 3_000, seed: int = 0):
@@ -62,6 +63,20 @@ def test_degenerate_data_gives_no_slices(case: str) -> None:
         texts = [f"w{i}" for i in range(len(texts))]
     found = find_error_slices(texts, truth, pred, ["a", "b"], np.arange(len(texts)))
     assert found.table.empty and found.members == {}
+
+
+def test_the_overlaps_of_every_two_slices_are_their_shared_rows_and_mistakes() -> None:
+    rng = np.random.default_rng(3)
+    wrong = rng.random(500) < 0.3
+    found = [FoundSlice(("t",), 0, np.sort(rng.choice(500, size, replace=False)), 0, 500,
+                        int(wrong.sum()), "a → b", 0.01) for size in (1, 40, 200, 499)]
+    overlaps = _Overlaps.of(found, wrong)
+    for i, first in enumerate(found):
+        for j, second in enumerate(found):
+            assert overlaps.shared[i, j] == len(set(first.positions) & set(second.positions))
+            assert overlaps.held[i, j] == len(set(first.positions[wrong[first.positions]])
+                                              & set(second.positions))
+    assert _Overlaps.of([], wrong).shared.shape == (0, 0)
 
 
 def test_a_hundred_classes_and_foreign_script() -> None:
