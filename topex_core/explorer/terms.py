@@ -53,6 +53,9 @@ PARTICLES = frozenset({"for", "up", "out", "off", "on", "in", "down", "over", "a
 _NEGATED_AUXILIARY = r"\b\w+n['’]t\b"  # "doesn't", "can’t": one token, one negation
 _TOKEN = re.compile(rf"(?u){_NEGATED_AUXILIARY}|\b\w\w+\b")
 _WORD = re.compile(r"(?u)\b\w+\b")
+# words as a reader counts them, runs between spaces holding a letter or a digit ([^\W_]:
+# what str.isalnum accepts): "didn't" is one, "--" none
+_READER_WORD = re.compile(r"\S*[^\W_]\S*")
 # function words whose place in a pair carries its structure, by their part of speech
 STRUCTURE_CLASSES = {
     "conjunction": frozenset({"and", "or", "but", "nor"}),
@@ -149,13 +152,11 @@ def traits(text: str) -> list[str]:
     pair, whose ``structure`` says that."""
     if PAIR_SEPARATOR in text:
         return []
-    words = _WORD.findall(text)
-    # words as a reader counts them: "didn't" is one, "--" none
-    found = [length_term(sum(any(c.isalnum() for c in word) for word in text.split()))]
-    if NEGATIONS.intersection(word.lower() for word in words) or \
+    found = [length_term(len(_READER_WORD.findall(text)))]
+    if NEGATIONS.intersection(_WORD.findall(text.lower())) or \
             _CONTRACTED_NEGATION.search(text):
         found.append(HAS_NEGATION)
-    if any(character.isdigit() for character in text):
+    if any(map(str.isdigit, text)):
         found.append(HAS_NUMBER)
     if "?" in text:
         found.append(ASKS)
